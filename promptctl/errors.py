@@ -1,0 +1,62 @@
+"""One user-facing error type and the exit codes every command shares.
+
+A failing case is a result, never an exception: these exceptions are for input that
+is wrong (exit 2) and infrastructure that failed (exit 3). The CLI's error funnel is
+the only place that turns them into a message and an exit code.
+"""
+
+from __future__ import annotations
+
+import enum
+from pathlib import Path
+
+
+class ExitCode(enum.IntEnum):
+    OK = 0
+    FAILED = 1  # the verdict is negative: a failing case, a regression, a lint finding
+    USAGE = 2  # the input is wrong: YAML, schema, template, unknown name, bad flag
+    INFRA = 3  # the infrastructure failed: no verdict could be reached
+
+
+class PromptctlError(Exception):
+    """Base class: carries an exit code, a location and a hint on what to do."""
+
+    exit_code: ExitCode = ExitCode.USAGE
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        file: str | Path | None = None,
+        line: int | None = None,
+        hint: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.file = str(file) if file is not None else None
+        self.line = line
+        self.hint = hint
+
+    @property
+    def location(self) -> str:
+        if self.file is None:
+            return ""
+        return f"{self.file}:{self.line}" if self.line else self.file
+
+    def __str__(self) -> str:
+        text = f"{self.location}: {self.message}" if self.file else self.message
+        if self.hint:
+            text += f" ({self.hint})"
+        return text
+
+
+class UserError(PromptctlError):
+    """The input is wrong: exit code 2."""
+
+    exit_code = ExitCode.USAGE
+
+
+class InfraError(PromptctlError):
+    """A model or server could not be reached or failed: exit code 3."""
+
+    exit_code = ExitCode.INFRA

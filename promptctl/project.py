@@ -1,0 +1,380 @@
+"""Load a project: promptctl.yaml, prompt collections, suites and their data files.
+
+Every problem in what the user wrote becomes a UserError naming file:line and a fix.
+Loading is lazy: `lint` and `render` never touch a model or a provider module.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+import jinja2
+from pydantic import BaseModel, ValidationError
+from pydantic_core import ErrorDetails
+
+from . import templates
+from .errors import UserError
+from .schema import (
+    AssertionSpec,
+    CaseSpec,
+    ModelEntry,
+    Params,
+    ProjectConfig,
+    Prompt,
+    PromptCollection,
+    SuiteSpec,
+)
+from .yamlsrc import Loc, Source, load_yaml
+
+CONFIG_NAMES = ("promptctl.yaml", "promptctl.yml")
+YAML_SUFFIXES = (".yaml", ".yml")
+DEFAULT_MODEL = ModelEntry(provider="llama-cpp", model="builtin:smollm2",
+                           params=Params(temperature=0, seed=0))
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def display_path(path: Path) -> str:
+    """A path as the user would type it: relative to the working directory if inside."""
+    try:
+        return os.path.relpath(path)
+    except ValueError:  # another drive on Windows
+        return str(path)
+
+
+def suggest(name: str, choices: Iterable[str]) -> str | None:
+    """'did you mean ...?' for a close spelling, or the one choice that contains it."""
+    options = list(choices)
+    match = difflib.get_close_matches(name, options, n=1, cutoff=0.6)
+    if not match and name:
+        match = [c for c in options if name in c][:2]
+        if len(match) != 1:
+            return None
+    return f"did you mean '{match[0]}'?" if match else None
+
+
+def _loc_text(loc: Sequence[str | int]) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+def _describe(err: ErrorDetails, model: type[BaseModel]) -> tuple[str, str | None]:
+    """Turn one pydantic error into (message, hint)."""
+    loc = [p for p in err["loc"] if not (isinstance(p, str) and p.startswith("function-"))]
+    where = _loc_text(loc)
+    kind = err["type"]
+    if kind == "extra_forbidden":
+        key = str(loc[-1])
+        allowed = _allowed_keys(model, loc[:-1])
+        hint = suggest(key, allowed) if allowed else None
+        if allowed and hint is None:
+            hint = "allowed keys: " + ", ".join(sorted(allowed))
+        parent = _loc_text(loc[:-1])
+        return f"unknown key '{key}'" + (f" in {parent}" if parent else ""), hint
+    if kind == "missing":
+        return f"missing required key '{loc[-1]}'", f"add '{loc[-1]}:'"
+    msg = err["msg"]
+    if msg.startswith("Value error, "):
+        msg = msg[len("Value error, "):]
+    got = err.get("input")
+    if kind not in ("value_error", "assertion_error") and not isinstance(got, (dict, list)):
+        msg = f"{msg}, got {got!r}"
+    return (f"{where}: {msg}" if where else msg), None
+
+
+def _allowed_keys(model: type[BaseModel], loc: Sequence[str | int]) -> list[str]:
+    """Walk the model's fields along loc to list the keys allowed at that point."""
+    current: Any = model
+    for part in loc:
+        if isinstance(part, int) or current is None:
+            continue
+        if not (isinstance(current, type) and issubclass(current, BaseModel)):
+            return []
+        fieldinfo = next((f for n, f in current.model_fields.items()
+                          if (f.alias or n) == part), None)
+        if fieldinfo is None:
+            # a dict's key, e.g. models.NAME or prompts.NAME: stay on the value type
+            continue
+        current = _inner_model(fieldinfo.annotation)
+    if isinstance(current, type) and issubclass(current, BaseModel):
+        return [f.alias or n for n, f in current.model_fields.items()]
+    return []
+
+
+def _inner_model(annotation: Any) -> Any:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for arg in getattr(annotation, "__args__", ()) or ():
+        found = _inner_model(arg)
+        if found is not None:
+            return found
+    return None
+
+
+def validate(model: type[M], data: Any, src: Source, base: Loc = ()) -> M:
+    """Validate data against a schema model; the first error names its file and line."""
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise src.error(f"expected a mapping of keys, got {type(data).__name__}", base,
+                        hint="see PRODUCT.md for the file format")
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        message, hint = _describe(err, model)
+        loc = (*base, *err["loc"])
+        raise src.error(message, loc, key=True, hint=hint) from None
+
+
+@dataclass
+class PromptRef:
+    """A prompt found in a collection, with where it was written."""
+
+    id: str
+    spec: Prompt
+    file: str
+    source: Source
+    loc: Loc
+    _compiled: dict[str, jinja2.Template] = field(default_factory=dict, repr=False)
+
+    @property
+    def line(self) -> int | None:
+        return self.source.line(self.loc, key=True)
+
+
+@dataclass
+class Case:
+    id: str
+    vars: dict[str, Any]
+    asserts: list[AssertionSpec]
+    assert_lines: list[int | None]
+    params: dict[str, Any]
+    threshold: float | None
+    file: str
+    line: int | None
+    description: str | None = None
+
+
+@dataclass
+class Suite:
+    name: str
+    path: Path
+    file: str
+    spec: SuiteSpec
+    source: Source
+    prompts: list[PromptRef]
+    models: list[str]
+    cases: list[Case]
+
+    @property
+    def repeat(self) -> int:
+        return self.spec.repeat
+
+
+class Project:
+    """The loaded state of one promptctl project directory."""
+
+    def __init__(self, root: Path, config: ProjectConfig, config_file: str | None,
+                 config_source: Source | None) -> None:
+        self.root = root
+        self.config = config
+        self.config_file = config_file
+        self.config_source = config_source
+        self._prompts: dict[str, PromptRef] | None = None
+        self.prompt_files: list[str] = []
+
+    # -- paths ---------------------------------------------------------------
+    @property
+    def prompts_dir(self) -> Path:
+        return self.root / self.config.paths.prompts
+
+    @property
+    def suites_dir(self) -> Path:
+        return self.root / self.config.paths.suites
+
+    @property
+    def state_dir(self) -> Path:
+        return self.root / self.config.paths.state
+
+    @property
+    def baselines_dir(self) -> Path:
+        return self.root / self.config.paths.baselines
+
+    @property
+    def env(self) -> jinja2.sandbox.SandboxedEnvironment:
+        return templates.prompts_env(self.root, self.config.paths.prompts)
+
+    # -- prompts ---------------------------------------------------------------
+    def prompt_paths(self) -> list[Path]:
+        if not self.prompts_dir.is_dir():
+            return []
+        return sorted(p for p in self.prompts_dir.iterdir()
+                      if p.suffix in YAML_SUFFIXES and p.is_file())
+
+    def load_collection(self, path: Path) -> dict[str, PromptRef]:
+        file = display_path(path)
+        data, src = load_yaml(path, file)
+        coll = validate(PromptCollection, data, src)
+        name = coll.name or path.stem
+        refs: dict[str, PromptRef] = {}
+        for key, prompt in coll.prompts.items():
+            ref = PromptRef(f"{name}.{key}", prompt, file, src, ("prompts", key))
+            for what, text, loc in iter_prompt_texts(ref):
+                ref._compiled[what] = templates.compile_template(
+                    self.env, text, file=file, line=src.line(loc), what=f"{ref.id} {what}")
+            refs[ref.id] = ref
+        return refs
+
+    @property
+    def prompts(self) -> dict[str, PromptRef]:
+        if self._prompts is None:
+            found: dict[str, PromptRef] = {}
+            for path in self.prompt_paths():
+                refs = self.load_collection(path)
+                for rid, ref in refs.items():
+                    if rid in found:
+                        raise UserError(f"prompt '{rid}' is defined twice (also in "
+                                        f"{found[rid].file}:{found[rid].line})",
+                                        file=ref.file, line=ref.line,
+                                        hint="rename one of the collections or prompts")
+                    found[rid] = ref
+                self.prompt_files.append(display_path(path))
+            self._prompts = found
+        return self._prompts
+
+    def prompt(self, name: str, *, file: str | None = None, line: int | None = None
+               ) -> PromptRef:
+        prompts = self.prompts
+        if name in prompts:
+            return prompts[name]
+        matches = [p for p in prompts if p.split(".", 1)[1] == name]
+        if len(matches) == 1:
+            return prompts[matches[0]]
+        hint = suggest(name, prompts) or (
+            "known prompts: " + ", ".join(sorted(prompts)) if prompts
+            else f"no prompts found in {display_path(self.prompts_dir)}/")
+        raise UserError(f"unknown prompt '{name}'", file=file, line=line, hint=hint)
+
+    # -- models ----------------------------------------------------------------
+    def model(self, name: str, *, file: str | None = None, line: int | None = None
+              ) -> ModelEntry:
+        """A model alias from promptctl.yaml, or a shorthand: builtin:smollm2,
+        PATH.gguf, echo, PROVIDER:MODEL (e.g. openai:gpt-4o-mini)."""
+        from .providers import registry  # registry names only; no provider is imported
+
+        if name in self.config.models:
+            return self.config.models[name]
+        if name == "default":
+            return DEFAULT_MODEL
+        if name.startswith("builtin:") or name.endswith(".gguf"):
+            return ModelEntry(provider="llama-cpp", model=name,
+                              params=Params(temperature=0, seed=0))
+        if name in registry.names():
+            return ModelEntry(provider=name, model=name)
+        provider, sep, model = name.partition(":")
+        if sep and provider in registry.names() and model:
+            return ModelEntry(provider=provider, model=model)
+        configured = sorted(self.config.models) or ["default"]
+        hint = suggest(name, [*configured, *registry.names()]) or (
+            "use an alias from promptctl.yaml (" + ", ".join(configured) +
+            "), builtin:smollm2, a .gguf path, or PROVIDER:MODEL such as openai:gpt-4o-mini")
+        raise UserError(f"unknown model '{name}'", file=file, line=line, hint=hint)
+
+    # -- suites ------------------------------------------------------------------
+    def suite_paths(self, targets: Sequence[str] = ()) -> list[Path]:
+        if not targets:
+            if not self.suites_dir.is_dir():
+                raise UserError(f"no suites directory at {display_path(self.suites_dir)}",
+                                hint="create suites/NAME.yaml or name a suite file")
+            found = sorted(p for p in self.suites_dir.iterdir()
+                           if p.suffix in YAML_SUFFIXES and p.is_file())
+            if not found:
+                raise UserError(f"no suites found in {display_path(self.suites_dir)}/",
+                                hint="add a suite file (see `promptctl init`)")
+            return found
+        out: list[Path] = []
+        for target in targets:
+            path = Path(target)
+            if path.is_dir():
+                out.extend(sorted(p for p in path.iterdir() if p.suffix in YAML_SUFFIXES))
+            elif path.is_file():
+                out.append(path)
+            else:
+                named = [self.suites_dir / f"{target}{s}" for s in YAML_SUFFIXES]
+                hit = next((p for p in named if p.is_file()), None)
+                if hit is None:
+                    known = [p.stem for p in self.suite_paths()] if self.suites_dir.is_dir() \
+                        else []
+                    raise UserError(f"no suite '{target}'",
+                                    hint=suggest(target, known) or "give a suite file path "
+                                    "or the name of a file in suites/")
+                out.append(hit)
+        return out
+
+    def load_suite(self, path: Path, *, models: Sequence[str] = ()) -> Suite:
+        from .suites import load_suite
+
+        return load_suite(self, path, models=models)
+
+
+def iter_prompt_texts(ref: PromptRef) -> Iterable[tuple[str, str, Loc]]:
+    """Every template string in a prompt, with a name and its location."""
+    spec = ref.spec
+    if spec.template is not None:
+        yield "template", spec.template, (*ref.loc, "template")
+    for i, msg in enumerate(spec.messages or []):
+        yield f"messages[{i}]", msg.content, (*ref.loc, "messages", i, "content")
+    for i, ex in enumerate(spec.examples):
+        yield f"examples[{i}].user", ex.user, (*ref.loc, "examples", i, "user")
+        yield f"examples[{i}].assistant", ex.assistant, (*ref.loc, "examples", i, "assistant")
+
+
+def find_root(start: Path | None = None) -> Path:
+    """The nearest directory upwards holding promptctl.yaml; else the start directory."""
+    here = (start or Path.cwd()).resolve()
+    for d in (here, *here.parents):
+        if any((d / n).is_file() for n in CONFIG_NAMES):
+            return d
+        if (d / ".git").exists():
+            break
+    return here
+
+
+def load_project(root: Path | None = None, config: Path | None = None) -> Project:
+    """Load promptctl.yaml (optional: defaults work without one)."""
+    if config is not None:
+        if not config.is_file():
+            raise UserError("config file not found", file=display_path(config),
+                            hint="check the --config path")
+        cfg_path: Path | None = config
+        root = config.resolve().parent
+    else:
+        root = find_root(root)
+        cfg_path = next((root / n for n in CONFIG_NAMES if (root / n).is_file()), None)
+    if cfg_path is None:
+        return Project(root, ProjectConfig(), None, None)
+    file = display_path(cfg_path)
+    data, src = load_yaml(cfg_path, file)
+    cfg = validate(ProjectConfig, data, src)
+    from .providers import registry
+
+    known = registry.names()
+    for alias, entry in cfg.models.items():
+        if entry.provider not in known:
+            raise src.error(f"unknown provider '{entry.provider}' for model '{alias}'",
+                            ("models", alias, "provider"),
+                            hint=suggest(entry.provider, known)
+                            or "known providers: " + ", ".join(known))
+    return Project(root, cfg, file, src)
+
+
+def parse_case_spec(data: Any, src: Source, loc: Loc) -> CaseSpec:
+    return validate(CaseSpec, data, src, loc)

@@ -1,0 +1,88 @@
+"""Plain data that flows between stages: what a provider returns, what an assertion
+decides, and the record of one model call. These are results, never exceptions."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+
+@dataclass
+class Completion:
+    """What a provider returns for one call."""
+
+    text: str
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    latency_ms: float = 0.0
+    finish_reason: str | None = None
+    cost: float = 0.0
+
+
+@dataclass
+class AssertionResult:
+    type: str
+    passed: bool
+    score: float
+    reason: str
+    weight: float = 1.0
+    metric: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        data = {"type": self.type, "passed": self.passed, "score": self.score,
+                "reason": self.reason}
+        if self.metric:
+            data["metric"] = self.metric
+        if self.weight != 1.0:
+            data["weight"] = self.weight
+        return data
+
+
+@dataclass
+class CallRecord:
+    """One model call of a run: the unit that is streamed, cached, and reported."""
+
+    suite: str
+    case: str
+    prompt: str
+    model: str
+    repeat: int
+    messages: list[dict[str, str]]
+    params: dict[str, Any]
+    output: str | None = None
+    passed: bool = False
+    score: float = 0.0
+    assertions: list[AssertionResult] = field(default_factory=list)
+    latency_ms: float = 0.0
+    tokens: dict[str, int] = field(default_factory=lambda: {"prompt": 0, "completion": 0})
+    cost: float = 0.0
+    cached: bool = False
+    error: str | None = None
+    fingerprint: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def key(self) -> tuple[str, str, str, str, int]:
+        return (self.suite, self.case, self.prompt, self.model, self.repeat)
+
+    @property
+    def status(self) -> str:
+        if self.error is not None:
+            return "error"
+        return "pass" if self.passed else "fail"
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["assertions"] = [a.to_dict() for a in self.assertions]
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> CallRecord:
+        data = dict(data)
+        data["assertions"] = [
+            AssertionResult(type=a["type"], passed=a["passed"], score=a["score"],
+                            reason=a.get("reason", ""), weight=a.get("weight", 1.0),
+                            metric=a.get("metric"))
+            for a in data.get("assertions", [])
+        ]
+        known = cls.__dataclass_fields__
+        return cls(**{k: v for k, v in data.items() if k in known})

@@ -1,0 +1,191 @@
+"""The shapes of everything a user writes: promptctl.yaml, prompts/*.yaml, suites/*.yaml.
+
+Every model forbids unknown keys so that a typo ("tempreature") is an error with a
+line number instead of a silently ignored setting.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+
+def _listify(value: Any) -> Any:
+    return [value] if isinstance(value, str) else value
+
+
+StrList = Annotated[list[str], BeforeValidator(_listify)]
+
+
+def _response_format(value: Any) -> Any:
+    """Accept `json`, `{type: json_object}`, `{type: json_schema, schema: {...}}` and
+    OpenAI's `{type: json_schema, json_schema: {schema: {...}}}`; keep one canonical form."""
+    if value is None:
+        return None
+    if value in ("json", "json_object"):
+        return {"type": "json_object"}
+    if value == "text":
+        return None
+    if not isinstance(value, dict):
+        raise ValueError("response_format must be 'json' or a mapping with a 'type'")
+    kind = value.get("type")
+    if kind == "text":
+        return None
+    schema = value.get("schema")
+    if schema is None and isinstance(value.get("json_schema"), dict):
+        schema = value["json_schema"].get("schema")
+    if kind == "json_object" and schema is None:
+        return {"type": "json_object"}
+    if kind in ("json_object", "json_schema"):
+        if not isinstance(schema, dict):
+            raise ValueError("response_format of type json_schema needs a 'schema' mapping")
+        return {"type": "json_schema", "schema": schema}
+    raise ValueError(f"unknown response_format type {kind!r}: use json_object or json_schema")
+
+
+class Params(Strict):
+    """Generation parameters; each level of the merge only sets what it names."""
+
+    temperature: float | None = Field(None, ge=0, le=2)
+    top_p: float | None = Field(None, gt=0, le=1)
+    top_k: int | None = Field(None, ge=0)
+    max_tokens: int | None = Field(None, ge=1)
+    seed: int | None = None
+    stop: StrList | None = None
+    presence_penalty: float | None = None
+    frequency_penalty: float | None = None
+    response_format: Annotated[dict[str, Any] | None, BeforeValidator(_response_format)] = None
+
+    def set_values(self) -> dict[str, Any]:
+        return self.model_dump(exclude_unset=True, exclude_none=True)
+
+
+class ModelEntry(Strict):
+    provider: str
+    model: str | None = None
+    base_url: str | None = None
+    api_key: str | None = Field(None, repr=False)
+    api_key_env: str | None = None
+    params: Params = Field(default_factory=Params)
+    concurrency: int | None = Field(None, ge=1)
+    timeout: float = Field(120.0, gt=0)
+    max_retries: int = Field(2, ge=0)
+    n_ctx: int | None = Field(None, ge=64)
+    n_threads: int | None = Field(None, ge=1)
+    n_gpu_layers: int | None = None
+    price: dict[str, float] | None = None  # {input: $/token, output: $/token}
+
+
+class Paths(Strict):
+    prompts: str = "prompts"
+    suites: str = "suites"
+    baselines: str = "baselines"
+    state: str = ".promptctl"
+
+
+class ProjectConfig(Strict):
+    description: str | None = None
+    models: dict[str, ModelEntry] = Field(default_factory=dict)
+    judge: str | None = None
+    paths: Paths = Field(default_factory=Paths)
+
+
+Role = Literal["system", "user", "assistant"]
+
+
+class Message(Strict):
+    role: Role
+    content: str
+
+
+class Example(Strict):
+    """One few-shot turn: a user message and the assistant's answer."""
+
+    user: str
+    assistant: str
+
+
+class Prompt(Strict):
+    description: str | None = None
+    version: int | str | None = None
+    tags: StrList = Field(default_factory=list)
+    template: str | None = None
+    messages: list[Message] | None = None
+    examples: list[Example] = Field(default_factory=list)
+    vars: dict[str, Any] = Field(default_factory=dict)
+    params: Params = Field(default_factory=Params)
+
+    @model_validator(mode="after")
+    def _one_body(self) -> Prompt:
+        if (self.template is None) == (self.messages is None):
+            raise ValueError("a prompt needs exactly one of 'template' or 'messages'")
+        if self.messages is not None and not self.messages:
+            raise ValueError("'messages' is empty: add at least one message")
+        return self
+
+
+class PromptCollection(Strict):
+    name: str | None = None
+    description: str | None = None
+    prompts: dict[str, Prompt]
+
+
+class AssertionSpec(BaseModel):
+    """An assertion as written. Options beyond the common keys (max_words, ...) are
+    checked against the assertion type's own list when the suite is resolved."""
+
+    model_config = ConfigDict(extra="allow")
+
+    type: str
+    value: Any = None
+    threshold: float | None = None
+    weight: float = Field(1.0, ge=0)
+    metric: str | None = None
+    transform: str | None = None
+
+    @property
+    def options(self) -> dict[str, Any]:
+        return dict(self.model_extra or {})
+
+
+class CaseDefaults(Strict):
+    vars: dict[str, Any] = Field(default_factory=dict)
+    assert_: list[AssertionSpec] = Field(default_factory=list, alias="assert")
+    params: Params = Field(default_factory=Params)
+    threshold: float | None = Field(None, ge=0, le=1)
+
+
+class CaseSpec(Strict):
+    """A case, or (with `from`) a data file whose rows are cases."""
+
+    id: str | int | None = None
+    description: str | None = None
+    from_: str | None = Field(None, alias="from")
+    vars: dict[str, Any] = Field(default_factory=dict)
+    assert_: list[AssertionSpec] = Field(default_factory=list, alias="assert")
+    params: Params = Field(default_factory=Params)
+    threshold: float | None = Field(None, ge=0, le=1)
+
+    @model_validator(mode="after")
+    def _id_or_from(self) -> CaseSpec:
+        if self.from_ is None and self.id is None:
+            raise ValueError("a case needs an 'id' (or 'from: FILE' for a data file)")
+        if self.from_ is not None and self.id is not None:
+            raise ValueError("a 'from' entry takes its ids from the data file: remove 'id'")
+        return self
+
+
+class SuiteSpec(Strict):
+    description: str | None = None
+    prompts: StrList
+    models: StrList | None = None
+    repeat: int = Field(1, ge=1)
+    params: Params = Field(default_factory=Params)
+    defaults: CaseDefaults = Field(default_factory=CaseDefaults)
+    cases: list[CaseSpec] = Field(min_length=1)
+    tags: StrList = Field(default_factory=list)

@@ -1,0 +1,224 @@
+"""Resolve a suite file into runnable cases: defaults merged, data files expanded,
+assertion values rendered with the case's vars, every reference checked."""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from . import templates
+from .errors import UserError
+from .schema import AssertionSpec, CaseSpec, SuiteSpec
+from .yamlsrc import Loc, Source, load_yaml
+
+if TYPE_CHECKING:
+    from .project import Project, Suite
+
+DATA_SUFFIXES = (".csv", ".jsonl")
+
+
+def load_suite(project: Project, path: Path, *, models: Sequence[str] = ()) -> Suite:
+    from .project import Case, Suite, display_path, validate
+
+    file = display_path(path)
+    data, src = load_yaml(path, file)
+    spec = validate(SuiteSpec, data, src)
+
+    prompts = [project.prompt(name, file=file, line=src.line(("prompts", i)))
+               for i, name in enumerate(spec.prompts)]
+    model_names = list(models) or list(spec.models or ["default"])
+    for i, name in enumerate(model_names):
+        project.model(name, file=file if not models else None,
+                      line=src.line(("models", i)) if not models else None)
+
+    defaults = spec.defaults
+    base_asserts: list[tuple[AssertionSpec, Loc | None]] = [
+        (a, ("defaults", "assert", i)) for i, a in enumerate(defaults.assert_)]
+    cases: list[Case] = []
+    seen: dict[str, str] = {}
+    for i, cspec in enumerate(spec.cases):
+        loc: Loc = ("cases", i)
+        if cspec.from_ is not None:
+            rows = load_rows(path, project.root, cspec.from_, src, (*loc, "from"))
+            for row_file, row_line, row in rows:
+                row_spec = _row_case(row, row_file, row_line)
+                vars_ = {**defaults.vars, **cspec.vars, **row_spec.vars}
+                asserts: list[tuple[AssertionSpec, Loc | None]] = [
+                    *base_asserts,
+                    *((a, (*loc, "assert", j)) for j, a in enumerate(cspec.assert_)),
+                    *((a, None) for a in row_spec.assert_)]
+                case = _make_case(project, src, str(row_spec.id), vars_, asserts,
+                                  {**defaults.params.set_values(), **cspec.params.set_values(),
+                                   **row_spec.params.set_values()},
+                                  row_spec.threshold or cspec.threshold or defaults.threshold,
+                                  row_file, row_line, row_spec.description)
+                _check_unique(case, seen)
+                cases.append(case)
+            continue
+        vars_ = {**defaults.vars, **cspec.vars}
+        asserts = [*base_asserts,
+                   *((a, (*loc, "assert", j)) for j, a in enumerate(cspec.assert_))]
+        case = _make_case(project, src, str(cspec.id), vars_, asserts,
+                          {**defaults.params.set_values(), **cspec.params.set_values()},
+                          cspec.threshold if cspec.threshold is not None else defaults.threshold,
+                          file, src.line((*loc, "id"), key=True), cspec.description)
+        _check_unique(case, seen)
+        cases.append(case)
+
+    return Suite(name=path.stem, path=path, file=file, spec=spec, source=src,
+                 prompts=prompts, models=model_names, cases=cases)
+
+
+def _check_unique(case: Any, seen: dict[str, str]) -> None:
+    where = f"{case.file}:{case.line}"
+    if case.id in seen:
+        raise UserError(f"duplicate case id '{case.id}' (first at {seen[case.id]})",
+                        file=case.file, line=case.line,
+                        hint="case ids must be unique in a suite: baselines key on them")
+    seen[case.id] = where
+
+
+def _make_case(project: Project, src: Source, case_id: str, vars_: dict[str, Any],
+               asserts: list[tuple[AssertionSpec, Loc | None]], params: dict[str, Any],
+               threshold: float | None, file: str, line: int | None,
+               description: str | None) -> Any:
+    from . import assertions
+    from .project import Case
+
+    out: list[AssertionSpec] = []
+    lines: list[int | None] = []
+    for spec, aloc in asserts:
+        aline = src.line(aloc) if aloc is not None else line
+        rendered = _render_value(project, spec, vars_, src.file if aloc else file, aline,
+                                 case_id)
+        try:
+            assertions.validate_spec(rendered)
+        except assertions.AssertionSpecError as exc:
+            key_line = aline
+            if aloc is not None and exc.key:
+                key_line = src.line((*aloc, exc.key), key=True) or aline
+            raise UserError(f"case '{case_id}': {exc.message}",
+                            file=src.file if aloc else file, line=key_line,
+                            hint=exc.hint) from None
+        out.append(rendered)
+        lines.append(aline)
+    return Case(id=case_id, vars=vars_, asserts=out, assert_lines=lines, params=params,
+                threshold=threshold, file=file, line=line, description=description)
+
+
+def _render_value(project: Project, spec: AssertionSpec, vars_: dict[str, Any], file: str,
+                  line: int | None, case_id: str) -> AssertionSpec:
+    """`value: "{{ expected }}"` takes the case's vars (data-file rows use this)."""
+    value = spec.value
+
+    def render(text: str) -> str:
+        if "{{" not in text and "{%" not in text:
+            return text
+        tpl = templates.compile_template(project.env, text, file=file, line=line,
+                                         what="assertion value")
+        return templates.render(tpl, vars_, what=f"case '{case_id}' assertion value",
+                                file=file, line=line)
+
+    if isinstance(value, str):
+        new: Any = render(value)
+    elif isinstance(value, list) and any(isinstance(v, str) for v in value):
+        new = [render(v) if isinstance(v, str) else v for v in value]
+    else:
+        return spec
+    if new == value:
+        return spec
+    return spec.model_copy(update={"value": new})
+
+
+def _row_case(row: dict[str, Any], file: str, line: int) -> CaseSpec:
+    """A data-file row: `id` names it; a `vars` key means the row is a full case,
+    otherwise every other column is a variable."""
+    from pydantic import ValidationError
+
+    if "vars" in row or "assert" in row:
+        data = dict(row)
+    else:
+        data = {"id": row.get("id"), "vars": {k: v for k, v in row.items() if k != "id"}}
+    if data.get("id") in (None, ""):
+        data["id"] = f"{Path(file).stem}-{line}"
+    try:
+        return CaseSpec.model_validate(data)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        where = ".".join(str(p) for p in err["loc"])
+        raise UserError(f"bad row: {where}: {err['msg']}", file=file, line=line,
+                        hint="a row is an object with an 'id', variables, and optionally "
+                             "'vars' and 'assert'") from None
+
+
+def load_rows(suite_path: Path, root: Path, ref: str, src: Source, loc: Loc
+              ) -> list[tuple[str, int, dict[str, Any]]]:
+    from .project import display_path
+
+    line = src.line(loc)
+    candidates = [suite_path.parent / ref, root / ref]
+    path = next((p for p in candidates if p.is_file()), None)
+    if path is None:
+        raise UserError(f"data file '{ref}' not found", file=src.file, line=line,
+                        hint="paths are relative to the suite file or the project root")
+    if path.suffix.lower() not in DATA_SUFFIXES:
+        raise UserError(f"data file '{ref}' must be .csv or .jsonl", file=src.file, line=line)
+    name = display_path(path)
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UserError(f"cannot read data file '{ref}': {exc}", file=src.file, line=line,
+                        hint="check that it exists, is readable and is UTF-8") from None
+    rows = _csv_rows(text, name) if path.suffix.lower() == ".csv" else _jsonl_rows(text, name)
+    if not rows:
+        raise UserError(f"data file '{ref}' has no rows", file=src.file, line=line,
+                        hint="add rows or remove the entry")
+    return rows
+
+
+def _csv_rows(text: str, name: str) -> list[tuple[str, int, dict[str, Any]]]:
+    reader = csv.reader(text.splitlines(), strict=True)
+    try:
+        header = next(reader, None)
+        if header is None:
+            return []
+        header = [h.strip() for h in header]
+        if any(not h for h in header):
+            raise UserError("empty column name in the header", file=name, line=1,
+                            hint="name every column")
+        dupes = {h for h in header if header.count(h) > 1}
+        if dupes:
+            raise UserError(f"duplicate column '{sorted(dupes)[0]}'", file=name, line=1)
+        rows = []
+        for values in reader:
+            lineno = reader.line_num
+            if not values or all(not v.strip() for v in values):
+                continue
+            if len(values) != len(header):
+                raise UserError(f"row has {len(values)} fields, the header has {len(header)}",
+                                file=name, line=lineno,
+                                hint="quote fields that contain commas")
+            rows.append((name, lineno, dict(zip(header, values, strict=True))))
+        return rows
+    except csv.Error as exc:
+        raise UserError(f"CSV error: {exc}", file=name, line=reader.line_num) from None
+
+
+def _jsonl_rows(text: str, name: str) -> list[tuple[str, int, dict[str, Any]]]:
+    rows = []
+    for lineno, raw in enumerate(text.splitlines(), 1):
+        if not raw.strip():
+            continue
+        try:
+            row = json.loads(raw)
+        except json.JSONDecodeError as exc:
+            raise UserError(f"invalid JSON: {exc.msg} (column {exc.colno})", file=name,
+                            line=lineno, hint="each line must be one JSON object") from None
+        if not isinstance(row, dict):
+            raise UserError(f"expected a JSON object, got {type(row).__name__}", file=name,
+                            line=lineno, hint="each line must be one JSON object")
+        rows.append((name, lineno, row))
+    return rows
