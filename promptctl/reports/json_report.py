@@ -1,0 +1,41 @@
+"""`-o FILE.json`: the one document scripts rely on (additions fine, renames not)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ..store import write_json_atomic
+
+if TYPE_CHECKING:
+    from ..runner import RunResult
+
+VERSION = 1
+PUBLIC_KEYS = ("suite", "case", "prompt", "model", "repeat", "output", "passed", "score",
+               "assertions", "latency_ms", "tokens", "cost", "cached", "error")
+
+
+def document(result: RunResult) -> dict[str, Any]:
+    records = sorted(result.records, key=lambda r: r.key)
+    results = []
+    for rec in records:
+        data = rec.to_dict()
+        entry = {k: data[k] for k in PUBLIC_KEYS}
+        entry["messages"] = data["messages"]
+        entry["params"] = data["params"]
+        entry["fingerprint"] = data["fingerprint"]
+        results.append(entry)
+    return {"version": VERSION, "run_id": result.run_id, "started": result.started,
+            "finished": result.finished, "summary": result.summary.to_dict(),
+            "results": results}
+
+
+def write_json(path: Path, result: RunResult) -> None:
+    write_json_atomic(path, document(result))
+
+
+def write_jsonl(path: Path, result: RunResult) -> None:
+    with path.open("w", encoding="utf-8") as fh:
+        for entry in document(result)["results"]:
+            fh.write(json.dumps(entry, ensure_ascii=False) + "\n")

@@ -1,0 +1,250 @@
+"""Run the (case x prompt x model x repeat) matrix.
+
+The runner never prints: it reports each finished call through a callback. Every
+cell is rendered before the first model call, so a template error costs no tokens.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import hashlib
+import json
+import threading
+from collections.abc import Callable, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+from typing import Any
+
+from . import assertions
+from .cache import Cache, cache_key
+from .errors import ExitCode, InfraError
+from .project import Case, Project, PromptRef, Suite
+from .providers import Provider, get_provider
+from .rendering import render_messages
+from .results import CallRecord, Completion
+from .store import RunWriter, now_iso
+from .summary import Summary
+
+
+@dataclass
+class RunOptions:
+    models: list[str] = field(default_factory=list)  # overrides every suite's models
+    repeat: int | None = None
+    concurrency: int | None = None
+    use_cache: bool = True
+    filter: str | None = None
+    params: dict[str, Any] = field(default_factory=dict)  # command-line params: win last
+
+
+@dataclass
+class Call:
+    """One planned model call."""
+
+    suite: Suite
+    case: Case
+    prompt: PromptRef
+    model: str
+    repeat: int
+    messages: list[dict[str, str]]
+    params: dict[str, Any]
+
+
+@dataclass
+class RunResult:
+    run_id: str | None
+    started: str
+    finished: str
+    records: list[CallRecord]
+    summary: Summary
+
+    @property
+    def exit_code(self) -> ExitCode:
+        """1 when any case failed (a verdict), else 3 when errors left cases without
+        one, else 0."""
+        if self.summary.failed:
+            return ExitCode.FAILED
+        if self.summary.errors:
+            return ExitCode.INFRA
+        return ExitCode.OK
+
+
+def case_matches(case_id: str, pattern: str | None) -> bool:
+    if not pattern:
+        return True
+    if any(ch in pattern for ch in "*?["):
+        return fnmatch.fnmatchcase(case_id, pattern)
+    return pattern in case_id
+
+
+def plan(project: Project, suites: Sequence[Suite], options: RunOptions) -> list[Call]:
+    calls: list[Call] = []
+    for suite in suites:
+        repeat = options.repeat or suite.repeat
+        for case in suite.cases:
+            if not case_matches(case.id, options.filter):
+                continue
+            for prompt in suite.prompts:
+                messages = render_messages(prompt, case.vars, file=case.file, line=case.line)
+                for model in suite.models:
+                    entry = project.model(model)
+                    base = {**entry.params.set_values(), **prompt.spec.params.set_values(),
+                            **suite.spec.params.set_values(), **case.params, **options.params}
+                    for i in range(repeat):
+                        params = dict(base)
+                        if i and params.get("seed") is not None:
+                            params["seed"] = int(params["seed"]) + i
+                        calls.append(Call(suite, case, prompt, model, i, messages, params))
+    return calls
+
+
+def messages_digest(messages: list[dict[str, str]]) -> str:
+    blob = json.dumps(messages, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(blob.encode()).hexdigest()
+
+
+class Runner:
+    def __init__(self, project: Project, options: RunOptions, *,
+                 on_record: Callable[[CallRecord], None] | None = None,
+                 writer: RunWriter | None = None) -> None:
+        self.project = project
+        self.options = options
+        self.on_record = on_record
+        self.writer = writer
+        self.cache = Cache(project.state_dir / "cache.sqlite") if options.use_cache else None
+        self._providers: dict[str, Provider] = {}
+        self._lock = threading.Lock()
+
+    def provider(self, alias: str) -> Provider:
+        if alias not in self._providers:
+            self._providers[alias] = get_provider(self.project.model(alias), alias)
+        return self._providers[alias]
+
+    def run(self, calls: Sequence[Call]) -> RunResult:
+        started = now_iso()
+        # providers are created (and models located) before any call: config errors first
+        for alias in dict.fromkeys(c.model for c in calls):
+            self.provider(alias)
+        records: list[CallRecord] = []
+        summary = Summary()
+
+        def finish(record: CallRecord) -> None:
+            with self._lock:
+                records.append(record)
+                summary.add(record)
+                if self.writer is not None:
+                    self.writer.write(record)
+                if self.on_record is not None:
+                    self.on_record(record)
+
+        groups: dict[str, list[Call]] = {}
+        for call in calls:
+            groups.setdefault(call.model, []).append(call)
+        try:
+            if len(groups) == 1 and self._width(next(iter(groups), "")) == 1:
+                for call in calls:
+                    finish(self.execute(call))
+            else:
+                self._run_parallel(groups, finish)
+        finally:
+            if self.cache is not None:
+                self.cache.close()
+        return RunResult(self.writer.run_id if self.writer else None, started, now_iso(),
+                         records, summary)
+
+    def _width(self, alias: str) -> int:
+        if not alias:
+            return 1
+        limit = self.provider(alias).max_concurrency
+        return max(1, min(limit, self.options.concurrency or limit))
+
+    def _run_parallel(self, groups: dict[str, list[Call]],
+                      finish: Callable[[CallRecord], None]) -> None:
+        """One pool per model: the local model stays serial while hosted calls fan out."""
+        pools = [ThreadPoolExecutor(self._width(alias), thread_name_prefix=f"pc-{alias}")
+                 for alias in groups]
+        pending: set[Future[CallRecord]] = set()
+        try:
+            for pool, group in zip(pools, groups.values(), strict=True):
+                pending.update(pool.submit(self.execute, call) for call in group)
+            while pending:
+                done, pending = wait(pending, return_when=FIRST_COMPLETED)
+                for fut in done:
+                    finish(fut.result())
+        except BaseException:
+            for fut in pending:
+                fut.cancel()
+            raise
+        finally:
+            for pool in pools:
+                pool.shutdown(wait=True, cancel_futures=True)
+
+    def execute(self, call: Call) -> CallRecord:
+        provider = self.provider(call.model)
+        identity = provider.identity()
+        record = CallRecord(
+            suite=call.suite.name, case=call.case.id, prompt=call.prompt.id, model=call.model,
+            repeat=call.repeat, messages=call.messages, params=call.params,
+            fingerprint={"prompt_sha256": messages_digest(call.messages), "model": identity,
+                         "params": call.params},
+        )
+        completion: Completion | None = None
+        key = ""
+        if self.cache is not None:
+            key = cache_key(identity, call.messages, call.params, call.repeat)
+            completion = self.cache.get(key)
+            record.cached = completion is not None
+        if completion is None:
+            try:
+                completion = provider.complete(call.messages, call.params)
+            except InfraError as exc:
+                record.error = exc.message
+                return record
+            if self.cache is not None:
+                self.cache.put(key, identity, completion)
+        record.output = completion.text
+        record.latency_ms = round(completion.latency_ms, 1)
+        record.tokens = {"prompt": completion.prompt_tokens,
+                         "completion": completion.completion_tokens}
+        record.cost = completion.cost
+        score_call(record, call, completion, self.project)
+        return record
+
+
+def score_call(record: CallRecord, call: Call, completion: Completion,
+               project: Project) -> None:
+    ctx = assertions.AssertionContext(
+        vars=call.case.vars, latency_ms=completion.latency_ms,
+        prompt_tokens=completion.prompt_tokens, completion_tokens=completion.completion_tokens,
+        cost=completion.cost, messages=call.messages, root=project.root,
+        prompt=call.prompt.id, model=call.model)
+    results = [assertions.evaluate(spec, completion.text, ctx) for spec in call.case.asserts]
+    record.assertions = results
+    total = sum(r.weight for r in results)
+    record.score = (sum(r.score * r.weight for r in results) / total) if total else 1.0
+    if call.case.threshold is not None:
+        record.passed = record.score >= call.case.threshold
+    else:
+        record.passed = all(r.passed for r in results)
+
+
+def run_suites(project: Project, suites: Sequence[Suite], options: RunOptions, *,
+               on_plan: Callable[[int], None] | None = None,
+               on_record: Callable[[CallRecord], None] | None = None,
+               record_run: bool = True) -> RunResult:
+    """The public entry point used by the CLI, the pytest plugin and the tests."""
+    calls = plan(project, suites, options)
+    if on_plan is not None:
+        on_plan(len(calls))
+    writer = RunWriter(project.state_dir / "runs") if record_run else None
+    if writer is not None:
+        writer.meta({"run_id": writer.run_id, "started": now_iso(),
+                     "suites": [s.file for s in suites], "calls": len(calls),
+                     "options": {"models": options.models, "repeat": options.repeat,
+                                 "filter": options.filter, "use_cache": options.use_cache,
+                                 "params": options.params}})
+    runner = Runner(project, options, on_record=on_record, writer=writer)
+    result = runner.run(calls)
+    if writer is not None:
+        writer.finish({"run_id": writer.run_id, "started": result.started,
+                       "finished": result.finished, "summary": result.summary.to_dict()})
+    return result
