@@ -1,0 +1,51 @@
+"""Options shared by several commands, and the helpers that read them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from ..errors import UserError
+from ..project import Project, load_project
+
+ConfigOpt = Annotated[Path | None, typer.Option(
+    "--config", "-c", help="Path to promptctl.yaml (default: found upwards from here).",
+    show_default=False)]
+ModelOpt = Annotated[list[str] | None, typer.Option(
+    "--model", "-m", help="Model alias or spec (builtin:smollm2, PATH.gguf, "
+    "openai:NAME, echo); repeat for a matrix. Overrides the suites' models.",
+    show_default=False)]
+RepeatOpt = Annotated[int | None, typer.Option(
+    "--repeat", "-r", min=1, help="Samples per cell (overrides the suites' repeat).",
+    show_default=False)]
+ConcurrencyOpt = Annotated[int | None, typer.Option(
+    "--concurrency", "-j", min=1, help="Calls in flight per hosted model.",
+    show_default=False)]
+NoCacheOpt = Annotated[bool, typer.Option(
+    "--no-cache", help="Call the model even when a cached answer exists.")]
+FilterOpt = Annotated[str | None, typer.Option(
+    "--filter", "-k", help="Only cases whose id contains PATTERN (or matches a glob).",
+    show_default=False)]
+OutputOpt = Annotated[Path | None, typer.Option(
+    "--output", "-o", help="Write results to FILE; the format comes from the extension "
+    "(.json, .jsonl).", show_default=False)]
+QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="Only the summary line.")]
+VerboseOpt = Annotated[bool, typer.Option("--verbose", help="Every case, with reasons.")]
+VarOpt = Annotated[list[str] | None, typer.Option(
+    "--var", help="A variable, KEY=VALUE; repeatable.", show_default=False)]
+
+
+def project(config: Path | None) -> Project:
+    return load_project(config=config)
+
+
+def parse_vars(pairs: list[str] | None) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for pair in pairs or []:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise UserError(f"bad --var '{pair}'", hint="write --var KEY=VALUE")
+        out[key.strip()] = value
+    return out

@@ -1,0 +1,29 @@
+"""Parse and dispatch. Each command lives in its own module."""
+
+from __future__ import annotations
+
+import typer
+
+from . import cache_cmd, lint_cmd, models_cmd, render_cmd, run_cmd
+
+app = typer.Typer(
+    name="promptctl",
+    help="Prompt engineering and prompt regression testing: YAML prompts and suites, "
+         "local and hosted models, baselines.\n\nExit codes: 0 all good, 1 negative "
+         "verdict, 2 bad input, 3 infrastructure failure.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+app.command("lint")(lint_cmd.lint)
+app.command("render")(render_cmd.render)
+app.command("run")(run_cmd.run)
+app.command("models")(models_cmd.models)
+app.add_typer(cache_cmd.app, name="cache")
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,48 @@
+"""`promptctl models`: configured models and whether each is reachable."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from ..errors import ExitCode, PromptctlError
+from ..providers import get_provider
+from . import common
+from .funnel import funnel
+
+
+@funnel
+def models(
+    check: Annotated[bool, typer.Option(
+        "--check/--no-check", help="Load or contact each model to see that it answers.")
+    ] = True,
+    config: common.ConfigOpt = None,
+) -> None:
+    """List the configured models (and the built-in default) and check each one.
+
+    Exit 0 when all are reachable, 3 when any is not."""
+    from rich.table import Table
+
+    from .output import out
+
+    project = common.project(config)
+    names = list(project.config.models) or ["default"]
+    if "default" not in names:
+        names.append("default")
+    table = Table(pad_edge=False)
+    for col in ("alias", "provider", "model", "status"):
+        table.add_column(col, overflow="fold")
+    worst = ExitCode.OK
+    for name in names:
+        entry = project.model(name)
+        status = "not checked"
+        if check:
+            try:
+                status = "[green]ok[/green]: " + get_provider(entry, name).check()
+            except PromptctlError as exc:
+                status = f"[red]unreachable[/red]: {exc}"
+                worst = max(worst, ExitCode.INFRA)
+        table.add_row(name, entry.provider, entry.model or "", status)
+    out.print(table)
+    raise typer.Exit(int(worst))
