@@ -38,7 +38,11 @@ _EXPORTS = {
     "PromptctlError": "promptctl.errors",
 }
 
-__all__ = [*_EXPORTS, "__version__"]
+__all__ = [  # noqa: RUF022 - grouped by module, as in _EXPORTS
+    "load_project", "Project", "Suite", "Case", "render_messages", "run_suites",
+    "RunOptions", "RunResult", "lint_project", "CallRecord", "AssertionResult",
+    "Completion", "ExitCode", "UserError", "InfraError", "PromptctlError", "__version__",
+]
 
 if TYPE_CHECKING:
     from .errors import ExitCode, InfraError, PromptctlError, UserError

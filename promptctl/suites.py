@@ -95,7 +95,7 @@ def _make_case(project: Project, src: Source, case_id: str, vars_: dict[str, Any
         rendered = _render_value(project, spec, vars_, src.file if aloc else file, aline,
                                  case_id)
         try:
-            assertions.validate_spec(rendered)
+            assertions.validate_spec(rendered, root=project.root)
         except assertions.AssertionSpecError as exc:
             key_line = aline
             if aloc is not None and exc.key:

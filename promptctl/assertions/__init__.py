@@ -1,0 +1,28 @@
+"""Assertions: a registry of name -> check.
+
+Public surface used by the rest of promptctl:
+
+- `validate_spec(spec)` raises `AssertionSpecError` when an assertion as written is
+  wrong (unknown type, unknown option, bad value, bad regex, bad JSON schema...).
+- `evaluate(spec, output, ctx)` returns an `AssertionResult`; it never raises for a
+  failing check: a failing assertion is a result with a reason in plain words.
+- `register(name, options=...)` adds a type (plugins can call it too).
+"""
+
+from .registry import (
+    AssertionContext,
+    AssertionSpecError,
+    evaluate,
+    names,
+    register,
+    validate_spec,
+)
+
+__all__ = [
+    "AssertionContext",
+    "AssertionSpecError",
+    "evaluate",
+    "names",
+    "register",
+    "validate_spec",
+]

@@ -1,0 +1,313 @@
+"""The assertion registry: type name -> check, plus validation, caching and evaluation.
+
+A check is registered with `register(name, options=..., prepare=...)`:
+
+- `prepare(p: Prepared) -> arg` runs once per distinct assertion at validate time; it
+  checks the value and options (raising `AssertionSpecError`) and returns whatever the
+  check needs, precompiled (a regex, a JSON schema validator, a resolved function).
+- `check(output, arg, ctx)` runs per model output. It returns a 4-tuple
+  `(passed, score, reason, negated_reason)` (the fast path used by every built-in;
+  passed=None means the check could not run and fails even under `not-`), a
+  3-tuple without the negated reason, a bool, a float score (compared with the
+  threshold), a dict `{pass, score, reason}` or an `AssertionResult`.
+
+`evaluate` looks a spec's compiled plan up by identity, so the per-output cost is one dict
+lookup, the optional transform, and the check itself.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ..results import AssertionResult
+from ..schema import AssertionSpec
+from .base import (
+    AssertionContext,
+    AssertionSpecError,
+    Prepared,
+    exc_text,
+    fmt_num,
+    suggest,
+    to_text,
+)
+from .transforms import compile_transform
+
+__all__ = ["AssertionContext", "AssertionSpecError", "Prepared", "evaluate", "names",
+           "register", "validate_spec"]
+
+NEGATION = "not-"
+COMMON_KEYS = ("type", "value", "threshold", "weight", "metric", "transform")
+_CACHE_LIMIT = 50_000
+
+
+Check = Callable[[str, Any, AssertionContext], Any]
+Prepare = Callable[[Prepared], Any]
+
+
+@dataclass(frozen=True)
+class Entry:
+    name: str
+    check: Check
+    options: tuple[str, ...]
+    needs_value: bool
+    takes_value: bool
+    prepare: Prepare | None
+    scored: bool
+    default_threshold: float | None
+    value_hint: str | None
+    on_validate: Callable[[Any, Path], None] | None
+
+
+_REGISTRY: dict[str, Entry] = {}
+
+
+def register(
+    name: str,
+    *,
+    options: Iterable[str] = (),
+    needs_value: bool = True,
+    takes_value: bool = True,
+    prepare: Prepare | None = None,
+    scored: bool = False,
+    default_threshold: float | None = None,
+    value_hint: str | None = None,
+    on_validate: Callable[[Any, Path], None] | None = None,
+) -> Callable[[Check], Check]:
+    """Register a check under `name` (a later registration replaces an earlier one).
+
+    options: the extra keys it accepts (`threshold` in there means the check reads the
+    threshold itself, with its own meaning). scored: the check returns a score in [0, 1]
+    that passes at `threshold` (default `default_threshold`).
+    on_validate(arg, root): extra checks that need the project root (`validate_spec`).
+    """
+    if name.startswith(NEGATION):
+        raise ValueError(f"assertion type names cannot start with {NEGATION!r}")
+
+    def decorator(fn: Check) -> Check:
+        _REGISTRY[name] = Entry(
+            name=name, check=fn, options=tuple(options), needs_value=needs_value,
+            takes_value=takes_value or needs_value, prepare=prepare, scored=scored,
+            default_threshold=default_threshold, value_hint=value_hint,
+            on_validate=on_validate)
+        _PLANS_BY_ID.clear()
+        _PLANS_BY_CONTENT.clear()
+        return fn
+
+    return decorator
+
+
+def names() -> list[str]:
+    """Registered assertion types (each also usable with a `not-` prefix)."""
+    return sorted(_REGISTRY)
+
+
+# ------------------------------------------------------------------------------ plans
+
+
+class Plan:
+    """One assertion compiled: everything `evaluate` needs, nothing recomputed."""
+
+    __slots__ = ("arg", "check", "entry", "metric", "negated", "spec_type", "threshold",
+                 "transform", "transform_src", "weight")
+
+    def __init__(self, spec: AssertionSpec, entry: Entry, negated: bool, arg: Any,
+                 threshold: float | None) -> None:
+        self.spec_type = spec.type
+        self.entry = entry
+        self.check = entry.check
+        self.negated = negated
+        self.arg = arg
+        self.threshold = threshold
+        self.weight = spec.weight
+        self.metric = spec.metric
+        self.transform_src = spec.transform
+        self.transform = compile_transform(spec.transform) if spec.transform else None
+
+    def fail(self, reason: str) -> AssertionResult:
+        return AssertionResult(self.spec_type, False, 0.0, reason, self.weight, self.metric)
+
+    def run(self, output: str, ctx: AssertionContext) -> AssertionResult:
+        if not isinstance(output, str):
+            output = "" if output is None else to_text(output)
+        text = output
+        if self.transform is not None:
+            try:
+                text = self.transform(text, ctx)
+            except Exception as exc:
+                return self.fail(f"transform {self.transform_src!r} failed: {exc_text(exc)}")
+        try:
+            verdict = self.check(text, self.arg, ctx)
+        except Exception as exc:
+            return self.fail(f"{self.entry.name} check raised {exc_text(exc)}")
+        if type(verdict) is tuple and len(verdict) == 4:
+            passed, score, reason, neg_reason = verdict
+            if passed is None:  # the check could not run: a failure, negated or not
+                return self.fail(reason)
+        else:
+            try:
+                passed, score, reason, neg_reason = _normalize(verdict, self.threshold)
+            except (TypeError, ValueError) as exc:
+                return self.fail(f"{self.entry.name} check {exc}")
+        if self.negated:
+            if neg_reason is None:
+                neg_reason = f"{reason} (must not)" if passed else f"negated: {reason}"
+            return AssertionResult(self.spec_type, not passed, 1.0 - score, neg_reason,
+                                   self.weight, self.metric)
+        return AssertionResult(self.spec_type, passed, score, reason, self.weight, self.metric)
+
+
+def _score(value: Any) -> float:
+    score = float(value)
+    if math.isnan(score):
+        return 0.0
+    return min(1.0, max(0.0, score))
+
+
+def _normalize(verdict: Any, threshold: float | None) -> tuple[bool, float, str, str | None]:
+    """Any supported check return value as (passed, score, reason, negated_reason)."""
+    if isinstance(verdict, AssertionResult):
+        return bool(verdict.passed), _score(verdict.score), verdict.reason, None
+    if isinstance(verdict, bool):
+        return verdict, 1.0 if verdict else 0.0, "passed" if verdict else "failed", None
+    limit = 0.5 if threshold is None else threshold
+    if isinstance(verdict, (int, float)):
+        score = _score(verdict)
+        passed = score >= limit
+        return passed, score, f"score {fmt_num(score)} {'>=' if passed else '<'} " \
+                              f"{fmt_num(limit)}", None
+    if isinstance(verdict, tuple) and len(verdict) == 3:
+        passed, score, reason = verdict
+        return bool(passed), _score(score), str(reason), None
+    if isinstance(verdict, dict):
+        raw_pass = verdict.get("pass", verdict.get("passed"))
+        if "score" in verdict and verdict["score"] is not None:
+            score = _score(verdict["score"])
+            passed = bool(raw_pass) if raw_pass is not None else score >= limit
+        elif raw_pass is not None:
+            passed = bool(raw_pass)
+            score = 1.0 if passed else 0.0
+        else:
+            raise TypeError("returned a dict without 'pass' or 'score'")
+        reason = verdict.get("reason") or (f"score {fmt_num(score)}" if "score" in verdict
+                                           else ("passed" if passed else "failed"))
+        return passed, score, str(reason), None
+    raise TypeError(f"returned {type(verdict).__name__}: expected a bool, a score, "
+                    "a dict {pass, score, reason} or an AssertionResult")
+
+
+def _lookup(type_name: str) -> tuple[Entry, bool]:
+    negated = type_name.startswith(NEGATION)
+    base = type_name[len(NEGATION):] if negated else type_name
+    entry = _REGISTRY.get(base)
+    if entry is None:
+        hint = suggest(base, _REGISTRY) or suggest(base.lower(), _REGISTRY)
+        if hint and negated:
+            hint = hint.replace("'", f"'{NEGATION}", 1)
+        raise AssertionSpecError(
+            f"unknown assertion type '{type_name}'", key="type",
+            hint=hint or "known types: " + ", ".join(names())
+            + f" (each also with a '{NEGATION}' prefix)")
+    return entry, negated
+
+
+def _check_common(spec: AssertionSpec, entry: Entry) -> float | None:
+    name = entry.name
+    options = spec.options
+    for key in options:
+        if key not in entry.options:
+            allowed = [o for o in entry.options if o != "threshold"]
+            hint = suggest(key, [*allowed, *COMMON_KEYS])
+            takes = (f"{name} takes: " + ", ".join(allowed)) if allowed \
+                else f"{name} takes no options"
+            raise AssertionSpecError(f"unknown option '{key}' for {name}", key=key,
+                                     hint=f"{hint} {takes}" if hint else takes)
+    if spec.value is None and entry.needs_value:
+        raise AssertionSpecError(f"'{name}' needs a 'value'",
+                                 hint=entry.value_hint or "add 'value:' to the assertion")
+    if spec.value is not None and not entry.takes_value:
+        raise AssertionSpecError(f"'{name}' takes no 'value'", key="value",
+                                 hint=entry.value_hint or "remove 'value'")
+    threshold = spec.threshold
+    if threshold is not None and "threshold" not in entry.options:
+        if not entry.scored:
+            raise AssertionSpecError(
+                f"'{name}' is pass/fail: 'threshold' does not apply", key="threshold",
+                hint="remove it (thresholds apply to scored types such as levenshtein, "
+                     "contains-all and python)")
+        if not 0.0 <= threshold <= 1.0 or math.isnan(threshold):
+            raise AssertionSpecError(f"threshold must be between 0 and 1, got {threshold}",
+                                     key="threshold", hint="a score threshold, e.g. 0.8")
+    if threshold is None and entry.scored:
+        threshold = entry.default_threshold
+    return threshold
+
+
+def _compile(spec: AssertionSpec) -> Plan:
+    entry, negated = _lookup(spec.type)
+    threshold = _check_common(spec, entry)
+    prepared = Prepared(entry.name, spec.value, spec.options,
+                        threshold if entry.scored else spec.threshold)
+    arg = entry.prepare(prepared) if entry.prepare is not None else prepared
+    return Plan(spec, entry, negated, arg, threshold)
+
+
+_PLANS_BY_ID: dict[int, tuple[AssertionSpec, Plan]] = {}
+_PLANS_BY_CONTENT: dict[str, Plan] = {}
+
+
+def _content_key(spec: AssertionSpec) -> str:
+    data = spec.model_dump()
+    try:
+        return json.dumps(data, sort_keys=True, default=repr)
+    except (TypeError, ValueError):  # keys of mixed types cannot be sorted
+        return repr(data)
+
+
+def _plan(spec: AssertionSpec) -> Plan:
+    hit = _PLANS_BY_ID.get(id(spec))
+    if hit is not None and hit[0] is spec:
+        return hit[1]
+    key = _content_key(spec)
+    plan = _PLANS_BY_CONTENT.get(key)
+    if plan is None:
+        plan = _compile(spec)
+        if len(_PLANS_BY_CONTENT) >= _CACHE_LIMIT:
+            _PLANS_BY_CONTENT.clear()
+        _PLANS_BY_CONTENT[key] = plan
+    if len(_PLANS_BY_ID) >= _CACHE_LIMIT:
+        _PLANS_BY_ID.clear()
+    _PLANS_BY_ID[id(spec)] = (spec, plan)  # holding the spec keeps its id from being reused
+    return plan
+
+
+def validate_spec(spec: AssertionSpec, *, root: Path | None = None) -> None:
+    """Raise AssertionSpecError if the assertion is wrong; compile and cache it.
+
+    root: the project root, for checks that resolve files or modules (python); the
+    working directory when not given.
+    """
+    plan = _plan(spec)
+    if plan.entry.on_validate is not None:
+        plan.entry.on_validate(plan.arg, root if root is not None else Path.cwd())
+
+
+def evaluate(spec: AssertionSpec, output: str, ctx: AssertionContext) -> AssertionResult:
+    """Check one output. A failing check (or a check, transform or user function that
+    raises) is a failed result, never an exception; only a spec that `validate_spec`
+    would reject raises AssertionSpecError."""
+    hit = _PLANS_BY_ID.get(id(spec))
+    plan = hit[1] if hit is not None and hit[0] is spec else _plan(spec)
+    return plan.run(output, ctx)
+
+
+def _load_builtins() -> None:
+    """The built-in types register themselves when their modules are imported."""
+    from . import custom, structured, text, usage  # noqa: F401
+
+
+_load_builtins()

@@ -1,0 +1,133 @@
+"""Checks on structured output: is-json (optionally with a schema) and json-schema.
+
+jsonschema is imported when a schema is first compiled, never at module import: `lint`
+of a suite without schemas does not pay for it.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from .base import AssertionContext, AssertionSpecError, Prepared, kind_of, quote
+from .registry import register
+
+
+def parse_json(text: str) -> tuple[bool, Any]:
+    """(True, value) or (False, 'not valid JSON: why')."""
+    stripped = text.strip()
+    if not stripped:
+        return False, "not valid JSON: the output is empty"
+    try:
+        return True, json.loads(stripped)
+    except json.JSONDecodeError as exc:
+        return False, f"not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"
+    except RecursionError:
+        return False, "not valid JSON: nested too deeply"
+
+
+def json_equal(a: Any, b: Any) -> bool:
+    """Equality as JSON sees it: true is not 1, 1 is 1.0, tuples are lists."""
+    if isinstance(a, bool) or isinstance(b, bool):
+        return type(a) is type(b) and a == b
+    if isinstance(a, dict):
+        return isinstance(b, dict) and a.keys() == b.keys() and all(
+            json_equal(v, b[k]) for k, v in a.items())
+    if isinstance(a, (list, tuple)):
+        return isinstance(b, (list, tuple)) and len(a) == len(b) and all(
+            json_equal(x, y) for x, y in zip(a, b, strict=True))
+    if isinstance(a, (int, float)):
+        return isinstance(b, (int, float)) and a == b
+    return type(a) is type(b) and a == b
+
+
+class Schema:
+    """A compiled JSON schema validator."""
+
+    __slots__ = ("best_match", "validator")
+
+    def __init__(self, schema: Any, name: str) -> None:
+        import jsonschema
+        from jsonschema.exceptions import best_match
+
+        if not isinstance(schema, (dict, bool)):
+            raise AssertionSpecError(
+                f"'{name}' needs a JSON schema mapping as 'value', got {kind_of(schema)}",
+                key="value", hint="write the schema inline, e.g. value: {type: object, "
+                                  "required: [name]}")
+        cls = jsonschema.validators.validator_for(schema)
+        try:
+            cls.check_schema(schema)
+        except jsonschema.SchemaError as exc:
+            where = exc.json_path if exc.path else ""
+            raise AssertionSpecError(
+                f"invalid JSON schema{' at ' + where if where else ''}: {exc.message}",
+                key="value", hint="see https://json-schema.org/understanding-json-schema"
+            ) from None
+        self.validator = cls(schema, format_checker=cls.FORMAT_CHECKER)
+        self.best_match = best_match
+
+    def problem(self, instance: Any) -> str | None:
+        """None if the instance is valid, else the most relevant error in plain words."""
+        errors = list(self.validator.iter_errors(instance))
+        if not errors:
+            return None
+        err = self.best_match(errors)
+        message = err.message
+        instance = repr(err.instance)
+        if len(instance) > 50 and message.startswith(instance):  # "{...} is not of type"
+            message = instance[:47] + "..." + message[len(instance):]
+        if len(message) > 160:
+            message = message[:157] + "..."
+        more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+        return f"{err.json_path}: {message}{more}"
+
+
+def _prep_is_json(p: Prepared) -> Schema | None:
+    return None if p.value is None else Schema(p.value, p.name)
+
+
+def _with_output(reason: str, output: str) -> str:
+    return f"{reason}; got {quote(output)}" if output.strip() else reason
+
+
+def _kind(value: Any) -> str:
+    if isinstance(value, dict):
+        return "an object"
+    if isinstance(value, list):
+        return "an array"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, bool):
+        return "a boolean"
+    if value is None:
+        return "null"
+    return "a number"
+
+
+@register("is-json", needs_value=False, prepare=_prep_is_json,
+          value_hint="value (optional): a JSON schema the parsed output must match")
+def _is_json(output: str, schema: Schema | None, ctx: AssertionContext) -> Any:
+    ok, parsed = parse_json(output)
+    if not ok:
+        return False, 0.0, _with_output(parsed, output), parsed
+    if schema is None:
+        reason = f"valid JSON ({_kind(parsed)})"
+        return True, 1.0, reason, reason + " (must not)"
+    problem = schema.problem(parsed)
+    if problem is None:
+        reason = "valid JSON matching the schema"
+        return True, 1.0, reason, reason + " (must not)"
+    return False, 0.0, problem, f"does not match the schema: {problem}"
+
+
+@register("json-schema", prepare=lambda p: Schema(p.value, p.name),
+          value_hint="value: a JSON schema mapping, e.g. {type: object, required: [name]}")
+def _json_schema(output: str, schema: Schema, ctx: AssertionContext) -> Any:
+    ok, parsed = parse_json(output)
+    if not ok:
+        return False, 0.0, _with_output(parsed, output), parsed
+    problem = schema.problem(parsed)
+    if problem is None:
+        return True, 1.0, "matches the JSON schema", "matches the JSON schema (must not)"
+    return False, 0.0, problem, f"does not match the schema: {problem}"
