@@ -83,6 +83,8 @@ def resolve_run(runs_dir: Path, run: str | None = None) -> Path:
 
 
 def read_records(run_dir: Path) -> Iterator[CallRecord]:
+    """The records of a run. A run killed mid-write can leave one torn last line
+    (no trailing newline): it is skipped, since that call never finished."""
     path = run_dir / "records.jsonl"
     with path.open(encoding="utf-8") as fh:
         for lineno, line in enumerate(fh, 1):
@@ -91,6 +93,7 @@ def read_records(run_dir: Path) -> Iterator[CallRecord]:
             try:
                 yield CallRecord.from_dict(json.loads(line))
             except (ValueError, TypeError, KeyError):
-                # a run killed mid-write leaves at most one torn last line
+                if not line.endswith("\n"):
+                    return  # the torn tail of a killed run
                 raise UserError("corrupt run record", file=str(path), line=lineno,
                                 hint="delete the run folder or re-run") from None

@@ -1,0 +1,220 @@
+"""Runner logic on a scripted provider: the matrix, verdicts, cache, errors, streaming."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from scripted_provider import ScriptedProvider
+
+from promptctl.errors import ExitCode
+from promptctl.project import load_project
+from promptctl.providers import registry
+from promptctl.runner import RunOptions, run_suites
+from promptctl.store import read_records, resolve_run
+
+
+@pytest.fixture(autouse=True)
+def scripted(monkeypatch):
+    monkeypatch.setitem(registry.BUILTIN, "scripted", "scripted_provider:ScriptedProvider")
+    ScriptedProvider.reset()
+    return ScriptedProvider
+
+
+def project_with(make_project, suite: str, config: str = ""):
+    files = {
+        "prompts/p.yaml": """
+            prompts:
+              a: {template: "A {{ q }}"}
+              b: {template: "B {{ q }}"}
+            """,
+        "suites/s.yaml": suite,
+        "promptctl.yaml": config or """
+            models:
+              one: {provider: scripted, model: one}
+              two: {provider: scripted, model: two, params: {seed: 3}}
+            """,
+    }
+    make_project(files)
+    project = load_project()
+    return project, [project.load_suite(p) for p in project.suite_paths()]
+
+
+def test_matrix_of_cases_prompts_models_and_repeats(make_project, scripted):
+    project, suites = project_with(make_project, """
+        prompts: [p.a, p.b]
+        models: [one, two]
+        repeat: 2
+        cases:
+          - {id: x, vars: {q: "1"}, assert: [{type: contains, value: echo}]}
+          - {id: y, vars: {q: "2"}, assert: [{type: contains, value: nope}]}
+        """)
+    result = run_suites(project, suites, RunOptions(use_cache=False))
+    keys = {r.key for r in result.records}
+    assert len(result.records) == len(keys) == 2 * 2 * 2 * 2
+    s = result.summary
+    assert (len(s.cells), s.passed, s.failed, s.errors) == (8, 4, 4, 0)
+    assert s.pass_rate == 0.5
+    assert result.exit_code == ExitCode.FAILED
+    seeds = sorted(p.get("seed") for _, p in scripted.calls if p.get("seed") is not None)
+    assert seeds == [3] * 4 + [4] * 4  # model "two": repeat i uses seed + i
+
+
+def test_weighted_threshold_and_metrics(make_project):
+    project, suites = project_with(make_project, """
+        prompts: [p.a]
+        models: [one]
+        cases:
+          - id: x
+            vars: {q: "1"}
+            threshold: 0.7
+            assert:
+              - {type: contains, value: echo, weight: 3, metric: acc}
+              - {type: contains, value: nope, weight: 1, metric: acc}
+          - id: y
+            vars: {q: "2"}
+            assert:
+              - {type: contains, value: nope, metric: acc}
+        """)
+    result = run_suites(project, suites, RunOptions(use_cache=False))
+    by_case = {r.case: r for r in result.records}
+    assert by_case["x"].passed and by_case["x"].score == pytest.approx(0.75)
+    assert not by_case["y"].passed
+    metric = result.summary.to_dict()["metrics"]["acc"]
+    assert metric["n"] == 3 and metric["mean"] == pytest.approx(1 / 3, abs=1e-3)
+
+
+def test_errors_are_results_not_exceptions_and_never_cached(make_project, scripted):
+    project, suites = project_with(make_project, """
+        prompts: [p.a]
+        models: [one]
+        cases:
+          - {id: ok, vars: {q: fine}, assert: [{type: contains, value: echo}]}
+          - {id: down, vars: {q: FAIL-INFRA}, assert: [{type: contains, value: echo}]}
+        """)
+    first = run_suites(project, suites, RunOptions())
+    assert first.exit_code == ExitCode.INFRA
+    down = next(r for r in first.records if r.case == "down")
+    assert down.error == "scripted outage" and down.output is None
+    second = run_suites(project, suites, RunOptions())
+    cached = {r.case: r.cached for r in second.records}
+    assert cached == {"ok": True, "down": False}
+    assert len(scripted.calls) == 3  # ok once, down twice
+
+
+def test_a_failure_outranks_an_error_in_the_exit_code(make_project):
+    project, suites = project_with(make_project, """
+        prompts: [p.a]
+        models: [one]
+        cases:
+          - {id: bad, vars: {q: x}, assert: [{type: contains, value: nope}]}
+          - {id: down, vars: {q: FAIL-INFRA}, assert: [{type: contains, value: echo}]}
+        """)
+    assert run_suites(project, suites, RunOptions()).exit_code == ExitCode.FAILED
+
+
+def test_cache_key_covers_messages_params_and_repeat(make_project, scripted):
+    project, suites = project_with(make_project, """
+        prompts: [p.a]
+        models: [one]
+        repeat: 2
+        cases: [{id: x, vars: {q: "1"}, assert: [{type: contains, value: echo}]}]
+        """)
+    run_suites(project, suites, RunOptions())
+    assert len(scripted.calls) == 2  # each repeat is its own entry
+    run_suites(project, suites, RunOptions())
+    assert len(scripted.calls) == 2
+    run_suites(project, suites, RunOptions(params={"temperature": 0.3}))
+    assert len(scripted.calls) == 4  # a param change misses the cache
+    run_suites(project, suites, RunOptions(use_cache=False))
+    assert len(scripted.calls) == 6  # --no-cache always calls
+
+
+def test_hosted_calls_run_concurrently_up_to_the_limit(make_project, scripted):
+    scripted.reset(delay=0.05)
+    project, suites = project_with(make_project, """
+        prompts: [p.a]
+        models: [one]
+        cases: [""" + ", ".join(f"{{id: c{i}, vars: {{q: '{i}'}}}}" for i in range(12)) + "]\n")
+    run_suites(project, suites, RunOptions(use_cache=False, concurrency=3))
+    assert scripted.max_in_flight == 3
+    scripted.reset(delay=0.02)
+    run_suites(project, suites, RunOptions(use_cache=False, concurrency=1))
+    assert scripted.max_in_flight == 1
+
+
+def test_filter_selects_case_ids(make_project, scripted):
+    project, suites = project_with(make_project, """
+        prompts: [p.a]
+        models: [one]
+        cases:
+          - {id: billing-1, vars: {q: "1"}}
+          - {id: billing-2, vars: {q: "2"}}
+          - {id: shipping-1, vars: {q: "3"}}
+        """)
+    result = run_suites(project, suites, RunOptions(filter="billing"))
+    assert sorted(r.case for r in result.records) == ["billing-1", "billing-2"]
+    result = run_suites(project, suites, RunOptions(filter="*-1"))
+    assert sorted(r.case for r in result.records) == ["billing-1", "shipping-1"]
+
+
+def test_records_stream_to_the_run_directory(make_project):
+    project, suites = project_with(make_project, """
+        prompts: [p.a]
+        models: [one]
+        cases: [{id: x, vars: {q: "1"}, assert: [{type: contains, value: echo}]}]
+        """)
+    seen = []
+    result = run_suites(project, suites, RunOptions(), on_record=seen.append)
+    run_dir = resolve_run(project.state_dir / "runs")
+    assert run_dir.name == result.run_id
+    records = list(read_records(run_dir))
+    assert [r.key for r in records] == [r.key for r in seen] == [("s", "x", "p.a", "one", 0)]
+    assert records[0].messages == [{"role": "user", "content": "A 1"}]
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert summary["summary"]["passed"] == 1
+    meta = json.loads((run_dir / "meta.json").read_text())
+    assert meta["calls"] == 1
+
+
+def test_providers_from_the_entry_point_group(make_project, tmp_path, monkeypatch):
+    """A plugin registers a provider through the `promptctl.providers` entry points."""
+    site = tmp_path / "site"
+    dist = site / "promptctl_plugin-1.0.dist-info"
+    dist.mkdir(parents=True)
+    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: promptctl-plugin\n"
+                                   "Version: 1.0\n")
+    (dist / "entry_points.txt").write_text(
+        "[promptctl.providers]\nplugged = scripted_provider:ScriptedProvider\n")
+    monkeypatch.syspath_prepend(str(site))
+    registry._plugins.cache_clear()
+    try:
+        assert "plugged" in registry.names()
+        project, suites = project_with(make_project, """
+            prompts: [p.a]
+            models: [plugged]
+            cases: [{id: x, vars: {q: "1"}, assert: [{type: contains, value: echo}]}]
+            """, config="models: {}\n")
+        result = run_suites(project, suites, RunOptions(use_cache=False))
+        assert result.records[0].passed
+    finally:
+        registry._plugins.cache_clear()
+
+
+def test_a_torn_last_record_is_skipped_but_corruption_is_an_error(make_project):
+    from promptctl.errors import UserError
+
+    project, suites = project_with(make_project, """
+        prompts: [p.a]
+        models: [one]
+        cases: [{id: x, vars: {q: "1"}}, {id: y, vars: {q: "2"}}]
+        """)
+    run_suites(project, suites, RunOptions())
+    run_dir = resolve_run(project.state_dir / "runs")
+    path = run_dir / "records.jsonl"
+    lines = path.read_text().splitlines(keepends=True)
+    path.write_text(lines[0] + lines[1][:20])  # killed while writing the second
+    assert [r.case for r in read_records(run_dir)] == [json.loads(lines[0])["case"]]
+    path.write_text(lines[0][:20] + "\n" + lines[1])
+    with pytest.raises(UserError, match="corrupt run record"):
+        list(read_records(run_dir))
