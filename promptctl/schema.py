@@ -37,14 +37,19 @@ def _response_format(value: Any) -> Any:
     if kind == "text":
         return None
     schema = value.get("schema")
-    if schema is None and isinstance(value.get("json_schema"), dict):
-        schema = value["json_schema"].get("schema")
+    strict = value.get("strict")
+    if isinstance(value.get("json_schema"), dict):
+        schema = value["json_schema"].get("schema", schema)
+        strict = value["json_schema"].get("strict", strict)
     if kind == "json_object" and schema is None:
         return {"type": "json_object"}
     if kind in ("json_object", "json_schema"):
         if not isinstance(schema, dict):
             raise ValueError("response_format of type json_schema needs a 'schema' mapping")
-        return {"type": "json_schema", "schema": schema}
+        out: dict[str, Any] = {"type": "json_schema", "schema": schema}
+        if strict is not None:  # OpenAI's strict mode: every property required, no extras
+            out["strict"] = bool(strict)
+        return out
     raise ValueError(f"unknown response_format type {kind!r}: use json_object or json_schema")
 
 
@@ -147,6 +152,7 @@ class AssertionSpec(BaseModel):
     weight: float = Field(1.0, ge=0)
     metric: str | None = None
     transform: str | None = None
+    max_drop: float | None = Field(None, ge=0, le=1)  # tolerated score drop vs the baseline
 
     @property
     def options(self) -> dict[str, Any]:
@@ -189,3 +195,5 @@ class SuiteSpec(Strict):
     defaults: CaseDefaults = Field(default_factory=CaseDefaults)
     cases: list[CaseSpec] = Field(min_length=1)
     tags: StrList = Field(default_factory=list)
+    # tolerated drop vs the baseline, for assertion scores and named metrics
+    max_drop: float | None = Field(None, ge=0, le=1)

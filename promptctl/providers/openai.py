@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import os
+import threading
 import time
 from typing import Any
 
@@ -14,6 +15,21 @@ from .registry import missing_extra
 
 DEFAULT_CONCURRENCY = 8
 NO_KEY = "sk-no-key-required"  # local servers ignore the key but the SDK wants one
+DEFAULT_BASE_URL = "https://api.openai.com/v1"
+
+# How a JSON schema is sent. OpenAI, vLLM, Ollama and llama.cpp's own server take
+# OpenAI's `json_schema` form; llama-cpp-python's server only knows `json_object`
+# with a `schema` beside it. A server that rejects the first gets the second.
+OPENAI_DIALECT = "json_schema"
+SCHEMA_IN_JSON_OBJECT = "json_object+schema"
+
+
+def _sdk() -> Any:
+    try:
+        import openai
+    except ImportError:
+        raise missing_extra("openai", "openai") from None
+    return openai
 
 
 class OpenAIProvider(Provider):
@@ -26,7 +42,11 @@ class OpenAIProvider(Provider):
                             hint="e.g. model: gpt-4o-mini")
         self.base_url = entry.base_url or os.environ.get("OPENAI_BASE_URL") or None
         self.max_concurrency = entry.concurrency or DEFAULT_CONCURRENCY
+        # resolved now, so a missing key is a config error before any call is made
+        self._key = self._api_key()
         self._client: Any = None
+        self._client_lock = threading.Lock()
+        self._schema_dialect: str | None = None  # learnt from the first schema call
 
     def _api_key(self) -> str:
         if self.entry.api_key:
@@ -44,33 +64,30 @@ class OpenAIProvider(Provider):
                         hint="export OPENAI_API_KEY=..., or set base_url for a local server")
 
     def identity(self) -> dict[str, Any]:
+        # never the key: the identity goes into fingerprints, the cache and reports
         return {"provider": self.name, "model": self.entry.model,
-                "base_url": self.base_url or "https://api.openai.com/v1"}
+                "base_url": (self.base_url or DEFAULT_BASE_URL).rstrip("/")}
 
     def client(self) -> Any:
-        if self._client is None:
-            try:
-                import openai
-            except ImportError:
-                raise missing_extra("openai", "openai") from None
-            self._client = openai.OpenAI(api_key=self._api_key(), base_url=self.base_url,
-                                         timeout=self.entry.timeout,
-                                         max_retries=self.entry.max_retries)
+        with self._client_lock:
+            if self._client is None:
+                self._client = _sdk().OpenAI(api_key=self._key, base_url=self.base_url,
+                                             timeout=self.entry.timeout,
+                                             max_retries=self.entry.max_retries)
         return self._client
 
     def check(self) -> str:
-        import openai
-
+        client = self.client()
+        openai = _sdk()
         try:
-            models = [m.id for m in self.client().models.list()]
+            models = [m.id for m in client.models.list()]
         except openai.OpenAIError as exc:
-            raise ProviderError(_explain(exc)) from None
+            raise ProviderError(self._explain(exc)) from None
         listed = "listed" if self.entry.model in models else "not listed by the server"
         return f"reachable at {self.identity()['base_url']}; model {self.entry.model} {listed}"
 
     def complete(self, messages: list[dict[str, str]], params: dict[str, Any]) -> Completion:
-        import openai
-
+        openai = _sdk()
         kwargs: dict[str, Any] = {"model": self.entry.model, "messages": messages}
         for key in ("temperature", "top_p", "max_tokens", "seed", "stop",
                     "presence_penalty", "frequency_penalty"):
@@ -79,16 +96,16 @@ class OpenAIProvider(Provider):
         if params.get("top_k") is not None:
             kwargs["extra_body"] = {"top_k": params["top_k"]}
         fmt = params.get("response_format")
-        if fmt:
-            kwargs["response_format"] = (
-                {"type": "json_schema",
-                 "json_schema": {"name": "output", "schema": fmt["schema"], "strict": True}}
-                if fmt.get("type") == "json_schema" else {"type": "json_object"})
         start = time.perf_counter()
         try:
-            reply = self.client().chat.completions.create(**kwargs)
+            if fmt and fmt.get("type") == "json_schema":
+                reply = self._create_with_schema(kwargs, fmt)
+            else:
+                if fmt:
+                    kwargs["response_format"] = {"type": "json_object"}
+                reply = self.client().chat.completions.create(**kwargs)
         except openai.OpenAIError as exc:
-            raise ProviderError(_explain(exc)) from None
+            raise ProviderError(self._explain(exc)) from None
         latency = (time.perf_counter() - start) * 1000
         if not reply.choices:
             raise ProviderError("the server returned no choices")
@@ -105,17 +122,73 @@ class OpenAIProvider(Provider):
             cost=self.price(prompt_tokens, completion_tokens),
         )
 
+    def _create_with_schema(self, kwargs: dict[str, Any], fmt: dict[str, Any]) -> Any:
+        """Send a JSON schema in the form this server understands (see the dialects
+        above). The first schema call probes OpenAI's form without retries; a server
+        that rejects the response_format switches this provider to the other form."""
+        openai = _sdk()
+        client = self.client()
+        schema = fmt["schema"]
+        forms = {
+            OPENAI_DIALECT: {"type": "json_schema",
+                             "json_schema": {"name": "output", "schema": schema,
+                                             "strict": bool(fmt.get("strict", False))}},
+            SCHEMA_IN_JSON_OBJECT: {"type": "json_object", "schema": schema},
+        }
+        if self._schema_dialect is not None:
+            return client.chat.completions.create(
+                **kwargs, response_format=forms[self._schema_dialect])
+        try:
+            reply = client.with_options(max_retries=0).chat.completions.create(
+                **kwargs, response_format=forms[OPENAI_DIALECT])
+        except openai.APIStatusError as exc:
+            if not _rejects_response_format(exc):
+                # an ordinary failure: the call again, with the client's retries
+                return client.chat.completions.create(
+                    **kwargs, response_format=forms[OPENAI_DIALECT])
+            try:
+                reply = client.chat.completions.create(
+                    **kwargs, response_format=forms[SCHEMA_IN_JSON_OBJECT])
+            except openai.APIStatusError:
+                raise exc from None  # neither form works: report the standard one's error
+            self._schema_dialect = SCHEMA_IN_JSON_OBJECT
+            return reply
+        except openai.APIConnectionError:
+            return client.chat.completions.create(
+                **kwargs, response_format=forms[OPENAI_DIALECT])
+        self._schema_dialect = OPENAI_DIALECT
+        return reply
+
+    def _explain(self, exc: Exception) -> str:
+        """A one-line cause for the record; never includes the API key."""
+        text = _explain(exc)
+        if self._key and self._key != NO_KEY:
+            text = text.replace(self._key, "***")
+        return text
+
+
+def _rejects_response_format(exc: Any) -> bool:
+    """Does an HTTP error say the server does not accept this response_format?"""
+    if exc.status_code not in (400, 422, 500):
+        return False
+    text = f"{exc.message} {exc.body}"
+    return "response_format" in text or "json_schema" in text
+
 
 def _explain(exc: Exception) -> str:
-    """A one-line cause for the record; never includes the API key."""
     import openai
 
     if isinstance(exc, openai.APITimeoutError):
         return "request timed out"
     if isinstance(exc, openai.APIConnectionError):
         cause = exc.__cause__ or exc
-        return f"cannot connect: {cause}"
+        return _one_line(f"cannot connect: {cause}")
     if isinstance(exc, openai.APIStatusError):
         body = exc.message if isinstance(exc.message, str) else str(exc.body)
-        return f"HTTP {exc.status_code}: {body[:300]}"
-    return f"{type(exc).__name__}: {str(exc)[:300]}"
+        return _one_line(f"HTTP {exc.status_code}: {body}")
+    return _one_line(f"{type(exc).__name__}: {exc}")
+
+
+def _one_line(text: str, limit: int = 300) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[:limit - 3] + "..."
