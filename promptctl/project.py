@@ -11,7 +11,7 @@ import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import jinja2
 from pydantic import BaseModel, ValidationError
@@ -30,6 +30,9 @@ from .schema import (
     SuiteSpec,
 )
 from .yamlsrc import Loc, Source, load_yaml
+
+if TYPE_CHECKING:
+    from .providers import Provider
 
 CONFIG_NAMES = ("promptctl.yaml", "promptctl.yml")
 YAML_SUFFIXES = (".yaml", ".yml")
@@ -287,6 +290,18 @@ class Project:
             "use an alias from promptctl.yaml (" + ", ".join(configured) +
             "), builtin:smollm2, a .gguf path, or PROVIDER:MODEL such as openai:gpt-4o-mini")
         raise UserError(f"unknown model '{name}'", file=file, line=line, hint=hint)
+
+    def provider(self, alias: str) -> Provider:
+        """The provider for a model alias; a configuration error names its entry."""
+        from .providers import get_provider
+
+        try:
+            return get_provider(self.model(alias), alias)
+        except UserError as exc:
+            if exc.file is None and alias in self.config.models and self.config_source:
+                exc.file = self.config_file
+                exc.line = self.config_source.line(("models", alias), key=True)
+            raise
 
     # -- suites ------------------------------------------------------------------
     def suite_paths(self, targets: Sequence[str] = ()) -> list[Path]:

@@ -17,9 +17,9 @@ from typing import Any
 
 from . import assertions
 from .cache import Cache, cache_key
-from .errors import ExitCode, InfraError
+from .errors import ExitCode, InfraError, UserError
 from .project import Case, Project, PromptRef, Suite
-from .providers import Provider, get_provider
+from .providers import Provider
 from .rendering import render_messages
 from .results import CallRecord, Completion
 from .store import RunWriter, now_iso
@@ -116,7 +116,7 @@ class Runner:
 
     def provider(self, alias: str) -> Provider:
         if alias not in self._providers:
-            self._providers[alias] = get_provider(self.project.model(alias), alias)
+            self._providers[alias] = self.project.provider(alias)
         return self._providers[alias]
 
     def run(self, calls: Sequence[Call]) -> RunResult:
@@ -233,6 +233,9 @@ def run_suites(project: Project, suites: Sequence[Suite], options: RunOptions, *
                record_run: bool = True) -> RunResult:
     """The public entry point used by the CLI, the pytest plugin and the tests."""
     calls = plan(project, suites, options)
+    if not calls:
+        raise UserError(f"no case matches --filter {options.filter!r}" if options.filter
+                        else "the suites have no cases", hint="check the case ids")
     if on_plan is not None:
         on_plan(len(calls))
     writer = RunWriter(project.state_dir / "runs") if record_run else None

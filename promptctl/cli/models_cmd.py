@@ -6,8 +6,7 @@ from typing import Annotated
 
 import typer
 
-from ..errors import ExitCode, PromptctlError
-from ..providers import get_provider
+from ..errors import ExitCode, PromptctlError, UserError
 from . import common
 from .funnel import funnel
 
@@ -21,7 +20,9 @@ def models(
 ) -> None:
     """List the configured models (and the built-in default) and check each one.
 
-    Exit 0 when all are reachable, 3 when any is not."""
+    Exit 0 when all answer, 3 when any is unreachable, 2 when any is misconfigured
+    (a missing key, a missing model file)."""
+    from rich.markup import escape
     from rich.table import Table
 
     from .output import out
@@ -39,9 +40,12 @@ def models(
         status = "not checked"
         if check:
             try:
-                status = "[green]ok[/green]: " + get_provider(entry, name).check()
+                status = "[green]ok[/green]: " + project.provider(name).check()
+            except UserError as exc:
+                status = f"[red]misconfigured[/red]: {escape(str(exc))}"
+                worst = max(worst, ExitCode.USAGE)
             except PromptctlError as exc:
-                status = f"[red]unreachable[/red]: {exc}"
+                status = f"[red]unreachable[/red]: {escape(str(exc))}"
                 worst = max(worst, ExitCode.INFRA)
         table.add_row(name, entry.provider, entry.model or "", status)
     out.print(table)
