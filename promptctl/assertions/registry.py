@@ -41,7 +41,7 @@ __all__ = ["AssertionContext", "AssertionSpecError", "Prepared", "evaluate", "na
            "register", "validate_spec"]
 
 NEGATION = "not-"
-COMMON_KEYS = ("type", "value", "threshold", "weight", "metric", "transform")
+COMMON_KEYS = ("type", "value", "threshold", "weight", "metric", "transform", "max_drop")
 _CACHE_LIMIT = 50_000
 
 

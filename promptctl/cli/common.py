@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from ..errors import UserError
-from ..project import Project, load_project
+from ..project import Project, Suite, load_project
+
+if TYPE_CHECKING:
+    from ..runner import RunOptions
 
 ConfigOpt = Annotated[Path | None, typer.Option(
     "--config", "-c", help="Path to promptctl.yaml (default: found upwards from here).",
@@ -39,6 +42,20 @@ VarOpt = Annotated[list[str] | None, typer.Option(
 
 def project(config: Path | None) -> Project:
     return load_project(config=config)
+
+
+def load_suites(proj: Project, targets: list[str] | None, models: list[str] | None
+                ) -> list[Suite]:
+    """The suites named on the command line (default: all), with -m applied."""
+    return [proj.load_suite(p, models=models or []) for p in proj.suite_paths(targets or [])]
+
+
+def run_options(model: list[str] | None, repeat: int | None, concurrency: int | None,
+                no_cache: bool, filter: str | None) -> RunOptions:
+    from ..runner import RunOptions
+
+    return RunOptions(models=list(model or []), repeat=repeat, concurrency=concurrency,
+                      use_cache=not no_cache, filter=filter)
 
 
 def parse_vars(pairs: list[str] | None) -> dict[str, Any]:

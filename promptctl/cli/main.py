@@ -4,7 +4,16 @@ from __future__ import annotations
 
 import typer
 
-from . import cache_cmd, lint_cmd, models_cmd, render_cmd, run_cmd
+from . import (
+    baseline_cmd,
+    cache_cmd,
+    check_cmd,
+    diff_cmd,
+    lint_cmd,
+    models_cmd,
+    render_cmd,
+    run_cmd,
+)
 
 app = typer.Typer(
     name="promptctl",
@@ -21,6 +30,9 @@ app = typer.Typer(
 app.command("lint")(lint_cmd.lint)
 app.command("render")(render_cmd.render)
 app.command("run")(run_cmd.run)
+app.command("check")(check_cmd.check)
+app.command("diff")(diff_cmd.diff)
+app.add_typer(baseline_cmd.app, name="baseline")
 app.command("models")(models_cmd.models)
 app.add_typer(cache_cmd.app, name="cache")
 

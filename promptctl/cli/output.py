@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.markup import escape
@@ -13,6 +13,9 @@ from rich.text import Text
 
 from ..results import CallRecord
 from ..summary import Summary
+
+if TYPE_CHECKING:
+    from ..runner import RunResult
 
 out = Console(highlight=False, soft_wrap=False)
 err = Console(stderr=True, highlight=False)
@@ -116,6 +119,17 @@ def _why(r: CallRecord) -> str:
     if r.passed:  # passed through a weighted threshold despite some failures
         return f"score {r.score:.2f} ≥ threshold; " + "; ".join(reasons)
     return "; ".join(reasons) if reasons else f"score {r.score:.2f} below the case threshold"
+
+
+def show_results(result: RunResult, seconds: float, *, quiet: bool, verbose: bool) -> None:
+    """The results table (unless quiet) and the summary line."""
+    if not quiet:
+        table, hidden = results_table(result.records, verbose=verbose)
+        if table is not None:
+            out.print(table)
+        if hidden:
+            out.print(f"[dim]{hidden} passing results not shown (--verbose shows all)[/dim]")
+    out.print(summary_line(result.summary, seconds, result.run_id))
 
 
 def summary_line(summary: Summary, seconds: float, run_id: str | None) -> Text:

@@ -13,11 +13,11 @@ if TYPE_CHECKING:
 FORMATS = (".json", ".jsonl")
 
 
-def check_output_path(path: Path) -> None:
+def check_output_path(path: Path, formats: tuple[str, ...] = FORMATS) -> None:
     """Fail before running anything if the report could not be written."""
-    if path.suffix.lower() not in FORMATS:
+    if path.suffix.lower() not in formats:
         raise UserError(f"unsupported output format '{path.suffix or path.name}'",
-                        hint="use one of: " + ", ".join(FORMATS))
+                        hint="use one of: " + ", ".join(formats))
     if path.parent and not path.parent.exists():
         raise UserError(f"directory {path.parent} does not exist", file=str(path),
                         hint="create it first")

@@ -1,0 +1,164 @@
+"""Baselines: the reviewed record of how each suite behaves, committed in git.
+
+`baselines/<suite>.json` holds, per (case, prompt, model): every repeat's output,
+each assertion's pass and score, tokens and latency, and a fingerprint (rendered
+prompt hash, model identity, generation params). The JSON is deterministic (sorted
+keys, one value per line, no timestamps) so a pull request shows a readable diff, and
+it is written atomically so an interrupted update never leaves half a file.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .errors import UserError
+from .project import display_path
+from .results import CallRecord
+from .store import write_json_atomic
+
+VERSION = 1
+CellKey = tuple[str, str, str]  # (case, prompt, model)
+
+
+@dataclass
+class Sample:
+    output: str
+    passed: bool
+    score: float
+    assertions: list[dict[str, Any]]
+    tokens: dict[str, int] = field(default_factory=dict)
+    latency_ms: float = 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"output": self.output, "passed": self.passed, "score": round(self.score, 6),
+                "assertions": self.assertions, "tokens": self.tokens,
+                "latency_ms": round(self.latency_ms)}
+
+
+@dataclass
+class Cell:
+    """All samples of one (case, prompt, model), in repeat order."""
+
+    fingerprint: dict[str, Any]
+    samples: list[Sample]
+
+    @property
+    def passed(self) -> bool:
+        return all(s.passed for s in self.samples)
+
+    @property
+    def pass_count(self) -> int:
+        return sum(s.passed for s in self.samples)
+
+    @property
+    def score(self) -> float:
+        return sum(s.score for s in self.samples) / len(self.samples) if self.samples else 0.0
+
+    @property
+    def outputs(self) -> list[str]:
+        return [s.output for s in self.samples]
+
+    def assertion_scores(self) -> dict[int, tuple[str, float, bool, str | None]]:
+        """Per assertion index: (type, mean score, passed in every sample, metric)."""
+        out: dict[int, tuple[str, float, bool, str | None]] = {}
+        n = len(self.samples)
+        for i, first in enumerate(self.samples[0].assertions if self.samples else []):
+            scores = [s.assertions[i]["score"] for s in self.samples if i < len(s.assertions)]
+            passed = all(s.assertions[i]["passed"] for s in self.samples
+                         if i < len(s.assertions))
+            out[i] = (first["type"], sum(scores) / max(1, n), passed, first.get("metric"))
+        return out
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"fingerprint": self.fingerprint, "passed": self.passed,
+                "samples": [s.to_dict() for s in self.samples]}
+
+
+@dataclass
+class Baseline:
+    suite: str
+    cells: dict[CellKey, Cell]
+    path: Path | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        nested: dict[str, dict[str, dict[str, Any]]] = {}
+        for (case, prompt, model), cell in self.cells.items():
+            nested.setdefault(case, {}).setdefault(prompt, {})[model] = cell.to_dict()
+        passed = sum(c.passed for c in self.cells.values())
+        return {"version": VERSION, "suite": self.suite, "cases": nested,
+                "summary": {"cases": len(self.cells), "passed": passed,
+                            "failed": len(self.cells) - passed}}
+
+
+def sample_from_record(rec: CallRecord) -> Sample:
+    assertions = []
+    for a in rec.assertions:
+        item: dict[str, Any] = {"type": a.type, "passed": a.passed, "score": round(a.score, 6)}
+        if a.metric:
+            item["metric"] = a.metric
+        assertions.append(item)
+    return Sample(output=rec.output or "", passed=rec.passed, score=rec.score,
+                  assertions=assertions, tokens=dict(rec.tokens), latency_ms=rec.latency_ms)
+
+
+def cells_from_records(records: Iterable[CallRecord]) -> dict[str, dict[CellKey, Cell]]:
+    """Group a run's records by suite and cell, samples in repeat order."""
+    grouped: dict[str, dict[CellKey, list[CallRecord]]] = {}
+    for rec in records:
+        grouped.setdefault(rec.suite, {}).setdefault((rec.case, rec.prompt, rec.model),
+                                                     []).append(rec)
+    out: dict[str, dict[CellKey, Cell]] = {}
+    for suite, cells in grouped.items():
+        out[suite] = {}
+        for key, recs in cells.items():
+            recs.sort(key=lambda r: r.repeat)
+            out[suite][key] = Cell(fingerprint=recs[0].fingerprint,
+                                   samples=[sample_from_record(r) for r in recs])
+    return out
+
+
+def baseline_path(baselines_dir: Path, suite: str) -> Path:
+    return baselines_dir / f"{suite}.json"
+
+
+def write_baseline(path: Path, baseline: Baseline) -> None:
+    write_json_atomic(path, baseline.to_dict())
+
+
+def load_baseline(path: Path) -> Baseline | None:
+    """The baseline at path, None when there is none; a broken file is exit 2."""
+    if not path.is_file():
+        return None
+    name = display_path(path)
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise UserError(f"invalid JSON in baseline: {exc.msg}", file=name, line=exc.lineno,
+                        hint="fix it, or restore it with git and run "
+                             "`promptctl baseline update`") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UserError(f"cannot read baseline: {exc}", file=name) from None
+    try:
+        if data.get("version") != VERSION:
+            raise ValueError(f"unsupported baseline version {data.get('version')!r}")
+        cells: dict[CellKey, Cell] = {}
+        for case, prompts in data["cases"].items():
+            for prompt, models in prompts.items():
+                for model, cell in models.items():
+                    samples = [Sample(output=s["output"], passed=bool(s["passed"]),
+                                      score=float(s["score"]), assertions=s["assertions"],
+                                      tokens=s.get("tokens", {}),
+                                      latency_ms=float(s.get("latency_ms", 0)))
+                               for s in cell["samples"]]
+                    if not samples:
+                        raise ValueError(f"case '{case}' has no samples")
+                    cells[(case, prompt, model)] = Cell(cell["fingerprint"], samples)
+        return Baseline(suite=str(data["suite"]), cells=cells, path=path)
+    except (AttributeError, KeyError, TypeError, ValueError) as exc:
+        what = f"missing key {exc}" if isinstance(exc, KeyError) else str(exc)
+        raise UserError(f"malformed baseline: {what}", file=name,
+                        hint="restore it with git or run `promptctl baseline update`") from None

@@ -1,0 +1,68 @@
+"""`promptctl baseline update`: write baselines/ from a fresh run or a saved one."""
+
+from __future__ import annotations
+
+import time
+from typing import Annotated
+
+import typer
+
+from . import common, output
+from .funnel import funnel
+
+app = typer.Typer(help="Manage the stored baselines in baselines/.", no_args_is_help=True)
+
+
+@app.command("update")
+@funnel
+def update(
+    suites: Annotated[list[str] | None, typer.Argument(
+        help="Suite files, directories, or names in suites/ (default: all).",
+        show_default=False)] = None,
+    run: Annotated[str | None, typer.Option(
+        "--run", help="Take the outputs from this saved run id ('latest' for the last "
+        "run) instead of running now.", show_default=False)] = None,
+    model: common.ModelOpt = None,
+    repeat: common.RepeatOpt = None,
+    concurrency: common.ConcurrencyOpt = None,
+    no_cache: common.NoCacheOpt = False,
+    filter: common.FilterOpt = None,
+    quiet: common.QuietOpt = False,
+    config: common.ConfigOpt = None,
+) -> None:
+    """Write baselines/<suite>.json: every case's outputs, assertion scores and
+    fingerprint. With --filter only the matching cases are replaced.
+
+    Never runs as a side effect of another command: updates are always explicit."""
+    from ..gate import load_run, update_baselines
+    from ..project import display_path
+    from ..runner import run_suites
+
+    project = common.project(config)
+    if run is not None:
+        saved = load_run(project, None if run == "latest" else run)
+        wanted = {p.stem for p in project.suite_paths(suites)} if suites else None
+        loaded = [s for s in saved.suites if wanted is None or s.name in wanted]
+        records = [r for r in saved.records if r.suite in {s.name for s in loaded}]
+        partial = saved.filtered
+    else:
+        loaded = common.load_suites(project, suites, model)
+        options = common.run_options(model, repeat, concurrency, no_cache, filter)
+        start = time.perf_counter()
+        with output.progress(not quiet) as (set_total, advance):
+            result = run_suites(project, loaded, options, on_plan=set_total,
+                                on_record=advance)
+        output.show_results(result, time.perf_counter() - start, quiet=True, verbose=False)
+        records, partial = result.records, filter is not None
+    written = update_baselines(project, loaded, records, partial=partial)
+    for w in written:
+        line = f"wrote {display_path(w.path)}: {w.cases} cases, {w.passed} passing"
+        if w.previous is not None:
+            counts = w.previous.counts()
+            moved = ", ".join(f"{n} {k}" for k, n in sorted(counts.items()) if k != "unchanged")
+            line += f" (vs previous: {moved or 'no changes'})"
+        else:
+            line += " (new baseline)"
+        output.out.print(line)
+    if not written:
+        output.err.print("no baseline written: the run has no results for these suites")

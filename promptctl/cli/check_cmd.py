@@ -1,0 +1,82 @@
+"""`promptctl check`: run, then diff against the baselines. The CI gate."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from . import common, output
+from .funnel import funnel
+
+StrictOpt = Annotated[bool, typer.Option(
+    "--strict", help="Any output change counts as a failure (for deterministic models "
+    "at temperature 0).")]
+AllowMissingOpt = Annotated[bool, typer.Option(
+    "--allow-missing", help="Accept suites that have no baseline yet (their cases are new).")]
+DiffOutputOpt = Annotated[list[Path] | None, typer.Option(
+    "--output", "-o", help="Write the diff to FILE: .md (a pull-request comment or job "
+    "summary) or .json; repeatable.", show_default=False)]
+
+
+def write_outputs(paths: list[Path] | None, report: object) -> None:
+    from ..reports.diff_report import write_diff
+
+    for path in paths or []:
+        write_diff(path, report)  # type: ignore[arg-type]
+        output.err.print(f"wrote {path}")
+
+
+def check_outputs(paths: list[Path] | None) -> None:
+    from ..reports import check_output_path
+    from ..reports.diff_report import DIFF_FORMATS
+
+    for path in paths or []:
+        check_output_path(path, DIFF_FORMATS)
+
+
+@funnel
+def check(
+    suites: Annotated[list[str] | None, typer.Argument(
+        help="Suite files, directories, or names in suites/ (default: all).",
+        show_default=False)] = None,
+    model: common.ModelOpt = None,
+    repeat: common.RepeatOpt = None,
+    concurrency: common.ConcurrencyOpt = None,
+    no_cache: common.NoCacheOpt = False,
+    filter: common.FilterOpt = None,
+    strict: StrictOpt = False,
+    allow_missing: AllowMissingOpt = False,
+    output_file: DiffOutputOpt = None,
+    quiet: common.QuietOpt = False,
+    verbose: common.VerboseOpt = False,
+    config: common.ConfigOpt = None,
+) -> None:
+    """Run the suites and compare every case with its baseline.
+
+    Exit 0 when nothing regressed, 1 when something did, 2 for bad input (including a
+    suite with no baseline), 3 when errors left cases without a verdict. A case that
+    already failed in the baseline is not a regression."""
+    from ..gate import check as run_check
+    from .diffview import show_report
+
+    check_outputs(output_file)
+    project = common.project(config)
+    loaded = common.load_suites(project, suites, model)
+    options = common.run_options(model, repeat, concurrency, no_cache, filter)
+    start = time.perf_counter()
+    with output.progress(not quiet) as (set_total, advance):
+        result, report = run_check(project, loaded, options, strict=strict,
+                                   allow_missing=allow_missing, on_plan=set_total,
+                                   on_record=advance)
+    output.show_results(result, time.perf_counter() - start, quiet=True, verbose=False)
+    if not quiet:
+        show_report(report, verbose=verbose)
+    else:
+        from .diffview import verdict_line
+
+        output.out.print(verdict_line(report))
+    write_outputs(output_file, report)
+    raise typer.Exit(int(report.exit_code))

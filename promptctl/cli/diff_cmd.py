@@ -1,0 +1,39 @@
+"""`promptctl diff [RUN]`: compare a finished run with the baselines."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from .check_cmd import AllowMissingOpt, DiffOutputOpt, StrictOpt, check_outputs, write_outputs
+from .common import ConfigOpt, QuietOpt, VerboseOpt, project
+from .funnel import funnel
+
+
+@funnel
+def diff(
+    run: Annotated[str | None, typer.Argument(
+        help="Run id (or a unique prefix) in .promptctl/runs; default: the latest.",
+        show_default=False)] = None,
+    strict: StrictOpt = False,
+    allow_missing: AllowMissingOpt = False,
+    output_file: DiffOutputOpt = None,
+    quiet: QuietOpt = False,
+    verbose: VerboseOpt = False,
+    config: ConfigOpt = None,
+) -> None:
+    """Compare a run with the baselines, case by case: fixed, broken, still failing,
+    changed, new, removed, and fingerprint changes. Same exit codes as `check`."""
+    from ..gate import diff_saved_run
+    from .diffview import show_report, verdict_line
+    from .output import out
+
+    check_outputs(output_file)
+    report = diff_saved_run(project(config), run, strict=strict, allow_missing=allow_missing)
+    if quiet:
+        out.print(verdict_line(report))
+    else:
+        show_report(report, verbose=verbose)
+    write_outputs(output_file, report)
+    raise typer.Exit(int(report.exit_code))

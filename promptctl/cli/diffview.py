@@ -1,0 +1,129 @@
+"""Rich rendering of a baseline diff: a table of what moved, suite lines, a verdict."""
+
+from __future__ import annotations
+
+from rich.table import Table
+from rich.text import Text
+
+from ..diff import CellDiff, DiffReport, SuiteDiff, word_diff
+from ..errors import ExitCode
+from .output import out, short
+
+STYLE = {"broken": "bold red", "error": "yellow", "tolerated": "magenta", "fixed": "green",
+         "failing": "red", "changed": "cyan", "new": "blue", "removed": "dim",
+         "unchanged": "dim"}
+ORDER = {s: i for i, s in enumerate(STYLE)}
+
+
+def diff_text(before: str, after: str, width: int = 200) -> Text:
+    text = Text()
+    for op, words in word_diff(before, after):
+        if text:
+            text.append(" ")
+        if op == "-":
+            text.append(words, style="red strike")
+        elif op == "+":
+            text.append(words, style="green")
+        else:
+            text.append(words if len(words) <= 40 else words[:18] + " … " + words[-18:])
+    if len(text) > width:
+        text.truncate(width - 1)
+        text.append("…")
+    return text
+
+
+def _output_cell(d: CellDiff) -> Text:
+    if d.before and d.after and d.before.outputs != d.after.outputs:
+        return diff_text(d.before.outputs[0], d.after.outputs[0])
+    cell = d.after or d.before
+    return Text(short(cell.outputs[0] if cell else "", 80))
+
+
+def show_report(report: DiffReport, *, verbose: bool = False) -> None:
+    rows = sorted((c for c in report.cells() if verbose or c.status != "unchanged"),
+                  key=lambda c: (ORDER[c.status], c.suite, c.case, c.prompt, c.model))
+    if rows:
+        many_prompts = len({c.prompt for c in rows}) > 1
+        many_models = len({c.model for c in rows}) > 1
+        many_suites = len(report.suites) > 1
+        table = Table(pad_edge=False)
+        table.add_column("", no_wrap=True)
+        if many_suites:
+            table.add_column("suite", no_wrap=True)
+        table.add_column("case", no_wrap=True)
+        if many_prompts:
+            table.add_column("prompt", no_wrap=True)
+        if many_models:
+            table.add_column("model", no_wrap=True)
+        table.add_column("output (before -> after)", overflow="fold", ratio=2)
+        table.add_column("why", overflow="fold", ratio=1)
+        for c in rows:
+            cells: list[Text | str] = [Text(c.status.upper(), style=STYLE[c.status])]
+            if many_suites:
+                cells.append(c.suite)
+            cells.append(c.case)
+            if many_prompts:
+                cells.append(c.prompt)
+            if many_models:
+                cells.append(c.model)
+            cells.append(_output_cell(c))
+            why = [*c.reasons[:3], *c.fingerprint]
+            if c.note:
+                why.append(c.note)
+            cells.append(Text("; ".join(why)))
+            table.add_row(*cells)
+        out.print(table)
+    for s in report.suites:
+        out.print(suite_line(s))
+    out.print(verdict_line(report))
+
+
+def _pct(x: float | None) -> str:
+    return "—" if x is None else f"{x:.0%}"
+
+
+def _num(x: float | None) -> str:
+    return "—" if x is None else f"{x:.2f}"
+
+
+def suite_line(s: SuiteDiff) -> Text:
+    text = Text(f"{s.suite}: ", style="bold")
+    if not s.has_baseline:
+        text.append("no baseline yet (all cases new) ", style="yellow")
+    before, after = s.pass_rate
+    text.append(f"pass rate {_pct(before)} -> {_pct(after)}")
+    for name, (b, a) in s.metrics.items():
+        text.append(f" · {name} {_num(b)} -> {_num(a)}")
+    counts: dict[str, int] = {}
+    for c in s.cells:
+        counts[c.status] = counts.get(c.status, 0) + 1
+    parts = [f"{n} {status}" for status, n in sorted(counts.items(), key=lambda x: ORDER[x[0]])]
+    if s.not_run:
+        parts.append(f"{s.not_run} not run")
+    fp = sum(1 for c in s.cells if c.fingerprint)
+    if fp:
+        parts.append(f"{fp} fingerprint changes")
+    text.append(" · " + ", ".join(parts))
+    for reg in s.metric_regressions:
+        text.append(f"\n  {reg}", style="red")
+    return text
+
+
+def verdict_line(report: DiffReport) -> Text:
+    code = report.exit_code
+    counts = report.counts()
+    if code == ExitCode.FAILED:
+        failing = report.failing()
+        what = f"{len(failing)} case{'s' if len(failing) != 1 else ''}"
+        reason = "changed (--strict)" if report.strict else "regressed"
+        metric = sum(len(s.metric_regressions) for s in report.suites)
+        msg = f"REGRESSED: {what} {reason}" if failing else "REGRESSED"
+        if metric:
+            msg += f"; {metric} metric drop{'s' if metric != 1 else ''} beyond max_drop"
+        return Text(msg, style="bold red")
+    if code == ExitCode.INFRA:
+        return Text(f"NO VERDICT: {counts['error']} cases errored (infrastructure)",
+                    style="bold yellow")
+    return Text(f"OK: no regressions ({counts['unchanged']} unchanged, "
+                f"{counts['changed']} changed, {counts['fixed']} fixed, "
+                f"{counts['failing']} still failing, {counts['new']} new)", style="green")

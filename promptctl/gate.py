@@ -1,0 +1,132 @@
+"""The regression gate as library calls: update baselines, diff a run, check.
+
+The CLI, the pytest plugin and the tests all go through these functions.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from .baseline import Baseline, baseline_path, cells_from_records, load_baseline, write_baseline
+from .diff import DiffReport, diff_run
+from .errors import InfraError, UserError
+from .project import Project, Suite, display_path
+from .results import CallRecord
+from .runner import RunOptions, RunResult, run_suites
+from .store import read_records, resolve_run
+
+
+def load_baselines(project: Project, suites: Sequence[Suite], *, allow_missing: bool
+                   ) -> dict[str, Baseline | None]:
+    """Every suite's baseline; a missing one is an error unless allowed."""
+    found = {s.name: load_baseline(baseline_path(project.baselines_dir, s.name))
+             for s in suites}
+    missing = [name for name, b in found.items() if b is None]
+    if missing and not allow_missing:
+        path = display_path(baseline_path(project.baselines_dir, missing[0]))
+        more = f" (and {len(missing) - 1} more)" if len(missing) > 1 else ""
+        raise UserError(f"no baseline for suite '{missing[0]}'{more}: {path} does not exist",
+                        hint=f"run `promptctl baseline update {' '.join(missing)}` and commit "
+                             "it, or pass --allow-missing")
+    return found
+
+
+@dataclass
+class SavedRun:
+    run_id: str
+    suites: list[Suite]
+    records: list[CallRecord]
+    filtered: bool
+
+
+def load_run(project: Project, run: str | None = None) -> SavedRun:
+    """A finished run from .promptctl/runs with its suites as they are now."""
+    run_dir = resolve_run(project.state_dir / "runs", run)
+    try:
+        meta = json.loads((run_dir / "meta.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        raise UserError("run has no readable meta.json", file=display_path(run_dir),
+                        hint="re-run the suites") from None
+    options = meta.get("options", {})
+    models = options.get("models") or []
+    suites = []
+    for file in meta.get("suites", []):
+        path = project.root / file if not Path(file).is_absolute() else Path(file)
+        if not path.is_file():
+            path = Path(file)
+        if path.is_file():
+            suites.append(project.load_suite(path, models=models))
+    records = list(read_records(run_dir))
+    return SavedRun(run_dir.name, suites, records, bool(options.get("filter")))
+
+
+def diff_saved_run(project: Project, run: str | None = None, *, strict: bool = False,
+                   allow_missing: bool = False) -> DiffReport:
+    saved = load_run(project, run)
+    baselines = load_baselines(project, saved.suites, allow_missing=allow_missing)
+    return diff_run(saved.suites, baselines, saved.records, run_id=saved.run_id,
+                    strict=strict)
+
+
+def check(project: Project, suites: Sequence[Suite], options: RunOptions, *,
+          strict: bool = False, allow_missing: bool = False,
+          on_plan: Callable[[int], None] | None = None,
+          on_record: Callable[[CallRecord], None] | None = None
+          ) -> tuple[RunResult, DiffReport]:
+    """Run, then diff against the baselines. Baselines are loaded first, so a missing
+    or broken one fails before any model time is spent."""
+    baselines = load_baselines(project, suites, allow_missing=allow_missing)
+    result = run_suites(project, suites, options, on_plan=on_plan, on_record=on_record)
+    report = diff_run(suites, baselines, result.records, run_id=result.run_id, strict=strict)
+    return result, report
+
+
+@dataclass
+class Written:
+    suite: str
+    path: Path
+    cases: int
+    passed: int
+    previous: DiffReport | None
+
+
+def update_baselines(project: Project, suites: Sequence[Suite], records: Sequence[CallRecord],
+                     *, partial: bool) -> list[Written]:
+    """Write baselines/<suite>.json from a run's records.
+
+    A partial run (filtered) updates only the cases it ran and keeps the others that
+    still exist; a full run replaces the file, so removed cases disappear from it.
+    Refuses a run with errors: a baseline needs a verdict for every case."""
+    errors = [r for r in records if r.error is not None]
+    if errors:
+        first = errors[0]
+        raise InfraError(f"{len(errors)} calls failed (first: {first.suite}/{first.case}: "
+                         f"{first.error}); a baseline needs a verdict for every case",
+                         hint="fix the model or endpoint and run again")
+    grouped = cells_from_records(records)
+    for stale in project.baselines_dir.glob(".*.json.*.tmp"):
+        stale.unlink(missing_ok=True)  # left by an update that was killed mid-write
+    written = []
+    for suite in suites:
+        cells = grouped.get(suite.name)
+        if not cells:
+            continue
+        path = baseline_path(project.baselines_dir, suite.name)
+        old = load_baseline(path)
+        previous = diff_run([suite], {suite.name: old}, [r for r in records
+                                                         if r.suite == suite.name])
+        if partial and old is not None:
+            current = {(c.id, p.id, m) for c in suite.cases for p in suite.prompts
+                       for m in suite.models}
+            merged = {k: v for k, v in old.cells.items() if k in current}
+            merged.update(cells)
+            cells = merged
+        baseline = Baseline(suite=suite.name, cells=dict(sorted(cells.items())))
+        write_baseline(path, baseline)
+        passed = sum(c.passed for c in baseline.cells.values())
+        written.append(Written(suite.name, path, len(baseline.cells), passed,
+                               previous if old is not None else None))
+    return written

@@ -1,0 +1,123 @@
+"""Diff reports to files: Markdown (a pull-request comment or GitHub job summary) and
+JSON (for scripts)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from ..baseline import Cell
+from ..diff import CellDiff, DiffReport, word_diff
+from ..errors import ExitCode
+from ..store import write_json_atomic
+
+VERDICT = {ExitCode.OK: "pass", ExitCode.FAILED: "regressed", ExitCode.INFRA: "error"}
+HEADLINE = {ExitCode.OK: "✅ no regressions", ExitCode.FAILED: "❌ regressions found",
+            ExitCode.INFRA: "⚠️ no verdict: infrastructure errors"}
+SECTIONS = [("broken", "Broken (regressions)"), ("error", "Errors"),
+            ("tolerated", "Dropped within max_drop"), ("fixed", "Fixed"),
+            ("changed", "Output changed, still passing"), ("failing", "Still failing"),
+            ("new", "New"), ("removed", "Removed")]
+
+
+def _cell(cell: Cell | None) -> dict[str, Any] | None:
+    if cell is None:
+        return None
+    return {"passed": cell.passed, "score": round(cell.score, 4),
+            "pass_count": cell.pass_count, "samples": len(cell.samples),
+            "outputs": cell.outputs}
+
+
+def document(report: DiffReport) -> dict[str, Any]:
+    code = report.exit_code
+    return {
+        "version": 1,
+        "run_id": report.run_id,
+        "verdict": VERDICT[code],
+        "exit_code": int(code),
+        "strict": report.strict,
+        "counts": dict(sorted(report.counts().items())),
+        "suites": [{
+            "suite": s.suite,
+            "has_baseline": s.has_baseline,
+            "pass_rate": {"before": s.pass_rate[0], "after": s.pass_rate[1]},
+            "metrics": {k: {"before": b, "after": a} for k, (b, a) in s.metrics.items()},
+            "metric_regressions": s.metric_regressions,
+            "not_run": s.not_run,
+            "cases": [{"case": c.case, "prompt": c.prompt, "model": c.model,
+                       "status": c.status, "fingerprint": c.fingerprint,
+                       "reasons": c.reasons, "before": _cell(c.before),
+                       "after": _cell(c.after)} for c in s.cells],
+        } for s in report.suites],
+    }
+
+
+def _md_escape(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ").replace("`", "'")
+
+
+def _md_diff(before: str, after: str) -> str:
+    marks = {"-": "~~{}~~", "+": "**{}**", " ": "{}"}
+    return " ".join(marks[op].format(_md_escape(words)) for op, words in
+                    word_diff(before, after))
+
+
+def _pct(x: float | None) -> str:
+    return "—" if x is None else f"{x:.0%}"
+
+
+def _md_row(c: CellDiff) -> str:
+    if c.before and c.after and c.before.outputs != c.after.outputs:
+        output = _md_diff(c.before.outputs[0], c.after.outputs[0])
+    else:
+        cell = c.after or c.before
+        output = _md_escape(cell.outputs[0]) if cell else ""
+    if len(output) > 300:
+        output = output[:299] + "…"
+    why = "; ".join([*c.reasons[:3], *c.fingerprint])
+    return f"| `{c.case}` | {c.prompt} | {c.model} | {output} | {_md_escape(why)} |"
+
+
+def markdown(report: DiffReport) -> str:
+    code = report.exit_code
+    lines = [f"## promptctl: {HEADLINE[code]}", ""]
+    if report.run_id:
+        lines += [f"Run `{report.run_id}`" + (" (strict)" if report.strict else ""), ""]
+    lines += ["| suite | pass rate | metrics | cases |", "| --- | --- | --- | --- |"]
+    for s in report.suites:
+        metrics = ", ".join(f"{k} {b if b is None else round(b, 3)} → "
+                            f"{a if a is None else round(a, 3)}"
+                            for k, (b, a) in s.metrics.items()) or "—"
+        counts: dict[str, int] = {}
+        for c in s.cells:
+            counts[c.status] = counts.get(c.status, 0) + 1
+        summary = ", ".join(f"{n} {k}" for k, n in sorted(counts.items()))
+        name = s.suite if s.has_baseline else f"{s.suite} (no baseline)"
+        lines.append(f"| {name} | {_pct(s.pass_rate[0])} → {_pct(s.pass_rate[1])} | "
+                     f"{metrics} | {summary} |")
+    for s in report.suites:
+        for reg in s.metric_regressions:
+            lines.append(f"\n**{s.suite}**: {reg}")
+    for status, title in SECTIONS:
+        rows = [c for c in report.cells() if c.status == status]
+        if not rows:
+            continue
+        lines += ["", f"### {title} ({len(rows)})", "",
+                  "| case | prompt | model | output (~~before~~ **after**) | why |",
+                  "| --- | --- | --- | --- | --- |"]
+        lines += [_md_row(c) for c in rows]
+    changed_fp = [c for c in report.cells() if c.fingerprint]
+    if changed_fp:
+        kinds = sorted({f for c in changed_fp for f in c.fingerprint})
+        lines += ["", f"Fingerprint changes in {len(changed_fp)} cases: " + "; ".join(kinds)]
+    return "\n".join(lines) + "\n"
+
+
+DIFF_FORMATS = (".md", ".json")
+
+
+def write_diff(path: Path, report: DiffReport) -> None:
+    if path.suffix.lower() == ".md":
+        path.write_text(markdown(report), encoding="utf-8")
+    else:
+        write_json_atomic(path, document(report))
