@@ -1,0 +1,90 @@
+"""Overhead of promptctl itself: the echo provider, N cases, 2 assertions each, no cache.
+
+Runs `promptctl run` as a subprocess on a generated project and prints wall time and
+peak memory (max RSS of the child). Usage: python bench/overhead.py [--cases N] [--runs K]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+PROMPTS = """\
+prompts:
+  triage:
+    params: {max_tokens: 8}
+    vars: {teams: [billing, shipping, technical]}
+    messages:
+      - role: system
+        content: You route support tickets. Answer with one word from {{ teams | join(", ") }}.
+      - role: user
+        content: "Ticket: {{ ticket }}"
+"""
+
+SUITE_HEAD = """\
+prompts: [support.triage]
+models: [echo]
+defaults:
+  assert:
+    - {type: icontains, value: ticket}
+    - {type: length, max_words: 60}
+cases:
+  - from: data/tickets.csv
+"""
+
+
+def make_project(root: Path, cases: int) -> None:
+    (root / "prompts").mkdir()
+    (root / "suites" / "data").mkdir(parents=True)
+    (root / "prompts" / "support.yaml").write_text(PROMPTS)
+    (root / "suites" / "overhead.yaml").write_text(SUITE_HEAD)
+    rows = ["id,ticket"] + [f"case-{i},I was charged twice for order {i}" for i in
+                            range(cases)]
+    (root / "suites" / "data" / "tickets.csv").write_text("\n".join(rows) + "\n")
+
+
+def run_once(root: Path) -> tuple[float, float]:
+    """Wall seconds and the child's peak RSS in MiB."""
+    start = time.perf_counter()
+    pid = os.fork()
+    if pid == 0:  # child: exec promptctl so ru_maxrss measures it alone
+        os.chdir(root)
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, 1)
+        os.execv(sys.executable, [sys.executable, "-m", "promptctl", "run", "--no-cache",
+                                  "-q"])
+    _, status, usage = os.wait4(pid, 0)
+    wall = time.perf_counter() - start
+    code = os.waitstatus_to_exitcode(status)
+    if code != 0:
+        raise SystemExit(f"promptctl run exited {code}")
+    return wall, usage.ru_maxrss / 1024
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--cases", type=int, default=1000)
+    parser.add_argument("--runs", type=int, default=5)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        make_project(root, args.cases)
+        subprocess.run([sys.executable, "-m", "promptctl", "--help"], capture_output=True,
+                       check=True)  # warm the bytecode cache
+        results = [run_once(root) for _ in range(args.runs)]
+    walls = [w for w, _ in results]
+    peak = max(m for _, m in results)
+    print(f"cases: {args.cases} x 2 assertions, echo provider, --no-cache, {args.runs} runs")
+    print(f"wall time: median {statistics.median(walls):.3f} s "
+          f"(min {min(walls):.3f}, max {max(walls):.3f})")
+    print(f"peak memory (max RSS): {peak:.1f} MiB")
+
+
+if __name__ == "__main__":
+    main()
