@@ -148,6 +148,10 @@ class Runner:
         finally:
             if self.cache is not None:
                 self.cache.close()
+        # report in plan order (the suite file's order), whatever order calls finished in
+        order = {(c.suite.name, c.case.id, c.prompt.id, c.model, c.repeat): i
+                 for i, c in enumerate(calls)}
+        records.sort(key=lambda r: order.get(r.key, len(order)))
         return RunResult(self.writer.run_id if self.writer else None, started, now_iso(),
                          records, summary)
 

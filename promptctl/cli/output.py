@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import os
 from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -17,8 +18,17 @@ from ..summary import Summary
 if TYPE_CHECKING:
     from ..runner import RunResult
 
-out = Console(highlight=False, soft_wrap=False)
-err = Console(stderr=True, highlight=False)
+def _console(stderr: bool = False) -> Console:
+    """Off a terminal (CI logs, pipes) rich would assume 80 columns and squeeze the
+    output column to a few characters: use COLUMNS, else a log-friendly 160."""
+    console = Console(stderr=stderr, highlight=False, soft_wrap=False)
+    if not console.is_terminal and "COLUMNS" not in os.environ:
+        console.width = 160
+    return console
+
+
+out = _console()
+err = _console(stderr=True)
 
 STATUS_STYLE = {"pass": "green", "fail": "red", "error": "yellow"}
 ORDER = {"error": 0, "fail": 1, "pass": 2}
@@ -64,8 +74,7 @@ def progress(enabled: bool) -> Iterator[Any]:
 
 def results_table(records: Sequence[CallRecord], *, verbose: bool) -> tuple[Table | None, int]:
     """Failures first, with reasons. Returns the table and how many rows it hides."""
-    rows = sorted(records, key=lambda r: (ORDER[r.status], r.suite, r.case, r.prompt,
-                                          r.model, r.repeat))
+    rows = sorted(records, key=lambda r: ORDER[r.status])  # stable: keeps plan order
     hidden = 0
     if not verbose and len(rows) > TABLE_LIMIT:
         shown = [r for r in rows if r.status != "pass"][:TABLE_LIMIT]
@@ -73,12 +82,14 @@ def results_table(records: Sequence[CallRecord], *, verbose: bool) -> tuple[Tabl
         rows = shown
     if not rows:
         return None, hidden
-    many = {
-        "suite": len({r.suite for r in records}) > 1,
-        "prompt": len({r.prompt for r in records}) > 1,
-        "model": len({r.model for r in records}) > 1,
-        "repeat": len({r.repeat for r in records}) > 1,
-    }
+    def varies(field: str) -> bool:  # within a suite: a prompt or model matrix
+        seen: dict[str, set[Any]] = {}
+        for r in records:
+            seen.setdefault(r.suite, set()).add(getattr(r, field))
+        return any(len(v) > 1 for v in seen.values())
+
+    many = {"suite": len({r.suite for r in records}) > 1, "prompt": varies("prompt"),
+            "model": varies("model"), "repeat": varies("repeat")}
     table = Table(show_lines=False, pad_edge=False, expand=False)
     table.add_column("", no_wrap=True)
     if many["suite"]:
@@ -90,8 +101,8 @@ def results_table(records: Sequence[CallRecord], *, verbose: bool) -> tuple[Tabl
         table.add_column("model", no_wrap=True)
     if many["repeat"]:
         table.add_column("#", justify="right")
-    table.add_column("output", overflow="fold", ratio=1)
-    table.add_column("why", overflow="fold", ratio=1)
+    table.add_column("output", overflow="fold", ratio=3, min_width=24)
+    table.add_column("why", overflow="fold", ratio=2, min_width=16)
     for r in rows:
         status = Text(r.status.upper(), style=STATUS_STYLE[r.status])
         cells: list[Any] = [status]

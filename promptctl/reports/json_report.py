@@ -17,7 +17,7 @@ PUBLIC_KEYS = ("suite", "case", "prompt", "model", "repeat", "output", "passed",
 
 
 def document(result: RunResult) -> dict[str, Any]:
-    records = sorted(result.records, key=lambda r: r.key)
+    records = result.records  # in plan order: the order of the suite files
     results = []
     for rec in records:
         data = rec.to_dict()
