@@ -6,6 +6,7 @@ the cache, and the speed-up. Usage: python bench/cache.py [PROJECT_DIR]
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -19,7 +20,8 @@ ROOT = Path(__file__).resolve().parents[1]
 def timed_run(cwd: Path) -> float:
     start = time.perf_counter()
     proc = subprocess.run([sys.executable, "-m", "promptctl", "run", "-q"], cwd=cwd,
-                          capture_output=True, text=True)
+                          capture_output=True, text=True,
+                          env={**os.environ, "COLUMNS": "1000"})  # one summary line
     wall = time.perf_counter() - start
     if proc.returncode != 0:
         raise SystemExit(f"promptctl run exited {proc.returncode}:\n{proc.stdout}"
