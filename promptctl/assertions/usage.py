@@ -39,11 +39,15 @@ def _one_limit(p: Prepared, key: str, unit: str) -> float:
           prepare=lambda p: _one_limit(p, "max_ms", "ms"),
           value_hint="use max_ms: N (milliseconds)")
 def _latency(output: str, max_ms: float, ctx: AssertionContext) -> Any:
-    took = f"latency {ctx.latency_ms:.0f} ms"
-    if ctx.latency_ms <= max_ms:
-        return True, 1.0, f"{took} (max {fmt_num(max_ms)})", \
-            f"{took}, must be over {fmt_num(max_ms)}"
-    return False, 0.0, f"{took}, max {fmt_num(max_ms)}", f"{took} (over {fmt_num(max_ms)})"
+    return _at_most(f"latency {ctx.latency_ms:.0f} ms", fmt_num(max_ms),
+                    ctx.latency_ms <= max_ms)
+
+
+def _at_most(measured: str, limit: str, ok: bool) -> tuple[bool, float, str, str]:
+    """(passed, score, reason, reason when negated) for a measure under a limit."""
+    if ok:
+        return True, 1.0, f"{measured} (max {limit})", f"{measured}, must be over {limit}"
+    return False, 0.0, f"{measured}, max {limit}", f"{measured} (over {limit})"
 
 
 def _money(x: float) -> str:
@@ -54,11 +58,7 @@ def _money(x: float) -> str:
           prepare=lambda p: _one_limit(p, "max", "dollars"),
           value_hint="use max: N (dollars)")
 def _cost(output: str, limit: float, ctx: AssertionContext) -> Any:
-    spent = f"cost {_money(ctx.cost)}"
-    if ctx.cost <= limit:
-        return True, 1.0, f"{spent} (max {_money(limit)})", \
-            f"{spent}, must be over {_money(limit)}"
-    return False, 0.0, f"{spent}, max {_money(limit)}", f"{spent} (over {_money(limit)})"
+    return _at_most(f"cost {_money(ctx.cost)}", _money(limit), ctx.cost <= limit)
 
 
 _TOKEN_OPTIONS = ("max", "max_prompt", "max_total")

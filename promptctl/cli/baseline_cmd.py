@@ -16,9 +16,7 @@ app = typer.Typer(help="Manage the stored baselines in baselines/.", no_args_is_
 @app.command("update")
 @funnel
 def update(
-    suites: Annotated[list[str] | None, typer.Argument(
-        help="Suite files, directories, or names in suites/ (default: all).",
-        show_default=False)] = None,
+    suites: common.SuitesArg = None,
     run: Annotated[str | None, typer.Option(
         "--run", help="Take the outputs from this saved run id ('latest' for the last "
         "run) instead of running now.", show_default=False)] = None,

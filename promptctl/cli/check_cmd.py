@@ -39,9 +39,7 @@ def check_outputs(paths: list[Path] | None) -> None:
 
 @funnel
 def check(
-    suites: Annotated[list[str] | None, typer.Argument(
-        help="Suite files, directories, or names in suites/ (default: all).",
-        show_default=False)] = None,
+    suites: common.SuitesArg = None,
     model: common.ModelOpt = None,
     repeat: common.RepeatOpt = None,
     concurrency: common.ConcurrencyOpt = None,

@@ -13,6 +13,9 @@ from ..project import Project, Suite, load_project
 if TYPE_CHECKING:
     from ..runner import RunOptions
 
+SuitesArg = Annotated[list[str] | None, typer.Argument(
+    help="Suite files, directories, or names in suites/ (default: all).",
+    show_default=False)]
 ConfigOpt = Annotated[Path | None, typer.Option(
     "--config", "-c", help="Path to promptctl.yaml (default: found upwards from here).",
     show_default=False)]

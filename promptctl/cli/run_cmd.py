@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-from typing import Annotated
 
 import typer
 
@@ -13,9 +12,7 @@ from .funnel import funnel
 
 @funnel
 def run(
-    suites: Annotated[list[str] | None, typer.Argument(
-        help="Suite files, directories, or names in suites/ (default: all).",
-        show_default=False)] = None,
+    suites: common.SuitesArg = None,
     model: common.ModelOpt = None,
     repeat: common.RepeatOpt = None,
     concurrency: common.ConcurrencyOpt = None,
