@@ -141,7 +141,9 @@ def test_models_lists_the_default(make_project, cli):
 
 
 @pytest.mark.parametrize("command", [[], ["run"], ["lint"], ["render"], ["models"],
-                                     ["cache"], ["cache", "stats"], ["cache", "clear"]])
+                                     ["cache"], ["cache", "stats"], ["cache", "clear"],
+                                     ["check"], ["diff"], ["baseline"],
+                                     ["baseline", "update"]])
 def test_every_command_has_help(cli, command):
     result = cli(*command, "--help")
     assert result.exit_code == 0

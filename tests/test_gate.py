@@ -230,3 +230,29 @@ def test_broken_baseline_files_are_exit_2_with_file_and_line(make_project, scrip
     assert result.stderr.startswith(f"error: {where}: "), result.stderr
     assert fragment in result.stderr
     assert "Traceback" not in result.output
+
+
+def test_cli_baseline_from_the_last_run_then_diff(make_project, scripted, cli, tmp_path):
+    setup(make_project, suite(CASES[0], CASES[1]))
+    scripted.reset({"a": "yes", "b": "yes"})
+    assert cli("run", "-q").exit_code == 0
+    result = cli("baseline", "update", "--run", "latest")
+    assert result.exit_code == 0, result.output
+    assert "wrote baselines/s.json: 2 cases, 2 passing (new baseline)" in result.stdout
+    assert len(scripted.calls) == 2  # taken from the saved run, not run again
+
+    scripted.reset({"a": "yes", "b": "no"})
+    assert cli("run", "-q", "--no-cache").exit_code == 1
+    result = cli("diff", "-o", "diff.md", "-o", "diff.json")
+    assert result.exit_code == 1
+    assert "BROKEN" in result.stdout and "REGRESSED: 1 case regressed" in result.stdout
+    md = (tmp_path / "diff.md").read_text()
+    assert "### Broken (regressions) (1)" in md and "~~yes~~ **no**" in md
+    doc = json.loads((tmp_path / "diff.json").read_text())
+    assert doc["verdict"] == "regressed" and doc["counts"] == {"broken": 1, "unchanged": 1}
+
+    result = cli("baseline", "update", "--run", "latest")
+    assert "(vs previous: 1 broken)" in result.stdout
+    assert cli("diff", "-q").exit_code == 0
+    assert cli("diff", "nosuchrun").exit_code == 2
+    assert cli("diff", "-o", "diff.html").exit_code == 2
