@@ -16,13 +16,24 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from . import stats
 from .baseline import Baseline, Cell, CellKey, cells_from_records
 from .errors import ExitCode
 from .project import Suite
 from .results import CallRecord
+from .verdicts import (
+    DEFAULT_ALPHA,
+    Hypothesis,
+    Power,
+    counts,
+    decide,
+    sampled,
+    sampled_status,
+    suite_hypotheses,
+)
 
-STATUSES = ("broken", "error", "tolerated", "fixed", "failing", "changed", "new", "removed",
-            "unchanged")
+STATUSES = ("broken", "error", "tolerated", "dropped", "fixed", "improved", "failing", "flaky",
+            "changed", "new", "removed", "unchanged")
 FAILS_CHECK = {"broken"}
 FAILS_STRICT = {"broken", "tolerated", "fixed", "changed", "new", "removed"}
 
@@ -39,6 +50,10 @@ class CellDiff:
     fingerprint: list[str] = field(default_factory=list)
     reasons: list[str] = field(default_factory=list)  # the run's failing assertions
     note: str = ""
+    # sampled cells (repeats, or temperature > 0) are compared statistically
+    sample_counts: tuple[int, int, int, int] | None = None  # (k0, n0, k1, n1)
+    p_value: float | None = None
+    adjusted: float | None = None
 
     @property
     def output_changed(self) -> bool:
@@ -55,6 +70,8 @@ class SuiteDiff:
     max_drop: float | None
     metric_regressions: list[str] = field(default_factory=list)
     not_run: int = 0
+    hypotheses: list[Hypothesis] = field(default_factory=list)
+    power: Power | None = None
 
 
 @dataclass
@@ -62,6 +79,7 @@ class DiffReport:
     run_id: str | None
     suites: list[SuiteDiff]
     strict: bool = False
+    alpha: float = DEFAULT_ALPHA
 
     def cells(self) -> Iterable[CellDiff]:
         for s in self.suites:
@@ -208,6 +226,12 @@ def diff_suite(suite: Suite, baseline: Baseline | None, records: list[CallRecord
         elif before is None or after is None:
             diff.status = "new"
             diff.reasons = _failing_reasons(recs)
+        elif sampled(before, after):
+            diff.reasons = _failing_reasons(recs)
+            diff.sample_counts = counts(before, after)
+            k0, n0, k1, n1 = diff.sample_counts
+            diff.p_value = stats.fisher_less(k1, n1, k0, n0)
+            diff.status = sampled_status(k0, n0, k1, n1)
         else:
             diff.reasons = _failing_reasons(recs)
             limits = [a.max_drop for a in cases[case].asserts] if case in cases else []
@@ -234,20 +258,27 @@ def diff_suite(suite: Suite, baseline: Baseline | None, records: list[CallRecord
     metrics = {name: (m_before.get(name), m_after.get(name))
                for name in sorted(set(m_before) | set(m_after))}
     regressions = []
-    if max_drop is not None:
+    if max_drop is not None:  # exact cells; sampled ones are judged in verdicts.decide
         for name, (b, a) in metrics.items():
             if b is not None and a is not None and b - a > max_drop + 1e-9:
                 regressions.append(f"metric {name} dropped {b:.3f} -> {a:.3f} "
                                    f"(max_drop {max_drop})")
-    return SuiteDiff(suite.name, baseline is not None, out, (rate_before, rate_after),
-                     metrics, max_drop, regressions, not_run)
+    result = SuiteDiff(suite.name, baseline is not None, out, (rate_before, rate_after),
+                       metrics, max_drop, regressions, not_run)
+    if any(d.sample_counts for d in out):
+        result.metric_regressions = []  # metrics of sampled cells need a significant drop
+        result.hypotheses = suite_hypotheses(result)
+    return result
 
 
 def diff_run(suites: Sequence[Suite], baselines: dict[str, Baseline | None],
              records: Sequence[CallRecord], *, run_id: str | None = None,
-             strict: bool = False) -> DiffReport:
+             strict: bool = False, alpha: float = DEFAULT_ALPHA) -> DiffReport:
     by_suite: dict[str, list[CallRecord]] = {}
     for rec in records:
         by_suite.setdefault(rec.suite, []).append(rec)
-    return DiffReport(run_id, [diff_suite(s, baselines.get(s.name), by_suite.get(s.name, []))
-                               for s in suites], strict)
+    report = DiffReport(run_id, [diff_suite(s, baselines.get(s.name),
+                                            by_suite.get(s.name, [])) for s in suites],
+                        strict, alpha)
+    decide(report, alpha)
+    return report

@@ -17,6 +17,7 @@ from .project import Project, Suite, display_path
 from .results import CallRecord
 from .runner import RunOptions, RunResult, run_suites
 from .store import read_records, resolve_run
+from .verdicts import DEFAULT_ALPHA
 
 
 def load_baselines(project: Project, suites: Sequence[Suite], *, allow_missing: bool
@@ -64,15 +65,15 @@ def load_run(project: Project, run: str | None = None) -> SavedRun:
 
 
 def diff_saved_run(project: Project, run: str | None = None, *, strict: bool = False,
-                   allow_missing: bool = False) -> DiffReport:
+                   allow_missing: bool = False, alpha: float = DEFAULT_ALPHA) -> DiffReport:
     saved = load_run(project, run)
     baselines = load_baselines(project, saved.suites, allow_missing=allow_missing)
     return diff_run(saved.suites, baselines, saved.records, run_id=saved.run_id,
-                    strict=strict)
+                    strict=strict, alpha=alpha)
 
 
 def check(project: Project, suites: Sequence[Suite], options: RunOptions, *,
-          strict: bool = False, allow_missing: bool = False,
+          strict: bool = False, allow_missing: bool = False, alpha: float = DEFAULT_ALPHA,
           on_plan: Callable[[int], None] | None = None,
           on_record: Callable[[CallRecord], None] | None = None
           ) -> tuple[RunResult, DiffReport]:
@@ -80,7 +81,8 @@ def check(project: Project, suites: Sequence[Suite], options: RunOptions, *,
     or broken one fails before any model time is spent."""
     baselines = load_baselines(project, suites, allow_missing=allow_missing)
     result = run_suites(project, suites, options, on_plan=on_plan, on_record=on_record)
-    report = diff_run(suites, baselines, result.records, run_id=result.run_id, strict=strict)
+    report = diff_run(suites, baselines, result.records, run_id=result.run_id,
+                      strict=strict, alpha=alpha)
     return result, report
 
 

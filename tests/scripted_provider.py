@@ -1,7 +1,8 @@
 """A scripted provider for unit tests of runner logic (never for claims about models).
 
-The answer is looked up by the last user message; "FAIL-INFRA" in it raises a
-ProviderError; every call is counted."""
+The answer is looked up by the last user message (a list of answers is indexed by the
+call's seed, so repeats can differ); "FAIL-INFRA" in it raises a ProviderError; every
+call is counted."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from promptctl.results import Completion
 
 class ScriptedProvider(Provider):
     name = "scripted"
-    answers: ClassVar[dict[str, str]] = {}
+    answers: ClassVar[dict[str, str | list[str]]] = {}
     calls: ClassVar[list[tuple[str, dict[str, Any]]]] = []
     in_flight: ClassVar[int] = 0
     max_in_flight: ClassVar[int] = 0
@@ -27,7 +28,8 @@ class ScriptedProvider(Provider):
         self.max_concurrency = entry.concurrency or 4
 
     @classmethod
-    def reset(cls, answers: dict[str, str] | None = None, delay: float = 0.0) -> None:
+    def reset(cls, answers: dict[str, str | list[str]] | None = None,
+              delay: float = 0.0) -> None:
         cls.answers = dict(answers or {})
         cls.calls = []
         cls.in_flight = cls.max_in_flight = 0
@@ -44,7 +46,10 @@ class ScriptedProvider(Provider):
                 time.sleep(self.delay)
             if "FAIL-INFRA" in prompt:
                 raise ProviderError("scripted outage")
-            text = self.answers.get(prompt, f"echo: {prompt}")
+            answer = self.answers.get(prompt, f"echo: {prompt}")
+            if isinstance(answer, list):
+                answer = answer[int(params.get("seed") or 0) % len(answer)]
+            text = answer
             return Completion(text=text, prompt_tokens=len(prompt.split()),
                               completion_tokens=len(text.split()), latency_ms=1.0)
         finally:

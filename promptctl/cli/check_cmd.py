@@ -16,6 +16,9 @@ StrictOpt = Annotated[bool, typer.Option(
     "at temperature 0).")]
 AllowMissingOpt = Annotated[bool, typer.Option(
     "--allow-missing", help="Accept suites that have no baseline yet (their cases are new).")]
+AlphaOpt = Annotated[float, typer.Option(
+    "--alpha", min=0.0001, max=0.5, help="False-alarm rate for sampled cases: the chance "
+    "that pure sampling noise fails the check.")]
 DiffOutputOpt = Annotated[list[Path] | None, typer.Option(
     "--output", "-o", help="Write the diff to FILE: .md (a pull-request comment or job "
     "summary) or .json; repeatable.", show_default=False)]
@@ -47,6 +50,7 @@ def check(
     filter: common.FilterOpt = None,
     strict: StrictOpt = False,
     allow_missing: AllowMissingOpt = False,
+    alpha: AlphaOpt = 0.05,
     output_file: DiffOutputOpt = None,
     quiet: common.QuietOpt = False,
     verbose: common.VerboseOpt = False,
@@ -67,7 +71,7 @@ def check(
     start = time.perf_counter()
     with output.progress(not quiet) as (set_total, advance):
         result, report = run_check(project, loaded, options, strict=strict,
-                                   allow_missing=allow_missing, on_plan=set_total,
+                                   allow_missing=allow_missing, alpha=alpha, on_plan=set_total,
                                    on_record=advance)
     output.show_results(result, time.perf_counter() - start, quiet=True, verbose=False)
     if not quiet:

@@ -6,7 +6,14 @@ from typing import Annotated
 
 import typer
 
-from .check_cmd import AllowMissingOpt, DiffOutputOpt, StrictOpt, check_outputs, write_outputs
+from .check_cmd import (
+    AllowMissingOpt,
+    AlphaOpt,
+    DiffOutputOpt,
+    StrictOpt,
+    check_outputs,
+    write_outputs,
+)
 from .common import ConfigOpt, QuietOpt, VerboseOpt, project
 from .funnel import funnel
 
@@ -18,6 +25,7 @@ def diff(
         show_default=False)] = None,
     strict: StrictOpt = False,
     allow_missing: AllowMissingOpt = False,
+    alpha: AlphaOpt = 0.05,
     output_file: DiffOutputOpt = None,
     quiet: QuietOpt = False,
     verbose: VerboseOpt = False,
@@ -30,7 +38,8 @@ def diff(
     from .output import out
 
     check_outputs(output_file)
-    report = diff_saved_run(project(config), run, strict=strict, allow_missing=allow_missing)
+    report = diff_saved_run(project(config), run, strict=strict, allow_missing=allow_missing,
+                            alpha=alpha)
     if quiet:
         out.print(verdict_line(report))
     else:

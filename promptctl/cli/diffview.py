@@ -9,8 +9,9 @@ from ..diff import CellDiff, DiffReport, SuiteDiff, word_diff
 from ..errors import ExitCode
 from .output import out, short
 
-STYLE = {"broken": "bold red", "error": "yellow", "tolerated": "magenta", "fixed": "green",
-         "failing": "red", "changed": "cyan", "new": "blue", "removed": "dim",
+STYLE = {"broken": "bold red", "error": "yellow", "tolerated": "magenta",
+         "dropped": "magenta", "fixed": "green", "improved": "green", "failing": "red",
+         "flaky": "yellow", "changed": "cyan", "new": "blue", "removed": "dim",
          "unchanged": "dim"}
 ORDER = {s: i for i, s in enumerate(STYLE)}
 
@@ -68,6 +69,8 @@ def show_report(report: DiffReport, *, verbose: bool = False) -> None:
                 cells.append(c.model)
             cells.append(_output_cell(c))
             why = [*c.reasons[:3], *c.fingerprint]
+            if c.sample_counts is not None:
+                why.insert(0, sample_text(c))
             if c.note:
                 why.append(c.note)
             cells.append(Text("; ".join(why)))
@@ -76,6 +79,15 @@ def show_report(report: DiffReport, *, verbose: bool = False) -> None:
     for s in report.suites:
         out.print(suite_line(s))
     out.print(verdict_line(report))
+
+
+def sample_text(c: CellDiff) -> str:
+    """'5/5 -> 2/5 passed, p=0.083 (adjusted 0.9)' for a sampled cell."""
+    k0, n0, k1, n1 = c.sample_counts or (0, 0, 0, 0)
+    text = f"{k0}/{n0} -> {k1}/{n1} passed"
+    if c.p_value is not None and k1 / max(n1, 1) < k0 / max(n0, 1):
+        text += f", p={c.p_value:.3g} (adjusted {c.adjusted or 1:.3g})"
+    return text
 
 
 def _pct(x: float | None) -> str:
@@ -104,8 +116,18 @@ def suite_line(s: SuiteDiff) -> Text:
     if fp:
         parts.append(f"{fp} fingerprint changes")
     text.append(" · " + ", ".join(parts))
+    for h in s.hypotheses:
+        if not h.regression:
+            text.append(f"\n  {h.describe()}: not a significant drop", style="dim")
     for reg in s.metric_regressions:
         text.append(f"\n  {reg}", style="red")
+    if s.power is not None:
+        text.append(f"\n  power: {s.power.describe()}", style="dim")
+    flaky = [c.case for c in s.cells if c.sample_counts and 0 < c.sample_counts[2]
+             < c.sample_counts[3]]
+    if flaky:
+        text.append(f"\n  flaky now ({len(flaky)}): " + ", ".join(flaky[:10])
+                    + (" …" if len(flaky) > 10 else ""), style="yellow")
     return text
 
 
@@ -116,14 +138,16 @@ def verdict_line(report: DiffReport) -> Text:
         failing = report.failing()
         what = f"{len(failing)} case{'s' if len(failing) != 1 else ''}"
         reason = "changed (--strict)" if report.strict else "regressed"
-        metric = sum(len(s.metric_regressions) for s in report.suites)
+        suite_level = sum(len(s.metric_regressions) for s in report.suites)
         msg = f"REGRESSED: {what} {reason}" if failing else "REGRESSED"
-        if metric:
-            msg += f"; {metric} metric drop{'s' if metric != 1 else ''} beyond max_drop"
+        if suite_level:
+            msg += (f"; {suite_level} suite-level drop{'s' if suite_level != 1 else ''}")
         return Text(msg, style="bold red")
     if code == ExitCode.INFRA:
         return Text(f"NO VERDICT: {counts['error']} cases errored (infrastructure)",
                     style="bold yellow")
-    return Text(f"OK: no regressions ({counts['unchanged']} unchanged, "
-                f"{counts['changed']} changed, {counts['fixed']} fixed, "
-                f"{counts['failing']} still failing, {counts['new']} new)", style="green")
+    moved = ", ".join(f"{counts[k]} {k}" for k in ("unchanged", "changed", "fixed",
+                                                   "improved", "dropped", "flaky", "failing",
+                                                   "new", "removed") if counts[k])
+    alpha = f" at alpha {report.alpha:g}" if any(s.hypotheses for s in report.suites) else ""
+    return Text(f"OK: no regressions{alpha} ({moved or 'nothing compared'})", style="green")

@@ -30,8 +30,8 @@ def _console(stderr: bool = False) -> Console:
 out = _console()
 err = _console(stderr=True)
 
-STATUS_STYLE = {"pass": "green", "fail": "red", "error": "yellow"}
-ORDER = {"error": 0, "fail": 1, "pass": 2}
+STATUS_STYLE = {"pass": "green", "fail": "red", "error": "yellow", "flaky": "yellow"}
+ORDER = {"error": 0, "fail": 1, "flaky": 2, "pass": 3}
 TABLE_LIMIT = 40
 
 
@@ -73,15 +73,20 @@ def progress(enabled: bool) -> Iterator[Any]:
 
 
 def results_table(records: Sequence[CallRecord], *, verbose: bool) -> tuple[Table | None, int]:
-    """Failures first, with reasons. Returns the table and how many rows it hides."""
-    rows = sorted(records, key=lambda r: ORDER[r.status])  # stable: keeps plan order
+    """Failures first, with reasons. One row per sample, or per cell (with its pass
+    count and interval) when cells were sampled more than once. Returns the table and
+    how many passing rows it hides."""
+    rows = _cell_rows(records) if any(r.repeat for r in records) else [
+        (r.status, r, None) for r in records]
+    rows.sort(key=lambda row: ORDER[row[0]])  # stable: keeps plan order
     hidden = 0
     if not verbose and len(rows) > TABLE_LIMIT:
-        shown = [r for r in rows if r.status != "pass"][:TABLE_LIMIT]
+        shown = [row for row in rows if row[0] != "pass"][:TABLE_LIMIT]
         hidden = len(rows) - len(shown)
         rows = shown
     if not rows:
         return None, hidden
+
     def varies(field: str) -> bool:  # within a suite: a prompt or model matrix
         seen: dict[str, set[Any]] = {}
         for r in records:
@@ -89,36 +94,50 @@ def results_table(records: Sequence[CallRecord], *, verbose: bool) -> tuple[Tabl
         return any(len(v) > 1 for v in seen.values())
 
     many = {"suite": len({r.suite for r in records}) > 1, "prompt": varies("prompt"),
-            "model": varies("model"), "repeat": varies("repeat")}
+            "model": varies("model")}
+    per_cell = rows[0][2] is not None
     table = Table(show_lines=False, pad_edge=False, expand=False)
     table.add_column("", no_wrap=True)
-    if many["suite"]:
-        table.add_column("suite", no_wrap=True)
-    table.add_column("case", no_wrap=True)
-    if many["prompt"]:
-        table.add_column("prompt", no_wrap=True)
-    if many["model"]:
-        table.add_column("model", no_wrap=True)
-    if many["repeat"]:
-        table.add_column("#", justify="right")
+    for name in ("suite", "case", "prompt", "model"):
+        if name == "case" or many[name]:
+            table.add_column(name, no_wrap=True)
+    if per_cell:
+        table.add_column("passed", no_wrap=True)
     table.add_column("output", overflow="fold", ratio=3, min_width=24)
     table.add_column("why", overflow="fold", ratio=2, min_width=16)
-    for r in rows:
-        status = Text(r.status.upper(), style=STATUS_STYLE[r.status])
-        cells: list[Any] = [status]
-        if many["suite"]:
-            cells.append(r.suite)
-        cells.append(escape(r.case))
-        if many["prompt"]:
-            cells.append(r.prompt)
-        if many["model"]:
-            cells.append(r.model)
-        if many["repeat"]:
-            cells.append(str(r.repeat))
+    for status, r, tally in rows:
+        cells: list[Any] = [Text(status.upper(), style=STATUS_STYLE[status])]
+        for name in ("suite", "case", "prompt", "model"):
+            if name == "case" or many[name]:
+                cells.append(escape(str(getattr(r, name))))
+        if tally is not None:
+            cells.append(tally)
         cells.append(Text(short(r.output) + (" (cached)" if r.cached else "")))
         cells.append(Text(_why(r)))
         table.add_row(*cells)
     return table, hidden
+
+
+def _cell_rows(records: Sequence[CallRecord]) -> list[tuple[str, CallRecord, str | None]]:
+    """One row per cell: its status (pass, fail, flaky, error), the sample to show (the
+    first failing one), and 'k/n [lo-hi]'."""
+    from ..stats import wilson
+
+    cells: dict[tuple[str, str, str, str], list[CallRecord]] = {}
+    for r in records:
+        cells.setdefault((r.suite, r.case, r.prompt, r.model), []).append(r)
+    rows: list[tuple[str, CallRecord, str | None]] = []
+    for recs in cells.values():
+        scored = [r for r in recs if r.error is None]
+        k, n = sum(r.passed for r in scored), len(scored)
+        if len(scored) < len(recs):
+            status = "error"
+        else:
+            status = "pass" if k == n else "fail" if k == 0 else "flaky"
+        shown = next((r for r in recs if r.status != "pass"), recs[0])
+        lo, hi = wilson(k, n)
+        rows.append((status, shown, f"{k}/{n} [{lo:.0%}-{hi:.0%}]" if n else "0/0"))
+    return rows
 
 
 def _why(r: CallRecord) -> str:
@@ -150,10 +169,14 @@ def summary_line(summary: Summary, seconds: float, run_id: str | None) -> Text:
     parts.append(f"{summary.passed} passed", style="green" if summary.passed else "")
     parts.append(", ")
     parts.append(f"{summary.failed} failed", style="red" if summary.failed else "")
+    flaky = len(summary.flaky())
+    if flaky:
+        parts.append(f" ({flaky} flaky)", style="yellow")
     if summary.errors:
         parts.append(", ")
         parts.append(f"{summary.errors} errors", style="yellow")
-    extra = [f"pass rate {summary.pass_rate:.1%}"]
+    lo, hi = summary.pass_rate_interval()
+    extra = [f"pass rate {summary.pass_rate:.1%} [{lo:.0%}, {hi:.0%}]"]
     if summary.samples != n:
         extra.append(f"{summary.samples} samples")
     extra.append(f"{seconds:.2f}s")
@@ -164,9 +187,8 @@ def summary_line(summary: Summary, seconds: float, run_id: str | None) -> Text:
         extra.append(f"{tokens:,} tokens")
     if summary.cost:
         extra.append(f"${summary.cost:.4f}")
-    for name, stat in sorted(summary.metrics.items()):
-        lo, hi = stat.interval()
-        extra.append(f"{name} {stat.mean:.2f} [{lo:.2f}, {hi:.2f}]")
+    for name, (mean, mlo, mhi, _) in summary.metric_intervals().items():
+        extra.append(f"{name} {mean:.2f} [{mlo:.2f}, {mhi:.2f}]")
     if run_id:
         extra.append(f"run {run_id}")
     parts.append(" · " + " · ".join(extra))

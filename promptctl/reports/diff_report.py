@@ -15,9 +15,11 @@ VERDICT = {ExitCode.OK: "pass", ExitCode.FAILED: "regressed", ExitCode.INFRA: "e
 HEADLINE = {ExitCode.OK: "✅ no regressions", ExitCode.FAILED: "❌ regressions found",
             ExitCode.INFRA: "⚠️ no verdict: infrastructure errors"}
 SECTIONS = [("broken", "Broken (regressions)"), ("error", "Errors"),
-            ("tolerated", "Dropped within max_drop"), ("fixed", "Fixed"),
-            ("changed", "Output changed, still passing"), ("failing", "Still failing"),
-            ("new", "New"), ("removed", "Removed")]
+            ("tolerated", "Dropped within max_drop"),
+            ("dropped", "Pass rate lower, not a significant drop"), ("fixed", "Fixed"),
+            ("improved", "Pass rate higher"), ("changed", "Output changed, still passing"),
+            ("flaky", "Flaky (same pass rate, neither all pass nor all fail)"),
+            ("failing", "Still failing"), ("new", "New"), ("removed", "Removed")]
 
 
 def _cell(cell: Cell | None) -> dict[str, Any] | None:
@@ -36,6 +38,7 @@ def document(report: DiffReport) -> dict[str, Any]:
         "verdict": VERDICT[code],
         "exit_code": int(code),
         "strict": report.strict,
+        "alpha": report.alpha,
         "counts": dict(sorted(report.counts().items())),
         "suites": [{
             "suite": s.suite,
@@ -44,10 +47,17 @@ def document(report: DiffReport) -> dict[str, Any]:
             "metrics": {k: {"before": b, "after": a} for k, (b, a) in s.metrics.items()},
             "metric_regressions": s.metric_regressions,
             "not_run": s.not_run,
+            "tests": [{"name": h.name, "before": h.before, "after": h.after,
+                       "p_value": h.p_value, "adjusted": h.adjusted,
+                       "regression": h.regression} for h in s.hypotheses],
+            "power": None if s.power is None else {
+                "cases": s.power.cases, "repeats": s.power.repeats,
+                "min_detectable_drop": s.power.min_drop, "text": s.power.describe()},
             "cases": [{"case": c.case, "prompt": c.prompt, "model": c.model,
                        "status": c.status, "fingerprint": c.fingerprint,
                        "reasons": c.reasons, "before": _cell(c.before),
-                       "after": _cell(c.after)} for c in s.cells],
+                       "after": _cell(c.after), "p_value": c.p_value,
+                       "adjusted": c.adjusted} for c in s.cells],
         } for s in report.suites],
     }
 
@@ -75,6 +85,12 @@ def _md_row(c: CellDiff) -> str:
     if len(output) > 300:
         output = output[:299] + "…"
     why = "; ".join([*c.reasons[:3], *c.fingerprint])
+    if c.sample_counts is not None:
+        k0, n0, k1, n1 = c.sample_counts
+        rates = f"{k0}/{n0} → {k1}/{n1}"
+        if c.p_value is not None and k1 / n1 < k0 / n0:
+            rates += f" (p={c.p_value:.3g}, adj. {c.adjusted or 1:.3g})"
+        why = f"{rates}; {why}" if why else rates
     return f"| `{c.case}` | {c.prompt} | {c.model} | {output} | {_md_escape(why)} |"
 
 
@@ -98,6 +114,11 @@ def markdown(report: DiffReport) -> str:
     for s in report.suites:
         for reg in s.metric_regressions:
             lines.append(f"\n**{s.suite}**: {reg}")
+        for h in s.hypotheses:
+            if not h.regression:
+                lines.append(f"\n{s.suite}: {h.describe()}: not a significant drop")
+        if s.power is not None:
+            lines.append(f"\n{s.suite}: {s.power.describe()}.")
     for status, title in SECTIONS:
         rows = [c for c in report.cells() if c.status == status]
         if not rows:
