@@ -10,12 +10,13 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from . import stats
 from .baseline import Baseline, baseline_path, cells_from_records, load_baseline, write_baseline
 from .diff import DiffReport, diff_run
 from .errors import InfraError, UserError
 from .project import Project, Suite, display_path
 from .results import CallRecord
-from .runner import RunOptions, RunResult, run_suites
+from .runner import CellKey, MorePolicy, RunOptions, RunResult, run_suites, until_a_pass
 from .store import read_records, resolve_run
 from .verdicts import DEFAULT_ALPHA
 
@@ -80,10 +81,32 @@ def check(project: Project, suites: Sequence[Suite], options: RunOptions, *,
     """Run, then diff against the baselines. Baselines are loaded first, so a missing
     or broken one fails before any model time is spent."""
     baselines = load_baselines(project, suites, allow_missing=allow_missing)
-    result = run_suites(project, suites, options, on_plan=on_plan, on_record=on_record)
+    result = run_suites(project, suites, options, on_plan=on_plan, on_record=on_record,
+                        more=uncertain_against(baselines, alpha))
     report = diff_run(suites, baselines, result.records, run_id=result.run_id,
                       strict=strict, alpha=alpha)
     return result, report
+
+
+def uncertain_against(baselines: dict[str, Baseline | None], alpha: float) -> MorePolicy:
+    """--repeat auto in a check: sample a cell again only while it looks worse than its
+    baseline and the evidence is not yet conclusive. A cell that matches or beats its
+    baseline is settled after one sample."""
+    known = {(suite, *key): (cell.pass_count, len(cell.samples))
+             for suite, b in baselines.items() if b is not None
+             for key, cell in b.cells.items()}
+    sure = alpha / 2 / max(1, len(known))  # significant even after a full Holm
+
+    def more(cell: CellKey, outcomes: list[bool]) -> bool:
+        if cell not in known:
+            return until_a_pass(cell, outcomes)
+        k0, n0 = known[cell]
+        k1, n1 = sum(outcomes), len(outcomes)
+        if k1 / n1 >= k0 / n0:
+            return False
+        return stats.fisher_less(k1, n1, k0, n0) > sure
+
+    return more
 
 
 @dataclass

@@ -178,7 +178,7 @@ class Suite:
     cases: list[Case]
 
     @property
-    def repeat(self) -> int:
+    def repeat(self) -> int | str:
         return self.spec.repeat
 
 

@@ -34,6 +34,22 @@ class RunOptions:
     use_cache: bool = True
     filter: str | None = None
     params: dict[str, Any] = field(default_factory=dict)  # command-line params: win last
+    # --repeat auto: one sample per cell, more only where the verdict is uncertain
+    auto_repeat: bool = False
+    max_repeat: int = 5
+    # --resample: shift every seed by this offset: fresh samples, the cache kept
+    seed_offset: int = 0
+
+
+CellKey = tuple[str, str, str, str]  # (suite, case, prompt, model)
+# (cell, its outcomes so far: True for a pass) -> draw another sample?
+MorePolicy = Callable[[CellKey, list[bool]], bool]
+
+
+def until_a_pass(cell: CellKey, outcomes: list[bool]) -> bool:
+    """The policy without a baseline: a passing cell is settled at once; a failing one
+    is sampled until it passes once (flaky) or the cap says it always fails."""
+    return not any(outcomes)
 
 
 @dataclass
@@ -79,7 +95,7 @@ def case_matches(case_id: str, pattern: str | None) -> bool:
 def plan(project: Project, suites: Sequence[Suite], options: RunOptions) -> list[Call]:
     calls: list[Call] = []
     for suite in suites:
-        repeat = options.repeat or suite.repeat
+        repeat = 1 if adaptive(suite, options) else int(options.repeat or suite.repeat)
         for case in suite.cases:
             if not case_matches(case.id, options.filter):
                 continue
@@ -89,12 +105,24 @@ def plan(project: Project, suites: Sequence[Suite], options: RunOptions) -> list
                     entry = project.model(model)
                     base = {**entry.params.set_values(), **prompt.spec.params.set_values(),
                             **suite.spec.params.set_values(), **case.params, **options.params}
-                    for i in range(repeat):
-                        params = dict(base)
-                        if i and params.get("seed") is not None:
-                            params["seed"] = int(params["seed"]) + i
-                        calls.append(Call(suite, case, prompt, model, i, messages, params))
+                    first = Call(suite, case, prompt, model, 0, messages, base)
+                    calls.extend(repeat_call(first, i, options.seed_offset)
+                                 for i in range(repeat))
     return calls
+
+
+def adaptive(suite: Suite, options: RunOptions) -> bool:
+    """--repeat auto, or `repeat: auto` in the suite when no --repeat N overrides it."""
+    return options.auto_repeat or (options.repeat is None and suite.repeat == "auto")
+
+
+def repeat_call(first: Call, i: int, offset: int = 0) -> Call:
+    """Repeat i of a cell: with a seed, it uses seed + i (+ the --resample offset), so
+    repeats differ from each other and each one is reproducible."""
+    params = dict(first.params)
+    if params.get("seed") is not None or offset:
+        params["seed"] = int(params.get("seed") or 0) + i + offset
+    return Call(first.suite, first.case, first.prompt, first.model, i, first.messages, params)
 
 
 def messages_digest(messages: list[dict[str, str]]) -> str:
@@ -113,24 +141,27 @@ class Runner:
         self.cache = Cache(project.state_dir / "cache.sqlite") if options.use_cache else None
         self._providers: dict[str, Provider] = {}
         self._lock = threading.Lock()
+        self._order: dict[tuple[str, str, str, str, int], int] = {}
+        self.records: list[CallRecord] = []
+        self.summary = Summary()
 
     def provider(self, alias: str) -> Provider:
         if alias not in self._providers:
             self._providers[alias] = self.project.provider(alias)
         return self._providers[alias]
 
-    def run(self, calls: Sequence[Call]) -> RunResult:
-        started = now_iso()
+    def run(self, calls: Sequence[Call]) -> None:
+        """Run a batch of calls; records and summary accumulate over batches."""
         # providers are created (and models located) before any call: config errors first
         for alias in dict.fromkeys(c.model for c in calls):
             self.provider(alias)
-        records: list[CallRecord] = []
-        summary = Summary()
+        for i, c in enumerate(calls, start=len(self._order)):
+            self._order[(c.suite.name, c.case.id, c.prompt.id, c.model, c.repeat)] = i
 
         def finish(record: CallRecord) -> None:
             with self._lock:
-                records.append(record)
-                summary.add(record)
+                self.records.append(record)
+                self.summary.add(record)
                 if self.writer is not None:
                     self.writer.write(record)
                 if self.on_record is not None:
@@ -139,21 +170,21 @@ class Runner:
         groups: dict[str, list[Call]] = {}
         for call in calls:
             groups.setdefault(call.model, []).append(call)
-        try:
-            if len(groups) == 1 and self._width(next(iter(groups), "")) == 1:
-                for call in calls:
-                    finish(self.execute(call))
-            else:
-                self._run_parallel(groups, finish)
-        finally:
-            if self.cache is not None:
-                self.cache.close()
+        if len(groups) == 1 and self._width(next(iter(groups), "")) == 1:
+            for call in calls:
+                finish(self.execute(call))
+        else:
+            self._run_parallel(groups, finish)
+
+    def result(self, started: str) -> RunResult:
         # report in plan order (the suite file's order), whatever order calls finished in
-        order = {(c.suite.name, c.case.id, c.prompt.id, c.model, c.repeat): i
-                 for i, c in enumerate(calls)}
-        records.sort(key=lambda r: order.get(r.key, len(order)))
+        self.records.sort(key=lambda r: self._order.get(r.key, len(self._order)))
         return RunResult(self.writer.run_id if self.writer else None, started, now_iso(),
-                         records, summary)
+                         self.records, self.summary)
+
+    def close(self) -> None:
+        if self.cache is not None:
+            self.cache.close()
 
     def _width(self, alias: str) -> int:
         if not alias:
@@ -234,24 +265,60 @@ def score_call(record: CallRecord, call: Call, completion: Completion,
 def run_suites(project: Project, suites: Sequence[Suite], options: RunOptions, *,
                on_plan: Callable[[int], None] | None = None,
                on_record: Callable[[CallRecord], None] | None = None,
-               record_run: bool = True) -> RunResult:
-    """The public entry point used by the CLI, the pytest plugin and the tests."""
+               record_run: bool = True, more: MorePolicy = until_a_pass) -> RunResult:
+    """The public entry point used by the CLI, the pytest plugin and the tests.
+
+    With options.auto_repeat, every cell gets one sample, then rounds of one more
+    sample for each cell that `more` says is still uncertain, up to options.max_repeat.
+    """
     calls = plan(project, suites, options)
     if not calls:
         raise UserError(f"no case matches --filter {options.filter!r}" if options.filter
                         else "the suites have no cases", hint="check the case ids")
     if on_plan is not None:
         on_plan(len(calls))
+    started = now_iso()
     writer = RunWriter(project.state_dir / "runs") if record_run else None
     if writer is not None:
-        writer.meta({"run_id": writer.run_id, "started": now_iso(),
+        writer.meta({"run_id": writer.run_id, "started": started,
                      "suites": [s.file for s in suites], "calls": len(calls),
-                     "options": {"models": options.models, "repeat": options.repeat,
+                     "options": {"models": options.models,
+                                 "repeat": "auto" if options.auto_repeat else options.repeat,
+                                 "max_repeat": options.max_repeat,
+                                 "seed_offset": options.seed_offset,
                                  "filter": options.filter, "use_cache": options.use_cache,
                                  "params": options.params}})
     runner = Runner(project, options, on_record=on_record, writer=writer)
-    result = runner.run(calls)
+    try:
+        runner.run(calls)
+        auto = [c for c in calls if adaptive(c.suite, options)]
+        if auto:
+            _sample_adaptively(runner, auto, len(calls), options, more, on_plan)
+    finally:
+        runner.close()
+    result = runner.result(started)
     if writer is not None:
         writer.finish({"run_id": writer.run_id, "started": result.started,
                        "finished": result.finished, "summary": result.summary.to_dict()})
     return result
+
+
+def _sample_adaptively(runner: Runner, firsts: Sequence[Call], total: int,
+                       options: RunOptions, more: MorePolicy,
+                       on_plan: Callable[[int], None] | None) -> None:
+    for i in range(1, options.max_repeat):
+        outcomes = runner.summary.outcomes
+        batch = []
+        for call in firsts:
+            key = (call.suite.name, call.case.id, call.prompt.id, call.model)
+            seen = outcomes.get(key)
+            if seen is None or runner.summary.cells.get(key) == "error":
+                continue  # an errored cell has no verdict to refine
+            if more(key, [x == 1.0 for x in seen]):
+                batch.append(repeat_call(call, i, options.seed_offset))
+        if not batch:
+            return
+        total += len(batch)
+        if on_plan is not None:
+            on_plan(total)
+        runner.run(batch)

@@ -8,7 +8,14 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    field_validator,
+    model_validator,
+)
 
 
 class Strict(BaseModel):
@@ -190,10 +197,19 @@ class SuiteSpec(Strict):
     description: str | None = None
     prompts: StrList
     models: StrList | None = None
-    repeat: int = Field(1, ge=1)
+    repeat: int | str = 1  # a count, or "auto": sample more only where uncertain
     params: Params = Field(default_factory=Params)
     defaults: CaseDefaults = Field(default_factory=CaseDefaults)
     cases: list[CaseSpec] = Field(min_length=1)
     tags: StrList = Field(default_factory=list)
     # tolerated drop vs the baseline, for assertion scores and named metrics
     max_drop: float | None = Field(None, ge=0, le=1)
+
+    @field_validator("repeat", mode="before")
+    @classmethod
+    def _repeat(cls, value: Any) -> int | str:
+        if value == "auto":
+            return "auto"
+        if isinstance(value, int) and not isinstance(value, bool) and value >= 1:
+            return value
+        raise ValueError(f"repeat must be a whole number >= 1 or 'auto', got {value!r}")

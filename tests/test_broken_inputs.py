@@ -47,7 +47,7 @@ CORPUS = [
     ("wrong-type-repeat", {"suites/triage.yaml": GOOD_SUITE + "repeat: three\n"},
      [], "suites/triage.yaml:7", "repeat"),
     ("negative-repeat", {"suites/triage.yaml": GOOD_SUITE + "repeat: 0\n"},
-     [], "suites/triage.yaml:7", "greater than or equal to 1"),
+     [], "suites/triage.yaml:7", "repeat must be a whole number >= 1 or 'auto', got 0"),
     ("temperature-out-of-range",
      {"prompts/support.yaml": GOOD_PROMPTS.replace("max_tokens: 8", "temperature: 9")},
      [], "prompts/support.yaml:3", "temperature"),

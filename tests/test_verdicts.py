@@ -141,3 +141,63 @@ def test_diff_json_and_markdown_carry_the_statistics(make_project, scripted, cli
 ])
 def test_what_counts_as_deterministic(fp, expected):
     assert deterministic(fp) is expected
+
+
+def calls_per_case(scripted) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for prompt, _ in scripted.calls:
+        out[prompt] = out.get(prompt, 0) + 1
+    return out
+
+
+def test_repeat_auto_without_a_baseline_settles_passing_cells_at_once(make_project, scripted,
+                                                                       cli):
+    project_of(make_project, 3, 1)
+    scripted.reset({"0": "good", "1": ["bad", "bad", "good"], "2": "bad"})
+    result = cli("run", "--repeat", "auto", "--max-repeat", "4", "--no-cache")
+    assert result.exit_code == 1
+    assert calls_per_case(scripted) == {"0": 1, "1": 3, "2": 4}
+    assert "(1 flaky)" in result.stdout and "2/4" not in result.stdout
+    assert "1/3" in result.stdout and "0/4" in result.stdout
+
+
+def test_repeat_auto_in_a_check_samples_only_cells_that_look_worse(make_project, scripted):
+    project_of(make_project, 4, 5)
+    baseline(scripted, {str(i): pattern(5, 5) for i in range(4)})
+    scripted.reset({"0": "good", "1": "good", "2": ["bad", "good"], "3": "bad"})
+    project = load_project()
+    suites = [project.load_suite(p) for p in project.suite_paths()]
+    _, report = check(project, suites, RunOptions(use_cache=False, auto_repeat=True,
+                                                  max_repeat=10))
+    per_case = calls_per_case(scripted)
+    assert per_case["0"] == per_case["1"] == 1  # matches its baseline: settled
+    assert per_case["2"] == 10  # looks worse, never conclusive: up to the cap
+    assert per_case["3"] < 10  # 0/k against 5/5 becomes conclusive before the cap
+    status = {c.case: c.status for c in report.cells()}
+    assert status["c3"] == "broken" and status["c2"] == "dropped"
+
+
+def test_suite_repeat_auto_and_bad_repeat_flags(make_project, scripted, cli):
+    project_of(make_project, 2, "auto")
+    scripted.reset({"0": "good", "1": ["bad", "good"]})
+    assert cli("run", "--no-cache", "-q").exit_code == 1
+    assert calls_per_case(scripted) == {"0": 1, "1": 2}
+    for bad in ("0", "many", "-2"):
+        result = cli("run", "--repeat", bad)
+        assert result.exit_code == 2 and "bad --repeat" in result.stderr
+
+
+def test_resample_draws_fresh_seeds_and_keeps_the_cache(make_project, scripted, cli):
+    project_of(make_project, 1, 3)
+    scripted.reset({"0": pattern(1, 7)})
+    assert cli("run", "-q").exit_code == 1
+    seeds_first = [p["seed"] for _, p in scripted.calls]
+    assert seeds_first == [0, 1, 2]
+    cli("run", "-q")
+    assert len(scripted.calls) == 3  # all three served from the cache
+    cli("run", "-q", "--resample")
+    fresh = [p["seed"] for _, p in scripted.calls[3:]]
+    assert len(fresh) == 3 and fresh[1] == fresh[0] + 1 and fresh[0] not in seeds_first
+    cli("run", "-q")
+    assert len(scripted.calls) == 6  # the original samples are still cached
+    assert "entries: 6" in cli("cache", "stats").stdout

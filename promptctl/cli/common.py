@@ -23,9 +23,14 @@ ModelOpt = Annotated[list[str] | None, typer.Option(
     "--model", "-m", help="Model alias or spec (builtin:smollm2, PATH.gguf, "
     "openai:NAME, echo); repeat for a matrix. Overrides the suites' models.",
     show_default=False)]
-RepeatOpt = Annotated[int | None, typer.Option(
-    "--repeat", "-r", min=1, help="Samples per cell (overrides the suites' repeat).",
-    show_default=False)]
+RepeatOpt = Annotated[str | None, typer.Option(
+    "--repeat", "-r", help="Samples per cell, or 'auto': one per cell and more only where "
+    "the verdict is uncertain (overrides the suites' repeat).", show_default=False)]
+MaxRepeatOpt = Annotated[int, typer.Option(
+    "--max-repeat", min=1, help="The most samples per cell that --repeat auto draws.")]
+ResampleOpt = Annotated[bool, typer.Option(
+    "--resample", help="Draw fresh samples (new seeds) instead of cached ones; the cache "
+    "keeps both.")]
 ConcurrencyOpt = Annotated[int | None, typer.Option(
     "--concurrency", "-j", min=1, help="Calls in flight per hosted model.",
     show_default=False)]
@@ -53,12 +58,25 @@ def load_suites(proj: Project, targets: list[str] | None, models: list[str] | No
     return [proj.load_suite(p, models=models or []) for p in proj.suite_paths(targets or [])]
 
 
-def run_options(model: list[str] | None, repeat: int | None, concurrency: int | None,
-                no_cache: bool, filter: str | None) -> RunOptions:
+def run_options(model: list[str] | None, repeat: str | None, concurrency: int | None,
+                no_cache: bool, filter: str | None, max_repeat: int = 5,
+                resample: bool = False) -> RunOptions:
+    import secrets
+
     from ..runner import RunOptions
 
-    return RunOptions(models=list(model or []), repeat=repeat, concurrency=concurrency,
-                      use_cache=not no_cache, filter=filter)
+    count: int | None = None
+    if repeat is not None and repeat != "auto":
+        try:
+            count = int(repeat)
+        except ValueError:
+            count = 0
+        if count < 1:
+            raise UserError(f"bad --repeat '{repeat}'", hint="a whole number >= 1, or auto")
+    return RunOptions(models=list(model or []), repeat=count, concurrency=concurrency,
+                      use_cache=not no_cache, filter=filter, auto_repeat=repeat == "auto",
+                      max_repeat=max_repeat,
+                      seed_offset=secrets.randbelow(2**31 - 1) + 1 if resample else 0)
 
 
 def parse_vars(pairs: list[str] | None) -> dict[str, Any]:

@@ -15,6 +15,8 @@ def run(
     suites: common.SuitesArg = None,
     model: common.ModelOpt = None,
     repeat: common.RepeatOpt = None,
+    max_repeat: common.MaxRepeatOpt = 5,
+    resample: common.ResampleOpt = False,
     concurrency: common.ConcurrencyOpt = None,
     no_cache: common.NoCacheOpt = False,
     filter: common.FilterOpt = None,
@@ -34,7 +36,8 @@ def run(
         check_output_path(output_file)
     project = common.project(config)
     loaded = common.load_suites(project, suites, model)
-    options = common.run_options(model, repeat, concurrency, no_cache, filter)
+    options = common.run_options(model, repeat, concurrency, no_cache, filter,
+                                 max_repeat, resample)
     start = time.perf_counter()
     with output.progress(not quiet) as (set_total, advance):
         result = run_suites(project, loaded, options, on_plan=set_total, on_record=advance)
