@@ -34,6 +34,11 @@ def diff_text(before: str, after: str, width: int = 200) -> Text:
 
 
 def _output_cell(d: CellDiff) -> Text:
+    if d.sample_counts is not None and d.after is not None:
+        # sampled outputs differ by chance: show a failing sample of the candidate
+        shown = next((x.output for x in d.after.samples if not x.passed),
+                     d.after.samples[0].output)
+        return Text(short(shown, 80))
     if d.before and d.after and d.before.outputs != d.after.outputs:
         return diff_text(d.before.outputs[0], d.after.outputs[0])
     cell = d.after or d.before
@@ -43,6 +48,7 @@ def _output_cell(d: CellDiff) -> Text:
 def show_report(report: DiffReport, *, verbose: bool = False) -> None:
     rows = sorted((c for c in report.cells() if verbose or c.status != "unchanged"),
                   key=lambda c: (ORDER[c.status], c.suite, c.case, c.prompt, c.model))
+    common = {s.suite: shared_fingerprint(s) for s in report.suites}
     if rows:
         many_prompts = len({c.prompt for c in rows}) > 1
         many_models = len({c.model for c in rows}) > 1
@@ -68,7 +74,8 @@ def show_report(report: DiffReport, *, verbose: bool = False) -> None:
             if many_models:
                 cells.append(c.model)
             cells.append(_output_cell(c))
-            why = [*c.reasons[:3], *c.fingerprint]
+            why = [*c.reasons[:3], *(f for f in c.fingerprint
+                                      if f not in common.get(c.suite, set()))]
             if c.sample_counts is not None:
                 why.insert(0, sample_text(c))
             if c.note:
@@ -79,6 +86,17 @@ def show_report(report: DiffReport, *, verbose: bool = False) -> None:
     for s in report.suites:
         out.print(suite_line(s))
     out.print(verdict_line(report))
+
+
+def shared_fingerprint(s: SuiteDiff) -> set[str]:
+    """Fingerprint changes every compared cell of the suite has: said once per suite."""
+    compared = [c for c in s.cells if c.before is not None and c.after is not None]
+    if len(compared) < 2:
+        return set()
+    shared = set(compared[0].fingerprint)
+    for c in compared[1:]:
+        shared &= set(c.fingerprint)
+    return shared
 
 
 def sample_text(c: CellDiff) -> str:
@@ -112,10 +130,13 @@ def suite_line(s: SuiteDiff) -> Text:
     parts = [f"{n} {status}" for status, n in sorted(counts.items(), key=lambda x: ORDER[x[0]])]
     if s.not_run:
         parts.append(f"{s.not_run} not run")
-    fp = sum(1 for c in s.cells if c.fingerprint)
+    shared = shared_fingerprint(s)
+    fp = sum(1 for c in s.cells if set(c.fingerprint) - shared)
     if fp:
         parts.append(f"{fp} fingerprint changes")
     text.append(" · " + ", ".join(parts))
+    if shared:
+        text.append("\n  every case: " + "; ".join(sorted(shared)), style="cyan")
     for h in s.hypotheses:
         if not h.regression:
             text.append(f"\n  {h.describe()}: not a significant drop", style="dim")
@@ -139,9 +160,12 @@ def verdict_line(report: DiffReport) -> Text:
         what = f"{len(failing)} case{'s' if len(failing) != 1 else ''}"
         reason = "changed (--strict)" if report.strict else "regressed"
         suite_level = sum(len(s.metric_regressions) for s in report.suites)
-        msg = f"REGRESSED: {what} {reason}" if failing else "REGRESSED"
+        parts = [f"{what} {reason}"] if failing else []
         if suite_level:
-            msg += (f"; {suite_level} suite-level drop{'s' if suite_level != 1 else ''}")
+            drops = [h for s in report.suites for h in s.hypotheses if h.regression]
+            parts.append("; ".join(f"{h.suite} {h.describe()}" for h in drops) or
+                         f"{suite_level} metric drops beyond max_drop")
+        msg = "REGRESSED: " + "; ".join(parts)
         return Text(msg, style="bold red")
     if code == ExitCode.INFRA:
         return Text(f"NO VERDICT: {counts['error']} cases errored (infrastructure)",
