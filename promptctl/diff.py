@@ -72,6 +72,8 @@ class SuiteDiff:
     not_run: int = 0
     hypotheses: list[Hypothesis] = field(default_factory=list)
     power: Power | None = None
+    # 95% intervals of the compared cells' pass rates, before and after
+    pass_rate_ci: tuple[tuple[float, float] | None, tuple[float, float] | None] = (None, None)
 
 
 @dataclass
@@ -251,8 +253,10 @@ def diff_suite(suite: Suite, baseline: Baseline | None, records: list[CallRecord
         out.append(diff)
 
     both = [d for d in out if d.before is not None and d.after is not None]
-    rate_before = _mean([float(s.passed) for d in both for s in d.before.samples])  # type: ignore[union-attr]
-    rate_after = _mean([float(s.passed) for d in both for s in d.after.samples])  # type: ignore[union-attr]
+    before_outcomes = [[float(x.passed) for x in d.before.samples] for d in both if d.before]
+    after_outcomes = [[float(x.passed) for x in d.after.samples] for d in both if d.after]
+    rate_before = _mean([x for g in before_outcomes for x in g])
+    rate_after = _mean([x for g in after_outcomes for x in g])
     m_before = _metric_means(d.before for d in both if d.before)
     m_after = _metric_means(d.after for d in both if d.after)
     metrics = {name: (m_before.get(name), m_after.get(name))
@@ -265,6 +269,9 @@ def diff_suite(suite: Suite, baseline: Baseline | None, records: list[CallRecord
                                    f"(max_drop {max_drop})")
     result = SuiteDiff(suite.name, baseline is not None, out, (rate_before, rate_after),
                        metrics, max_drop, regressions, not_run)
+    if both:
+        result.pass_rate_ci = (stats.rate_interval(before_outcomes)[1:],
+                               stats.rate_interval(after_outcomes)[1:])
     if any(d.sample_counts for d in out):
         result.metric_regressions = []  # metrics of sampled cells need a significant drop
         result.hypotheses = suite_hypotheses(result)

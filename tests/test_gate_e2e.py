@@ -74,7 +74,7 @@ def test_update_check_break_revert_and_fingerprints(geo):
     fp = json.loads((geo / "fp.json").read_text())
     assert all("param top_k: unset -> 1" in c["fingerprint"]
                for c in fp["suites"][0]["cases"])
-    assert "fingerprint changes" in changed.stdout
+    assert "every case: param top_k: unset -> 1" in changed.stdout
 
     # another model: its cells are new, and the baseline's cells were not run
     swapped = run_subprocess("check", "-m", "echo", "-o", "sw.json", cwd=geo)

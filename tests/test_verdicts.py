@@ -121,11 +121,14 @@ def test_diff_json_and_markdown_carry_the_statistics(make_project, scripted, cli
     result = cli("check", "--no-cache", "-o", "d.json", "-o", "d.md")
     assert result.exit_code == 1, result.output
     assert "power: with 20 cases x 5 repeats" in result.stdout
+    assert "pass rate 100% [" in result.stdout and "-> 60% [" in result.stdout
     doc = json.loads((tmp_path / "d.json").read_text())
     suite = doc["suites"][0]
     assert doc["alpha"] == 0.05
     assert suite["tests"][0]["name"] == "pass rate" and suite["tests"][0]["regression"]
     assert suite["power"]["min_detectable_drop"] > 0
+    lo, hi = suite["pass_rate"]["after_ci"]
+    assert lo < suite["pass_rate"]["after"] == 0.6 < hi
     cell = suite["cases"][0]
     assert cell["status"] == "dropped"
     assert cell["p_value"] == pytest.approx(56 / 252)  # C(8,3) / C(10,5)

@@ -112,6 +112,10 @@ def _pct(x: float | None) -> str:
     return "—" if x is None else f"{x:.0%}"
 
 
+def _ci(ci: tuple[float, float] | None) -> str:
+    return "" if ci is None else f" [{ci[0]:.0%}, {ci[1]:.0%}]"
+
+
 def _num(x: float | None) -> str:
     return "—" if x is None else f"{x:.2f}"
 
@@ -121,7 +125,8 @@ def suite_line(s: SuiteDiff) -> Text:
     if not s.has_baseline:
         text.append("no baseline yet (all cases new) ", style="yellow")
     before, after = s.pass_rate
-    text.append(f"pass rate {_pct(before)} -> {_pct(after)}")
+    ci_b, ci_a = s.pass_rate_ci
+    text.append(f"pass rate {_pct(before)}{_ci(ci_b)} -> {_pct(after)}{_ci(ci_a)}")
     for name, (b, a) in s.metrics.items():
         text.append(f" · {name} {_num(b)} -> {_num(a)}")
     counts: dict[str, int] = {}

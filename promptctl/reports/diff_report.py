@@ -43,7 +43,8 @@ def document(report: DiffReport) -> dict[str, Any]:
         "suites": [{
             "suite": s.suite,
             "has_baseline": s.has_baseline,
-            "pass_rate": {"before": s.pass_rate[0], "after": s.pass_rate[1]},
+            "pass_rate": {"before": s.pass_rate[0], "after": s.pass_rate[1],
+                          "before_ci": s.pass_rate_ci[0], "after_ci": s.pass_rate_ci[1]},
             "metrics": {k: {"before": b, "after": a} for k, (b, a) in s.metrics.items()},
             "metric_regressions": s.metric_regressions,
             "not_run": s.not_run,
@@ -109,7 +110,8 @@ def markdown(report: DiffReport) -> str:
             counts[c.status] = counts.get(c.status, 0) + 1
         summary = ", ".join(f"{n} {k}" for k, n in sorted(counts.items()))
         name = s.suite if s.has_baseline else f"{s.suite} (no baseline)"
-        lines.append(f"| {name} | {_pct(s.pass_rate[0])} → {_pct(s.pass_rate[1])} | "
+        ci_b, ci_a = (f" [{c[0]:.0%}–{c[1]:.0%}]" if c else "" for c in s.pass_rate_ci)
+        lines.append(f"| {name} | {_pct(s.pass_rate[0])}{ci_b} → {_pct(s.pass_rate[1])}{ci_a} | "
                      f"{metrics} | {summary} |")
     for s in report.suites:
         for reg in s.metric_regressions:
