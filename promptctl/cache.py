@@ -58,6 +58,14 @@ class Cache:
         return self._conn
 
     def get(self, key: str) -> Completion | None:
+        value = self.get_value(key)
+        return None if value is None else Completion(**value)
+
+    def put(self, key: str, identity: dict[str, Any], completion: Completion) -> None:
+        self.put_value(key, identity, asdict(completion))
+
+    def get_value(self, key: str) -> Any:
+        """Any JSON value stored under key (a completion, an embedding, logprobs)."""
         with self._lock:
             row = self._db().execute("SELECT value FROM responses WHERE key = ?",
                                      (key,)).fetchone()
@@ -67,11 +75,11 @@ class Cache:
             self.hits += 1
             self._db().execute("UPDATE responses SET used = ?, hits = hits + 1 WHERE key = ?",
                                (time.time(), key))
-        return Completion(**json.loads(row[0]))
+        return json.loads(row[0])
 
-    def put(self, key: str, identity: dict[str, Any], completion: Completion) -> None:
+    def put_value(self, key: str, identity: dict[str, Any], data: Any) -> None:
         now = time.time()
-        value = json.dumps(asdict(completion), ensure_ascii=False)
+        value = json.dumps(data, ensure_ascii=False)
         with self._lock:
             self._db().execute(
                 "INSERT OR REPLACE INTO responses (key, provider, model, value, created, used)"

@@ -388,7 +388,12 @@ def load_project(root: Path | None = None, config: Path | None = None) -> Projec
                             ("models", alias, "provider"),
                             hint=suggest(entry.provider, known)
                             or "known providers: " + ", ".join(known))
-    return Project(root, cfg, file, src)
+    project = Project(root, cfg, file, src)
+    for key in ("judge", "embedder"):
+        alias = getattr(cfg, key)
+        if alias is not None:
+            project.model(alias, file=file, line=src.line((key,)))
+    return project
 
 
 def parse_case_spec(data: Any, src: Source, loc: Loc) -> CaseSpec:

@@ -17,6 +17,7 @@ class Completion:
     latency_ms: float = 0.0
     finish_reason: str | None = None
     cost: float = 0.0
+    token_logprobs: list[float] | None = None  # of the reply's tokens, when asked for
 
 
 @dataclass

@@ -22,6 +22,7 @@ from .project import Case, Project, PromptRef, Suite
 from .providers import Provider
 from .rendering import render_messages
 from .results import CallRecord, Completion
+from .services import Services
 from .store import RunWriter, now_iso
 from .summary import Summary
 
@@ -144,6 +145,7 @@ class Runner:
         self._order: dict[tuple[str, str, str, str, int], int] = {}
         self.records: list[CallRecord] = []
         self.summary = Summary()
+        self.services = Services(project, self.cache, self.provider)
 
     def provider(self, alias: str) -> Provider:
         if alias not in self._providers:
@@ -241,18 +243,26 @@ class Runner:
         record.tokens = {"prompt": completion.prompt_tokens,
                          "completion": completion.completion_tokens}
         record.cost = completion.cost
-        score_call(record, call, completion, self.project)
+        score_call(record, call, completion, self.project, self.services)
         return record
 
 
 def score_call(record: CallRecord, call: Call, completion: Completion,
-               project: Project) -> None:
+               project: Project, services: Any = None) -> None:
     ctx = assertions.AssertionContext(
         vars=call.case.vars, latency_ms=completion.latency_ms,
         prompt_tokens=completion.prompt_tokens, completion_tokens=completion.completion_tokens,
         cost=completion.cost, messages=call.messages, root=project.root,
-        prompt=call.prompt.id, model=call.model)
-    results = [assertions.evaluate(spec, completion.text, ctx) for spec in call.case.asserts]
+        prompt=call.prompt.id, model=call.model, services=services,
+        token_logprobs=completion.token_logprobs)
+    results = []
+    for spec in call.case.asserts:
+        try:
+            results.append(assertions.evaluate(spec, completion.text, ctx))
+        except InfraError as exc:  # a judge, embedder or scorer failed: no verdict
+            record.error = f"{spec.type}: {exc.message}"
+            record.assertions = results
+            return
     record.assertions = results
     total = sum(r.weight for r in results)
     record.score = (sum(r.score * r.weight for r in results) / total) if total else 1.0

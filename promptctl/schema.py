@@ -72,6 +72,7 @@ class Params(Strict):
     presence_penalty: float | None = None
     frequency_penalty: float | None = None
     response_format: Annotated[dict[str, Any] | None, BeforeValidator(_response_format)] = None
+    logprobs: bool | None = None  # ask hosted models for the reply's token logprobs
 
     def set_values(self) -> dict[str, Any]:
         return self.model_dump(exclude_unset=True, exclude_none=True)
@@ -103,7 +104,8 @@ class Paths(Strict):
 class ProjectConfig(Strict):
     description: str | None = None
     models: dict[str, ModelEntry] = Field(default_factory=dict)
-    judge: str | None = None
+    judge: str | None = None  # model alias for llm-rubric, factuality, answer-relevance
+    embedder: str | None = None  # model alias for `similar`
     paths: Paths = Field(default_factory=Paths)
 
 

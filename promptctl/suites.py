@@ -103,16 +103,21 @@ def _make_case(project: Project, src: Source, case_id: str, vars_: dict[str, Any
             raise UserError(f"case '{case_id}': {exc.message}",
                             file=src.file if aloc else file, line=key_line,
                             hint=exc.hint) from None
+        _check_references(project, rendered, src.file if aloc else file, aline)
         out.append(rendered)
         lines.append(aline)
     return Case(id=case_id, vars=vars_, asserts=out, assert_lines=lines, params=params,
                 threshold=threshold, file=file, line=line, description=description)
 
 
+RENDERED_OPTIONS = ("expected", "question")  # option texts that may use the case's vars
+MODEL_OPTIONS = ("judge", "embedder")  # options that name a model alias
+
+
 def _render_value(project: Project, spec: AssertionSpec, vars_: dict[str, Any], file: str,
                   line: int | None, case_id: str) -> AssertionSpec:
-    """`value: "{{ expected }}"` takes the case's vars (data-file rows use this)."""
-    value = spec.value
+    """`value: "{{ expected }}"` takes the case's vars (data-file rows use this), and so
+    do the `expected` of a choice and the `question` of answer-relevance."""
 
     def render(text: str) -> str:
         if "{{" not in text and "{%" not in text:
@@ -122,15 +127,32 @@ def _render_value(project: Project, spec: AssertionSpec, vars_: dict[str, Any], 
         return templates.render(tpl, vars_, what=f"case '{case_id}' assertion value",
                                 file=file, line=line)
 
-    if isinstance(value, str):
-        new: Any = render(value)
-    elif isinstance(value, list) and any(isinstance(v, str) for v in value):
-        new = [render(v) if isinstance(v, str) else v for v in value]
-    else:
+    def rendered(value: Any) -> Any:
+        if isinstance(value, str):
+            return render(value)
+        if isinstance(value, list):
+            return [render(v) if isinstance(v, str) else v for v in value]
+        return value
+
+    update = {"value": rendered(spec.value)}
+    options = spec.options
+    update.update({k: rendered(options[k]) for k in RENDERED_OPTIONS if k in options})
+    changed = {k: v for k, v in update.items() if v != getattr(spec, k, options.get(k))}
+    if not changed:
         return spec
-    if new == value:
-        return spec
-    return spec.model_copy(update={"value": new})
+    return AssertionSpec.model_validate({**spec.model_dump(), **changed})
+
+
+def _check_references(project: Project, spec: AssertionSpec, file: str,
+                      line: int | None) -> None:
+    """Model aliases and judge prompts named by an assertion must exist."""
+    for key in MODEL_OPTIONS:
+        alias = spec.options.get(key)
+        if isinstance(alias, str):
+            project.model(alias, file=file, line=line)
+    prompt = spec.options.get("judge_prompt")
+    if isinstance(prompt, str):
+        project.prompt(prompt, file=file, line=line)
 
 
 def _row_case(row: dict[str, Any], file: str, line: int) -> CaseSpec:

@@ -38,6 +38,9 @@ class AssertionContext:
     root: Path = Path(".")
     prompt: str = ""
     model: str = ""
+    # model access for similar, choice, perplexity and the judges (promptctl.services)
+    services: Any = None
+    token_logprobs: list[float] | None = None  # of the output, when the provider gave them
 
 
 @dataclass(frozen=True)

@@ -113,7 +113,7 @@ def results_table(records: Sequence[CallRecord], *, verbose: bool) -> tuple[Tabl
         if tally is not None:
             cells.append(tally)
         cells.append(Text(short(r.output) + (" (cached)" if r.cached else "")))
-        cells.append(Text(_why(r)))
+        cells.append(Text(_why(r, verbose)))
         table.add_row(*cells)
     return table, hidden
 
@@ -140,12 +140,23 @@ def _cell_rows(records: Sequence[CallRecord]) -> list[tuple[str, CallRecord, str
     return rows
 
 
-def _why(r: CallRecord) -> str:
+JUDGED = ("llm-rubric", "factuality", "answer-relevance")
+
+
+def _why(r: CallRecord, verbose: bool = False) -> str:
+    """The failing assertions' reasons; with --verbose every reason, and a judge's
+    reason always (a model-graded pass should say why it passed)."""
     if r.error is not None:
         return r.error
-    reasons = [f"{a.type}: {a.reason}" for a in r.assertions if not a.passed]
+    shown = [a for a in r.assertions
+             if not a.passed or verbose or a.type.removeprefix("not-") in JUDGED]
+    mixed = any(a.passed for a in shown) and not all(a.passed for a in shown)
+    reasons = [f"{a.type}{(' ✓' if a.passed else ' ✗') if mixed else ''}: {a.reason}"
+               for a in shown]
     if r.passed and not reasons:
         return ""
+    if r.passed and r.score == 1.0:
+        return "; ".join(reasons)
     if r.passed:  # passed through a weighted threshold despite some failures
         return f"score {r.score:.2f} ≥ threshold; " + "; ".join(reasons)
     return "; ".join(reasons) if reasons else f"score {r.score:.2f} below the case threshold"

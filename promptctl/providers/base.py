@@ -24,6 +24,8 @@ class Provider:
 
     name: ClassVar[str] = ""
     max_concurrency: int = 1
+    # continuation_logprobs scores any text exactly (not just a first-token estimate)
+    scores_text: ClassVar[bool] = False
 
     def __init__(self, entry: ModelEntry, alias: str) -> None:
         self.entry = entry
@@ -34,6 +36,17 @@ class Provider:
 
     def complete(self, messages: list[dict[str, str]], params: dict[str, Any]) -> Completion:
         raise NotImplementedError
+
+    def embed(self, texts: list[str]) -> list[list[float]]:
+        """One vector per text, for the `similar` assertion."""
+        raise ProviderError(f"the {self.name} provider cannot embed text: use a "
+                            "llama-cpp model or an OpenAI-compatible embeddings endpoint")
+
+    def continuation_logprobs(self, messages: list[dict[str, str]],
+                              continuations: list[str]) -> list[list[float]]:
+        """Token logprobs of each continuation as the assistant's reply to messages,
+        for the `choice` and `perplexity` assertions."""
+        raise ProviderError(f"the {self.name} provider returns no logprobs")
 
     def check(self) -> str:
         """Reachability for `promptctl models`: a short description, or raise."""

@@ -96,6 +96,7 @@ def runtime_version() -> str:
 class LlamaCppProvider(Provider):
     name = "llama-cpp"
     max_concurrency = 1
+    scores_text = True
 
     def __init__(self, entry: Any, alias: str) -> None:
         super().__init__(entry, alias)
@@ -127,24 +128,89 @@ class LlamaCppProvider(Provider):
                                 f"context window (n_ctx={self.n_ctx}): raise n_ctx in the "
                                 "model entry or shorten the prompt")
 
-    def _llama(self) -> Any:
-        key = (str(self.path), self.n_ctx, self.entry.n_threads, self.entry.n_gpu_layers)
+    def _llama(self, mode: str = "generate") -> Any:
+        """The shared Llama for this GGUF: `generate` (chat completions), `embed`
+        (mean-pooled embeddings) or `score` (logits for every token, for logprobs)."""
+        key = (mode, str(self.path), self.n_ctx, self.entry.n_threads,
+               self.entry.n_gpu_layers)
         with _LOAD_LOCK:
             if key not in _LOADED:
                 try:
-                    from llama_cpp import Llama
+                    import llama_cpp
                 except ImportError:
                     raise missing_extra("llama-cpp-python", "local") from None
                 threads = self.entry.n_threads or max(1, os.cpu_count() or 1)
+                extra: dict[str, Any] = {}
+                if mode == "embed":
+                    extra = {"embedding": True,
+                             "pooling_type": llama_cpp.LLAMA_POOLING_TYPE_MEAN}
+                from llama_cpp._utils import suppress_stdout_stderr
+
                 try:
-                    _LOADED[key] = Llama(
-                        model_path=str(self.path), n_ctx=self.n_ctx,
-                        n_threads=threads, n_gpu_layers=self.entry.n_gpu_layers or 0,
-                        seed=0, verbose=False, logits_all=False,
-                    )
+                    # llama.cpp prints a pooling notice for embedding contexts even
+                    # when not verbose: keep it off the user's terminal
+                    with suppress_stdout_stderr(disable=mode != "embed"):
+                        _LOADED[key] = llama_cpp.Llama(
+                            model_path=str(self.path), n_ctx=self.n_ctx,
+                            n_threads=threads, n_gpu_layers=self.entry.n_gpu_layers or 0,
+                            seed=0, verbose=False, logits_all=mode == "score", **extra,
+                        )
                 except (ValueError, RuntimeError) as exc:
                     raise ProviderError(f"cannot load {self.path.name}: {exc}") from None
             return _LOADED[key]
+
+    def embed(self, texts: list[str]) -> list[list[float]]:
+        llm = self._llama("embed")
+        with _CALL_LOCK:
+            try:
+                return [list(map(float, llm.embed(t))) for t in texts]
+            except (ValueError, RuntimeError) as exc:
+                raise ProviderError(f"llama.cpp could not embed: {exc}") from None
+
+    def continuation_logprobs(self, messages: list[dict[str, str]],
+                              continuations: list[str]) -> list[list[float]]:
+        """Token logprobs of each continuation as the assistant's reply to messages,
+        under the GGUF's own chat template (as lm-evaluation-harness scores choices)."""
+        import numpy as np
+
+        llm = self._llama("score")
+        prompt = self._chat_prompt(llm, messages)
+        with _CALL_LOCK:
+            context = llm.tokenize(prompt.encode("utf-8"), special=True)
+            out: list[list[float]] = []
+            try:
+                llm.reset()
+                llm.eval(context)
+                for text in continuations:
+                    tokens = llm.tokenize(text.encode("utf-8"), add_bos=False, special=False)
+                    if len(context) + len(tokens) >= self.n_ctx:
+                        raise ProviderError(f"prompt and continuation exceed n_ctx="
+                                            f"{self.n_ctx}: raise n_ctx in the model entry")
+                    llm.n_tokens = len(context)  # keep the prompt's cache, drop the rest
+                    llm.eval(tokens)
+                    rows = llm.scores[len(context) - 1: len(context) - 1 + len(tokens)]
+                    rows = rows - rows.max(axis=1, keepdims=True)
+                    logz = np.log(np.exp(rows).sum(axis=1))
+                    out.append([float(rows[i, t] - logz[i]) for i, t in enumerate(tokens)])
+            except (ValueError, RuntimeError) as exc:
+                raise ProviderError(f"llama.cpp could not score: {exc}") from None
+        return out
+
+    @staticmethod
+    def _chat_prompt(llm: Any, messages: list[dict[str, str]]) -> str:
+        from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+
+        template = llm.metadata.get("tokenizer.chat_template")
+        if not template:
+            raise ProviderError("this GGUF has no chat template to score replies with")
+
+        def token_text(token: int) -> str:
+            return llm._model.token_get_text(token) if token != -1 else ""
+
+        formatter = Jinja2ChatFormatter(template=template,
+                                        eos_token=token_text(llm.token_eos()),
+                                        bos_token=token_text(llm.token_bos()))
+        return str(formatter(messages=messages).prompt)  # type: ignore[arg-type]
 
     def check(self) -> str:
         self._llama()

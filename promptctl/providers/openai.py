@@ -95,6 +95,8 @@ class OpenAIProvider(Provider):
                 kwargs[key] = params[key]
         if params.get("top_k") is not None:
             kwargs["extra_body"] = {"top_k": params["top_k"]}
+        if params.get("logprobs"):
+            kwargs["logprobs"] = True
         fmt = params.get("response_format")
         start = time.perf_counter()
         try:
@@ -113,6 +115,9 @@ class OpenAIProvider(Provider):
         usage = reply.usage
         prompt_tokens = usage.prompt_tokens if usage else 0
         completion_tokens = usage.completion_tokens if usage else 0
+        logprobs = getattr(choice, "logprobs", None)
+        token_logprobs = ([float(t.logprob) for t in logprobs.content]
+                          if logprobs is not None and logprobs.content else None)
         return Completion(
             text=choice.message.content or "",
             prompt_tokens=prompt_tokens,
@@ -120,7 +125,43 @@ class OpenAIProvider(Provider):
             latency_ms=latency,
             finish_reason=choice.finish_reason,
             cost=self.price(prompt_tokens, completion_tokens),
+            token_logprobs=token_logprobs,
         )
+
+    def embed(self, texts: list[str]) -> list[list[float]]:
+        openai = _sdk()
+        try:
+            reply = self.client().embeddings.create(model=self.entry.model, input=texts)
+        except openai.OpenAIError as exc:
+            raise ProviderError(self._explain(exc)) from None
+        rows = sorted(reply.data, key=lambda d: d.index)
+        if len(rows) != len(texts):
+            raise ProviderError(f"asked for {len(texts)} embeddings, got {len(rows)}")
+        return [list(map(float, d.embedding)) for d in rows]
+
+    def continuation_logprobs(self, messages: list[dict[str, str]],
+                              continuations: list[str]) -> list[list[float]]:
+        """An approximation for hosted chat models: the logprob of each continuation's
+        first token among the top 20 candidates for the reply's first token (APIs do
+        not score arbitrary text). A continuation outside the top 20 gets -100."""
+        openai = _sdk()
+        try:
+            reply = self.client().chat.completions.create(
+                model=self.entry.model, messages=messages, max_tokens=1, temperature=0,
+                logprobs=True, top_logprobs=20)
+        except openai.OpenAIError as exc:
+            raise ProviderError(self._explain(exc)) from None
+        logprobs = reply.choices[0].logprobs if reply.choices else None
+        if logprobs is None or not logprobs.content:
+            raise ProviderError("the server returned no logprobs for the reply")
+        top = [(t.token.strip().lower(), float(t.logprob))
+               for t in logprobs.content[0].top_logprobs if t.token.strip()]
+        out = []
+        for text in continuations:
+            want = text.strip().lower()
+            hits = [lp for token, lp in top if want.startswith(token)]
+            out.append([max(hits) if hits else -100.0])
+        return out
 
     def _create_with_schema(self, kwargs: dict[str, Any], fmt: dict[str, Any]) -> Any:
         """Send a JSON schema in the form this server understands (see the dialects
