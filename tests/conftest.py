@@ -116,3 +116,25 @@ def llama_server(smollm2_path: Path, tmp_path_factory: pytest.TempPathFactory
             proc.wait(timeout=10)
         except subprocess.TimeoutExpired:
             proc.kill()
+
+
+@pytest.fixture
+def fault_proxy(request: pytest.FixtureRequest) -> Iterator[object]:
+    """Factory for fault-injecting proxies (tests/fault_proxy.py):
+    `fault_proxy(upstream=None, **FaultProxy options)` returns a started FaultProxy
+    in front of `upstream` (a loopback URL; by default the real `llama_server`).
+    Every proxy made is stopped at teardown, its threads joined."""
+    from fault_proxy import FaultProxy
+
+    proxies: list[FaultProxy] = []
+
+    def make(upstream: str | None = None, **options: object) -> FaultProxy:
+        if upstream is None:
+            upstream = request.getfixturevalue("llama_server")
+        proxy = FaultProxy(upstream, **options).start()
+        proxies.append(proxy)
+        return proxy
+
+    yield make
+    for proxy in proxies:
+        proxy.stop()

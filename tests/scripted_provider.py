@@ -21,6 +21,7 @@ class ScriptedProvider(Provider):
     in_flight: ClassVar[int] = 0
     max_in_flight: ClassVar[int] = 0
     delay: ClassVar[float] = 0.0
+    default: ClassVar[str | None] = None  # the answer to any unscripted prompt
     _lock = threading.Lock()
 
     def __init__(self, entry: Any, alias: str) -> None:
@@ -34,6 +35,7 @@ class ScriptedProvider(Provider):
         cls.calls = []
         cls.in_flight = cls.max_in_flight = 0
         cls.delay = delay
+        cls.default = None
 
     def complete(self, messages: list[dict[str, str]], params: dict[str, Any]) -> Completion:
         prompt = messages[-1]["content"]
@@ -46,7 +48,7 @@ class ScriptedProvider(Provider):
                 time.sleep(self.delay)
             if "FAIL-INFRA" in prompt:
                 raise ProviderError("scripted outage")
-            answer = self.answers.get(prompt, f"echo: {prompt}")
+            answer = self.answers.get(prompt, self.default or f"echo: {prompt}")
             if isinstance(answer, list):
                 answer = answer[int(params.get("seed") or 0) % len(answer)]
             text = answer

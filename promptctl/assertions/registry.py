@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ..errors import InfraError
 from ..results import AssertionResult
 from ..schema import AssertionSpec
 from .base import (
@@ -142,6 +143,8 @@ class Plan:
                 return self.fail(f"transform {self.transform_src!r} failed: {exc_text(exc)}")
         try:
             verdict = self.check(text, self.arg, ctx)
+        except InfraError:
+            raise  # a judge or embedder failed: no verdict, not a failed assertion
         except Exception as exc:
             return self.fail(f"{self.entry.name} check raised {exc_text(exc)}")
         if type(verdict) is tuple and len(verdict) == 4:
@@ -307,7 +310,7 @@ def evaluate(spec: AssertionSpec, output: str, ctx: AssertionContext) -> Asserti
 
 def _load_builtins() -> None:
     """The built-in types register themselves when their modules are imported."""
-    from . import custom, structured, text, usage  # noqa: F401
+    from . import custom, judges, metrics, models, safety, structured, text, usage  # noqa: F401
 
 
 _load_builtins()

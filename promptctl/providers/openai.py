@@ -83,6 +83,8 @@ class OpenAIProvider(Provider):
             models = [m.id for m in client.models.list()]
         except openai.OpenAIError as exc:
             raise ProviderError(self._explain(exc)) from None
+        except ValueError as exc:  # a 200 whose body is not JSON
+            raise ProviderError(f"the server sent a body that is not JSON: {exc}") from None
         listed = "listed" if self.entry.model in models else "not listed by the server"
         return f"reachable at {self.identity()['base_url']}; model {self.entry.model} {listed}"
 
@@ -108,9 +110,12 @@ class OpenAIProvider(Provider):
                 reply = self.client().chat.completions.create(**kwargs)
         except openai.OpenAIError as exc:
             raise ProviderError(self._explain(exc)) from None
+        except ValueError as exc:  # a 200 whose body is not JSON
+            raise ProviderError(f"the server sent a body that is not JSON: {exc}") from None
         latency = (time.perf_counter() - start) * 1000
-        if not reply.choices:
-            raise ProviderError("the server returned no choices")
+        if not getattr(reply, "choices", None):  # a text/html body arrives as a str
+            raise ProviderError("the server returned no choices: "
+                                f"{str(reply)[:120]!r}")
         choice = reply.choices[0]
         usage = reply.usage
         prompt_tokens = usage.prompt_tokens if usage else 0
@@ -134,7 +139,9 @@ class OpenAIProvider(Provider):
             reply = self.client().embeddings.create(model=self.entry.model, input=texts)
         except openai.OpenAIError as exc:
             raise ProviderError(self._explain(exc)) from None
-        rows = sorted(reply.data, key=lambda d: d.index)
+        except ValueError as exc:  # a 200 whose body is not JSON
+            raise ProviderError(f"the server sent a body that is not JSON: {exc}") from None
+        rows = sorted(getattr(reply, "data", None) or [], key=lambda d: d.index)
         if len(rows) != len(texts):
             raise ProviderError(f"asked for {len(texts)} embeddings, got {len(rows)}")
         return [list(map(float, d.embedding)) for d in rows]
@@ -151,7 +158,10 @@ class OpenAIProvider(Provider):
                 logprobs=True, top_logprobs=20)
         except openai.OpenAIError as exc:
             raise ProviderError(self._explain(exc)) from None
-        logprobs = reply.choices[0].logprobs if reply.choices else None
+        except ValueError as exc:  # a 200 whose body is not JSON
+            raise ProviderError(f"the server sent a body that is not JSON: {exc}") from None
+        choices = getattr(reply, "choices", None)
+        logprobs = choices[0].logprobs if choices else None
         if logprobs is None or not logprobs.content:
             raise ProviderError("the server returned no logprobs for the reply")
         top = [(t.token.strip().lower(), float(t.logprob))
