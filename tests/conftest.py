@@ -3,6 +3,7 @@ OpenAI-compatible server (llama_cpp.server) on a free loopback port."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import subprocess
@@ -84,17 +85,15 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-@pytest.fixture(scope="session")
-def llama_server(smollm2_path: Path, tmp_path_factory: pytest.TempPathFactory
-                 ) -> Iterator[str]:
-    """A real `python -m llama_cpp.server` on loopback; yields its /v1 base URL."""
+@contextlib.contextmanager
+def serve(model: Path, log: Path, *extra: str) -> Iterator[str]:
+    """A real `python -m llama_cpp.server` on a free loopback port; yields /v1 URL."""
     port = free_port()
-    log = tmp_path_factory.mktemp("server") / "server.log"
     with log.open("w") as fh:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "llama_cpp.server", "--model", str(smollm2_path),
+            [sys.executable, "-m", "llama_cpp.server", "--model", str(model),
              "--host", "127.0.0.1", "--port", str(port), "--n_ctx", "4096",
-             "--n_threads", str(os.cpu_count() or 1), "--seed", "0"],
+             "--n_threads", str(os.cpu_count() or 1), "--seed", "0", *extra],
             stdout=fh, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}/v1"
     try:
@@ -116,6 +115,23 @@ def llama_server(smollm2_path: Path, tmp_path_factory: pytest.TempPathFactory
             proc.wait(timeout=10)
         except subprocess.TimeoutExpired:
             proc.kill()
+
+
+@pytest.fixture(scope="session")
+def llama_server(smollm2_path: Path, tmp_path_factory: pytest.TempPathFactory
+                 ) -> Iterator[str]:
+    """The chat server; yields its /v1 base URL."""
+    with serve(smollm2_path, tmp_path_factory.mktemp("server") / "server.log") as base:
+        yield base
+
+
+@pytest.fixture(scope="session")
+def embedding_server(smollm2_path: Path, tmp_path_factory: pytest.TempPathFactory
+                     ) -> Iterator[str]:
+    """A server with /v1/embeddings turned on (it answers chat completions too)."""
+    with serve(smollm2_path, tmp_path_factory.mktemp("embed") / "server.log",
+               "--embedding", "true") as base:
+        yield base
 
 
 @pytest.fixture

@@ -134,6 +134,14 @@ class OpenAIProvider(Provider):
         )
 
     def embed(self, texts: list[str]) -> list[list[float]]:
+        rows = self._embeddings(texts)
+        if len(texts) > 1 and rows and rows[0] and isinstance(rows[0][0], list):
+            # per-token vectors: a server without pooling. llama_cpp.server mixes up the
+            # tokens of all but the first input of a batch then, so ask one at a time.
+            rows = [self._embeddings([t])[0] for t in texts]
+        return [_pooled(row) for row in rows]
+
+    def _embeddings(self, texts: list[str]) -> list[Any]:
         openai = _sdk()
         try:
             reply = self.client().embeddings.create(model=self.entry.model, input=texts)
@@ -144,7 +152,7 @@ class OpenAIProvider(Provider):
         rows = sorted(getattr(reply, "data", None) or [], key=lambda d: d.index)
         if len(rows) != len(texts):
             raise ProviderError(f"asked for {len(texts)} embeddings, got {len(rows)}")
-        return [list(map(float, d.embedding)) for d in rows]
+        return [d.embedding for d in rows]
 
     def continuation_logprobs(self, messages: list[dict[str, str]],
                               continuations: list[str]) -> list[list[float]]:
@@ -224,6 +232,15 @@ def _rejects_response_format(exc: Any) -> bool:
         return False
     text = f"{exc.message} {exc.body}"
     return "response_format" in text or "json_schema" in text
+
+
+def _pooled(embedding: Any) -> list[float]:
+    """One vector; a server without pooling (llama_cpp.server on a chat model) sends
+    one vector per token, which are mean-pooled here."""
+    if embedding and isinstance(embedding[0], list):
+        n = len(embedding)
+        return [sum(col) / n for col in zip(*embedding, strict=True)]
+    return [float(x) for x in embedding]
 
 
 def _explain(exc: Exception) -> str:
