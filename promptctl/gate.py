@@ -5,6 +5,7 @@ The CLI, the pytest plugin and the tests all go through these functions.
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -18,6 +19,7 @@ from .project import Project, Suite, display_path
 from .results import CallRecord
 from .runner import CellKey, MorePolicy, RunOptions, RunResult, run_suites, until_a_pass
 from .store import read_records, resolve_run
+from .summary import Summary
 from .verdicts import DEFAULT_ALPHA
 
 
@@ -42,6 +44,14 @@ class SavedRun:
     suites: list[Suite]
     records: list[CallRecord]
     filtered: bool
+    started: str = ""
+    finished: str = ""
+
+    def summary(self) -> Summary:
+        summary = Summary()
+        for rec in self.records:
+            summary.add(rec)
+        return summary
 
 
 def load_run(project: Project, run: str | None = None) -> SavedRun:
@@ -62,15 +72,28 @@ def load_run(project: Project, run: str | None = None) -> SavedRun:
         if path.is_file():
             suites.append(project.load_suite(path, models=models))
     records = list(read_records(run_dir))
-    return SavedRun(run_dir.name, suites, records, bool(options.get("filter")))
+    finished = ""
+    with contextlib.suppress(OSError, ValueError):  # a killed run has no summary
+        finished = json.loads((run_dir / "summary.json").read_text(encoding="utf-8")
+                              ).get("finished", "")
+    return SavedRun(run_dir.name, suites, records, bool(options.get("filter")),
+                    meta.get("started", ""), finished)
+
+
+def diff_saved(project: Project, run: str | None = None, *, strict: bool = False,
+               allow_missing: bool = False, alpha: float = DEFAULT_ALPHA
+               ) -> tuple[SavedRun, DiffReport]:
+    saved = load_run(project, run)
+    baselines = load_baselines(project, saved.suites, allow_missing=allow_missing)
+    report = diff_run(saved.suites, baselines, saved.records, run_id=saved.run_id,
+                      strict=strict, alpha=alpha)
+    return saved, report
 
 
 def diff_saved_run(project: Project, run: str | None = None, *, strict: bool = False,
                    allow_missing: bool = False, alpha: float = DEFAULT_ALPHA) -> DiffReport:
-    saved = load_run(project, run)
-    baselines = load_baselines(project, saved.suites, allow_missing=allow_missing)
-    return diff_run(saved.suites, baselines, saved.records, run_id=saved.run_id,
-                    strict=strict, alpha=alpha)
+    return diff_saved(project, run, strict=strict, allow_missing=allow_missing,
+                      alpha=alpha)[1]
 
 
 def check(project: Project, suites: Sequence[Suite], options: RunOptions, *,

@@ -255,4 +255,4 @@ def test_cli_baseline_from_the_last_run_then_diff(make_project, scripted, cli, t
     assert "(vs previous: 1 broken)" in result.stdout
     assert cli("diff", "-q").exit_code == 0
     assert cli("diff", "nosuchrun").exit_code == 2
-    assert cli("diff", "-o", "diff.html").exit_code == 2
+    assert cli("diff", "-o", "diff.pdf").exit_code == 2

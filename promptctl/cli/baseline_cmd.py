@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from . import common, output
+from . import common
 from .funnel import funnel
 
 app = typer.Typer(help="Manage the stored baselines in baselines/.", no_args_is_help=True)
@@ -37,6 +37,7 @@ def update(
     from ..gate import load_run, update_baselines
     from ..project import display_path
     from ..runner import run_suites
+    from . import output
 
     project = common.project(config)
     if run is not None:

@@ -8,7 +8,8 @@ from typing import Annotated
 
 import typer
 
-from . import common, output
+from ..reports import ReportData
+from . import common
 from .funnel import funnel
 
 StrictOpt = Annotated[bool, typer.Option(
@@ -20,24 +21,25 @@ AlphaOpt = Annotated[float, typer.Option(
     "--alpha", min=0.0001, max=0.5, help="False-alarm rate for sampled cases: the chance "
     "that pure sampling noise fails the check.")]
 DiffOutputOpt = Annotated[list[Path] | None, typer.Option(
-    "--output", "-o", help="Write the diff to FILE: .md (a pull-request comment or job "
-    "summary) or .json; repeatable.", show_default=False)]
+    "--output", "-o", help="Write a report; the format comes from the extension: .md (the "
+    "pull-request comment), .json (the diff), .xml (JUnit), .html. Repeatable.",
+    show_default=False)]
 
 
-def write_outputs(paths: list[Path] | None, report: object) -> None:
-    from ..reports.diff_report import write_diff
+def write_outputs(paths: list[Path] | None, data: ReportData) -> None:
+    from ..reports import write_report
+    from . import output
 
     for path in paths or []:
-        write_diff(path, report)  # type: ignore[arg-type]
+        write_report(path, data)
         output.err.print(f"wrote {path}")
 
 
-def check_outputs(paths: list[Path] | None) -> None:
-    from ..reports import check_output_path
-    from ..reports.diff_report import DIFF_FORMATS
+def check_outputs(paths: list[Path] | None, formats: tuple[str, ...] | None = None) -> None:
+    from ..reports import GATE_FORMATS, check_output_path
 
     for path in paths or []:
-        check_output_path(path, DIFF_FORMATS)
+        check_output_path(path, formats or GATE_FORMATS)
 
 
 @funnel
@@ -64,6 +66,7 @@ def check(
     suite with no baseline), 3 when errors left cases without a verdict. A case that
     already failed in the baseline is not a regression."""
     from ..gate import check as run_check
+    from . import output
     from .diffview import show_report
 
     check_outputs(output_file)
@@ -83,5 +86,5 @@ def check(
         from .diffview import verdict_line
 
         output.out.print(verdict_line(report))
-    write_outputs(output_file, report)
+    write_outputs(output_file, ReportData.of(result, report))
     raise typer.Exit(int(report.exit_code))

@@ -39,9 +39,9 @@ NoCacheOpt = Annotated[bool, typer.Option(
 FilterOpt = Annotated[str | None, typer.Option(
     "--filter", "-k", help="Only cases whose id contains PATTERN (or matches a glob).",
     show_default=False)]
-OutputOpt = Annotated[Path | None, typer.Option(
-    "--output", "-o", help="Write results to FILE; the format comes from the extension "
-    "(.json, .jsonl).", show_default=False)]
+OutputOpt = Annotated[list[Path] | None, typer.Option(
+    "--output", "-o", help="Write results to FILE; the format comes from the extension: "
+    ".json, .jsonl, .xml (JUnit), .html, .md. Repeatable.", show_default=False)]
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="Only the summary line.")]
 VerboseOpt = Annotated[bool, typer.Option("--verbose", help="Every case, with reasons.")]
 VarOpt = Annotated[list[str] | None, typer.Option(

@@ -33,16 +33,18 @@ def diff(
 ) -> None:
     """Compare a run with the baselines, case by case: fixed, broken, still failing,
     changed, new, removed, and fingerprint changes. Same exit codes as `check`."""
-    from ..gate import diff_saved_run
+    from ..gate import diff_saved
+    from ..reports import ReportData
     from .diffview import show_report, verdict_line
     from .output import out
 
     check_outputs(output_file)
-    report = diff_saved_run(project(config), run, strict=strict, allow_missing=allow_missing,
-                            alpha=alpha)
+    saved, report = diff_saved(project(config), run, strict=strict,
+                               allow_missing=allow_missing, alpha=alpha)
     if quiet:
         out.print(verdict_line(report))
     else:
         show_report(report, verbose=verbose)
-    write_outputs(output_file, report)
+    write_outputs(output_file, ReportData(saved.run_id, saved.started, saved.finished,
+                                          saved.records, saved.summary(), report))
     raise typer.Exit(int(report.exit_code))

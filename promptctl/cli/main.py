@@ -9,6 +9,7 @@ from . import (
     cache_cmd,
     check_cmd,
     diff_cmd,
+    init_cmd,
     lint_cmd,
     models_cmd,
     render_cmd,
@@ -27,6 +28,7 @@ app = typer.Typer(
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 
+app.command("init")(init_cmd.init)
 app.command("lint")(lint_cmd.lint)
 app.command("render")(render_cmd.render)
 app.command("run")(run_cmd.run)

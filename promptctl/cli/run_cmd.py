@@ -6,7 +6,7 @@ import time
 
 import typer
 
-from . import common, output
+from . import common
 from .funnel import funnel
 
 
@@ -29,11 +29,12 @@ def run(
 
     Exit 0 when every case passed, 1 when any failed, 3 when errors left cases without
     a verdict, 2 for bad input."""
-    from ..reports import check_output_path, write_report
+    from ..reports import RUN_FORMATS, ReportData
     from ..runner import run_suites
+    from . import output
+    from .check_cmd import check_outputs, write_outputs
 
-    if output_file is not None:
-        check_output_path(output_file)
+    check_outputs(output_file, RUN_FORMATS)
     project = common.project(config)
     loaded = common.load_suites(project, suites, model)
     options = common.run_options(model, repeat, concurrency, no_cache, filter,
@@ -42,8 +43,6 @@ def run(
     with output.progress(not quiet) as (set_total, advance):
         result = run_suites(project, loaded, options, on_plan=set_total, on_record=advance)
     output.show_results(result, time.perf_counter() - start, quiet=quiet, verbose=verbose)
-    if output_file is not None:
-        write_report(output_file, result)
-        output.err.print(f"wrote {output_file}")
+    write_outputs(output_file, ReportData.of(result))
     raise typer.Exit(int(result.exit_code))
 

@@ -1,19 +1,48 @@
-"""Report writers, chosen by the output file's extension."""
+"""Report writers, chosen by the output file's extension.
+
+    .json   run: the results document (PRODUCT.md); check/diff: the diff document
+    .jsonl  one line per model call
+    .xml    JUnit XML: one testcase per case x prompt x model
+    .html   one self-contained page: the case x (prompt, model) matrix, filters, diffs
+    .md     run: a summary table; check/diff: the pull-request comment
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..errors import UserError
 
 if TYPE_CHECKING:
+    from ..diff import DiffReport
+    from ..results import CallRecord
     from ..runner import RunResult
+    from ..summary import Summary
 
-FORMATS = (".json", ".jsonl")
+RUN_FORMATS = (".json", ".jsonl", ".xml", ".html", ".md")
+GATE_FORMATS = (".json", ".md", ".xml", ".html")
 
 
-def check_output_path(path: Path, formats: tuple[str, ...] = FORMATS) -> None:
+@dataclass
+class ReportData:
+    """What every report is made from: a run, and its diff against the baselines."""
+
+    run_id: str | None
+    started: str
+    finished: str
+    records: list[CallRecord]
+    summary: Summary
+    diff: DiffReport | None = None
+
+    @classmethod
+    def of(cls, result: RunResult, diff: DiffReport | None = None) -> ReportData:
+        return cls(result.run_id, result.started, result.finished, result.records,
+                   result.summary, diff)
+
+
+def check_output_path(path: Path, formats: tuple[str, ...] = RUN_FORMATS) -> None:
     """Fail before running anything if the report could not be written."""
     if path.suffix.lower() not in formats:
         raise UserError(f"unsupported output format '{path.suffix or path.name}'",
@@ -23,10 +52,32 @@ def check_output_path(path: Path, formats: tuple[str, ...] = FORMATS) -> None:
                         hint="create it first")
 
 
-def write_report(path: Path, result: RunResult) -> None:
-    from .json_report import write_json, write_jsonl
+def write_report(path: Path, data: ReportData) -> None:
+    suffix = path.suffix.lower()
+    if suffix == ".jsonl":
+        from .json_report import write_jsonl
 
-    if path.suffix.lower() == ".jsonl":
-        write_jsonl(path, result)
-    else:
-        write_json(path, result)
+        write_jsonl(path, data)
+    elif suffix == ".json":
+        if data.diff is not None:
+            from .diff_report import write_diff_json
+
+            write_diff_json(path, data.diff)
+        else:
+            from .json_report import write_json
+
+            write_json(path, data)
+    elif suffix == ".md":
+        from .markdown import markdown
+
+        path.write_text(markdown(data), encoding="utf-8")
+    elif suffix == ".xml":
+        from .junit import junit_xml
+
+        path.write_text(junit_xml(data), encoding="utf-8")
+    elif suffix == ".html":
+        from .html_report import render_html
+
+        path.write_text(render_html(data), encoding="utf-8")
+    else:  # check_output_path ran first
+        raise UserError(f"unsupported output format '{suffix}'")

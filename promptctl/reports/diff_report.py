@@ -136,11 +136,5 @@ def markdown(report: DiffReport) -> str:
     return "\n".join(lines) + "\n"
 
 
-DIFF_FORMATS = (".md", ".json")
-
-
-def write_diff(path: Path, report: DiffReport) -> None:
-    if path.suffix.lower() == ".md":
-        path.write_text(markdown(report), encoding="utf-8")
-    else:
-        write_json_atomic(path, document(report))
+def write_diff_json(path: Path, report: DiffReport) -> None:
+    write_json_atomic(path, document(report))

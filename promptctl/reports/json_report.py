@@ -9,14 +9,14 @@ from typing import TYPE_CHECKING, Any
 from ..store import write_json_atomic
 
 if TYPE_CHECKING:
-    from ..runner import RunResult
+    from . import ReportData
 
 VERSION = 1
 PUBLIC_KEYS = ("suite", "case", "prompt", "model", "repeat", "output", "passed", "score",
                "assertions", "latency_ms", "tokens", "cost", "cached", "error")
 
 
-def document(result: RunResult) -> dict[str, Any]:
+def document(result: ReportData) -> dict[str, Any]:
     records = result.records  # in plan order: the order of the suite files
     results = []
     for rec in records:
@@ -31,11 +31,11 @@ def document(result: RunResult) -> dict[str, Any]:
             "results": results}
 
 
-def write_json(path: Path, result: RunResult) -> None:
+def write_json(path: Path, result: ReportData) -> None:
     write_json_atomic(path, document(result))
 
 
-def write_jsonl(path: Path, result: RunResult) -> None:
+def write_jsonl(path: Path, result: ReportData) -> None:
     with path.open("w", encoding="utf-8") as fh:
         for entry in document(result)["results"]:
             fh.write(json.dumps(entry, ensure_ascii=False) + "\n")

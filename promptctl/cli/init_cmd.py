@@ -1,0 +1,42 @@
+"""`promptctl init [DIR]`: scaffold a working project."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from .funnel import funnel
+
+
+@funnel
+def init(
+    directory: Annotated[Path, typer.Argument(help="Where to create the project.")
+                         ] = Path("."),
+    force: Annotated[bool, typer.Option("--force", help="Overwrite existing files.")
+                     ] = False,
+    no_baseline: Annotated[bool, typer.Option(
+        "--no-baseline", help="Do not run the suite to record its baseline.")] = False,
+) -> None:
+    """Create promptctl.yaml, a prompt, a suite, its baseline, a pre-commit config, a
+    GitHub workflow and a .gitignore entry. `promptctl init && promptctl check` passes
+    at once on the embedded model. Refuses to overwrite files unless --force."""
+    from ..gate import update_baselines
+    from ..project import display_path, load_project
+    from ..runner import RunOptions, run_suites
+    from ..scaffold import scaffold
+    from .output import out
+
+    made = scaffold(directory, force=force)
+    for path in made.written:
+        out.print(f"wrote {display_path(path)}")
+    if no_baseline:
+        out.print("next: promptctl baseline update, then promptctl check")
+        return
+    project = load_project(config=directory / "promptctl.yaml")
+    suites = [project.load_suite(p) for p in project.suite_paths()]
+    result = run_suites(project, suites, RunOptions())
+    for w in update_baselines(project, suites, result.records, partial=False):
+        out.print(f"wrote {display_path(w.path)}: {w.cases} cases, {w.passed} passing")
+    out.print("next: promptctl check (and git add the files)")

@@ -1,0 +1,126 @@
+"""`-o results.xml`: JUnit XML, one testcase per case x prompt x model.
+
+A failing cell is a <failure> carrying every failing assertion's reason; a call that
+errored is an <error>; in a check, a case that was already failing in the baseline is
+<skipped> (the ratchet: not a regression), as is one removed from the suite. With
+repeats, a cell's testcase covers all its samples.
+"""
+
+from __future__ import annotations
+
+import re
+import socket
+import xml.etree.ElementTree as ET
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from ..diff import CellDiff
+    from ..results import CallRecord
+    from . import ReportData
+
+Key = tuple[str, str, str, str]
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+
+
+def _clean(text: str) -> str:
+    """XML 1.0 cannot carry control characters, whatever a model emits."""
+    return _CONTROL.sub("\ufffd", text)
+
+
+def _name(case: str, prompt: str, model: str, matrix: bool) -> str:
+    return f"{case}[{prompt}@{model}]" if matrix else case
+
+
+def _failure_text(records: list[CallRecord]) -> tuple[str, str]:
+    """(a one-line message, the full text with outputs and reasons)."""
+    reasons: list[str] = []
+    lines: list[str] = []
+    for r in records:
+        failing = [f"{a.type}: {a.reason}" for a in r.assertions if not a.passed]
+        reasons.extend(failing)
+        if failing or not r.passed:
+            lines.append(f"repeat {r.repeat}: output: {r.output!r}")
+            lines.extend(f"  {x}" for x in failing)
+    unique = list(dict.fromkeys(reasons))
+    message = unique[0] if len(unique) == 1 else \
+        f"{len(unique)} failing assertions: " + "; ".join(unique)
+    return message or "score below the case threshold", "\n".join(lines)
+
+
+def junit_xml(data: ReportData) -> str:
+    cells: dict[Key, list[CallRecord]] = {}
+    for r in data.records:
+        cells.setdefault((r.suite, r.case, r.prompt, r.model), []).append(r)
+    diffs: dict[Key, CellDiff] = {}
+    if data.diff is not None:
+        diffs = {(c.suite, c.case, c.prompt, c.model): c for c in data.diff.cells()}
+    keys = list(dict.fromkeys([*cells, *diffs]))
+    matrix = {suite: len({(k[2], k[3]) for k in keys if k[0] == suite}) > 1
+              for suite in {k[0] for k in keys}}
+
+    root = ET.Element("testsuites", name="promptctl")
+    totals = {"tests": 0, "failures": 0, "errors": 0, "skipped": 0}
+    total_time = 0.0
+    for suite in dict.fromkeys(k[0] for k in keys):
+        counts = {"tests": 0, "failures": 0, "errors": 0, "skipped": 0}
+        suite_time = 0.0
+        element = ET.SubElement(root, "testsuite", name=suite)
+        props = ET.SubElement(element, "properties")
+        ET.SubElement(props, "property", name="run_id", value=data.run_id or "")
+        for key in (k for k in keys if k[0] == suite):
+            _, case, prompt, model = key
+            records = sorted(cells.get(key, []), key=lambda r: r.repeat)
+            seconds = sum(r.latency_ms for r in records) / 1000
+            suite_time += seconds
+            tc = ET.SubElement(element, "testcase", classname=suite,
+                               name=_name(case, prompt, model, matrix[suite]),
+                               time=f"{seconds:.3f}")
+            counts["tests"] += 1
+            outcome = _outcome(records, diffs.get(key))
+            if outcome is not None:
+                tag, message, text = outcome
+                counts["failures" if tag == "failure" else "errors" if tag == "error"
+                       else "skipped"] += 1
+                child = ET.SubElement(tc, tag, message=_clean(message))
+                if tag != "skipped":
+                    child.set("type", "regression" if key in diffs else tag)
+                child.text = _clean(text) if text else None
+            if records:
+                out = ET.SubElement(tc, "system-out")
+                out.text = _clean("\n".join(r.output or "" for r in records))
+        element.set("tests", str(counts["tests"]))
+        for k in ("failures", "errors", "skipped"):
+            element.set(k, str(counts[k]))
+        element.set("time", f"{suite_time:.3f}")
+        element.set("timestamp", (data.started or "")[:19])
+        element.set("hostname", socket.gethostname())
+        for k in totals:
+            totals[k] += counts[k]
+        total_time += suite_time
+    for k, v in totals.items():
+        root.set(k, str(v))
+    root.set("time", f"{total_time:.3f}")
+    ET.indent(root)
+    return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, "unicode") + "\n"
+
+
+def _outcome(records: list[CallRecord], diff: CellDiff | None
+             ) -> tuple[str, str, str] | None:
+    """(failure|error|skipped, message, text), or None for a passing testcase."""
+    errors = [r.error for r in records if r.error]
+    if errors:
+        return "error", errors[0], "\n".join(dict.fromkeys(errors))
+    if diff is not None:
+        if diff.status == "removed":
+            return "skipped", "removed from the suite (kept in the baseline)", ""
+        if diff.status in ("broken",):
+            message, text = _failure_text(records)
+            return "failure", f"regression: {message}", text
+        if diff.status == "failing":
+            return "skipped", "still failing: it failed in the baseline too, so it is not "\
+                              "a regression", _failure_text(records)[1]
+        return None
+    if all(r.passed for r in records):
+        return None
+    message, text = _failure_text(records)
+    return "failure", message, text
