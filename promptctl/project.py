@@ -32,6 +32,7 @@ from .schema import (
 from .yamlsrc import Loc, Source, load_yaml
 
 if TYPE_CHECKING:
+    from .cache import Cache
     from .providers import Provider
 
 CONFIG_NAMES = ("promptctl.yaml", "promptctl.yml")
@@ -210,6 +211,12 @@ class Project:
     @property
     def baselines_dir(self) -> Path:
         return self.root / self.config.paths.baselines
+
+    def cache(self) -> Cache:
+        """The response cache in the state directory, capped as promptctl.yaml says."""
+        from .cache import Cache
+
+        return Cache(self.state_dir / "cache.sqlite", self.config.cache.max_mb)
 
     @property
     def env(self) -> jinja2.sandbox.SandboxedEnvironment:

@@ -101,12 +101,17 @@ class Paths(Strict):
     state: str = ".promptctl"
 
 
+class CacheSettings(Strict):
+    max_mb: float | None = Field(1024.0, gt=0)  # least recently used entries go past it
+
+
 class ProjectConfig(Strict):
     description: str | None = None
     models: dict[str, ModelEntry] = Field(default_factory=dict)
     judge: str | None = None  # model alias for llm-rubric, factuality, answer-relevance
     embedder: str | None = None  # model alias for `similar`
     paths: Paths = Field(default_factory=Paths)
+    cache: CacheSettings = Field(default_factory=CacheSettings)
 
 
 Role = Literal["system", "user", "assistant"]

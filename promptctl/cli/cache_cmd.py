@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import typer
 
-from ..cache import Cache
 from . import common
 from .funnel import funnel
 
@@ -19,10 +18,11 @@ def stats(config: common.ConfigOpt = None) -> None:
     from .output import out
 
     project = common.project(config)
-    data = Cache(project.state_dir / "cache.sqlite").stats()
+    data = project.cache().stats()
     out.print(f"cache: {data['path']}")
+    cap = f" of {data['max_bytes'] / 2**20:.0f} MiB" if data.get("max_bytes") else ""
     out.print(f"entries: {data['entries']:,}  hits: {data.get('hits', 0):,}  "
-              f"size: {data['bytes'] / 2**20:.2f} MiB")
+              f"misses: {data.get('misses', 0):,}  size: {data['bytes'] / 2**20:.2f} MiB{cap}")
     for row in data["by_model"]:
         out.print(f"  {row['provider']} {row['model']}: {row['entries']:,} entries, "
                   f"{row['hits']:,} hits")
@@ -35,5 +35,5 @@ def clear(config: common.ConfigOpt = None) -> None:
     from .output import out
 
     project = common.project(config)
-    removed = Cache(project.state_dir / "cache.sqlite").clear()
+    removed = project.cache().clear()
     out.print(f"removed {removed:,} cached responses")
