@@ -1,0 +1,344 @@
+"""`-o report.html`: one self-contained page (inline CSS and JS, no network) with the
+run summary, the case x (prompt, model) matrix and, for check/diff, every cell's status
+against the baseline. Each cell is a <details> element, so the page reads without JS;
+the script only adds filters, a case-id search and expand/collapse. The filter state
+lives in the URL fragment: `report.html#filter=failures&q=parcel&expand=1`.
+
+Everything taken from the data is escaped; a Content-Security-Policy built from hashes
+of the page's own script and style keeps anything else from running or loading."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+from dataclasses import dataclass, field
+from html import escape
+from typing import TYPE_CHECKING
+
+from ..cli.diffview import suite_line, verdict_line
+from ..diff import CellDiff, word_diff
+from .diff_report import VERDICT
+
+if TYPE_CHECKING:
+    from ..results import CallRecord
+    from . import ReportData
+
+FILTERS = ("all", "failures", "changed", "flaky")
+
+CSS = """
+:root{color-scheme:light dark;--bg:#fff;--fg:#1f2328;--mut:#59636e;--line:#d1d9e0;
+--card:#f6f8fa;--pass:#dafbe1;--pass-f:#116329;--fail:#ffebe9;--fail-f:#a40e26;
+--error:#fff8c5;--error-f:#7d4e00;--flaky:#fbefff;--flaky-f:#8250df;--warn:#bc4c00;
+--info:#0969da;--ins:#aceebb;--del:#ffcecb}
+@media (prefers-color-scheme:dark){:root{--bg:#0d1117;--fg:#e6edf3;--mut:#9198a1;
+--line:#3d444d;--card:#151b23;--pass:#12361f;--pass-f:#7ee2a0;--fail:#4a1519;
+--fail-f:#ffa198;--error:#3b2e05;--error-f:#e3b341;--flaky:#2e1f4a;--flaky-f:#d2a8ff;
+--warn:#f0883e;--info:#58a6ff;--ins:#1f5f2f;--del:#6e2025}}
+body{margin:0;padding:16px 24px;background:var(--bg);color:var(--fg);
+font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif}
+h1{font-size:20px;margin:0 0 4px}.mut,.meta{color:var(--mut)}[hidden]{display:none!important}
+code,pre{font:12px/1.4 ui-monospace,SFMono-Regular,Menlo,Consolas,monospace}
+pre{white-space:pre-wrap;overflow-wrap:anywhere;background:var(--card);padding:6px 8px;
+margin:4px 0;border-radius:4px}
+.stats{display:flex;flex-wrap:wrap;gap:8px;list-style:none;padding:0;margin:10px 0}
+.stats li{padding:4px 10px;border-radius:6px;background:var(--card)}
+.stats b{font-size:16px;margin-right:4px}
+.v{padding:8px 12px;border-radius:6px;font-weight:600;margin:10px 0}
+.v-0,.c-pass,.s-pass{background:var(--pass);color:var(--pass-f)}
+.v-1,.c-fail,.s-fail{background:var(--fail);color:var(--fail-f)}
+.v-3,.c-error,.s-error{background:var(--error);color:var(--error-f)}
+.c-flaky,.s-flaky{background:var(--flaky);color:var(--flaky-f)}
+.c-removed,.c-none{color:var(--mut)}.c-none{text-align:center}
+table{border-collapse:collapse}th,td{border:1px solid var(--line);text-align:left;
+vertical-align:top;padding:4px 8px}
+#m thead th{position:sticky;top:0;background:var(--bg);z-index:1}
+#m tbody th{font-weight:normal;white-space:nowrap}#m td{padding:0}
+summary{padding:4px 8px;cursor:pointer;white-space:nowrap}
+.body{color:var(--fg);background:var(--bg);padding:8px;min-width:40ch;max-width:90ch;
+border-top:1px solid var(--line)}
+.body h4{margin:10px 0 2px;font-size:13px}.body table{margin:4px 0;font-size:12px}
+.s{border-radius:4px;padding:0 5px;font-size:12px}
+.d{border:1px solid currentColor;border-radius:4px;padding:0 4px;font-size:12px;
+margin-left:4px;background:var(--bg)}
+.d-broken,.d-failing{color:var(--fail-f)}.d-broken{font-weight:700}
+.d-fixed,.d-improved{color:var(--pass-f)}.d-dropped,.d-tolerated{color:var(--warn)}
+.d-flaky{color:var(--flaky-f)}.d-error{color:var(--error-f)}
+.d-changed,.d-new{color:var(--info)}.d-removed,.d-unchanged{color:var(--mut)}
+ins{background:var(--ins);text-decoration:none}del{background:var(--del)}
+.role{font-weight:600;color:var(--mut);font-size:12px}
+#bar{display:flex;flex-wrap:wrap;gap:12px;align-items:center;margin:12px 0 4px}
+#bar label{cursor:pointer}#q{padding:3px 6px;min-width:18ch}
+"""
+
+JS = """
+(function () {
+  var rows = Array.prototype.slice.call(document.querySelectorAll("#m > tbody > tr"));
+  var bar = document.getElementById("bar"), q = document.getElementById("q");
+  var count = document.getElementById("count"), xp = document.getElementById("xp");
+  var radios = Array.prototype.slice.call(bar.querySelectorAll("input[name=f]"));
+  function params() {
+    var out = {}, text = location.search.slice(1) + "&" + location.hash.slice(1);
+    text.split("&").forEach(function (kv) {
+      var i = kv.indexOf("=");
+      if (i < 1) return;
+      try {
+        out[decodeURIComponent(kv.slice(0, i))] =
+          decodeURIComponent(kv.slice(i + 1).replace(/\\+/g, " "));
+      } catch (e) { /* a malformed pair is ignored */ }
+    });
+    return out;
+  }
+  function current() {
+    for (var i = 0; i < radios.length; i++) if (radios[i].checked) return radios[i].value;
+    return "all";
+  }
+  function apply() {
+    var f = current(), text = q.value.trim().toLowerCase(), n = 0;
+    rows.forEach(function (row) {
+      var tags = " " + row.getAttribute("data-tags") + " ";
+      var show = (f === "all" || tags.indexOf(" " + f + " ") >= 0) &&
+        row.getAttribute("data-case").toLowerCase().indexOf(text) >= 0;
+      row.hidden = !show;
+      if (show) n++;
+    });
+    count.textContent = "showing " + n + " of " + rows.length + " rows";
+  }
+  function expand(open) {
+    rows.forEach(function (row) {
+      if (!row.hidden) row.querySelectorAll("details").forEach(function (d) { d.open = open; });
+    });
+    xp.textContent = open ? "collapse all" : "expand all";
+  }
+  function load() {
+    var p = params(), f = p.filter || "all";
+    radios.forEach(function (r) { r.checked = r.value === f; });
+    if (current() !== f) radios[0].checked = true;
+    q.value = p.q || "";
+    apply();
+    if (p.expand) expand(p.expand !== "0");
+  }
+  function save() {
+    var parts = [], f = current();
+    if (f !== "all") parts.push("filter=" + f);
+    if (q.value) parts.push("q=" + encodeURIComponent(q.value));
+    try { history.replaceState(null, "", "#" + parts.join("&")); } catch (e) { /* file: */ }
+    apply();
+  }
+  bar.hidden = false;
+  bar.addEventListener("change", save);
+  q.addEventListener("input", save);
+  xp.addEventListener("click", function () { expand(xp.textContent === "expand all"); });
+  window.addEventListener("hashchange", load);
+  load();
+})();
+"""
+
+
+def _e(value: object) -> str:
+    return escape(str(value), quote=True)
+
+
+def _sha(text: str) -> str:
+    return "'sha256-" + base64.b64encode(hashlib.sha256(text.encode()).digest()).decode() + "'"
+
+
+CSP = (f"default-src 'none'; script-src {_sha(JS)}; style-src {_sha(CSS)}; "
+       "base-uri 'none'; form-action 'none'")
+
+
+@dataclass
+class _Cell:
+    records: list[CallRecord] = field(default_factory=list)
+    diff: CellDiff | None = None
+
+    def counts(self) -> tuple[int, int, int]:
+        """(passed, scored, errors) over the repeats."""
+        scored = [r for r in self.records if r.error is None]
+        return sum(r.passed for r in scored), len(scored), len(self.records) - len(scored)
+
+    @property
+    def state(self) -> str:
+        if not self.records:
+            return "removed"
+        k, n, errors = self.counts()
+        if n == 0:
+            return "error"
+        if 0 < k < n:
+            return "flaky"
+        return "fail" if k == 0 else "error" if errors else "pass"
+
+    def label(self) -> str:
+        k, n, errors = self.counts()
+        if not self.records:
+            return "baseline only"
+        if len(self.records) == 1:
+            return self.state
+        return f"{k}/{n} passed" + (f", {errors} errors" if errors else "")
+
+    def tags(self) -> set[str]:
+        tags = set()
+        if self.state in ("fail", "error", "flaky"):
+            tags.add("failures")
+        if self.state == "flaky" or (self.diff and self.diff.status == "flaky"):
+            tags.add("flaky")
+        if self.diff and self.diff.status != "unchanged":
+            tags.add("changed")
+        return tags
+
+
+Row = dict[tuple[str, str], _Cell]  # (prompt, model) -> cell
+
+
+def _matrix(data: ReportData) -> tuple[list[tuple[str, str]], dict[tuple[str, str], Row]]:
+    """Columns and rows in the run's order; cells only in the baseline come last."""
+    pairs: dict[tuple[str, str], None] = {}
+    rows: dict[tuple[str, str], Row] = {}
+    for rec in data.records:
+        pairs.setdefault((rec.prompt, rec.model))
+        row = rows.setdefault((rec.suite, rec.case), {})
+        row.setdefault((rec.prompt, rec.model), _Cell()).records.append(rec)
+    for d in data.diff.cells() if data.diff else ():
+        pairs.setdefault((d.prompt, d.model))
+        rows.setdefault((d.suite, d.case), {}).setdefault((d.prompt, d.model), _Cell()).diff = d
+    for row in rows.values():
+        for cell in row.values():
+            cell.records.sort(key=lambda r: r.repeat)
+    suites = {suite: i for i, suite in enumerate(dict.fromkeys(s for s, _ in rows))}
+    return list(pairs), dict(sorted(rows.items(), key=lambda kv: suites[kv[0][0]]))
+
+
+def _words(before: str, after: str) -> str:
+    tag = {"-": "<del>{}</del>", "+": "<ins>{}</ins>", " ": "{}"}
+    return " ".join(tag[op].format(_e(words)) for op, words in word_diff(before, after))
+
+
+def _diff_html(d: CellDiff) -> str:
+    parts = [f'<span class="d d-{_e(d.status)}">{_e(d.status)}</span> against the baseline']
+    if d.sample_counts is not None:
+        k0, n0, k1, n1 = d.sample_counts
+        parts.append(f"{k0}/{n0} &rarr; {k1}/{n1} passed")
+        if d.p_value is not None:
+            adjusted = "" if d.adjusted is None else f", adjusted {d.adjusted:.3g}"
+            parts.append(f"p={d.p_value:.3g}{adjusted}")
+    if d.note:
+        parts.append(_e(d.note))
+    out = ['<div class="diff"><p>' + " &middot; ".join(parts) + "</p>"]
+    if d.fingerprint:
+        out.append("<ul>" + "".join(f"<li>{_e(f)}</li>" for f in d.fingerprint) + "</ul>")
+    before, after = d.before.outputs if d.before else [], d.after.outputs if d.after else []
+    if before and after:
+        changed = [i for i, (b, a) in enumerate(zip(before, after, strict=False)) if b != a]
+        for i in changed:
+            out.append(f"<h4>output, repeat {i} (<del>before</del> <ins>after</ins>)</h4>"
+                       f"<pre>{_words(before[i], after[i])}</pre>")
+        if not changed:
+            out.append('<p class="mut">output unchanged</p>')
+    elif before:
+        out.append("<h4>baseline output</h4>" + "".join(f"<pre>{_e(o)}</pre>" for o in before))
+    return "".join(out) + "</div>"
+
+
+def _record_html(rec: CallRecord) -> str:
+    tokens = f"{rec.tokens.get('prompt', 0)}+{rec.tokens.get('completion', 0)} tokens"
+    cost = f"${rec.cost:.6f}".rstrip("0").rstrip(".")
+    facts = [f'<span class="s s-{rec.status}">{rec.status}</span>', f"{rec.latency_ms:.0f} ms",
+             tokens, f"cost {cost}", "cached" if rec.cached else "not cached"]
+    out = [f"<h4>repeat {rec.repeat}</h4><p>{' &middot; '.join(facts)}</p>"]
+    if rec.error is not None:
+        out.append(f'<p class="c-error">error: {_e(rec.error)}</p>')
+    if rec.output is not None:
+        out.append(f"<pre>{_e(rec.output)}</pre>")
+    if rec.assertions:
+        out.append("<table><tr><th>assertion</th><th>pass</th><th>score</th><th>reason</th></tr>")
+        for a in rec.assertions:
+            mark = '<span class="s s-pass">pass</span>' if a.passed else \
+                '<span class="s s-fail">fail</span>'
+            metric = f' <span class="mut">({_e(a.metric)})</span>' if a.metric else ""
+            out.append(f"<tr><td>{_e(a.type)}{metric}</td><td>{mark}</td>"
+                       f"<td>{a.score:.3g}</td><td>{_e(a.reason)}</td></tr>")
+        out.append("</table>")
+    return "".join(out)
+
+
+def _cell_html(cell: _Cell | None) -> str:
+    if cell is None:
+        return '<td class="c-none">&mdash;</td>'
+    badge = "" if cell.diff is None else \
+        f' <span class="d d-{_e(cell.diff.status)}">{_e(cell.diff.status)}</span>'
+    body = [_diff_html(cell.diff)] if cell.diff else []
+    if cell.records:
+        body.append("<h4>prompt</h4>" + "".join(
+            f'<div><span class="role">{_e(m.get("role", ""))}</span>'
+            f'<pre>{_e(m.get("content", ""))}</pre></div>' for m in cell.records[0].messages))
+        body.extend(_record_html(r) for r in cell.records)
+    return (f'<td class="c-{cell.state}"><details><summary>{_e(cell.label())}{badge}'
+            f'</summary><div class="body">{"".join(body)}</div></details></td>')
+
+
+def _header(data: ReportData) -> list[str]:
+    s = data.summary
+    lo, hi = s.pass_rate_interval()
+    stats = [("cases", len(s.cells)), ("passed", s.passed), ("failed", s.failed),
+             ("errors", s.errors), ("flaky", s.classes()["flaky"])]
+    scored = s.samples - s.error_samples
+    out = ["<header><h1>promptctl report</h1>",
+           f'<p class="meta">run <code>{_e(data.run_id or "-")}</code> &middot; started '
+           f"{_e(data.started)} &middot; finished {_e(data.finished)}</p>"]
+    if data.diff is not None:
+        code = int(data.diff.exit_code)
+        out.append(f'<div class="v v-{code}" data-verdict="{VERDICT[data.diff.exit_code]}">'
+                   f"{_e(verdict_line(data.diff).plain)} (exit {code})</div>")
+    out.append('<ul class="stats">' + "".join(
+        f'<li data-stat="{name}"><b>{n}</b>{name}</li>' for name, n in stats) + "</ul>")
+    cost = f"${s.cost:.6f}".rstrip("0").rstrip(".")
+    out.append(f'<p data-stat="pass-rate">pass rate <b>{s.pass_rate:.1%}</b> '
+               f"[{lo:.1%}, {hi:.1%}] (95% interval) &middot; {s.samples} samples &middot; "
+               f"{s.cached} cached &middot; tokens {s.tokens_prompt}+{s.tokens_completion}"
+               f" &middot; cost {cost} &middot; latency "
+               f"{s.latency_ms / max(scored, 1):.0f} ms mean</p>")
+    metrics = s.metric_intervals()
+    if metrics:
+        out.append('<table id="metrics"><tr><th>metric</th><th>mean</th>'
+                   "<th>95% interval</th><th>samples</th></tr>")
+        out.extend(f"<tr><td>{_e(name)}</td><td>{mean:.3f}</td><td>{mlo:.3f} &ndash; "
+                   f"{mhi:.3f}</td><td>{n}</td></tr>"
+                   for name, (mean, mlo, mhi, n) in metrics.items())
+        out.append("</table>")
+    if data.diff is not None:
+        out.append('<ul id="suites">')
+        for suite in data.diff.suites:
+            first, *rest = suite_line(suite).plain.split("\n")
+            out.append(f"<li>{_e(first)}" + "".join(
+                f'<br><span class="mut">{_e(line.strip())}</span>' for line in rest) + "</li>")
+        out.append("</ul>")
+    return [*out, "</header>"]
+
+
+def render_html(data: ReportData) -> str:
+    pairs, rows = _matrix(data)
+    tags = {key: set().union(*(c.tags() for c in row.values())) for key, row in rows.items()}
+    shown = FILTERS if data.diff is not None else tuple(f for f in FILTERS if f != "changed")
+    radios = "".join(
+        f'<label><input type="radio" name="f" value="{f}"{" checked" if f == "all" else ""}>'
+        f" {f} ({sum(1 for t in tags.values() if f == 'all' or f in t)})</label>"
+        for f in shown)
+    title = "promptctl report" + (f" {data.run_id}" if data.run_id else "")
+    out = ['<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">',
+           f'<meta http-equiv="Content-Security-Policy" content="{CSP}">',
+           '<meta name="viewport" content="width=device-width,initial-scale=1">',
+           f"<title>{_e(title)}</title><style>{CSS}</style></head><body>",
+           *_header(data),
+           f'<nav id="bar" hidden>{radios}<input id="q" type="search" '
+           'placeholder="case id contains" aria-label="search case ids">'
+           '<button id="xp" type="button">expand all</button></nav>',
+           f'<p id="count">showing {len(rows)} of {len(rows)} rows</p>',
+           '<table id="m"><thead><tr><th>suite</th><th>case</th>']
+    out.extend(f'<th>{_e(p)}<br><span class="mut">{_e(m)}</span></th>' for p, m in pairs)
+    out.append("</tr></thead><tbody>")
+    for (suite, case), row in rows.items():
+        out.append(f'<tr data-case="{_e(case)}" data-tags="{" ".join(sorted(tags[suite, case]))}"'
+                   f"><th>{_e(suite)}</th><th>{_e(case)}</th>")
+        out.extend(_cell_html(row.get(pair)) for pair in pairs)
+        out.append("</tr>")
+    out.append(f"</tbody></table><script>{JS}</script></body></html>")
+    return "\n".join(out) + "\n"
