@@ -6,14 +6,15 @@ from rich.table import Table
 from rich.text import Text
 
 from ..diff import CellDiff, DiffReport, SuiteDiff, word_diff
-from ..errors import ExitCode
+from ..reports import wording
+from ..reports.wording import sample_text, shared_fingerprint
 from .output import out, short
 
 STYLE = {"broken": "bold red", "error": "yellow", "tolerated": "magenta",
          "dropped": "magenta", "fixed": "green", "improved": "green", "failing": "red",
          "flaky": "yellow", "changed": "cyan", "new": "blue", "removed": "dim",
          "unchanged": "dim"}
-ORDER = {s: i for i, s in enumerate(STYLE)}
+ORDER = wording.ORDER
 
 
 def diff_text(before: str, after: str, width: int = 200) -> Text:
@@ -88,95 +89,9 @@ def show_report(report: DiffReport, *, verbose: bool = False) -> None:
     out.print(verdict_line(report))
 
 
-def shared_fingerprint(s: SuiteDiff) -> set[str]:
-    """Fingerprint changes every compared cell of the suite has: said once per suite."""
-    compared = [c for c in s.cells if c.before is not None and c.after is not None]
-    if len(compared) < 2:
-        return set()
-    shared = set(compared[0].fingerprint)
-    for c in compared[1:]:
-        shared &= set(c.fingerprint)
-    return shared
-
-
-def sample_text(c: CellDiff) -> str:
-    """'5/5 -> 2/5 passed, p=0.083 (adjusted 0.9)' for a sampled cell."""
-    k0, n0, k1, n1 = c.sample_counts or (0, 0, 0, 0)
-    text = f"{k0}/{n0} -> {k1}/{n1} passed"
-    if c.p_value is not None and k1 / max(n1, 1) < k0 / max(n0, 1):
-        text += f", p={c.p_value:.3g} (adjusted {c.adjusted or 1:.3g})"
-    return text
-
-
-def _pct(x: float | None) -> str:
-    return "—" if x is None else f"{x:.0%}"
-
-
-def _ci(ci: tuple[float, float] | None) -> str:
-    return "" if ci is None else f" [{ci[0]:.0%}, {ci[1]:.0%}]"
-
-
-def _num(x: float | None) -> str:
-    return "—" if x is None else f"{x:.2f}"
-
-
 def suite_line(s: SuiteDiff) -> Text:
-    text = Text(f"{s.suite}: ", style="bold")
-    if not s.has_baseline:
-        text.append("no baseline yet (all cases new) ", style="yellow")
-    before, after = s.pass_rate
-    ci_b, ci_a = s.pass_rate_ci
-    text.append(f"pass rate {_pct(before)}{_ci(ci_b)} -> {_pct(after)}{_ci(ci_a)}")
-    for name, (b, a) in s.metrics.items():
-        text.append(f" · {name} {_num(b)} -> {_num(a)}")
-    counts: dict[str, int] = {}
-    for c in s.cells:
-        counts[c.status] = counts.get(c.status, 0) + 1
-    parts = [f"{n} {status}" for status, n in sorted(counts.items(), key=lambda x: ORDER[x[0]])]
-    if s.not_run:
-        parts.append(f"{s.not_run} not run")
-    shared = shared_fingerprint(s)
-    fp = sum(1 for c in s.cells if set(c.fingerprint) - shared)
-    if fp:
-        parts.append(f"{fp} fingerprint changes")
-    text.append(" · " + ", ".join(parts))
-    if shared:
-        text.append("\n  every case: " + "; ".join(sorted(shared)), style="cyan")
-    for h in s.hypotheses:
-        if not h.regression:
-            text.append(f"\n  {h.describe()}: not a significant drop", style="dim")
-    for reg in s.metric_regressions:
-        text.append(f"\n  {reg}", style="red")
-    if s.power is not None:
-        text.append(f"\n  power: {s.power.describe()}", style="dim")
-    flaky = [c.case for c in s.cells if c.sample_counts and 0 < c.sample_counts[2]
-             < c.sample_counts[3]]
-    if flaky:
-        text.append(f"\n  flaky now ({len(flaky)}): " + ", ".join(flaky[:10])
-                    + (" …" if len(flaky) > 10 else ""), style="yellow")
-    return text
+    return Text.assemble(*wording.suite_line(s))
 
 
 def verdict_line(report: DiffReport) -> Text:
-    code = report.exit_code
-    counts = report.counts()
-    if code == ExitCode.FAILED:
-        failing = report.failing()
-        what = f"{len(failing)} case{'s' if len(failing) != 1 else ''}"
-        reason = "changed (--strict)" if report.strict else "regressed"
-        suite_level = sum(len(s.metric_regressions) for s in report.suites)
-        parts = [f"{what} {reason}"] if failing else []
-        if suite_level:
-            drops = [h for s in report.suites for h in s.hypotheses if h.regression]
-            parts.append("; ".join(f"{h.suite} {h.describe()}" for h in drops) or
-                         f"{suite_level} metric drops beyond max_drop")
-        msg = "REGRESSED: " + "; ".join(parts)
-        return Text(msg, style="bold red")
-    if code == ExitCode.INFRA:
-        return Text(f"NO VERDICT: {counts['error']} cases errored (infrastructure)",
-                    style="bold yellow")
-    moved = ", ".join(f"{counts[k]} {k}" for k in ("unchanged", "changed", "fixed",
-                                                   "improved", "dropped", "flaky", "failing",
-                                                   "new", "removed") if counts[k])
-    alpha = f" at alpha {report.alpha:g}" if any(s.hypotheses for s in report.suites) else ""
-    return Text(f"OK: no regressions{alpha} ({moved or 'nothing compared'})", style="green")
+    return Text(*wording.verdict(report))

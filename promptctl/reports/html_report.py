@@ -15,9 +15,9 @@ from dataclasses import dataclass, field
 from html import escape
 from typing import TYPE_CHECKING
 
-from ..cli.diffview import suite_line, verdict_line
 from ..diff import CellDiff, word_diff
 from .diff_report import VERDICT
+from .wording import plain, suite_line, verdict
 
 if TYPE_CHECKING:
     from ..results import CallRecord
@@ -287,7 +287,7 @@ def _header(data: ReportData) -> list[str]:
     if data.diff is not None:
         code = int(data.diff.exit_code)
         out.append(f'<div class="v v-{code}" data-verdict="{VERDICT[data.diff.exit_code]}">'
-                   f"{_e(verdict_line(data.diff).plain)} (exit {code})</div>")
+                   f"{_e(verdict(data.diff)[0])} (exit {code})</div>")
     out.append('<ul class="stats">' + "".join(
         f'<li data-stat="{name}"><b>{n}</b>{name}</li>' for name, n in stats) + "</ul>")
     cost = f"${s.cost:.6f}".rstrip("0").rstrip(".")
@@ -307,7 +307,7 @@ def _header(data: ReportData) -> list[str]:
     if data.diff is not None:
         out.append('<ul id="suites">')
         for suite in data.diff.suites:
-            first, *rest = suite_line(suite).plain.split("\n")
+            first, *rest = plain(suite_line(suite)).split("\n")
             out.append(f"<li>{_e(first)}" + "".join(
                 f'<br><span class="mut">{_e(line.strip())}</span>' for line in rest) + "</li>")
         out.append("</ul>")
