@@ -67,10 +67,14 @@ def test_hooks_file_is_valid_for_pre_commit():
     assert set(ids) == {"promptctl-lint", "promptctl-check"}
     assert ids["promptctl-check"]["stages"] == ["manual"]
     for hook in hooks:  # pre-commit's own schema for manifests
-        from pre_commit.clientlib import MANIFEST_HOOK_DICT
-        from pre_commit.clientlib import cfgv
+        from pre_commit.clientlib import MANIFEST_HOOK_DICT, cfgv
 
         cfgv.validate(hook, MANIFEST_HOOK_DICT)
+    from pre_commit.clientlib import CONFIG_SCHEMA
+
+    own = yaml.safe_load((ROOT / ".pre-commit-config.yaml").read_text())
+    cfgv.validate(own, CONFIG_SCHEMA)  # the repo runs its own lint hook
+    assert {h["id"] for r in own["repos"] for h in r["hooks"]} >= {"promptctl-lint"}
 
 
 @pytest.mark.parametrize("workflow", sorted((ROOT / ".github" / "workflows").glob("*.yml")),
