@@ -83,7 +83,10 @@ class Cache:
 
     def get(self, key: str) -> Completion | None:
         value = self.get_value(key)
-        return None if value is None else Completion(**value)
+        if value is None:
+            return None
+        known = Completion.__dataclass_fields__  # entries from other versions may differ
+        return Completion(**{k: v for k, v in value.items() if k in known})
 
     def put(self, key: str, identity: dict[str, Any], completion: Completion) -> None:
         self.put_value(key, identity, asdict(completion))

@@ -5,8 +5,6 @@ The CLI, the pytest plugin and the tests all go through these functions.
 
 from __future__ import annotations
 
-import contextlib
-import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,7 +16,7 @@ from .errors import InfraError, UserError
 from .project import Project, Suite, display_path
 from .results import CallRecord
 from .runner import CellKey, MorePolicy, RunOptions, RunResult, run_suites, until_a_pass
-from .store import read_records, resolve_run
+from .store import final_records, read_meta, read_summary, resolve_run
 from .summary import Summary
 from .verdicts import DEFAULT_ALPHA
 
@@ -54,30 +52,38 @@ class SavedRun:
         return summary
 
 
-def load_run(project: Project, run: str | None = None) -> SavedRun:
-    """A finished run from .promptctl/runs with its suites as they are now."""
-    run_dir = resolve_run(project.state_dir / "runs", run)
-    try:
-        meta = json.loads((run_dir / "meta.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        raise UserError("run has no readable meta.json", file=display_path(run_dir),
-                        hint="re-run the suites") from None
-    options = meta.get("options", {})
-    models = options.get("models") or []
+def suites_from_meta(project: Project, files: Sequence[str], models: Sequence[str], *,
+                     strict: bool) -> list[Suite]:
+    """The suites a run's meta.json names, as they are now. A file is looked up from
+    the project root, then as written (relative to the working directory). A missing
+    file is skipped, or an error when `strict`."""
     suites = []
-    for file in meta.get("suites", []):
+    for file in files:
         path = project.root / file if not Path(file).is_absolute() else Path(file)
         if not path.is_file():
             path = Path(file)
         if path.is_file():
-            suites.append(project.load_suite(path, models=models))
-    records = list(read_records(run_dir))
-    finished = ""
-    with contextlib.suppress(OSError, ValueError):  # a killed run has no summary
-        finished = json.loads((run_dir / "summary.json").read_text(encoding="utf-8")
-                              ).get("finished", "")
-    return SavedRun(run_dir.name, suites, records, bool(options.get("filter")),
-                    meta.get("started", ""), finished)
+            suites.append(project.load_suite(path, models=list(models)))
+        elif strict:
+            raise UserError(f"the run's suite file {file} no longer exists",
+                            hint="restore it, or start a new run")
+    return suites
+
+
+def load_run(project: Project, run: str | None = None) -> SavedRun:
+    """A finished run from .promptctl/runs with its suites as they are now. The records
+    are the run's final view: the last one per key (a retried call replaces its error)."""
+    run_dir = resolve_run(project.state_dir / "runs", run)
+    meta = read_meta(run_dir)
+    options = meta.get("options", {})
+    suites = suites_from_meta(project, meta.get("suites", []), options.get("models") or [],
+                              strict=False)
+    records = final_records(run_dir)
+    finished = (read_summary(run_dir) or {}).get("finished", "")  # a killed run has none
+    # a filtered run, one shard, or a merge of some shards covers part of the suites
+    partial = bool(options.get("filter") or options.get("shard") or meta.get("partial"))
+    return SavedRun(run_dir.name, suites, records, partial, meta.get("started", ""),
+                    finished)
 
 
 def diff_saved(project: Project, run: str | None = None, *, strict: bool = False,
@@ -105,7 +111,8 @@ def check(project: Project, suites: Sequence[Suite], options: RunOptions, *,
     or broken one fails before any model time is spent."""
     baselines = load_baselines(project, suites, allow_missing=allow_missing)
     result = run_suites(project, suites, options, on_plan=on_plan, on_record=on_record,
-                        more=uncertain_against(baselines, alpha))
+                        more=uncertain_against(baselines, alpha),
+                        meta={"command": "check", "alpha": alpha})
     report = diff_run(suites, baselines, result.records, run_id=result.run_id,
                       strict=strict, alpha=alpha)
     return result, report

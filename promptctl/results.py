@@ -18,6 +18,7 @@ class Completion:
     finish_reason: str | None = None
     cost: float = 0.0
     token_logprobs: list[float] | None = None  # of the reply's tokens, when asked for
+    retries: int = 0  # failed attempts before this answer (promptctl/retry.py)
 
 
 @dataclass
@@ -60,6 +61,7 @@ class CallRecord:
     cached: bool = False
     error: str | None = None
     fingerprint: dict[str, Any] = field(default_factory=dict)
+    retries: int = 0  # failed attempts of this call (an error's message says why)
 
     @property
     def key(self) -> tuple[str, str, str, str, int]:

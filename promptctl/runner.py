@@ -6,6 +6,7 @@ cell is rendered before the first model call, so a template error costs no token
 
 from __future__ import annotations
 
+import dataclasses
 import fnmatch
 import hashlib
 import json
@@ -13,17 +14,18 @@ import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from . import assertions
-from .cache import Cache, cache_key
+from .cache import cache_key
 from .errors import ExitCode, InfraError, UserError
 from .project import Case, Project, PromptRef, Suite
 from .providers import Provider
 from .rendering import render_messages
 from .results import CallRecord, Completion
 from .services import Services
-from .store import RunWriter, now_iso
+from .store import RunWriter, dedupe, now_iso, read_meta, read_records, write_json_atomic
 from .summary import Summary
 
 
@@ -40,6 +42,10 @@ class RunOptions:
     max_repeat: int = 5
     # --resample: shift every seed by this offset: fresh samples, the cache kept
     seed_offset: int = 0
+    # --shard I/N: run only the I-th (1-based) of N slices of the cells (sharding.py)
+    shard: tuple[int, int] | None = None
+    # --changed-since / --watch: only these (suite, case, prompt, model) cells (deps.py)
+    only: set[tuple[str, str, str, str]] | None = None
 
 
 CellKey = tuple[str, str, str, str]  # (suite, case, prompt, model)
@@ -101,14 +107,22 @@ def plan(project: Project, suites: Sequence[Suite], options: RunOptions) -> list
             if not case_matches(case.id, options.filter):
                 continue
             for prompt in suite.prompts:
+                models = [m for m in suite.models if options.only is None
+                          or (suite.name, case.id, prompt.id, m) in options.only]
+                if not models:
+                    continue
                 messages = render_messages(prompt, case.vars, file=case.file, line=case.line)
-                for model in suite.models:
+                for model in models:
                     entry = project.model(model)
                     base = {**entry.params.set_values(), **prompt.spec.params.set_values(),
                             **suite.spec.params.set_values(), **case.params, **options.params}
                     first = Call(suite, case, prompt, model, 0, messages, base)
                     calls.extend(repeat_call(first, i, options.seed_offset)
                                  for i in range(repeat))
+    if options.shard is not None:
+        from .sharding import shard_calls
+
+        calls = shard_calls(calls, *options.shard)
     return calls
 
 
@@ -139,7 +153,7 @@ class Runner:
         self.options = options
         self.on_record = on_record
         self.writer = writer
-        self.cache = Cache(project.state_dir / "cache.sqlite") if options.use_cache else None
+        self.cache = project.cache() if options.use_cache else None
         self._providers: dict[str, Provider] = {}
         self._lock = threading.Lock()
         self._order: dict[tuple[str, str, str, str, int], int] = {}
@@ -149,7 +163,10 @@ class Runner:
 
     def provider(self, alias: str) -> Provider:
         if alias not in self._providers:
-            self._providers[alias] = self.project.provider(alias)
+            provider = self.project.provider(alias)
+            if self.options.concurrency:
+                provider.allow_concurrency(self.options.concurrency)
+            self._providers[alias] = provider
         return self._providers[alias]
 
     def run(self, calls: Sequence[Call]) -> None:
@@ -210,6 +227,8 @@ class Runner:
         except BaseException:
             for fut in pending:
                 fut.cancel()
+            for provider in self._providers.values():
+                provider.close()  # ends retry waits at once (Ctrl-C)
             raise
         finally:
             for pool in pools:
@@ -235,7 +254,9 @@ class Runner:
                 completion = provider.complete(call.messages, call.params)
             except InfraError as exc:
                 record.error = exc.message
+                record.retries = getattr(exc, "retries", 0)
                 return record
+            record.retries = completion.retries
             if self.cache is not None:
                 self.cache.put(key, identity, completion)
         record.output = completion.text
@@ -272,38 +293,100 @@ def score_call(record: CallRecord, call: Call, completion: Completion,
         record.passed = all(r.passed for r in results)
 
 
+@dataclass
+class Resume:
+    """Continue a saved run in place (`promptctl run --resume`): the calls it recorded
+    are kept, the others run and are appended to the same records.jsonl."""
+
+    run_dir: Path
+    retry_errors: bool = False  # call the errored calls again: their new records win
+
+
+RecordKey = tuple[str, str, str, str, int]  # (suite, case, prompt, model, repeat)
+
+
+def call_key(call: Call) -> RecordKey:
+    return (call.suite.name, call.case.id, call.prompt.id, call.model, call.repeat)
+
+
 def run_suites(project: Project, suites: Sequence[Suite], options: RunOptions, *,
                on_plan: Callable[[int], None] | None = None,
                on_record: Callable[[CallRecord], None] | None = None,
-               record_run: bool = True, more: MorePolicy = until_a_pass) -> RunResult:
+               record_run: bool = True, more: MorePolicy = until_a_pass,
+               resume: Resume | None = None, meta: dict[str, Any] | None = None
+               ) -> RunResult:
     """The public entry point used by the CLI, the pytest plugin and the tests.
 
     With options.auto_repeat, every cell gets one sample, then rounds of one more
     sample for each cell that `more` says is still uncertain, up to options.max_repeat.
+
+    With `resume`, the run continues in its own directory: the plan is made again (the
+    same suites and options, see resume.py), calls that already have a record are not
+    made again, the adaptive rounds are replayed from the records, and the result is
+    the one an uninterrupted run would have given. `meta` adds keys to meta.json.
     """
     calls = plan(project, suites, options)
-    if not calls:
+    if not calls and not (options.shard and plan(project, suites,
+                                                 dataclasses.replace(options, shard=None))):
         raise UserError(f"no case matches --filter {options.filter!r}" if options.filter
                         else "the suites have no cases", hint="check the case ids")
     if on_plan is not None:
         on_plan(len(calls))
-    started = now_iso()
-    writer = RunWriter(project.state_dir / "runs") if record_run else None
-    if writer is not None:
-        writer.meta({"run_id": writer.run_id, "started": started,
-                     "suites": [s.file for s in suites], "calls": len(calls),
-                     "options": {"models": options.models,
-                                 "repeat": "auto" if options.auto_repeat else options.repeat,
-                                 "max_repeat": options.max_repeat,
-                                 "seed_offset": options.seed_offset,
-                                 "filter": options.filter, "use_cache": options.use_cache,
-                                 "params": options.params}})
+    done: dict[RecordKey, CallRecord] = {}
+    if resume is not None:
+        reopened = RunWriter.reopen(resume.run_dir)  # locks it, cuts a torn last line
+        writer: RunWriter | None = reopened
+        try:
+            saved = read_meta(resume.run_dir)
+            started = str(saved.get("started") or now_iso())
+            done = dedupe(read_records(resume.run_dir))
+            if resume.retry_errors:
+                done = {k: r for k, r in done.items() if r.error is None}
+            planned = saved.get("calls")
+            if isinstance(planned, int) and planned != len(calls) \
+                    and "merged_from" not in saved:
+                raise UserError(f"the suites plan {len(calls)} calls now, {planned} when "
+                                f"run '{resume.run_dir.name}' started",
+                                hint="the suites changed since the run started: start a "
+                                     "new run")
+            check_resumable(calls, done, options)
+            # running again: until it ends, the run is unfinished (merge refuses it)
+            (resume.run_dir / "summary.json").unlink(missing_ok=True)
+            saved.setdefault("resumed", []).append(
+                {"at": now_iso(), "kept": len(done), "retry_errors": resume.retry_errors})
+            write_json_atomic(resume.run_dir / "meta.json", saved)
+        except BaseException:
+            reopened.close()
+            raise
+    else:
+        started = now_iso()
+        writer = RunWriter(project.state_dir / "runs") if record_run else None
+        if writer is not None:
+            writer.meta({"run_id": writer.run_id, "started": started,
+                         "suites": [s.file for s in suites], "calls": len(calls),
+                         "options": {"models": options.models,
+                                     "repeat": "auto" if options.auto_repeat
+                                     else options.repeat,
+                                     "max_repeat": options.max_repeat,
+                                     "seed_offset": options.seed_offset,
+                                     "filter": options.filter, "use_cache": options.use_cache,
+                                     "params": options.params,
+                                     "shard": (f"{options.shard[0]}/{options.shard[1]}"
+                                               if options.shard else None)},
+                         **({"partial": True} if options.only is not None else {}),
+                         **(meta or {})})
     runner = Runner(project, options, on_record=on_record, writer=writer)
+    replay = _Replay(done)
     try:
-        runner.run(calls)
+        replay.round(runner, calls)
         auto = [c for c in calls if adaptive(c.suite, options)]
         if auto:
-            _sample_adaptively(runner, auto, len(calls), options, more, on_plan)
+            _sample_adaptively(runner, auto, len(calls), options, more, on_plan, replay)
+        replay.leftovers(runner)
+    except BaseException:
+        if writer is not None:
+            writer.close()
+        raise
     finally:
         runner.close()
     result = runner.result(started)
@@ -315,7 +398,8 @@ def run_suites(project: Project, suites: Sequence[Suite], options: RunOptions, *
 
 def _sample_adaptively(runner: Runner, firsts: Sequence[Call], total: int,
                        options: RunOptions, more: MorePolicy,
-                       on_plan: Callable[[int], None] | None) -> None:
+                       on_plan: Callable[[int], None] | None,
+                       replay: _Replay | None = None) -> None:
     for i in range(1, options.max_repeat):
         outcomes = runner.summary.outcomes
         batch = []
@@ -331,4 +415,82 @@ def _sample_adaptively(runner: Runner, firsts: Sequence[Call], total: int,
         total += len(batch)
         if on_plan is not None:
             on_plan(total)
-        runner.run(batch)
+        if replay is not None:
+            replay.round(runner, batch)
+        else:
+            runner.run(batch)
+
+
+def _canon(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, ensure_ascii=False, default=str)
+
+
+def check_resumable(calls: Sequence[Call], done: dict[RecordKey, CallRecord],
+                    options: RunOptions) -> None:
+    """The kept records must be the ones this plan would make: the same cells, the
+    same rendered messages and params. Otherwise the suites changed since the run
+    started, and mixing old and new results would be neither run."""
+    planned = {call_key(c): c for c in calls}
+    sampled = {call_key(c)[:4] for c in calls if adaptive(c.suite, options)}
+    for key, rec in done.items():
+        call = planned.get(key)
+        where = f"{key[0]}/{key[1]} (prompt {key[2]}, model {key[3]}, repeat {key[4]})"
+        if call is None:
+            if key[4] > 0 and key[:4] in sampled:
+                continue  # a sample of a later --repeat auto round
+            raise UserError(f"the run has a record for {where}, which the suites no "
+                            "longer plan", hint="the suites changed since the run "
+                            "started: start a new run")
+        if (_canon(rec.messages) != _canon(call.messages)
+                or _canon(rec.params) != _canon(call.params)):
+            raise UserError(f"{where} renders differently than when the run started",
+                            file=call.case.file, line=call.case.line,
+                            hint="the prompt, case or params changed: start a new run")
+
+
+class _Replay:
+    """The records a resumed run already has, handed out round by round so that the
+    runner's state (records, summary, plan order) grows exactly as in the original
+    run, and every adaptive decision is made on the same evidence."""
+
+    def __init__(self, done: dict[RecordKey, CallRecord]) -> None:
+        self.done = dict(done)
+        self.models: dict[str, str] = {}
+        for rec in done.values():
+            self.models.setdefault(rec.model, _canon(rec.fingerprint.get("model")))
+
+    def round(self, runner: Runner, calls: Sequence[Call]) -> None:
+        if not self.done:
+            runner.run(calls)
+            return
+        base = len(runner._order)
+        kept = [self.done.pop(k) for k in map(call_key, calls) if k in self.done]
+        have = {r.key for r in kept}
+        todo = [c for c in calls if call_key(c) not in have]
+        for alias in dict.fromkeys(c.model for c in todo):
+            before = self.models.get(alias)
+            if before is not None and _canon(runner.provider(alias).identity()) != before:
+                raise UserError(f"model '{alias}' is not the one the run started with "
+                                f"(was {before})", hint="the model file, runtime or "
+                                "endpoint changed: start a new run")
+        self.add(runner, kept)
+        if todo:
+            runner.run(todo)
+        for i, call in enumerate(calls):  # report in plan order, kept and new alike
+            runner._order[call_key(call)] = base + i
+
+    def leftovers(self, runner: Runner) -> None:
+        """Samples the replay did not ask for (an adaptive policy whose inputs, the
+        baselines, changed): they are in the file, so they stay in the result."""
+        if self.done:
+            self.add(runner, list(self.done.values()))
+            self.done.clear()
+
+    @staticmethod
+    def add(runner: Runner, records: Sequence[CallRecord]) -> None:
+        with runner._lock:
+            for rec in records:
+                runner.records.append(rec)
+                runner.summary.add(rec)
+                if runner.on_record is not None:
+                    runner.on_record(rec)

@@ -56,7 +56,7 @@ cases:
 PRE_COMMIT = """\
 # pre-commit: `pre-commit install` runs promptctl lint on every commit that touches a
 # prompt or a suite; `pre-commit run promptctl-check --hook-stage manual` runs the
-# suites against their baselines.
+# cases that the commit affects (--changed-since HEAD) against their baselines.
 repos:
   - repo: local
     hooks:
@@ -68,9 +68,9 @@ repos:
         pass_filenames: false
       - id: promptctl-check
         name: promptctl check
-        entry: promptctl check
+        entry: promptctl check --changed-since HEAD
         language: system
-        files: ^(prompts/|suites/|baselines/|promptctl\\.ya?ml$)
+        files: ^(prompts/|suites/|data/|baselines/|promptctl\\.ya?ml$)
         pass_filenames: false
         stages: [manual]
 """

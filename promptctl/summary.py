@@ -21,6 +21,7 @@ class Summary:
     passed_samples: int = 0
     error_samples: int = 0
     cached: int = 0
+    retries: int = 0  # failed attempts over every call, errored or not
     tokens_prompt: int = 0
     tokens_completion: int = 0
     cost: float = 0.0
@@ -36,6 +37,7 @@ class Summary:
             self.cells[cell] = status
         self.samples += 1
         self.cached += rec.cached
+        self.retries += rec.retries
         if rec.error is not None:
             self.error_samples += 1
             return
@@ -106,6 +108,7 @@ class Summary:
             "classes": self.classes(),
             "samples": self.samples,
             "cached": self.cached,
+            "retries": self.retries,
             "tokens": {"prompt": self.tokens_prompt, "completion": self.tokens_completion},
             "cost": round(self.cost, 6),
             "metrics": {name: {"mean": round(mean, 4), "ci": [round(lo, 4), round(hi, 4)],

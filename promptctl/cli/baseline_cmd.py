@@ -27,6 +27,7 @@ def update(
     concurrency: common.ConcurrencyOpt = None,
     no_cache: common.NoCacheOpt = False,
     filter: common.FilterOpt = None,
+    shard: common.ShardOpt = None,
     quiet: common.QuietOpt = False,
     config: common.ConfigOpt = None,
 ) -> None:
@@ -49,13 +50,13 @@ def update(
     else:
         loaded = common.load_suites(project, suites, model)
         options = common.run_options(model, repeat, concurrency, no_cache, filter,
-                                 max_repeat, resample)
+                                 max_repeat, resample, shard)
         start = time.perf_counter()
         with output.progress(not quiet) as (set_total, advance):
             result = run_suites(project, loaded, options, on_plan=set_total,
                                 on_record=advance)
         output.show_results(result, time.perf_counter() - start, quiet=True, verbose=False)
-        records, partial = result.records, filter is not None
+        records, partial = result.records, filter is not None or shard is not None
     written = update_baselines(project, loaded, records, partial=partial)
     for w in written:
         line = f"wrote {display_path(w.path)}: {w.cases} cases, {w.passed} passing"

@@ -52,9 +52,11 @@ def check(
     concurrency: common.ConcurrencyOpt = None,
     no_cache: common.NoCacheOpt = False,
     filter: common.FilterOpt = None,
+    shard: common.ShardOpt = None,
     strict: StrictOpt = False,
     allow_missing: AllowMissingOpt = False,
     alpha: AlphaOpt = 0.05,
+    changed_since: common.ChangedSinceOpt = None,
     output_file: DiffOutputOpt = None,
     quiet: common.QuietOpt = False,
     verbose: common.VerboseOpt = False,
@@ -73,7 +75,9 @@ def check(
     project = common.project(config)
     loaded = common.load_suites(project, suites, model)
     options = common.run_options(model, repeat, concurrency, no_cache, filter,
-                                 max_repeat, resample)
+                                 max_repeat, resample, shard)
+    if not common.select_changed(project, loaded, options, changed_since):
+        raise typer.Exit(0)
     start = time.perf_counter()
     with output.progress(not quiet) as (set_total, advance):
         result, report = run_check(project, loaded, options, strict=strict,

@@ -42,8 +42,16 @@ FilterOpt = Annotated[str | None, typer.Option(
 OutputOpt = Annotated[list[Path] | None, typer.Option(
     "--output", "-o", help="Write results to FILE; the format comes from the extension: "
     ".json, .jsonl, .xml (JUnit), .html, .md. Repeatable.", show_default=False)]
+ShardOpt = Annotated[str | None, typer.Option(
+    "--shard", metavar="I/N", help="Run only slice I of N (1-based) of the cells, e.g. "
+    "--shard 2/3 on the second of three CI machines; join the runs with `promptctl merge`.",
+    show_default=False)]
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="Only the summary line.")]
 VerboseOpt = Annotated[bool, typer.Option("--verbose", help="Every case, with reasons.")]
+ChangedSinceOpt = Annotated[str | None, typer.Option(
+    "--changed-since", metavar="REF", help="Only the cases whose inputs (suite, case, "
+    "data row, prompt, included templates, judge prompt, promptctl.yaml) differ from git "
+    "REF, e.g. HEAD or main.", show_default=False)]
 VarOpt = Annotated[list[str] | None, typer.Option(
     "--var", help="A variable, KEY=VALUE; repeatable.", show_default=False)]
 
@@ -60,10 +68,11 @@ def load_suites(proj: Project, targets: list[str] | None, models: list[str] | No
 
 def run_options(model: list[str] | None, repeat: str | None, concurrency: int | None,
                 no_cache: bool, filter: str | None, max_repeat: int = 5,
-                resample: bool = False) -> RunOptions:
+                resample: bool = False, shard: str | None = None) -> RunOptions:
     import secrets
 
     from ..runner import RunOptions
+    from ..sharding import parse_shard
 
     count: int | None = None
     if repeat is not None and repeat != "auto":
@@ -76,7 +85,8 @@ def run_options(model: list[str] | None, repeat: str | None, concurrency: int | 
     return RunOptions(models=list(model or []), repeat=count, concurrency=concurrency,
                       use_cache=not no_cache, filter=filter, auto_repeat=repeat == "auto",
                       max_repeat=max_repeat,
-                      seed_offset=secrets.randbelow(2**31 - 1) + 1 if resample else 0)
+                      seed_offset=secrets.randbelow(2**31 - 1) + 1 if resample else 0,
+                      shard=parse_shard(shard) if shard is not None else None)
 
 
 def parse_vars(pairs: list[str] | None) -> dict[str, Any]:
@@ -87,3 +97,22 @@ def parse_vars(pairs: list[str] | None) -> dict[str, Any]:
             raise UserError(f"bad --var '{pair}'", hint="write --var KEY=VALUE")
         out[key.strip()] = value
     return out
+
+
+def select_changed(proj: Project, suites: list[Suite], options: RunOptions,
+                   ref: str | None) -> bool:
+    """--changed-since REF: narrow options to the changed cells and say how many there
+    are. False when none changed (the caller exits 0 with that message)."""
+    if ref is None:
+        return True
+    from .. import deps
+    from .output import err, out
+
+    selected, total = deps.select_changed(proj, suites, ref, options.filter)
+    message = deps.describe_selection(len(selected), total, ref)
+    if not selected:
+        out.print(f"{message}: nothing to run")
+        return False
+    err.print(message)
+    options.only = selected
+    return True

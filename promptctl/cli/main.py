@@ -8,9 +8,11 @@ from . import (
     baseline_cmd,
     cache_cmd,
     check_cmd,
+    compare_cmd,
     diff_cmd,
     init_cmd,
     lint_cmd,
+    merge_cmd,
     models_cmd,
     render_cmd,
     run_cmd,
@@ -34,6 +36,8 @@ app.command("render")(render_cmd.render)
 app.command("run")(run_cmd.run)
 app.command("check")(check_cmd.check)
 app.command("diff")(diff_cmd.diff)
+app.command("compare")(compare_cmd.compare)
+app.command("merge")(merge_cmd.merge)
 app.add_typer(baseline_cmd.app, name="baseline")
 app.command("models")(models_cmd.models)
 app.add_typer(cache_cmd.app, name="cache")

@@ -193,6 +193,8 @@ def summary_line(summary: Summary, seconds: float, run_id: str | None) -> Text:
     extra.append(f"{seconds:.2f}s")
     if summary.cached:
         extra.append(f"{summary.cached} cached")
+    if summary.retries:
+        extra.append(f"{summary.retries} {'retry' if summary.retries == 1 else 'retries'}")
     tokens = summary.tokens_prompt + summary.tokens_completion
     if tokens:
         extra.append(f"{tokens:,} tokens")

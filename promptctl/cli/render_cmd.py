@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from ..errors import UserError
+from ..project import PromptRef
 from ..rendering import render_messages
 from . import common
 from .funnel import funnel
@@ -21,6 +22,10 @@ def render(
         "--case", help="Take vars from a suite case: SUITE:CASE.", show_default=False)] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the messages as JSON.")
                        ] = False,
+    diff: Annotated[str | None, typer.Option(
+        "--diff", metavar="REF", help="Show how the rendered messages changed since git "
+        "REF (the prompt and its included templates as they were there), as a unified "
+        "diff.", show_default=False)] = None,
     config: common.ConfigOpt = None,
 ) -> None:
     """Render a prompt with variables and print the messages a model would see."""
@@ -42,6 +47,13 @@ def render(
                             or "list the case ids in the suite file")
         variables.update(found.vars)
     variables.update(common.parse_vars(var))
+    if diff is not None:
+        from ..deps import prompt_at
+
+        old_ref = prompt_at(project, ref, diff)  # a bad ref fails before any rendering
+        _show_diff(ref, old_ref, variables, render_messages(ref, variables), diff,
+                   as_json=as_json)
+        return
     messages = render_messages(ref, variables)
     if as_json:
         print(json.dumps(messages, indent=2, ensure_ascii=False))
@@ -54,3 +66,42 @@ def render(
         out.print(f"[bold cyan]{msg['role']}[/bold cyan]")
         out.print(escape(msg["content"]))
         out.print()
+
+
+def _as_lines(messages: list[dict[str, str]]) -> list[str]:
+    lines: list[str] = []
+    for msg in messages:
+        lines.append(f"[{msg['role']}]")
+        lines.extend(msg["content"].splitlines() or [""])
+    return lines
+
+
+def _show_diff(ref: PromptRef, old_ref: PromptRef, variables: dict,
+               messages: list[dict[str, str]], git_ref: str, *, as_json: bool) -> None:
+    """The prompt rendered as it was at git_ref and as it is now, with the same vars."""
+    import difflib
+
+    from rich.markup import escape
+
+    from .output import out
+
+    try:
+        old = render_messages(old_ref, variables)
+    except UserError as exc:
+        exc.message = f"at {git_ref}: {exc.message}"
+        raise
+    lines = list(difflib.unified_diff(_as_lines(old), _as_lines(messages),
+                                      fromfile=f"{ref.id} @ {git_ref}",
+                                      tofile=f"{ref.id} (working tree)", lineterm=""))
+    if as_json:
+        print(json.dumps({"prompt": ref.id, "ref": git_ref, "changed": bool(lines),
+                          "before": old, "after": messages, "diff": lines},
+                         indent=2, ensure_ascii=False))
+        return
+    if not lines:
+        out.print(f"no change: {escape(ref.id)} renders the same as at {escape(git_ref)}")
+        return
+    styles = {"+": "green", "-": "red", "@": "cyan"}
+    for line in lines:
+        style = "bold" if line.startswith(("+++", "---")) else styles.get(line[:1])
+        out.print(f"[{style}]{escape(line)}[/{style}]" if style else escape(line))

@@ -10,7 +10,12 @@ from ..schema import ModelEntry
 
 
 class ProviderError(InfraError):
-    """A call failed after the provider's own retries: recorded as the call's error."""
+    """A call failed after the provider's own retries: recorded as the call's error,
+    with how many retries it took."""
+
+    def __init__(self, message: str, *, retries: int = 0, **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+        self.retries = retries
 
 
 class Provider:
@@ -33,6 +38,12 @@ class Provider:
 
     def identity(self) -> dict[str, Any]:
         return {"provider": self.name, "model": self.entry.model}
+
+    def allow_concurrency(self, calls: int) -> None:
+        """`-j N` on the command line: a hosted model without its own `concurrency:`
+        takes N calls at once. In-process models stay at one."""
+        if self.max_concurrency > 1 and self.entry.concurrency is None:
+            self.max_concurrency = max(1, calls)
 
     def complete(self, messages: list[dict[str, str]], params: dict[str, Any]) -> Completion:
         raise NotImplementedError

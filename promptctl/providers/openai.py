@@ -4,14 +4,19 @@
 from __future__ import annotations
 
 import os
+import re
 import threading
 import time
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
+from .. import retry
 from ..errors import UserError
 from ..results import Completion
 from .base import Provider, ProviderError
 from .registry import missing_extra
+
+T = TypeVar("T")
 
 DEFAULT_CONCURRENCY = 8
 NO_KEY = "sk-no-key-required"  # local servers ignore the key but the SDK wants one
@@ -47,6 +52,13 @@ class OpenAIProvider(Provider):
         self._client: Any = None
         self._client_lock = threading.Lock()
         self._schema_dialect: str | None = None  # learnt from the first schema call
+        # retries are promptctl's, not the SDK's: see promptctl/retry.py
+        self._cancel = threading.Event()
+        self.limiter = retry.AdaptiveLimiter(self.max_concurrency)
+        self.budget = retry.RetryBudget(retry.BUDGET_RATIO, retry.BUDGET_MIN)
+        self.retrier = retry.Retrier(retry.RetryPolicy.defaults(entry.max_retries),
+                                     budget=self.budget, limiter=self.limiter,
+                                     cancel=self._cancel)
 
     def _api_key(self) -> str:
         if self.entry.api_key:
@@ -63,6 +75,12 @@ class OpenAIProvider(Provider):
         raise UserError(f"model '{self.alias}': no API key for OpenAI",
                         hint="export OPENAI_API_KEY=..., or set base_url for a local server")
 
+    def allow_concurrency(self, calls: int) -> None:
+        super().allow_concurrency(calls)
+        with self.limiter._cond:  # the adaptive limit grows back up to the new maximum
+            self.limiter.maximum = self.limiter.limit = self.max_concurrency
+            self.limiter.lowest = min(self.limiter.lowest, self.max_concurrency)
+
     def identity(self) -> dict[str, Any]:
         # never the key: the identity goes into fingerprints, the cache and reports
         return {"provider": self.name, "model": self.entry.model,
@@ -71,25 +89,29 @@ class OpenAIProvider(Provider):
     def client(self) -> Any:
         with self._client_lock:
             if self._client is None:
+                # one attempt per request: the retries are the Retrier's
                 self._client = _sdk().OpenAI(api_key=self._key, base_url=self.base_url,
-                                             timeout=self.entry.timeout,
-                                             max_retries=self.entry.max_retries)
+                                             timeout=self.entry.timeout, max_retries=0)
         return self._client
+
+    def close(self) -> None:
+        """Wake every call that waits (a backoff, a slot) and make it give up."""
+        self._cancel.set()
+
+    def _request(self, attempt: Callable[[], T]) -> tuple[T, int]:
+        """attempt() under the retry policy: (its value, retries), or ProviderError."""
+        try:
+            return self.retrier.call(attempt, self._classify)
+        except retry.RetryFailed as exc:
+            raise ProviderError(exc.message, retries=exc.retries) from None
 
     def check(self) -> str:
         client = self.client()
-        openai = _sdk()
-        try:
-            models = [m.id for m in client.models.list()]
-        except openai.OpenAIError as exc:
-            raise ProviderError(self._explain(exc)) from None
-        except ValueError as exc:  # a 200 whose body is not JSON
-            raise ProviderError(f"the server sent a body that is not JSON: {exc}") from None
+        models, _ = self._request(lambda: [m.id for m in client.models.list()])
         listed = "listed" if self.entry.model in models else "not listed by the server"
         return f"reachable at {self.identity()['base_url']}; model {self.entry.model} {listed}"
 
     def complete(self, messages: list[dict[str, str]], params: dict[str, Any]) -> Completion:
-        openai = _sdk()
         kwargs: dict[str, Any] = {"model": self.entry.model, "messages": messages}
         for key in ("temperature", "top_p", "max_tokens", "seed", "stop",
                     "presence_penalty", "frequency_penalty"):
@@ -100,22 +122,25 @@ class OpenAIProvider(Provider):
         if params.get("logprobs"):
             kwargs["logprobs"] = True
         fmt = params.get("response_format")
-        start = time.perf_counter()
-        try:
+        if fmt and fmt.get("type") != "json_schema":
+            kwargs["response_format"] = {"type": "json_object"}
+        client = self.client()
+
+        def attempt() -> tuple[Any, float]:
+            start = time.perf_counter()
             if fmt and fmt.get("type") == "json_schema":
                 reply = self._create_with_schema(kwargs, fmt)
             else:
-                if fmt:
-                    kwargs["response_format"] = {"type": "json_object"}
-                reply = self.client().chat.completions.create(**kwargs)
-        except openai.OpenAIError as exc:
-            raise ProviderError(self._explain(exc)) from None
-        except ValueError as exc:  # a 200 whose body is not JSON
-            raise ProviderError(f"the server sent a body that is not JSON: {exc}") from None
-        latency = (time.perf_counter() - start) * 1000
-        if not getattr(reply, "choices", None):  # a text/html body arrives as a str
-            raise ProviderError("the server returned no choices: "
-                                f"{str(reply)[:120]!r}")
+                reply = client.chat.completions.create(**kwargs)
+            if isinstance(reply, str):  # a body that is not JSON by its content type
+                raise _BadBody(f"the server sent a body that is not JSON: {reply[:120]!r}")
+            # the latency of the attempt that answered, without the waits before it
+            return reply, (time.perf_counter() - start) * 1000
+
+        (reply, latency), retries = self._request(attempt)
+        if not getattr(reply, "choices", None):
+            raise ProviderError(f"the server returned no choices: {str(reply)[:120]!r}",
+                                retries=retries)
         choice = reply.choices[0]
         usage = reply.usage
         prompt_tokens = usage.prompt_tokens if usage else 0
@@ -131,6 +156,7 @@ class OpenAIProvider(Provider):
             finish_reason=choice.finish_reason,
             cost=self.price(prompt_tokens, completion_tokens),
             token_logprobs=token_logprobs,
+            retries=retries,
         )
 
     def embed(self, texts: list[str]) -> list[list[float]]:
@@ -142,13 +168,9 @@ class OpenAIProvider(Provider):
         return [_pooled(row) for row in rows]
 
     def _embeddings(self, texts: list[str]) -> list[Any]:
-        openai = _sdk()
-        try:
-            reply = self.client().embeddings.create(model=self.entry.model, input=texts)
-        except openai.OpenAIError as exc:
-            raise ProviderError(self._explain(exc)) from None
-        except ValueError as exc:  # a 200 whose body is not JSON
-            raise ProviderError(f"the server sent a body that is not JSON: {exc}") from None
+        client = self.client()
+        reply, _ = self._request(
+            lambda: client.embeddings.create(model=self.entry.model, input=texts))
         rows = sorted(getattr(reply, "data", None) or [], key=lambda d: d.index)
         if len(rows) != len(texts):
             raise ProviderError(f"asked for {len(texts)} embeddings, got {len(rows)}")
@@ -159,15 +181,10 @@ class OpenAIProvider(Provider):
         """An approximation for hosted chat models: the logprob of each continuation's
         first token among the top 20 candidates for the reply's first token (APIs do
         not score arbitrary text). A continuation outside the top 20 gets -100."""
-        openai = _sdk()
-        try:
-            reply = self.client().chat.completions.create(
-                model=self.entry.model, messages=messages, max_tokens=1, temperature=0,
-                logprobs=True, top_logprobs=20)
-        except openai.OpenAIError as exc:
-            raise ProviderError(self._explain(exc)) from None
-        except ValueError as exc:  # a 200 whose body is not JSON
-            raise ProviderError(f"the server sent a body that is not JSON: {exc}") from None
+        client = self.client()
+        reply, _ = self._request(lambda: client.chat.completions.create(
+            model=self.entry.model, messages=messages, max_tokens=1, temperature=0,
+            logprobs=True, top_logprobs=20))
         choices = getattr(reply, "choices", None)
         logprobs = choices[0].logprobs if choices else None
         if logprobs is None or not logprobs.content:
@@ -182,9 +199,10 @@ class OpenAIProvider(Provider):
         return out
 
     def _create_with_schema(self, kwargs: dict[str, Any], fmt: dict[str, Any]) -> Any:
-        """Send a JSON schema in the form this server understands (see the dialects
-        above). The first schema call probes OpenAI's form without retries; a server
-        that rejects the response_format switches this provider to the other form."""
+        """One attempt at a call with a JSON schema, in the form this server understands
+        (see the dialects above). Until a schema call has worked, OpenAI's form is tried
+        first; a server that rejects the response_format switches this provider to the
+        other form. A transient failure is left to the Retrier, which probes again."""
         openai = _sdk()
         client = self.client()
         schema = fmt["schema"]
@@ -198,25 +216,61 @@ class OpenAIProvider(Provider):
             return client.chat.completions.create(
                 **kwargs, response_format=forms[self._schema_dialect])
         try:
-            reply = client.with_options(max_retries=0).chat.completions.create(
+            reply = client.chat.completions.create(
                 **kwargs, response_format=forms[OPENAI_DIALECT])
         except openai.APIStatusError as exc:
             if not _rejects_response_format(exc):
-                # an ordinary failure: the call again, with the client's retries
-                return client.chat.completions.create(
-                    **kwargs, response_format=forms[OPENAI_DIALECT])
+                raise  # an ordinary failure: the Retrier decides
             try:
                 reply = client.chat.completions.create(
                     **kwargs, response_format=forms[SCHEMA_IN_JSON_OBJECT])
-            except openai.APIStatusError:
-                raise exc from None  # neither form works: report the standard one's error
+            except openai.APIStatusError as other:
+                if _transient(other.status_code) and not _rejects_response_format(other):
+                    raise
+                raise _Final(exc) from None  # neither form works: the standard one's error
             self._schema_dialect = SCHEMA_IN_JSON_OBJECT
             return reply
-        except openai.APIConnectionError:
-            return client.chat.completions.create(
-                **kwargs, response_format=forms[OPENAI_DIALECT])
         self._schema_dialect = OPENAI_DIALECT
         return reply
+
+    def _classify(self, exc: Exception) -> retry.Failure | None:
+        """What a failed attempt means: retry it or not, slow down or not."""
+        openai = _sdk()
+        if isinstance(exc, _Final):
+            return retry.Failure(self._explain(exc.error), retryable=False)
+        if isinstance(exc, _BadBody):
+            return retry.Failure(str(exc), retryable=True)
+        if isinstance(exc, openai.APITimeoutError):
+            return retry.Failure(f"request timed out after {self.entry.timeout:g}s",
+                                 retryable=True)
+        if isinstance(exc, openai.APIConnectionError):
+            return retry.Failure(self._explain(exc), retryable=True)
+        if isinstance(exc, openai.APIStatusError):
+            return self._classify_status(exc)
+        if isinstance(exc, openai.APIResponseValidationError):
+            return retry.Failure(self._explain(exc), retryable=True)
+        if isinstance(exc, openai.OpenAIError):
+            return retry.Failure(self._explain(exc), retryable=False)
+        if isinstance(exc, ValueError):  # a 200 whose JSON body does not parse
+            return retry.Failure(_one_line(f"the server sent a body that is not JSON: {exc}"),
+                                 retryable=True)
+        return None
+
+    def _classify_status(self, exc: Any) -> retry.Failure:
+        status = int(exc.status_code)
+        headers = exc.response.headers
+        message = self._explain(exc)
+        delay, explicit = retry.server_delay(headers)
+        if status == 429:
+            if getattr(exc, "code", None) == "insufficient_quota":
+                return retry.Failure(message, retryable=False)  # billing: waiting won't help
+            return retry.Failure(message, retryable=True, throttled=True, delay=delay,
+                                 explicit=explicit)
+        retryable = _transient(status)
+        should = (headers.get("x-should-retry") or "").lower()
+        if should in ("true", "false"):  # the server says, as OpenAI's does
+            retryable = should == "true"
+        return retry.Failure(message, retryable=retryable, delay=delay, explicit=explicit)
 
     def _explain(self, exc: Exception) -> str:
         """A one-line cause for the record; never includes the API key."""
@@ -224,6 +278,23 @@ class OpenAIProvider(Provider):
         if self._key and self._key != NO_KEY:
             text = text.replace(self._key, "***")
         return text
+
+
+class _BadBody(Exception):
+    """A 200 whose body is not a completion: retried like a 5xx."""
+
+
+class _Final(Exception):
+    """An HTTP error that must not be retried whatever its status."""
+
+    def __init__(self, error: Exception) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
+def _transient(status: int) -> bool:
+    """Statuses worth another attempt: timeouts, conflicts, server errors."""
+    return status in (408, 409) or status >= 500
 
 
 def _rejects_response_format(exc: Any) -> bool:
@@ -252,8 +323,13 @@ def _explain(exc: Exception) -> str:
         cause = exc.__cause__ or exc
         return _one_line(f"cannot connect: {cause}")
     if isinstance(exc, openai.APIStatusError):
-        body = exc.message if isinstance(exc.message, str) else str(exc.body)
-        return _one_line(f"HTTP {exc.status_code}: {body}")
+        body = exc.body
+        if isinstance(body, dict) and isinstance(body.get("message"), str):
+            text = body["message"]  # OpenAI's error object
+        else:  # the SDK's "Error code: 503 - {...}" without the repeated status
+            text = exc.message if isinstance(exc.message, str) else str(body)
+            text = re.sub(r"^Error code: \d+ - ", "", text)
+        return _one_line(f"HTTP {exc.status_code}: {text}")
     return _one_line(f"{type(exc).__name__}: {exc}")
 
 

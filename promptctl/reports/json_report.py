@@ -13,7 +13,7 @@ if TYPE_CHECKING:
 
 VERSION = 1
 PUBLIC_KEYS = ("suite", "case", "prompt", "model", "repeat", "output", "passed", "score",
-               "assertions", "latency_ms", "tokens", "cost", "cached", "error")
+               "assertions", "latency_ms", "tokens", "cost", "cached", "error", "retries")
 
 
 def document(result: ReportData) -> dict[str, Any]:

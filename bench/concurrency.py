@@ -1,0 +1,194 @@
+"""Concurrency of hosted calls: N requests through `promptctl run -j J` to a loopback
+OpenAI-compatible endpoint that answers every chat completion after a fixed delay.
+
+The endpoint is a small asyncio HTTP/1.1 server (keep-alive, standard library only)
+started by this script on 127.0.0.1 in a background thread; its reply is canned: this
+measures how well promptctl keeps J calls in flight, not a model. promptctl runs as a
+subprocess on a generated suite of N cases with `--no-cache`, and the time is compared
+with the ideal N x delay / J.
+
+Two times are printed: the run (from the endpoint's first request to its last answer:
+what concurrency decides) and the whole process (interpreter start, imports, loading
+the suite, writing the results included).
+
+Usage: python bench/concurrency.py [--requests 1000] [-j 50] [--delay 0.2] [--runs 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+REPLY = {
+    "id": "chatcmpl-bench", "object": "chat.completion", "created": 0, "model": "bench",
+    "choices": [{"index": 0, "finish_reason": "stop",
+                 "message": {"role": "assistant", "content": "ok"}}],
+    "usage": {"prompt_tokens": 8, "completion_tokens": 1, "total_tokens": 9},
+}
+MODELS = {"object": "list", "data": [{"id": "bench", "object": "model"}]}
+
+
+class Endpoint:
+    """The loopback endpoint: answers after `delay` seconds; counts what it served."""
+
+    def __init__(self, delay: float) -> None:
+        self.delay = delay
+        self.requests = 0
+        self.in_flight = 0
+        self.peak = 0
+        self.first: float | None = None
+        self.last: float | None = None
+        self.port = 0
+        self._loop = asyncio.new_event_loop()
+        self._ready = threading.Event()
+        self._writers: set[asyncio.StreamWriter] = set()
+        self._thread = threading.Thread(target=self._serve, daemon=True, name="endpoint")
+
+    def start(self) -> Endpoint:
+        self._thread.start()
+        self._ready.wait(10)
+        return self
+
+    def stop(self) -> None:
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(10)
+
+    def reset(self) -> None:
+        self.requests = self.peak = 0
+        self.first = self.last = None
+
+    def _serve(self) -> None:
+        asyncio.set_event_loop(self._loop)
+        server = self._loop.run_until_complete(
+            asyncio.start_server(self._connection, "127.0.0.1", 0, backlog=1024))
+        self.port = server.sockets[0].getsockname()[1]
+        self._ready.set()
+        self._loop.run_forever()
+        server.close()
+        for writer in list(self._writers):  # idle keep-alive connections: EOF ends them
+            writer.transport.abort()
+        self._loop.run_until_complete(
+            asyncio.gather(*asyncio.all_tasks(self._loop), return_exceptions=True))
+        self._loop.close()
+
+    async def _connection(self, reader: asyncio.StreamReader,
+                          writer: asyncio.StreamWriter) -> None:
+        self._writers.add(writer)
+        try:
+            while True:
+                head = await reader.readuntil(b"\r\n\r\n")
+                lines = head.decode("latin-1").split("\r\n")
+                method, path, _ = lines[0].split(" ", 2)
+                headers = {k.strip().lower(): v.strip()
+                           for k, _, v in (line.partition(":") for line in lines[1:] if line)}
+                length = int(headers.get("content-length") or 0)
+                if length:
+                    await reader.readexactly(length)
+                if method == "POST" and path.endswith("/chat/completions"):
+                    now = time.perf_counter()
+                    self.first = self.first or now
+                    self.requests += 1
+                    self.in_flight += 1
+                    self.peak = max(self.peak, self.in_flight)
+                    await asyncio.sleep(self.delay)
+                    self.in_flight -= 1
+                    body = json.dumps(REPLY).encode()
+                else:
+                    body = json.dumps(MODELS).encode()
+                writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                             b"Content-Length: %d\r\n\r\n%s" % (len(body), body))
+                await writer.drain()
+                self.last = time.perf_counter()
+                if headers.get("connection", "").lower() == "close":
+                    break
+        except (asyncio.IncompleteReadError, ConnectionError):
+            pass
+        finally:
+            self._writers.discard(writer)
+            writer.close()
+
+
+def make_project(root: Path, base_url: str, requests: int, concurrency: int) -> None:
+    (root / "prompts").mkdir()
+    (root / "suites" / "data").mkdir(parents=True)
+    # `concurrency:` on the entry: without it the openai provider's default (8) caps
+    # -j, as a model entry's limit does
+    (root / "promptctl.yaml").write_text(
+        "models:\n"
+        f"  bench: {{provider: openai, base_url: '{base_url}', model: bench, "
+        f"concurrency: {concurrency}, params: {{max_tokens: 4}}}}\n")
+    (root / "prompts" / "bench.yaml").write_text(
+        "prompts:\n  ask:\n    template: 'Say ok to request {{ n }}'\n")
+    (root / "suites" / "bench.yaml").write_text(
+        "prompts: [bench.ask]\nmodels: [bench]\n"
+        "defaults:\n  assert:\n    - {type: icontains, value: ok}\n"
+        "cases:\n  - from: data/cases.jsonl\n")
+    rows = (json.dumps({"id": f"r{i:05d}", "n": i}) for i in range(requests))
+    (root / "suites" / "data" / "cases.jsonl").write_text("\n".join(rows) + "\n")
+
+
+def run_once(root: Path, endpoint: Endpoint, jobs: int, expected: int) -> tuple[float, float]:
+    """(run seconds as the endpoint saw them, process wall seconds)."""
+    endpoint.reset()
+    start = time.perf_counter()
+    proc = subprocess.run([sys.executable, "-m", "promptctl", "run", "-j", str(jobs),
+                           "--no-cache", "-q", "-o", "out.json"], cwd=root,
+                          capture_output=True, text=True,
+                          env={**os.environ, "OPENAI_API_KEY": "sk-bench"})
+    wall = time.perf_counter() - start
+    if proc.returncode != 0:
+        raise SystemExit(f"promptctl run exited {proc.returncode}:\n{proc.stdout}{proc.stderr}")
+    summary = json.loads((root / "out.json").read_text())["summary"]
+    if summary["passed"] != expected or endpoint.requests != expected:
+        raise SystemExit(f"expected {expected} passing calls, got {summary} and "
+                         f"{endpoint.requests} requests")
+    assert endpoint.first is not None and endpoint.last is not None
+    return endpoint.last - endpoint.first, wall
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--requests", type=int, default=1000)
+    parser.add_argument("-j", "--jobs", type=int, default=50)
+    parser.add_argument("--delay", type=float, default=0.2)
+    parser.add_argument("--runs", type=int, default=3)
+    args = parser.parse_args()
+    ideal = args.requests * args.delay / args.jobs
+    endpoint = Endpoint(args.delay).start()
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            root = Path(tmp)
+            make_project(root, f"http://127.0.0.1:{endpoint.port}/v1", args.requests,
+                         args.jobs)
+            subprocess.run([sys.executable, "-m", "promptctl", "--help"],
+                           capture_output=True, check=True)  # warm the imports
+            print(f"{args.requests} requests, -j {args.jobs}, {args.delay * 1000:.0f} ms "
+                  f"each: ideal {ideal:.2f} s")
+            runs, walls = [], []
+            for i in range(args.runs):
+                run, wall = run_once(root, endpoint, args.jobs, args.requests)
+                runs.append(run)
+                walls.append(wall)
+                print(f"  run {i + 1}: run {run:.2f} s ({run / ideal:.3f} x ideal), "
+                      f"process {wall:.2f} s ({wall / ideal:.3f} x ideal), "
+                      f"peak in flight {endpoint.peak}")
+    finally:
+        endpoint.stop()
+    run, wall = statistics.median(runs), statistics.median(walls)
+    verdict = "within" if run <= ideal * 1.10 else "NOT within"
+    print(f"median: run {run:.2f} s = {run / ideal:.3f} x ideal ({verdict} 10%); "
+          f"process {wall:.2f} s = {wall / ideal:.3f} x ideal")
+
+
+if __name__ == "__main__":
+    main()
