@@ -72,6 +72,19 @@ def run_subprocess(*args: str, cwd: Path, env: dict[str, str] | None = None,
     return CliResult(proc.returncode, proc.stdout, proc.stderr)
 
 
+@pytest.fixture
+def scripted(monkeypatch: pytest.MonkeyPatch):
+    """The scripted provider (tests/scripted_provider.py), registered as `scripted`
+    and reset: for unit tests of runner logic, never for claims about models."""
+    from scripted_provider import ScriptedProvider
+
+    from promptctl.providers import registry
+
+    monkeypatch.setitem(registry.BUILTIN, "scripted", "scripted_provider:ScriptedProvider")
+    ScriptedProvider.reset()
+    return ScriptedProvider
+
+
 @pytest.fixture(scope="session")
 def smollm2_path() -> Path:
     from promptctl.providers.llama_cpp import resolve_model_path

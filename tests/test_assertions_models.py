@@ -7,11 +7,9 @@ import json
 from pathlib import Path
 
 import pytest
-from scripted_provider import ScriptedProvider
 
 from promptctl.assertions.judges import fence
 from promptctl.project import load_project
-from promptctl.providers import registry
 from promptctl.runner import RunOptions, run_suites
 
 PROMPTS = """
@@ -120,13 +118,6 @@ def test_model_graded_types_give_a_reasoned_verdict_on_the_embedded_model(make_p
     for a in rec.assertions:
         assert a.reason.startswith("judge: ") and 0 <= a.score <= 1
     assert relevance.passed  # threshold 0: whatever the score, it was judged
-
-
-@pytest.fixture
-def scripted(monkeypatch):
-    monkeypatch.setitem(registry.BUILTIN, "scripted", "scripted_provider:ScriptedProvider")
-    ScriptedProvider.reset()
-    return ScriptedProvider
 
 
 JUDGED_SUITE = """

@@ -11,14 +11,14 @@ import time
 from pathlib import Path
 
 import pytest
-from scripted_provider import ScriptedProvider
 
 from promptctl import deps
 from promptctl.errors import PromptctlError
 from promptctl.project import load_project
-from promptctl.providers import registry
 from promptctl.runner import RunOptions
 from promptctl.watch import WatchResult, watch
+
+pytestmark = pytest.mark.usefixtures("scripted")
 
 FILES = {
     "promptctl.yaml": """
@@ -67,13 +67,6 @@ def git(root: Path, *args: str) -> str:
     return subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@example.com",
                            "-c", "commit.gpgsign=false", *args], cwd=root, check=True,
                           capture_output=True, text=True).stdout
-
-
-@pytest.fixture(autouse=True)
-def scripted(monkeypatch):
-    monkeypatch.setitem(registry.BUILTIN, "scripted", "scripted_provider:ScriptedProvider")
-    ScriptedProvider.reset()
-    return ScriptedProvider
 
 
 @pytest.fixture

@@ -12,7 +12,8 @@ from scipy import stats as sps
 from scripted_provider import ScriptedProvider
 
 from promptctl.compare import mean_diff_interval, signflip_two_sided, t_ppf
-from promptctl.providers import registry
+
+pytestmark = pytest.mark.usefixtures("scripted")
 
 CONFIG = """
 models:
@@ -38,13 +39,6 @@ def suite(prompt: str = "p.a", models: str = "[bot]", repeat: int = REPEAT) -> s
 
 def pattern(passes: int, n: int = REPEAT) -> list[str]:
     return ["good"] * passes + ["bad"] * (n - passes)
-
-
-@pytest.fixture(autouse=True)
-def scripted(monkeypatch):
-    monkeypatch.setitem(registry.BUILTIN, "scripted", "scripted_provider:ScriptedProvider")
-    ScriptedProvider.reset()
-    return ScriptedProvider
 
 
 @pytest.fixture

@@ -6,13 +6,13 @@ from __future__ import annotations
 import json
 
 import pytest
-from scripted_provider import ScriptedProvider
 
 from promptctl.errors import ExitCode, InfraError, UserError
 from promptctl.gate import check, diff_saved_run, update_baselines
 from promptctl.project import load_project
-from promptctl.providers import registry
 from promptctl.runner import RunOptions, run_suites
+
+pytestmark = pytest.mark.usefixtures("scripted")
 
 CONFIG = "models:\n  bot: {provider: scripted, model: bot-1, params: {temperature: 0}}\n"
 PROMPTS = "prompts:\n  q: {template: '{{ q }}'}\n"
@@ -21,13 +21,6 @@ PROMPTS = "prompts:\n  q: {template: '{{ q }}'}\n"
 def suite(*cases: str, extra: str = "") -> str:
     return "prompts: [p.q]\nmodels: [bot]\n" + extra + "cases:\n" + "".join(
         f"  - {c}\n" for c in cases)
-
-
-@pytest.fixture(autouse=True)
-def scripted(monkeypatch):
-    monkeypatch.setitem(registry.BUILTIN, "scripted", "scripted_provider:ScriptedProvider")
-    ScriptedProvider.reset()
-    return ScriptedProvider
 
 
 def setup(make_project, suite_text: str):

@@ -7,9 +7,6 @@ from pathlib import Path
 import pytest
 import xmlschema
 from junitparser import Error, Failure, JUnitXml, Skipped
-from scripted_provider import ScriptedProvider
-
-from promptctl.providers import registry
 
 SCHEMA = xmlschema.XMLSchema(str(Path(__file__).parent / "data" / "junit.xsd"))
 
@@ -30,10 +27,8 @@ PROJECT = {
 
 
 @pytest.fixture(autouse=True)
-def scripted(monkeypatch):
-    monkeypatch.setitem(registry.BUILTIN, "scripted", "scripted_provider:ScriptedProvider")
-    ScriptedProvider.reset({"one": "ok", "two": "not good at all\x07", "B one": "ok"})
-    return ScriptedProvider
+def answers(scripted):
+    scripted.reset({"one": "ok", "two": "not good at all\x07", "B one": "ok"})
 
 
 def read(path: Path) -> dict[str, object]:

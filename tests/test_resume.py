@@ -24,11 +24,12 @@ from scripted_provider import ScriptedProvider
 from promptctl.errors import ExitCode, UserError
 from promptctl.gate import load_run
 from promptctl.project import load_project
-from promptctl.providers import registry
 from promptctl.providers.base import ProviderError
 from promptctl.runner import Resume, RunOptions, call_key, plan, run_suites
 from promptctl.sharding import parse_shard, shard_calls
 from promptctl.store import RunWriter, final_records, read_records, resolve_run
+
+pytestmark = pytest.mark.usefixtures("scripted")
 
 TESTS = Path(__file__).resolve().parent
 
@@ -54,13 +55,6 @@ def cases(n: int, fail_every: int = 3) -> str:
 def suite(body: str = "", *, n: int = 6, prompts: str = "[p.a, p.b]",
           models: str = "[one, two]") -> str:
     return f"prompts: {prompts}\nmodels: {models}\n{body}cases:\n{cases(n)}"
-
-
-@pytest.fixture(autouse=True)
-def scripted(monkeypatch):
-    monkeypatch.setitem(registry.BUILTIN, "scripted", "scripted_provider:ScriptedProvider")
-    ScriptedProvider.reset()
-    return ScriptedProvider
 
 
 @pytest.fixture

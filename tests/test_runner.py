@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 
 import pytest
-from scripted_provider import ScriptedProvider
 
 from promptctl.errors import ExitCode
 from promptctl.project import load_project
@@ -13,12 +12,7 @@ from promptctl.providers import registry
 from promptctl.runner import RunOptions, run_suites
 from promptctl.store import read_records, resolve_run
 
-
-@pytest.fixture(autouse=True)
-def scripted(monkeypatch):
-    monkeypatch.setitem(registry.BUILTIN, "scripted", "scripted_provider:ScriptedProvider")
-    ScriptedProvider.reset()
-    return ScriptedProvider
+pytestmark = pytest.mark.usefixtures("scripted")
 
 
 def project_with(make_project, suite: str, config: str = ""):

@@ -5,24 +5,17 @@ from __future__ import annotations
 import json
 
 import pytest
-from scripted_provider import ScriptedProvider
 
 from promptctl.errors import ExitCode
 from promptctl.gate import check, update_baselines
 from promptctl.project import load_project
-from promptctl.providers import registry
 from promptctl.runner import RunOptions, run_suites
 from promptctl.verdicts import deterministic
 
+pytestmark = pytest.mark.usefixtures("scripted")
+
 CONFIG = ("models:\n  bot: {provider: scripted, model: bot-1, "
           "params: {temperature: 0.8, seed: 0}}\n")
-
-
-@pytest.fixture(autouse=True)
-def scripted(monkeypatch):
-    monkeypatch.setitem(registry.BUILTIN, "scripted", "scripted_provider:ScriptedProvider")
-    ScriptedProvider.reset()
-    return ScriptedProvider
 
 
 def project_of(make_project, cases: int, repeat: int, extra: str = ""):
