@@ -3,7 +3,7 @@ decides, and the record of one model call. These are results, never exceptions."
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
 
@@ -74,7 +74,9 @@ class CallRecord:
         return "pass" if self.passed else "fail"
 
     def to_dict(self) -> dict[str, Any]:
-        data = asdict(self)
+        """A plain dict for JSON. Shallow on purpose: records are written once per call
+        and never mutated afterwards, so dataclasses.asdict's deep copy is wasted work."""
+        data = {name: getattr(self, name) for name in self.__dataclass_fields__}
         data["assertions"] = [a.to_dict() for a in self.assertions]
         return data
 
