@@ -34,7 +34,8 @@ def lint(
         files = len(project.prompt_paths()) + (len(project.suite_paths())
                                                if project.suites_dir.is_dir() else 0)
         status = "clean" if not findings else \
-            f"{counts['errors']} errors, {counts['warnings']} warnings"
+            (f"{counts['errors']} error{'s' if counts['errors'] != 1 else ''}, "
+             f"{counts['warnings']} warning{'s' if counts['warnings'] != 1 else ''}")
         print(f"lint: {files} files checked, {status}", file=sys.stderr)
     if counts["errors"]:
         raise typer.Exit(int(ExitCode.USAGE))
