@@ -25,7 +25,8 @@ from promptctl.errors import ExitCode, UserError
 from promptctl.gate import load_run
 from promptctl.project import load_project
 from promptctl.providers.base import ProviderError
-from promptctl.runner import Resume, RunOptions, call_key, plan, run_suites
+from promptctl.replay import call_key
+from promptctl.runner import Resume, RunOptions, plan, run_suites
 from promptctl.sharding import parse_shard, shard_calls
 from promptctl.store import RunWriter, final_records, read_records, resolve_run
 
