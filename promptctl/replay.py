@@ -91,7 +91,8 @@ class _Replay:
     def add(runner: Runner, records: Sequence[CallRecord]) -> None:
         with runner._lock:
             for rec in records:
-                runner.records.append(rec)
+                if runner.keep_records:
+                    runner.records.append(rec)
                 runner.summary.add(rec)
                 if runner.on_record is not None:
                     runner.on_record(rec)

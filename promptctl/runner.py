@@ -26,7 +26,15 @@ from .rendering import render_messages
 from .replay import RecordKey, _Replay, check_resumable
 from .results import CallRecord, Completion
 from .services import Services
-from .store import RunWriter, dedupe, now_iso, read_meta, read_records, write_json_atomic
+from .store import (
+    RunWriter,
+    dedupe,
+    final_records,
+    now_iso,
+    read_meta,
+    read_records,
+    write_json_atomic,
+)
 from .summary import Summary
 
 
@@ -73,13 +81,32 @@ class Call:
     params: dict[str, Any]
 
 
-@dataclass
 class RunResult:
-    run_id: str | None
-    started: str
-    finished: str
-    records: list[CallRecord]
-    summary: Summary
+    """A finished run. When the run streamed its records to a run directory, they are
+    read back from there only if asked for, so a run's memory is bounded by the calls
+    in flight and the incremental summary, not by the suite."""
+
+    def __init__(self, run_id: str | None, started: str, finished: str,
+                 records: list[CallRecord] | None, summary: Summary, *,
+                 run_dir: Path | None = None,
+                 order: dict[RecordKey, int] | None = None) -> None:
+        self.run_id = run_id
+        self.started = started
+        self.finished = finished
+        self.summary = summary
+        self._records = records
+        self._run_dir = run_dir
+        self._order = order or {}
+
+    @property
+    def records(self) -> list[CallRecord]:
+        """Every record, in plan order (the order of the suite files)."""
+        if self._records is None:
+            assert self._run_dir is not None
+            loaded = final_records(self._run_dir)
+            loaded.sort(key=lambda r: self._order.get(r.key, len(self._order)))
+            self._records = loaded
+        return self._records
 
     @property
     def exit_code(self) -> ExitCode:
@@ -159,6 +186,8 @@ class Runner:
         self._lock = threading.Lock()
         self._order: dict[tuple[str, str, str, str, int], int] = {}
         self.records: list[CallRecord] = []
+        # with a run directory the records live on disk; without one, in memory
+        self.keep_records = writer is None
         self.summary = Summary()
         self.services = Services(project, self.cache, self.provider)
 
@@ -180,7 +209,8 @@ class Runner:
 
         def finish(record: CallRecord) -> None:
             with self._lock:
-                self.records.append(record)
+                if self.keep_records:
+                    self.records.append(record)
                 self.summary.add(record)
                 if self.writer is not None:
                     self.writer.write(record)
@@ -197,10 +227,14 @@ class Runner:
             self._run_parallel(groups, finish)
 
     def result(self, started: str) -> RunResult:
+        run_id = self.writer.run_id if self.writer else None
+        if not self.keep_records:  # read back from the run directory when asked for
+            assert self.writer is not None
+            return RunResult(run_id, started, now_iso(), None, self.summary,
+                             run_dir=self.writer.dir, order=self._order)
         # report in plan order (the suite file's order), whatever order calls finished in
         self.records.sort(key=lambda r: self._order.get(r.key, len(self._order)))
-        return RunResult(self.writer.run_id if self.writer else None, started, now_iso(),
-                         self.records, self.summary)
+        return RunResult(run_id, started, now_iso(), self.records, self.summary)
 
     def close(self) -> None:
         if self.cache is not None:

@@ -114,7 +114,8 @@ def run(
             result = run_suites(project, loaded, options, on_plan=set_total,
                                 on_record=advance)
     output.show_results(result, time.perf_counter() - start, quiet=quiet, verbose=verbose)
-    write_outputs(output_file, ReportData.of(result))
+    if output_file:  # reading the records back only when a report needs them
+        write_outputs(output_file, ReportData.of(result))
     raise typer.Exit(int(result.exit_code))
 
 
