@@ -190,6 +190,16 @@ class AdaptiveLimiter:
             self.peak = max(self.peak, self.in_flight)
             return self.decreases
 
+    def resize(self, maximum: int) -> None:
+        """A new ceiling (`-j N` on a model with no `concurrency:` of its own); the
+        current limit moves to it, as a fresh limiter's would."""
+        with self._cond:
+            self.maximum = max(1, maximum)
+            self.minimum = min(self.minimum, self.maximum)
+            self.limit = self.maximum
+            self.lowest = min(self.lowest, self.maximum)
+            self._cond.notify_all()
+
     def pause(self, seconds: float) -> None:
         """No call starts for this long (a later deadline wins over an earlier one)."""
         with self._cond:

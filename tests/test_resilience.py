@@ -696,3 +696,17 @@ def test_a_real_400_from_the_server_is_not_retried(warm_server, fault_proxy):
         made.complete(too_long, {"max_tokens": 4})
     assert err.value.message.startswith("HTTP 400: This model's maximum context length")
     assert err.value.retries == 0 and proxy.total == 1
+
+
+def test_minus_j_raises_the_limit_of_a_model_without_its_own_concurrency():
+    from promptctl.providers.openai import OpenAIProvider
+    from promptctl.schema import ModelEntry
+
+    free = OpenAIProvider(ModelEntry(provider="openai", model="m",
+                                     base_url="http://127.0.0.1:9/v1"), "free")
+    free.allow_concurrency(50)
+    assert free.max_concurrency == free.limiter.maximum == free.limiter.limit == 50
+    pinned = OpenAIProvider(ModelEntry(provider="openai", model="m", concurrency=4,
+                                       base_url="http://127.0.0.1:9/v1"), "pinned")
+    pinned.allow_concurrency(50)
+    assert pinned.max_concurrency == pinned.limiter.maximum == 4

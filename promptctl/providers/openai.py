@@ -77,9 +77,7 @@ class OpenAIProvider(Provider):
 
     def allow_concurrency(self, calls: int) -> None:
         super().allow_concurrency(calls)
-        with self.limiter._cond:  # the adaptive limit grows back up to the new maximum
-            self.limiter.maximum = self.limiter.limit = self.max_concurrency
-            self.limiter.lowest = min(self.limiter.lowest, self.max_concurrency)
+        self.limiter.resize(self.max_concurrency)
 
     def identity(self) -> dict[str, Any]:
         # never the key: the identity goes into fingerprints, the cache and reports
