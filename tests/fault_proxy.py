@@ -530,6 +530,7 @@ class _Server(socketserver.ThreadingMixIn, HTTPServer):
     daemon_threads = True  # never holds the interpreter; stop() joins them anyway
     block_on_close = False
     allow_reuse_address = True
+    request_queue_size = 256  # the default backlog of 5 drops a burst's SYNs for 1 s
 
     def __init__(self, proxy: FaultProxy) -> None:
         self.proxy = proxy
