@@ -20,14 +20,17 @@ closed. Each attempt holds a slot of the limiter; a waiting retry does not.
 
 from __future__ import annotations
 
+import asyncio
 import email.utils
 import random
 import re
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import Any, TypeVar
+
+from . import aio
 
 T = TypeVar("T")
 
@@ -158,12 +161,14 @@ class Cancelled(Exception):
 
 class AdaptiveLimiter:
     """How many calls may be in flight, adapted by AIMD: a throttled call (HTTP 429)
-    halves the limit, a success adds one, up to `maximum`. Thread-safe.
+    halves the limit, a success adds one, up to `maximum`.
 
-    A burst of 429s for calls that were all in flight together halves the limit once:
-    each slot remembers the limiter's epoch, and only a 429 on a slot taken since the
-    last decrease lowers it again. `pause(seconds)` holds every new call back for as
-    long as a 429's Retry-After asked: the limit is the client's, not one call's."""
+    An asyncio primitive: `acquire` and `release` run on the engine loop (promptctl.aio),
+    so its state needs no lock. A burst of 429s for calls that were all in flight
+    together halves the limit once: each slot remembers the limiter's epoch, and only a
+    429 on a slot taken since the last decrease lowers it again. `pause(seconds)` holds
+    every new call back for as long as a 429's Retry-After asked: the limit is the
+    client's, not one call's."""
 
     def __init__(self, maximum: int, minimum: int = 1) -> None:
         self.maximum = max(1, maximum)
@@ -174,47 +179,63 @@ class AdaptiveLimiter:
         self.lowest = self.maximum  # the lowest limit so far
         self.decreases = 0  # also the current epoch
         self.paused_until = 0.0  # time.monotonic() before which no call starts
-        self._cond = threading.Condition()
+        self._waiters: list[asyncio.Future[None]] = []
 
-    def acquire(self, cancel: threading.Event | None = None) -> int:
+    async def acquire(self, cancel: asyncio.Event | None = None) -> int:
         """Wait for a slot; returns its epoch, for `release`."""
-        with self._cond:
-            while True:
-                if cancel is not None and cancel.is_set():
-                    raise Cancelled
-                paused = self.paused_until - time.monotonic()
-                if paused <= 0 and self.in_flight < self.limit:
-                    break
-                self._cond.wait(min(0.25, paused) if paused > 0 else 0.25)
-            self.in_flight += 1
-            self.peak = max(self.peak, self.in_flight)
-            return self.decreases
+        while True:
+            if cancel is not None and cancel.is_set():
+                raise Cancelled
+            paused = self.paused_until - time.monotonic()
+            if paused <= 0 and self.in_flight < self.limit:
+                break
+            waiter = asyncio.get_running_loop().create_future()
+            self._waiters.append(waiter)
+            waits: set[asyncio.Future[Any]] = {waiter}
+            stop = asyncio.ensure_future(cancel.wait()) if cancel is not None else None
+            if stop is not None:
+                waits.add(stop)
+            try:
+                await asyncio.wait(waits, timeout=paused if paused > 0 else None,
+                                   return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                if stop is not None:
+                    stop.cancel()
+                if waiter in self._waiters:
+                    self._waiters.remove(waiter)
+                waiter.cancel()
+        self.in_flight += 1
+        self.peak = max(self.peak, self.in_flight)
+        return self.decreases
+
+    def _wake(self) -> None:
+        waiters, self._waiters = self._waiters, []
+        for waiter in waiters:
+            if not waiter.done():
+                waiter.set_result(None)
 
     def resize(self, maximum: int) -> None:
         """A new ceiling (`-j N` on a model with no `concurrency:` of its own); the
-        current limit moves to it, as a fresh limiter's would."""
-        with self._cond:
-            self.maximum = max(1, maximum)
-            self.minimum = min(self.minimum, self.maximum)
-            self.limit = self.maximum
-            self.lowest = min(self.lowest, self.maximum)
-            self._cond.notify_all()
+        current limit moves to it, as a fresh limiter's would. Safe from any thread."""
+        self.maximum = max(1, maximum)
+        self.minimum = min(self.minimum, self.maximum)
+        self.limit = self.maximum
+        self.lowest = min(self.lowest, self.maximum)
+        aio.call_soon(self._wake)
 
     def pause(self, seconds: float) -> None:
         """No call starts for this long (a later deadline wins over an earlier one)."""
-        with self._cond:
-            self.paused_until = max(self.paused_until, time.monotonic() + seconds)
+        self.paused_until = max(self.paused_until, time.monotonic() + seconds)
 
     def release(self, epoch: int, *, ok: bool = False, throttled: bool = False) -> None:
-        with self._cond:
-            if throttled and epoch == self.decreases:
-                self.limit = max(self.minimum, min(self.limit, self.in_flight) // 2)
-                self.lowest = min(self.lowest, self.limit)
-                self.decreases += 1
-            elif ok and self.limit < self.maximum:
-                self.limit += 1
-            self.in_flight -= 1
-            self._cond.notify_all()
+        if throttled and epoch == self.decreases:
+            self.limit = max(self.minimum, min(self.limit, self.in_flight) // 2)
+            self.lowest = min(self.lowest, self.limit)
+            self.decreases += 1
+        elif ok and self.limit < self.maximum:
+            self.limit += 1
+        self.in_flight -= 1
+        self._wake()
 
 
 @dataclass
@@ -231,39 +252,42 @@ class RetryPolicy:
 
 
 class Retrier:
-    """Runs one call's attempts under a policy, a shared budget and a shared limiter."""
+    """Runs one call's attempts under a policy, a shared budget and a shared limiter.
+
+    `call` is a coroutine on the engine loop; `cancel` (an asyncio.Event of that loop)
+    ends every wait of every call at once: a closed provider gives up."""
 
     def __init__(self, policy: RetryPolicy, *, budget: RetryBudget | None = None,
                  limiter: AdaptiveLimiter | None = None,
-                 cancel: threading.Event | None = None,
+                 cancel: asyncio.Event | None = None,
                  rng: random.Random | None = None) -> None:
         self.policy = policy
         self.budget = budget or RetryBudget()
         self.limiter = limiter or AdaptiveLimiter(1_000_000)
-        self.cancel = cancel or threading.Event()
+        self.cancel = cancel or asyncio.Event()
         self.rng = rng or random.Random()
 
-    def call(self, attempt: Callable[[], T],
-             classify: Callable[[Exception], Failure | None]) -> tuple[T, int]:
+    async def call(self, attempt: Callable[[], Awaitable[T]],
+                   classify: Callable[[Exception], Failure | None]) -> tuple[T, int]:
         """(attempt's value, retries it took), or raise RetryFailed. An exception that
         `classify` does not know (None) propagates unchanged: it is a bug, not a fault."""
         self.budget.add_call()
         retries = 0
         while True:
             try:
-                epoch = self.limiter.acquire(self.cancel)
+                epoch = await self.limiter.acquire(self.cancel)
             except Cancelled:
                 raise RetryFailed(self._said("cancelled before the call was made", retries),
                                   retries) from None
             ok, failure = False, None
             try:
-                value = attempt()
+                value = await attempt()
                 ok = True
             except Exception as exc:
                 failure = classify(exc)
                 if failure is None:
                     raise
-            finally:  # also on KeyboardInterrupt: the slot is never lost
+            finally:  # also when the task is cancelled: the slot is never lost
                 self.limiter.release(epoch, ok=ok,
                                      throttled=failure is not None and failure.throttled)
             if failure is None:
@@ -271,7 +295,7 @@ class Retrier:
             wait = self._wait(failure, retries)
             if failure.throttled and failure.delay is not None:
                 self.limiter.pause(wait)  # the other calls wait for the server too
-            if self.cancel.wait(wait):
+            if await _set_within(self.cancel, wait):
                 raise RetryFailed(self._said(failure.message, retries, "interrupted"), retries)
             retries += 1
 
@@ -305,3 +329,14 @@ class Retrier:
         if retries:
             notes.append(f"after {retries_text(retries)}")
         return f"{message} ({', '.join(notes)})" if notes else message
+
+
+async def _set_within(event: asyncio.Event, seconds: float) -> bool:
+    """Wait up to `seconds`; True as soon as the event is set."""
+    if event.is_set():
+        return True
+    try:
+        await asyncio.wait_for(event.wait(), seconds)
+    except (TimeoutError, asyncio.TimeoutError):  # one class from Python 3.11 on
+        return False
+    return True

@@ -6,19 +6,21 @@ cell is rendered before the first model call, so a template error costs no token
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import fnmatch
 import hashlib
 import json
 import threading
 from collections.abc import Callable, Sequence
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from . import assertions
 from .cache import cache_key
+from .engine import Engine
 from .errors import ExitCode, InfraError, UserError
 from .project import Case, Project, PromptRef, Suite
 from .providers import Provider
@@ -190,6 +192,7 @@ class Runner:
         self.keep_records = writer is None
         self.summary = Summary()
         self.services = Services(project, self.cache, self.provider)
+        self._score_pool: ThreadPoolExecutor | None = None  # see aexecute
 
     def provider(self, alias: str) -> Provider:
         if alias not in self._providers:
@@ -207,24 +210,24 @@ class Runner:
         for i, c in enumerate(calls, start=len(self._order)):
             self._order[(c.suite.name, c.case.id, c.prompt.id, c.model, c.repeat)] = i
 
-        def finish(record: CallRecord) -> None:
-            with self._lock:
-                if self.keep_records:
-                    self.records.append(record)
-                self.summary.add(record)
-                if self.writer is not None:
-                    self.writer.write(record)
-                if self.on_record is not None:
-                    self.on_record(record)
-
         groups: dict[str, list[Call]] = {}
         for call in calls:
             groups.setdefault(call.model, []).append(call)
         if len(groups) == 1 and self._width(next(iter(groups), "")) == 1:
-            for call in calls:
-                finish(self.execute(call))
+            for call in calls:  # one call at a time: no engine needed
+                self._finish(self.execute(call))
         else:
-            self._run_parallel(groups, finish)
+            self._run_lanes(groups)
+
+    def _finish(self, record: CallRecord, *, flush: bool = True) -> None:
+        with self._lock:
+            if self.keep_records:
+                self.records.append(record)
+            self.summary.add(record)
+            if self.writer is not None:
+                self.writer.write(record, flush=flush)
+            if self.on_record is not None:
+                self.on_record(record)
 
     def result(self, started: str) -> RunResult:
         run_id = self.writer.run_id if self.writer else None
@@ -237,6 +240,10 @@ class Runner:
         return RunResult(run_id, started, now_iso(), self.records, self.summary)
 
     def close(self) -> None:
+        for provider in self._providers.values():
+            provider.close()
+        if self._score_pool is not None:
+            self._score_pool.shutdown(wait=False, cancel_futures=True)
         if self.cache is not None:
             self.cache.close()
 
@@ -246,31 +253,57 @@ class Runner:
         limit = self.provider(alias).max_concurrency
         return max(1, min(limit, self.options.concurrency or limit))
 
-    def _run_parallel(self, groups: dict[str, list[Call]],
-                      finish: Callable[[CallRecord], None]) -> None:
-        """One pool per model: the local model stays serial while hosted calls fan out."""
-        pools = [ThreadPoolExecutor(self._width(alias), thread_name_prefix=f"pc-{alias}")
-                 for alias in groups]
-        pending: set[Future[CallRecord]] = set()
+    def _run_lanes(self, groups: dict[str, list[Call]]) -> None:
+        """One lane per model (engine.py): the local model stays serial in its own
+        thread while a hosted model's calls are coroutines on the event loop."""
+        engine = Engine()
+        for alias, group in groups.items():
+            if self.provider(alias).is_async:
+                engine.add_async(group, self._width(alias), self.aexecute)
+            else:
+                engine.add_threads(group, self._width(alias), self.execute)
+        writer = self.writer
         try:
-            for pool, group in zip(pools, groups.values(), strict=True):
-                pending.update(pool.submit(self.execute, call) for call in group)
-            while pending:
-                done, pending = wait(pending, return_when=FIRST_COMPLETED)
-                for fut in done:
-                    finish(fut.result())
+            engine.wait(lambda record: self._finish(record, flush=False),
+                        writer.flush if writer is not None else None)
         except BaseException:
-            for fut in pending:
-                fut.cancel()
             for provider in self._providers.values():
                 provider.close()  # ends retry waits at once (Ctrl-C)
+            engine.abort()
             raise
-        finally:
-            for pool in pools:
-                pool.shutdown(wait=True, cancel_futures=True)
 
     def execute(self, call: Call) -> CallRecord:
+        """Make one call (or find it in the cache) and score it."""
         provider = self.provider(call.model)
+        record, key, completion = self._begin(call, provider)
+        if completion is None:
+            try:
+                completion = provider.complete(call.messages, call.params)
+            except InfraError as exc:
+                return _failed(record, exc)
+        return self._end(call, record, key, completion)
+
+    async def aexecute(self, call: Call) -> CallRecord:
+        """execute() for an asynchronous provider, on the engine loop. Checks that may
+        block (a judge, an embedding, user code) are scored in a worker thread."""
+        provider = self.provider(call.model)
+        record, key, completion = self._begin(call, provider)
+        if completion is None:
+            try:
+                completion = await provider.acomplete(call.messages, call.params)
+            except InfraError as exc:
+                return _failed(record, exc)
+        if assertions.runs_inline(call.case.asserts):
+            return self._end(call, record, key, completion)
+        if self._score_pool is None:
+            self._score_pool = ThreadPoolExecutor(self._width(call.model),
+                                                  thread_name_prefix="pc-score")
+        return await asyncio.get_running_loop().run_in_executor(
+            self._score_pool, self._end, call, record, key, completion)
+
+    def _begin(self, call: Call, provider: Provider
+               ) -> tuple[CallRecord, str, Completion | None]:
+        """The call's record (no result yet), its cache key and a cached completion."""
         identity = provider.identity()
         record = CallRecord(
             suite=call.suite.name, case=call.case.id, prompt=call.prompt.id, model=call.model,
@@ -278,22 +311,20 @@ class Runner:
             fingerprint={"prompt_sha256": messages_digest(call.messages), "model": identity,
                          "params": call.params},
         )
-        completion: Completion | None = None
-        key = ""
-        if self.cache is not None:
-            key = cache_key(identity, call.messages, call.params, call.repeat)
-            completion = self.cache.get(key)
-            record.cached = completion is not None
-        if completion is None:
-            try:
-                completion = provider.complete(call.messages, call.params)
-            except InfraError as exc:
-                record.error = exc.message
-                record.retries = getattr(exc, "retries", 0)
-                return record
+        if self.cache is None:
+            return record, "", None
+        key = cache_key(identity, call.messages, call.params, call.repeat)
+        completion = self.cache.get(key)
+        record.cached = completion is not None
+        return record, key, completion
+
+    def _end(self, call: Call, record: CallRecord, key: str,
+             completion: Completion) -> CallRecord:
+        """Cache a fresh completion, then score it."""
+        if not record.cached:
             record.retries = completion.retries
             if self.cache is not None:
-                self.cache.put(key, identity, completion)
+                self.cache.put(key, record.fingerprint["model"], completion)
         record.output = completion.text
         record.latency_ms = round(completion.latency_ms, 1)
         record.tokens = {"prompt": completion.prompt_tokens,
@@ -301,6 +332,13 @@ class Runner:
         record.cost = completion.cost
         score_call(record, call, completion, self.project, self.services)
         return record
+
+
+def _failed(record: CallRecord, exc: InfraError) -> CallRecord:
+    """A call that failed for good: an error with its cause, never a failed case."""
+    record.error = exc.message
+    record.retries = getattr(exc, "retries", 0)
+    return record
 
 
 def score_call(record: CallRecord, call: Call, completion: Completion,

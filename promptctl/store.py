@@ -46,8 +46,9 @@ def write_json_atomic(path: Path, data: Any) -> None:
 
 
 class RunWriter:
-    """Streams one JSON line per finished call, flushed at once, so a killed run
-    loses at most the calls in flight.
+    """Streams one JSON line per finished call, flushed at once (or once per batch of
+    calls that finished together: `write(..., flush=False)` then `flush()`), so a
+    killed run loses at most the calls in flight.
 
     The records file is locked (flock) while the writer is open, so a second process
     cannot resume a run that is still being written. `append=True` reopens an existing
@@ -81,11 +82,17 @@ class RunWriter:
     def meta(self, data: dict[str, Any]) -> None:
         write_json_atomic(self.dir / "meta.json", data)
 
-    def write(self, record: CallRecord) -> None:
+    def write(self, record: CallRecord, *, flush: bool = True) -> None:
         line = json.dumps(record.to_dict(), ensure_ascii=False, separators=(",", ":"))
         with self._lock:
             self._fh.write(line + "\n")
-            self._fh.flush()
+            if flush:
+                self._fh.flush()
+
+    def flush(self) -> None:
+        with self._lock:
+            if not self._fh.closed:
+                self._fh.flush()
 
     def write_all(self, records: Iterable[CallRecord]) -> None:
         for record in records:

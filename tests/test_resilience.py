@@ -1,28 +1,29 @@
 """Resilience of hosted calls (issue 7, part 1): promptctl's own retries, backoff,
 Retry-After, the retry budget, adaptive concurrency and the accounting of it all.
 
-The policy pieces (promptctl/retry.py) are tested directly, with threads where they
-are shared. Everything else goes over real HTTP through the official SDK and the
-fault-injecting proxy (tests/fault_proxy.py): in front of a tiny canned upstream for
-the fast tests of one mechanism each, and in front of the real llama_cpp.server for
-the slow end-to-end runs at a 20% fault rate."""
+The policy pieces (promptctl/retry.py) are tested directly: the budget from threads,
+the limiter and the retry loop on asyncio. Everything else goes over real HTTP through
+the official SDK and the fault-injecting proxy (tests/fault_proxy.py): in front of a
+tiny canned upstream for the fast tests of one mechanism each, and in front of the real
+llama_cpp.server for the slow end-to-end runs at a 20% fault rate."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import random
 import threading
 import time
 from collections.abc import Iterator
 from email.utils import formatdate
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import pytest
 from fault_proxy import FaultProxy
+from stub_server import Stub
 
-from promptctl import retry
+from promptctl import aio, retry
 from promptctl.errors import ExitCode
 from promptctl.project import load_project
 from promptctl.providers import ProviderError, get_provider
@@ -41,76 +42,6 @@ def fast_backoff(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(retry, "BASE_DELAY", 0.01)
     for var in ("OPENAI_API_KEY", "OPENAI_BASE_URL"):
         monkeypatch.delenv(var, raising=False)
-
-
-# -- a canned upstream for the fast tests ---------------------------------------------
-
-
-class Stub:
-    """An OpenAI-compatible endpoint on loopback that answers every chat completion
-    with "echo: <last user message>" (a prompt containing HTTP-4xx gets that status),
-    counting requests and the most it served at once."""
-
-    def __init__(self, delay: float = 0.0) -> None:
-        self.delay = delay
-        self.requests = 0
-        self.in_flight = 0
-        self.peak = 0
-        self.lock = threading.Lock()
-        stub = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-            def do_GET(self) -> None:
-                self.reply(200, {"object": "list", "data": [{"id": "stub", "object": "model"}]})
-
-            def do_POST(self) -> None:
-                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-                with stub.lock:
-                    stub.requests += 1
-                    stub.in_flight += 1
-                    stub.peak = max(stub.peak, stub.in_flight)
-                try:
-                    time.sleep(stub.delay)
-                finally:
-                    with stub.lock:
-                        stub.in_flight -= 1
-                text = body["messages"][-1]["content"]
-                if "HTTP-" in text:
-                    status = int(text.split("HTTP-", 1)[1][:3])
-                    self.reply(status, {"error": {"message": f"stub says {status}",
-                                                  "type": "invalid_request_error"}})
-                    return
-                self.reply(200, {
-                    "id": "chatcmpl-stub", "object": "chat.completion", "created": 0,
-                    "model": "stub",
-                    "choices": [{"index": 0, "finish_reason": "stop",
-                                 "message": {"role": "assistant", "content": f"echo: {text}"}}],
-                    "usage": {"prompt_tokens": 3, "completion_tokens": 2, "total_tokens": 5}})
-
-            def reply(self, status: int, doc: dict[str, Any]) -> None:
-                data = json.dumps(doc).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        self.thread = threading.Thread(target=self.server.serve_forever, args=(0.05,),
-                                       daemon=True)
-        self.thread.start()
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-        self.thread.join(5)
 
 
 @pytest.fixture
@@ -169,7 +100,7 @@ def test_backoff_is_full_jitter_under_an_exponential_ceiling():
     assert retry.backoff(10_000, 0.5, 60.0) <= 60.0  # no overflow, capped
 
 
-# -- the budget and the limiter, shared by threads ------------------------------------
+# -- the budget (shared by threads) and the limiter (an asyncio primitive) ------
 
 
 def test_the_budget_is_ten_retries_plus_one_per_ten_calls_across_threads():
@@ -200,107 +131,100 @@ def test_the_budget_is_ten_retries_plus_one_per_ten_calls_across_threads():
     assert budget.spend()
 
 
-def test_limiter_never_lets_more_than_its_limit_through(monkeypatch):
-    limiter = retry.AdaptiveLimiter(4)
-    seen: list[int] = []
-    lock = threading.Lock()
-    active = 0
+def test_limiter_never_lets_more_than_its_limit_through():
+    async def main() -> tuple[list[int], retry.AdaptiveLimiter]:
+        limiter = retry.AdaptiveLimiter(4)
+        seen: list[int] = []
+        active = 0
 
-    def work() -> None:
-        nonlocal active
-        epoch = limiter.acquire()
-        with lock:
+        async def work() -> None:
+            nonlocal active
+            epoch = await limiter.acquire()
             active += 1
             seen.append(active)
-        time.sleep(0.005)
-        with lock:
+            await asyncio.sleep(0.005)
             active -= 1
-        limiter.release(epoch, ok=True)
+            limiter.release(epoch, ok=True)
 
-    threads = [threading.Thread(target=work) for _ in range(40)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+        await asyncio.gather(*(work() for _ in range(40)))
+        return seen, limiter
+
+    seen, limiter = asyncio.run(main())
+    assert len(seen) == 40
     assert max(seen) == 4 == limiter.peak and limiter.in_flight == 0
 
 
 def test_limiter_halves_once_per_burst_of_429s_then_adds_one_per_success():
-    limiter = retry.AdaptiveLimiter(16)
-    barrier = threading.Barrier(16)
-    epochs: list[int] = []
-    lock = threading.Lock()
+    async def main() -> None:
+        limiter = retry.AdaptiveLimiter(16)
+        epochs = [await limiter.acquire() for _ in range(16)]  # a burst all in flight
+        for epoch in epochs:
+            limiter.release(epoch, throttled=True)
+        assert set(epochs) == {0}
+        assert (limiter.limit, limiter.decreases) == (8, 1)  # halved once, not to 1
 
-    def throttled() -> None:
-        epoch = limiter.acquire()
-        with lock:
-            epochs.append(epoch)
-        barrier.wait()  # all 16 in flight together, as a burst of requests would be
-        limiter.release(epoch, throttled=True)
+        # a 429 on a call made after the decrease halves again, from what is in flight
+        held = [await limiter.acquire() for _ in range(6)]
+        limiter.release(held.pop(), throttled=True)
+        assert (limiter.limit, limiter.decreases, limiter.lowest) == (3, 2, 3)
 
-    threads = [threading.Thread(target=throttled) for _ in range(16)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert set(epochs) == {0}
-    assert (limiter.limit, limiter.decreases) == (8, 1)  # one burst: halved once, not to 1
+        # waiters wait until the in-flight count is under the limit
+        waiter = asyncio.ensure_future(limiter.acquire())
+        await asyncio.sleep(0.2)
+        assert not waiter.done()  # 5 in flight, limit 3
+        for _ in range(3):
+            limiter.release(held.pop(), ok=True)  # +1 each: limit 6, in flight 2
+        limiter.release(await asyncio.wait_for(waiter, 2), ok=True)
+        assert limiter.limit == 7
+        for epoch in held:
+            limiter.release(epoch, ok=True)
+        for _ in range(20):
+            limiter.release(await limiter.acquire(), ok=True)
+        assert limiter.limit == 16  # back to the configured limit, never above
 
-    # a 429 on a call made after the decrease halves again, from what is in flight
-    held = [limiter.acquire() for _ in range(6)]
-    limiter.release(held.pop(), throttled=True)
-    assert (limiter.limit, limiter.decreases, limiter.lowest) == (3, 2, 3)
-
-    # waiters block until the in-flight count is under the limit
-    got = threading.Event()
-
-    def waiter() -> None:
-        epoch = limiter.acquire()
-        got.set()
-        limiter.release(epoch, ok=True)
-
-    thread = threading.Thread(target=waiter)
-    thread.start()
-    assert not got.wait(0.3)  # 5 in flight, limit 3
-    for _ in range(3):
-        limiter.release(held.pop(), ok=True)  # +1 each: limit 6, in flight 2
-    assert got.wait(2)
-    thread.join()
-    assert limiter.limit == 7
-    for epoch in held:
-        limiter.release(epoch, ok=True)
-    for _ in range(20):
-        limiter.release(limiter.acquire(), ok=True)
-    assert limiter.limit == 16  # back to the configured limit, never above
+    asyncio.run(main())
 
 
 def test_a_pause_holds_every_new_call_back():
-    limiter = retry.AdaptiveLimiter(8)
-    limiter.pause(0.3)
-    limiter.pause(0.1)  # an earlier deadline does not shorten the pause
-    start = time.monotonic()
-    limiter.release(limiter.acquire(), ok=True)
-    assert time.monotonic() - start >= 0.3
+    async def main() -> float:
+        limiter = retry.AdaptiveLimiter(8)
+        limiter.pause(0.3)
+        limiter.pause(0.1)  # an earlier deadline does not shorten the pause
+        start = time.monotonic()
+        limiter.release(await limiter.acquire(), ok=True)
+        return time.monotonic() - start
+
+    assert asyncio.run(main()) >= 0.3
 
 
 def test_limiter_waiters_give_up_when_cancelled():
-    limiter = retry.AdaptiveLimiter(1)
-    limiter.acquire()
-    cancel = threading.Event()
-    errors: list[BaseException] = []
+    async def main() -> None:
+        limiter = retry.AdaptiveLimiter(1)
+        await limiter.acquire()
+        cancel = asyncio.Event()
+        waiter = asyncio.ensure_future(limiter.acquire(cancel))
+        await asyncio.sleep(0.1)
+        assert not waiter.done()
+        cancel.set()
+        with pytest.raises(retry.Cancelled):
+            await asyncio.wait_for(waiter, 2)
+        assert limiter.in_flight == 1 and limiter._waiters == []
 
-    def waiter() -> None:
-        try:
-            limiter.acquire(cancel)
-        except retry.Cancelled as exc:
-            errors.append(exc)
+    asyncio.run(main())
 
-    thread = threading.Thread(target=waiter)
-    thread.start()
-    time.sleep(0.1)
-    cancel.set()
-    thread.join(2)
-    assert not thread.is_alive() and len(errors) == 1
+
+def test_a_resize_from_another_thread_wakes_the_waiters():
+    # `-j N` resizes a provider's limiter from the runner's thread
+    async def main() -> None:
+        limiter = retry.AdaptiveLimiter(1)
+        await limiter.acquire()
+        waiter = asyncio.ensure_future(limiter.acquire())
+        await asyncio.sleep(0.05)
+        threading.Thread(target=limiter.resize, args=(2,)).start()
+        await asyncio.wait_for(waiter, 2)
+        assert limiter.in_flight == 2
+
+    aio.run(main())
 
 
 # -- the retry loop on its own ------------------------------------------------------------
@@ -314,7 +238,7 @@ def scripted(outcomes: list[retry.Failure | str]) -> tuple[Any, Any, list[int]]:
         def __init__(self, failure: retry.Failure) -> None:
             self.failure = failure
 
-    def attempt() -> str:
+    async def attempt() -> str:
         calls.append(1)
         outcome = outcomes[len(calls) - 1]
         if isinstance(outcome, retry.Failure):
@@ -334,23 +258,23 @@ def transient(message: str = "HTTP 503: busy", **kw: Any) -> retry.Failure:
 def test_retrier_counts_retries_and_says_why_it_gave_up():
     retrier = retry.Retrier(retry.RetryPolicy(max_retries=2, base_delay=0.001))
     attempt, classify, calls = scripted([transient(), transient(), "answer"])
-    assert retrier.call(attempt, classify) == ("answer", 2)
+    assert aio.run(retrier.call(attempt, classify)) == ("answer", 2)
 
     attempt, classify, calls = scripted([transient(), transient(), transient("HTTP 500: x")])
     with pytest.raises(retry.RetryFailed) as err:
-        retrier.call(attempt, classify)
+        aio.run(retrier.call(attempt, classify))
     assert (err.value.message, err.value.retries) == ("HTTP 500: x (after 2 retries)", 2)
 
     attempt, classify, calls = scripted(
         [transient(), retry.Failure("HTTP 400: bad", retryable=False)])
     with pytest.raises(retry.RetryFailed) as err:
-        retrier.call(attempt, classify)
+        aio.run(retrier.call(attempt, classify))
     assert (err.value.message, err.value.retries, len(calls)) == \
         ("HTTP 400: bad (after 1 retry)", 1, 2)
 
     attempt, classify, calls = scripted([retry.Failure("HTTP 401: who", retryable=False)])
     with pytest.raises(retry.RetryFailed, match=r"^HTTP 401: who$"):
-        retrier.call(attempt, classify)
+        aio.run(retrier.call(attempt, classify))
     assert len(calls) == 1
 
 
@@ -359,13 +283,13 @@ def test_retrier_refuses_a_retry_after_longer_than_the_cap_but_clamps_estimates(
     attempt, classify, calls = scripted(
         [transient("HTTP 429: slow down", throttled=True, delay=3600, explicit=True), "x"])
     with pytest.raises(retry.RetryFailed, match=r"asks to wait 3600s, more than 0\.2s"):
-        retrier.call(attempt, classify)
+        aio.run(retrier.call(attempt, classify))
     assert len(calls) == 1
 
     attempt, classify, calls = scripted(
         [transient("HTTP 429: slow down", throttled=True, delay=360, explicit=False), "x"])
     start = time.monotonic()
-    assert retrier.call(attempt, classify) == ("x", 1)
+    assert aio.run(retrier.call(attempt, classify)) == ("x", 1)
     assert 0.2 <= time.monotonic() - start < 1.0  # waited the cap, not six minutes
 
 

@@ -7,6 +7,7 @@ Public surface used by the rest of promptctl:
 - `evaluate(spec, output, ctx)` returns an `AssertionResult`; it never raises for a
   failing check: a failing assertion is a result with a reason in plain words.
 - `register(name, options=...)` adds a type (plugins can call it too).
+- `runs_inline(specs)`: may these checks run on the async engine's event loop?
 """
 
 from .registry import (
@@ -15,6 +16,7 @@ from .registry import (
     evaluate,
     names,
     register,
+    runs_inline,
     validate_spec,
 )
 
@@ -24,5 +26,6 @@ __all__ = [
     "evaluate",
     "names",
     "register",
+    "runs_inline",
     "validate_spec",
 ]

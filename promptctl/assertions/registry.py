@@ -39,7 +39,7 @@ from .base import (
 from .transforms import compile_transform
 
 __all__ = ["AssertionContext", "AssertionSpecError", "Prepared", "evaluate", "names",
-           "register", "validate_spec"]
+           "register", "runs_inline", "validate_spec"]
 
 NEGATION = "not-"
 COMMON_KEYS = ("type", "value", "threshold", "weight", "metric", "transform", "max_drop")
@@ -62,6 +62,14 @@ class Entry:
     default_threshold: float | None
     value_hint: str | None
     on_validate: Callable[[Any, Path], None] | None
+    inline: bool  # quick and self-contained: may run on the engine's event loop
+
+
+# Built-in checks that only compute on the output: no model, no user code, no waiting.
+# Everything else (similar, the judges, python, plugins' types unless they say so)
+# is scored in a worker thread when its call came from the async engine.
+_INLINE_MODULES = {f"{__package__}.{m}"
+                   for m in ("text", "structured", "metrics", "safety", "usage")}
 
 
 _REGISTRY: dict[str, Entry] = {}
@@ -78,6 +86,7 @@ def register(
     default_threshold: float | None = None,
     value_hint: str | None = None,
     on_validate: Callable[[Any, Path], None] | None = None,
+    inline: bool | None = None,
 ) -> Callable[[Check], Check]:
     """Register a check under `name` (a later registration replaces an earlier one).
 
@@ -85,6 +94,8 @@ def register(
     threshold itself, with its own meaning). scored: the check returns a score in [0, 1]
     that passes at `threshold` (default `default_threshold`).
     on_validate(arg, root): extra checks that need the project root (`validate_spec`).
+    inline: the check is quick and never blocks (no model, no I/O), so the async engine
+    may run it on its event loop; by default only the pure built-ins are.
     """
     if name.startswith(NEGATION):
         raise ValueError(f"assertion type names cannot start with {NEGATION!r}")
@@ -94,7 +105,8 @@ def register(
             name=name, check=fn, options=tuple(options), needs_value=needs_value,
             takes_value=takes_value or needs_value, prepare=prepare, scored=scored,
             default_threshold=default_threshold, value_hint=value_hint,
-            on_validate=on_validate)
+            on_validate=on_validate,
+            inline=fn.__module__ in _INLINE_MODULES if inline is None else inline)
         _PLANS_BY_ID.clear()
         _PLANS_BY_CONTENT.clear()
         return fn
@@ -297,6 +309,11 @@ def validate_spec(spec: AssertionSpec, *, root: Path | None = None) -> None:
     plan = _plan(spec)
     if plan.entry.on_validate is not None:
         plan.entry.on_validate(plan.arg, root if root is not None else Path.cwd())
+
+
+def runs_inline(specs: Iterable[AssertionSpec]) -> bool:
+    """Can every one of these checks run on the event loop (see `register`)?"""
+    return all(_plan(spec).entry.inline for spec in specs)
 
 
 def evaluate(spec: AssertionSpec, output: str, ctx: AssertionContext) -> AssertionResult:

@@ -25,12 +25,17 @@ class Provider:
       whenever the same request could produce a different answer.
     - `max_concurrency` is how many calls may run at once (1 for in-process models).
     - `complete()` raises ProviderError for a call that failed; the runner records it.
+    - A provider whose I/O is asynchronous sets `is_async` and implements `acomplete()`
+      (a coroutine on promptctl.aio's loop): the runner then keeps its calls in flight
+      as coroutines on that loop, not as threads, and `complete()` waits for one.
     """
 
     name: ClassVar[str] = ""
     max_concurrency: int = 1
     # continuation_logprobs scores any text exactly (not just a first-token estimate)
     scores_text: ClassVar[bool] = False
+    # acomplete() is the real call; the runner awaits it on the engine loop
+    is_async: ClassVar[bool] = False
 
     def __init__(self, entry: ModelEntry, alias: str) -> None:
         self.entry = entry
@@ -46,6 +51,10 @@ class Provider:
             self.max_concurrency = max(1, calls)
 
     def complete(self, messages: list[dict[str, str]], params: dict[str, Any]) -> Completion:
+        raise NotImplementedError
+
+    async def acomplete(self, messages: list[dict[str, str]],
+                        params: dict[str, Any]) -> Completion:
         raise NotImplementedError
 
     def embed(self, texts: list[str]) -> list[list[float]]:

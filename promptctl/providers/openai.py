@@ -3,14 +3,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import re
-import threading
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
-from .. import retry
+from .. import aio, retry
 from ..errors import UserError
 from ..results import Completion
 from .base import Provider, ProviderError
@@ -38,7 +38,11 @@ def _sdk() -> Any:
 
 
 class OpenAIProvider(Provider):
+    """Asynchronous: every request is a coroutine on the engine loop (promptctl.aio)
+    through `openai.AsyncOpenAI`; the synchronous methods wait for those coroutines."""
+
     name = "openai"
+    is_async = True
 
     def __init__(self, entry: Any, alias: str) -> None:
         super().__init__(entry, alias)
@@ -49,11 +53,11 @@ class OpenAIProvider(Provider):
         self.max_concurrency = entry.concurrency or DEFAULT_CONCURRENCY
         # resolved now, so a missing key is a config error before any call is made
         self._key = self._api_key()
-        self._client: Any = None
-        self._client_lock = threading.Lock()
+        self._client: Any = None  # made on the engine loop, used only there
+        self._closer = 0  # its aio.on_shutdown handle
         self._schema_dialect: str | None = None  # learnt from the first schema call
         # retries are promptctl's, not the SDK's: see promptctl/retry.py
-        self._cancel = threading.Event()
+        self._cancel = asyncio.Event()
         self.limiter = retry.AdaptiveLimiter(self.max_concurrency)
         self.budget = retry.RetryBudget(retry.BUDGET_RATIO, retry.BUDGET_MIN)
         self.retrier = retry.Retrier(retry.RetryPolicy.defaults(entry.max_retries),
@@ -85,89 +89,118 @@ class OpenAIProvider(Provider):
                 "base_url": (self.base_url or DEFAULT_BASE_URL).rstrip("/")}
 
     def client(self) -> Any:
-        with self._client_lock:
-            if self._client is None:
-                # one attempt per request: the retries are the Retrier's
-                self._client = _sdk().OpenAI(api_key=self._key, base_url=self.base_url,
-                                             timeout=self.entry.timeout, max_retries=0)
+        """The SDK's async client (on the engine loop only; closed when it stops)."""
+        if self._client is None:
+            # one attempt per request: the retries are the Retrier's
+            self._client = _sdk().AsyncOpenAI(api_key=self._key, base_url=self.base_url,
+                                              timeout=self.entry.timeout, max_retries=0)
+            self._closer = aio.on_shutdown(self._client.close)
         return self._client
 
     def close(self) -> None:
-        """Wake every call that waits (a backoff, a slot) and make it give up."""
-        self._cancel.set()
+        """Wake every call that waits (a backoff, a slot) and make it give up; then
+        close the HTTP client (its connections)."""
+        aio.call_soon(self._cancel.set)
+        closer = aio.forget(self._closer) if self._closer else None
+        if closer is not None:
+            self._closer = 0
+            aio.call_soon(lambda: _background(closer()))
 
-    def _request(self, attempt: Callable[[], T]) -> tuple[T, int]:
+    async def _request(self, attempt: Callable[[], Awaitable[T]]) -> tuple[T, int]:
         """attempt() under the retry policy: (its value, retries), or ProviderError."""
         try:
-            return self.retrier.call(attempt, self._classify)
+            return await self.retrier.call(attempt, self._classify)
         except retry.RetryFailed as exc:
             raise ProviderError(exc.message, retries=exc.retries) from None
 
     def check(self) -> str:
+        return aio.run(self._check())
+
+    async def _check(self) -> str:
         client = self.client()
-        models, _ = self._request(lambda: [m.id for m in client.models.list()])
-        listed = "listed" if self.entry.model in models else "not listed by the server"
-        return f"reachable at {self.identity()['base_url']}; model {self.entry.model} {listed}"
+
+        async def listed() -> list[str]:
+            return [m.id for m in (await client.models.list()).data]
+
+        models, _ = await self._request(listed)
+        listed_ = "listed" if self.entry.model in models else "not listed by the server"
+        return f"reachable at {self.identity()['base_url']}; model {self.entry.model} {listed_}"
 
     def complete(self, messages: list[dict[str, str]], params: dict[str, Any]) -> Completion:
-        kwargs: dict[str, Any] = {"model": self.entry.model, "messages": messages}
+        return aio.run(self.acomplete(messages, params))
+
+    async def acomplete(self, messages: list[dict[str, str]],
+                        params: dict[str, Any]) -> Completion:
+        body: dict[str, Any] = {"model": self.entry.model, "messages": messages}
         for key in ("temperature", "top_p", "max_tokens", "seed", "stop",
-                    "presence_penalty", "frequency_penalty"):
+                    "presence_penalty", "frequency_penalty", "top_k"):
             if params.get(key) is not None:
-                kwargs[key] = params[key]
-        if params.get("top_k") is not None:
-            kwargs["extra_body"] = {"top_k": params["top_k"]}
+                body[key] = params[key]  # top_k: not OpenAI's, but most local servers'
         if params.get("logprobs"):
-            kwargs["logprobs"] = True
+            body["logprobs"] = True
         fmt = params.get("response_format")
         if fmt and fmt.get("type") != "json_schema":
-            kwargs["response_format"] = {"type": "json_object"}
-        client = self.client()
+            body["response_format"] = {"type": "json_object"}
 
-        def attempt() -> tuple[Any, float]:
+        async def attempt() -> tuple[dict[str, Any], float]:
             start = time.perf_counter()
             if fmt and fmt.get("type") == "json_schema":
-                reply = self._create_with_schema(kwargs, fmt)
+                reply = await self._create_with_schema(body, fmt)
             else:
-                reply = client.chat.completions.create(**kwargs)
-            if isinstance(reply, str):  # a body that is not JSON by its content type
-                raise _BadBody(f"the server sent a body that is not JSON: {reply[:120]!r}")
+                reply = await self._post_completion(body)
             # the latency of the attempt that answered, without the waits before it
             return reply, (time.perf_counter() - start) * 1000
 
-        (reply, latency), retries = self._request(attempt)
-        if not getattr(reply, "choices", None):
-            raise ProviderError(f"the server returned no choices: {str(reply)[:120]!r}",
-                                retries=retries)
-        choice = reply.choices[0]
-        usage = reply.usage
-        prompt_tokens = usage.prompt_tokens if usage else 0
-        completion_tokens = usage.completion_tokens if usage else 0
-        logprobs = getattr(choice, "logprobs", None)
-        token_logprobs = ([float(t.logprob) for t in logprobs.content]
-                          if logprobs is not None and logprobs.content else None)
+        (reply, latency), retries = await self._request(attempt)
+        try:
+            return self._completion(reply, latency, retries)
+        except (LookupError, TypeError, ValueError, AttributeError):
+            raise ProviderError(f"the server returned no completion: {str(reply)[:120]!r}",
+                                retries=retries) from None
+
+    async def _post_completion(self, body: dict[str, Any]) -> dict[str, Any]:
+        """One POST /chat/completions through the SDK's client (its URL, headers,
+        timeout and errors), answered as the plain JSON document: the hot path skips
+        the SDK's typed request transform and response models, half of its CPU time
+        per call (bench/concurrency.py)."""
+        reply = await self.client().post("/chat/completions", body=body, cast_to=object)
+        if isinstance(reply, str):  # a body that is not JSON by its content type
+            raise _BadBody(f"the server sent a body that is not JSON: {reply[:120]!r}")
+        if not isinstance(reply, dict):
+            raise _BadBody(f"the server sent JSON that is not an object: {str(reply)[:120]!r}")
+        return reply
+
+    def _completion(self, reply: dict[str, Any], latency: float, retries: int) -> Completion:
+        choice = reply["choices"][0]
+        usage = reply.get("usage") or {}
+        prompt_tokens = int(usage.get("prompt_tokens") or 0)
+        completion_tokens = int(usage.get("completion_tokens") or 0)
+        content = (choice.get("logprobs") or {}).get("content")
         return Completion(
-            text=choice.message.content or "",
+            text=choice["message"].get("content") or "",
             prompt_tokens=prompt_tokens,
             completion_tokens=completion_tokens,
             latency_ms=latency,
-            finish_reason=choice.finish_reason,
+            finish_reason=choice.get("finish_reason"),
             cost=self.price(prompt_tokens, completion_tokens),
-            token_logprobs=token_logprobs,
+            token_logprobs=[float(t["logprob"]) for t in content] if content else None,
             retries=retries,
         )
 
     def embed(self, texts: list[str]) -> list[list[float]]:
-        rows = self._embeddings(texts)
+        return aio.run(self._embed(texts))
+
+    async def _embed(self, texts: list[str]) -> list[list[float]]:
+        rows = await self._embeddings(texts)
         if len(texts) > 1 and rows and rows[0] and isinstance(rows[0][0], list):
             # per-token vectors: a server without pooling. llama_cpp.server mixes up the
             # tokens of all but the first input of a batch then, so ask one at a time.
-            rows = [self._embeddings([t])[0] for t in texts]
+            rows = [(await self._embeddings([t]))[0] for t in texts]
         return [_pooled(row) for row in rows]
 
-    def _embeddings(self, texts: list[str]) -> list[Any]:
+    async def _embeddings(self, texts: list[str]) -> list[Any]:
         client = self.client()
-        reply, _ = self._request(
+        reply, _ = await self._request(
             lambda: client.embeddings.create(model=self.entry.model, input=texts))
         rows = sorted(getattr(reply, "data", None) or [], key=lambda d: d.index)
         if len(rows) != len(texts):
@@ -179,8 +212,12 @@ class OpenAIProvider(Provider):
         """An approximation for hosted chat models: the logprob of each continuation's
         first token among the top 20 candidates for the reply's first token (APIs do
         not score arbitrary text). A continuation outside the top 20 gets -100."""
+        return aio.run(self._continuation_logprobs(messages, continuations))
+
+    async def _continuation_logprobs(self, messages: list[dict[str, str]],
+                                     continuations: list[str]) -> list[list[float]]:
         client = self.client()
-        reply, _ = self._request(lambda: client.chat.completions.create(
+        reply, _ = await self._request(lambda: client.chat.completions.create(
             model=self.entry.model, messages=messages, max_tokens=1, temperature=0,
             logprobs=True, top_logprobs=20))
         choices = getattr(reply, "choices", None)
@@ -196,13 +233,13 @@ class OpenAIProvider(Provider):
             out.append([max(hits) if hits else -100.0])
         return out
 
-    def _create_with_schema(self, kwargs: dict[str, Any], fmt: dict[str, Any]) -> Any:
+    async def _create_with_schema(self, body: dict[str, Any],
+                                  fmt: dict[str, Any]) -> dict[str, Any]:
         """One attempt at a call with a JSON schema, in the form this server understands
         (see the dialects above). Until a schema call has worked, OpenAI's form is tried
         first; a server that rejects the response_format switches this provider to the
         other form. A transient failure is left to the Retrier, which probes again."""
         openai = _sdk()
-        client = self.client()
         schema = fmt["schema"]
         forms = {
             OPENAI_DIALECT: {"type": "json_schema",
@@ -211,17 +248,17 @@ class OpenAIProvider(Provider):
             SCHEMA_IN_JSON_OBJECT: {"type": "json_object", "schema": schema},
         }
         if self._schema_dialect is not None:
-            return client.chat.completions.create(
-                **kwargs, response_format=forms[self._schema_dialect])
+            return await self._post_completion(
+                {**body, "response_format": forms[self._schema_dialect]})
         try:
-            reply = client.chat.completions.create(
-                **kwargs, response_format=forms[OPENAI_DIALECT])
+            reply = await self._post_completion(
+                {**body, "response_format": forms[OPENAI_DIALECT]})
         except openai.APIStatusError as exc:
             if not _rejects_response_format(exc):
                 raise  # an ordinary failure: the Retrier decides
             try:
-                reply = client.chat.completions.create(
-                    **kwargs, response_format=forms[SCHEMA_IN_JSON_OBJECT])
+                reply = await self._post_completion(
+                    {**body, "response_format": forms[SCHEMA_IN_JSON_OBJECT]})
             except openai.APIStatusError as other:
                 if _transient(other.status_code) and not _rejects_response_format(other):
                     raise
@@ -276,6 +313,16 @@ class OpenAIProvider(Provider):
         if self._key and self._key != NO_KEY:
             text = text.replace(self._key, "***")
         return text
+
+
+_closing: set[asyncio.Future[Any]] = set()
+
+
+def _background(awaitable: Any) -> None:
+    """Run a coroutine to its end on the loop without waiting for it here."""
+    task = asyncio.ensure_future(awaitable)
+    _closing.add(task)  # held until done: the loop keeps only weak references
+    task.add_done_callback(_closing.discard)
 
 
 class _BadBody(Exception):

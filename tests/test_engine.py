@@ -1,0 +1,213 @@
+"""The engine (promptctl/engine.py, promptctl/aio.py): async lanes keep `width` calls
+in flight as coroutines on one event loop, sync lanes use worker threads, both run at
+once, and failures and interruptions reach the runner's thread.
+
+The engine is tested on its own with plain callables; the runner's use of it goes over
+real HTTP to the canned stub (tests/stub_server.py) through the real openai SDK."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from stub_server import Stub
+
+from promptctl import aio
+from promptctl.engine import Engine
+from promptctl.project import load_project
+from promptctl.runner import RunOptions, run_suites
+
+
+def test_an_async_lane_keeps_width_calls_in_flight_without_a_thread_each():
+    in_flight = peak = 0
+    threads_seen: set[int] = set()
+
+    async def call(i: int) -> int:
+        nonlocal in_flight, peak
+        in_flight += 1
+        peak = max(peak, in_flight)
+        threads_seen.add(threading.get_ident())
+        await asyncio.sleep(0.02)
+        in_flight -= 1
+        return i
+
+    engine = Engine()
+    engine.add_async(range(400), 50, call)
+    got: list[int] = []
+    start = time.monotonic()
+    engine.wait(got.append)
+    elapsed = time.monotonic() - start
+    assert sorted(got) == list(range(400))
+    assert peak == 50
+    assert len(threads_seen) == 1  # every call on the one loop thread
+    assert elapsed < 400 * 0.02 / 50 * 4  # 8 waves of 20 ms, with room for a slow box
+
+
+def test_a_sync_lane_and_an_async_lane_run_at_the_same_time():
+    # the local model: one call at a time in its own thread, while hosted calls proceed
+    local_threads: set[str] = set()
+
+    def local(i: int) -> str:
+        local_threads.add(threading.current_thread().name)
+        time.sleep(0.1)
+        return f"local {i}"
+
+    async def hosted(i: int) -> str:
+        await asyncio.sleep(0.1)
+        return f"hosted {i}"
+
+    engine = Engine()
+    engine.add_threads(range(5), 1, local)
+    engine.add_async(range(50), 10, hosted)
+    got: list[str] = []
+    start = time.monotonic()
+    engine.wait(got.append)
+    elapsed = time.monotonic() - start
+    assert len(got) == 55
+    assert elapsed < 0.9  # 0.5 s each, side by side; one after the other would be 1.0
+    assert len(local_threads) == 1
+
+
+def test_records_are_handed_over_in_batches_with_one_call_after_each():
+    batches: list[int] = []
+    seen: list[int] = []
+
+    async def quick(i: int) -> int:
+        return i
+
+    engine = Engine()
+    engine.add_async(range(300), 30, quick)
+    engine.wait(seen.append, lambda: batches.append(len(seen)))
+    assert sorted(seen) == list(range(300))
+    assert batches and batches[-1] == 300
+    assert len(batches) < 300  # records that finished together share one flush
+
+
+@pytest.mark.parametrize("lane", ["threads", "async"])
+def test_a_worker_that_raises_reaches_the_waiting_thread(lane):
+    def boom(i: int) -> int:
+        if i == 3:
+            raise ZeroDivisionError("a bug in a check")
+        return i
+
+    async def aboom(i: int) -> int:
+        return boom(i)
+
+    engine = Engine()
+    if lane == "threads":
+        engine.add_threads(range(10), 2, boom)
+    else:
+        engine.add_async(range(10), 2, aboom)
+    with pytest.raises(ZeroDivisionError, match="a bug in a check"):
+        engine.wait(lambda record: None)
+    engine.abort()
+
+
+def test_abort_cancels_the_coroutines_in_flight_at_once():
+    cancelled = threading.Event()
+    started = threading.Event()
+
+    async def slow(i: int) -> int:
+        if i == 0:
+            return i
+        started.set()
+        try:
+            await asyncio.sleep(30)
+        except asyncio.CancelledError:
+            cancelled.set()
+            raise
+        return i
+
+    class Stop(Exception):
+        pass
+
+    def finish(record: int) -> None:
+        started.wait(5)
+        raise Stop  # what Ctrl-C does to the runner's thread
+
+    engine = Engine()
+    engine.add_async(range(20), 5, slow)
+    start = time.monotonic()
+    with pytest.raises(Stop):
+        engine.wait(finish)
+    engine.abort()
+    assert cancelled.wait(2)
+    assert time.monotonic() - start < 3
+
+
+def test_a_blocking_call_on_the_loop_thread_is_refused_not_a_deadlock():
+    async def inner() -> int:
+        return 1
+
+    async def outer() -> str:
+        try:
+            aio.run(inner())
+        except RuntimeError as exc:
+            return str(exc)
+        return "no error"
+
+    assert "worker thread" in aio.run(outer())
+
+
+# -- the runner on the engine, over real HTTP -----------------------------------------
+
+
+@pytest.fixture
+def slow_stub() -> Iterator[Stub]:
+    server = Stub(delay=0.1)
+    yield server
+    server.close()
+
+
+def hosted_project(make_project: Any, stub: Stub, cases: int, check: str) -> Any:
+    rows = "\n".join(f"  - {{id: c{i}, vars: {{n: {i}}}}}" for i in range(cases))
+    return make_project({
+        "promptctl.yaml": f"models:\n  hosted: {{provider: openai, model: stub, "
+                          f"base_url: '{stub.url}/v1', api_key: sk-test, concurrency: 20}}\n",
+        "prompts/p.yaml": "prompts:\n  ask:\n    template: 'Say {{ n }}'\n",
+        "checks.py": "import threading\n\n"
+                     "def where(output, ctx):\n"
+                     "    return {'pass': True, 'score': 1.0,\n"
+                     "            'reason': threading.current_thread().name}\n",
+        "suites/s.yaml": f"prompts: [p.ask]\nmodels: [hosted]\n"
+                         f"defaults:\n  assert:\n    - {check}\ncases:\n{rows}\n",
+    })
+
+
+def test_hosted_calls_fan_out_to_the_model_limit_on_the_event_loop(make_project, slow_stub):
+    root = hosted_project(make_project, slow_stub, 60, "{type: icontains, value: echo}")
+    project = load_project(root)
+    suites = [project.load_suite(p) for p in project.suite_paths()]
+    before = {t.name for t in threading.enumerate()}
+    seen_threads: set[str] = set()
+
+    def on_record(record: Any) -> None:
+        seen_threads.update(t.name for t in threading.enumerate())
+
+    start = time.monotonic()
+    result = run_suites(project, suites, RunOptions(use_cache=False), on_record=on_record,
+                        record_run=False)
+    elapsed = time.monotonic() - start
+    assert result.summary.passed == 60 and slow_stub.requests == 60
+    # the model's concurrency, never more (the stub counts a request once its body is
+    # read, so a connection still being set up can leave the first wave one short)
+    assert 18 <= slow_stub.peak <= 20
+    assert elapsed < 60 * 0.1 / 20 * 4  # 3 waves of 100 ms, with room
+    new = seen_threads - before
+    # the stub server's request threads aside, no worker thread per call: the calls
+    # are coroutines on the one loop thread
+    assert not [n for n in new if n.startswith(("pc-worker", "pc-hosted", "pc-score"))]
+
+
+def test_checks_that_may_block_are_scored_off_the_event_loop(make_project, slow_stub):
+    # a python check (user code) could block, or ask a judge: never on the loop thread
+    root = hosted_project(make_project, slow_stub, 6, "{type: python, value: 'checks:where'}")
+    project = load_project(root)
+    suites = [project.load_suite(p) for p in project.suite_paths()]
+    result = run_suites(project, suites, RunOptions(use_cache=False), record_run=False)
+    threads = {r.assertions[0].reason for r in result.records}
+    assert all(name.startswith("pc-score") for name in threads), threads
