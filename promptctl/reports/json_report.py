@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..store import write_json_atomic
+from ..store import write_text_atomic
 
 if TYPE_CHECKING:
     from . import ReportData
@@ -32,7 +32,15 @@ def document(result: ReportData) -> dict[str, Any]:
 
 
 def write_json(path: Path, result: ReportData) -> None:
-    write_json_atomic(path, document(result))
+    """Indented, with one result a line: readable, greppable, and written by json's C
+    encoder (indenting every result goes through its pure-Python one: 5x slower)."""
+    doc = document(result)
+    results = doc.pop("results")
+    head = json.dumps(doc, indent=2, sort_keys=True, ensure_ascii=False)
+    lines = ",\n".join("    " + json.dumps(r, sort_keys=True, ensure_ascii=False)
+                       for r in results)
+    body = f'  "results": [\n{lines}\n  ]' if results else '  "results": []'
+    write_text_atomic(path, f"{head[:-2]},\n{body}\n}}\n")
 
 
 def write_jsonl(path: Path, result: ReportData) -> None:
