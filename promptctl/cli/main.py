@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import gc
+
 import typer
 
 from . import (
@@ -44,4 +46,9 @@ app.add_typer(cache_cmd.app, name="cache")
 
 
 def main() -> None:
-    app()
+    try:
+        app()
+    finally:
+        # The work is done and every file closed: spare the interpreter's exit a full
+        # collection over every object the imports made (openai's types: ~0.2 s).
+        gc.freeze()
