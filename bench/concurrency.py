@@ -7,9 +7,11 @@ measures how well promptctl keeps J calls in flight, not a model. promptctl runs
 subprocess on a generated suite of N cases with `--no-cache`, and the time is compared
 with the ideal N x delay / J.
 
-Two times are printed: the run (from the endpoint's first request to its last answer:
-what concurrency decides) and the whole process (interpreter start, imports, loading
-the suite, writing the results included).
+Three phases are printed: start-up (process start to the endpoint's first request:
+the interpreter, imports, loading and rendering the suite), the run (first request to
+last answer: what concurrency decides, compared with the ideal) and wind-down (last
+answer to exit: the summary, the JSON report). Start-up and wind-down are fixed costs
+plus a little per case; `--requests 5000` shows them amortised.
 
 Usage: python bench/concurrency.py [--requests 1000] [-j 50] [--delay 0.2] [--runs 3]
 """
@@ -136,8 +138,9 @@ def make_project(root: Path, base_url: str, requests: int, concurrency: int) -> 
     (root / "suites" / "data" / "cases.jsonl").write_text("\n".join(rows) + "\n")
 
 
-def run_once(root: Path, endpoint: Endpoint, jobs: int, expected: int) -> tuple[float, float]:
-    """(run seconds as the endpoint saw them, process wall seconds)."""
+def run_once(root: Path, endpoint: Endpoint, jobs: int,
+             expected: int) -> tuple[float, float, float]:
+    """(start-up, run seconds as the endpoint saw them, process wall seconds)."""
     endpoint.reset()
     start = time.perf_counter()
     proc = subprocess.run([sys.executable, "-m", "promptctl", "run", "-j", str(jobs),
@@ -152,7 +155,7 @@ def run_once(root: Path, endpoint: Endpoint, jobs: int, expected: int) -> tuple[
         raise SystemExit(f"expected {expected} passing calls, got {summary} and "
                          f"{endpoint.requests} requests")
     assert endpoint.first is not None and endpoint.last is not None
-    return endpoint.last - endpoint.first, wall
+    return endpoint.first - start, endpoint.last - endpoint.first, wall
 
 
 def main() -> None:
@@ -174,20 +177,24 @@ def main() -> None:
                            capture_output=True, check=True)  # warm the imports
             print(f"{args.requests} requests, -j {args.jobs}, {args.delay * 1000:.0f} ms "
                   f"each: ideal {ideal:.2f} s")
-            runs, walls = [], []
+            runs, walls, starts = [], [], []
             for i in range(args.runs):
-                run, wall = run_once(root, endpoint, args.jobs, args.requests)
+                start, run, wall = run_once(root, endpoint, args.jobs, args.requests)
                 runs.append(run)
                 walls.append(wall)
-                print(f"  run {i + 1}: run {run:.2f} s ({run / ideal:.3f} x ideal), "
+                starts.append(start)
+                print(f"  run {i + 1}: start-up {start:.2f} s, run {run:.2f} s "
+                      f"({run / ideal:.3f} x ideal), wind-down {wall - start - run:.2f} s; "
                       f"process {wall:.2f} s ({wall / ideal:.3f} x ideal), "
                       f"peak in flight {endpoint.peak}")
     finally:
         endpoint.stop()
     run, wall = statistics.median(runs), statistics.median(walls)
     verdict = "within" if run <= ideal * 1.10 else "NOT within"
+    whole = "within" if wall <= ideal * 1.10 else "NOT within"
     print(f"median: run {run:.2f} s = {run / ideal:.3f} x ideal ({verdict} 10%); "
-          f"process {wall:.2f} s = {wall / ideal:.3f} x ideal")
+          f"process {wall:.2f} s = {wall / ideal:.3f} x ideal ({whole} 10%; start-up "
+          f"{statistics.median(starts):.2f} s)")
 
 
 if __name__ == "__main__":

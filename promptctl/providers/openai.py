@@ -4,10 +4,13 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import gc
 import os
 import re
+import sys
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from typing import Any, TypeVar
 
 from .. import aio, retry
@@ -30,11 +33,29 @@ SCHEMA_IN_JSON_OBJECT = "json_object+schema"
 
 
 def _sdk() -> Any:
-    try:
-        import openai
-    except ImportError:
-        raise missing_extra("openai", "openai") from None
+    loaded = sys.modules.get("openai")
+    if loaded is not None:
+        return loaded
+    with _collector_paused():
+        try:
+            import openai
+        except ImportError:
+            raise missing_extra("openai", "openai") from None
     return openai
+
+
+@contextlib.contextmanager
+def _collector_paused() -> Iterator[None]:
+    """Importing the SDK (and, on its first client, the HTTP stack) makes hundreds of
+    thousands of long-lived objects and no garbage: with the cyclic collector paused
+    it takes 0.29 s instead of 0.35 s here."""
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if collecting:
+            gc.enable()
 
 
 class OpenAIProvider(Provider):
@@ -92,8 +113,10 @@ class OpenAIProvider(Provider):
         """The SDK's async client (on the engine loop only; closed when it stops)."""
         if self._client is None:
             # one attempt per request: the retries are the Retrier's
-            self._client = _sdk().AsyncOpenAI(api_key=self._key, base_url=self.base_url,
-                                              timeout=self.entry.timeout, max_retries=0)
+            sdk = _sdk()
+            with _collector_paused():
+                self._client = sdk.AsyncOpenAI(api_key=self._key, base_url=self.base_url,
+                                               timeout=self.entry.timeout, max_retries=0)
             self._closer = aio.on_shutdown(self._client.close)
         return self._client
 
