@@ -171,6 +171,49 @@ def test_records_stream_to_the_run_directory(make_project):
     assert meta["calls"] == 1
 
 
+@pytest.mark.parametrize("record_run", [True, False])
+def test_a_run_that_streams_to_disk_does_not_hold_its_results(make_project, record_run):
+    # 600 outputs of ~8 KB each: ~5 MB of results. Streamed to records.jsonl they are
+    # not kept (memory is the plan plus the calls in flight); a run without a run
+    # directory (record_run=False: the pytest plugin's) keeps them, which shows the
+    # measurement can tell the two apart.
+    n, size = 600, 8000
+    rows = "\n".join(f"  - {{id: c{i}, vars: {{n: {i}}}}}" for i in range(n))
+    root = make_project({
+        "promptctl.yaml": "models:\n  e: {provider: echo}\n",
+        # two messages: echo's output is a new string, not the prompt's own
+        "prompts/p.yaml": "prompts:\n  big:\n    messages:\n"
+                          "      - {role: system, content: 'Echo.'}\n"
+                          "      - {role: user, content: '{{ n }} {{ \"x\" * "
+                          + str(size) + " }}'}\n",
+        "suites/s.yaml": f"prompts: [p.big]\nmodels: [e]\ndefaults:\n  assert:\n"
+                         f"    - {{type: contains, value: x}}\ncases:\n{rows}\n",
+    })
+    project = load_project(root)
+    suites = [project.load_suite(p) for p in project.suite_paths()]
+    import gc
+    import tracemalloc
+
+    gc.collect()
+    tracemalloc.start()
+    try:
+        base = tracemalloc.get_traced_memory()[0]
+        result = run_suites(project, suites, RunOptions(use_cache=False),
+                            record_run=record_run)
+        now, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    plan_bytes = n * size  # the rendered prompts, held by the plan during the run
+    assert result.summary.passed == n
+    if record_run:
+        assert peak - base < plan_bytes * 1.4  # the plan and the calls in flight
+        assert now - base < plan_bytes * 0.3  # the plan is gone once the run ends
+        assert len(result.records) == n  # read back from disk when asked for
+    else:
+        assert peak - base > plan_bytes * 1.8  # the plan and every output
+        assert now - base > plan_bytes * 0.9  # the outputs, kept
+
+
 def test_providers_from_the_entry_point_group(make_project, tmp_path, monkeypatch):
     """A plugin registers a provider through the `promptctl.providers` entry points."""
     site = tmp_path / "site"
