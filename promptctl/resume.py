@@ -42,6 +42,8 @@ def options_from_meta(meta: dict[str, Any], *, concurrency: int | None = None) -
         max_repeat=int(saved.get("max_repeat") or 5),
         seed_offset=int(saved.get("seed_offset") or 0),
         shard=parse_shard(saved["shard"]) if saved.get("shard") else None,
+        only=({(str(s), str(c), str(p), str(m)) for s, c, p, m in meta["only"]}
+              if isinstance(meta.get("only"), list) else None),
     )
 
 

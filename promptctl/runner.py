@@ -439,7 +439,10 @@ def run_suites(project: Project, suites: Sequence[Suite], options: RunOptions, *
                                      "params": options.params,
                                      "shard": (f"{options.shard[0]}/{options.shard[1]}"
                                                if options.shard else None)},
-                         **({"partial": True} if options.only is not None else {}),
+                         # --changed-since: the cells it selected, so that resume
+                         # makes the same plan whatever git says by then
+                         **({"partial": True, "only": sorted(map(list, options.only))}
+                            if options.only is not None else {}),
                          **(meta or {})})
     runner = Runner(project, options, on_record=on_record, writer=writer)
     replay = _Replay(done)

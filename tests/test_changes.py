@@ -109,6 +109,24 @@ def test_editing_one_prompt_runs_only_its_cases(repo, cli, scripted):
     assert prompts_called(scripted) == ["B2 1"]
 
 
+def test_a_killed_changed_since_run_resumes_with_its_own_selection(repo, cli, scripted):
+    edit(repo, "prompts/p.yaml", 'b: {template: "B {{ q }}"}', 'b: {template: "B2 {{ q }}"}')
+    res = run_changed(cli)
+    assert res.exit_code == 0, res.output
+    runs = repo / ".promptctl" / "runs"
+    (run_dir,) = [d for d in runs.iterdir() if d.is_dir()]
+    # as if killed before its one record was written, and the edit committed since:
+    # resuming must not re-select against git (now nothing changed since HEAD)
+    (run_dir / "records.jsonl").write_text("")
+    git(repo, "commit", "-qam", "edit b")
+    scripted.calls = []
+    res = cli("run", "--resume", run_dir.name)
+    assert res.exit_code == 0, res.output
+    assert prompts_called(scripted) == ["B2 1"]  # the run's cell, and only it
+    summary = json.loads((run_dir / "summary.json").read_text())["summary"]
+    assert (summary["cases"], summary["passed"]) == (1, 1)
+
+
 def test_an_include_change_reaches_the_prompts_that_include_it(repo, cli, scripted):
     edit(repo, "prompts/footer.j2", "(footer)", "(new footer)")
     res = run_changed(cli)
