@@ -211,3 +211,35 @@ def test_checks_that_may_block_are_scored_off_the_event_loop(make_project, slow_
     result = run_suites(project, suites, RunOptions(use_cache=False), record_run=False)
     threads = {r.assertions[0].reason for r in result.records}
     assert all(name.startswith("pc-score") for name in threads), threads
+
+
+def test_a_serial_local_model_and_a_hosted_model_run_side_by_side(make_project, slow_stub,
+                                                                  scripted):
+    # a one-at-a-time model (the scripted stand-in for llama-cpp: a sync provider of
+    # width 1) in the same run as 100 hosted calls: the hosted lane does not wait for it
+    scripted.reset(delay=0.2)
+    scripted.default = "echo"
+    rows = "\n".join(f"  - {{id: c{i}, vars: {{n: {i}}}}}" for i in range(100))
+    root = make_project({
+        "promptctl.yaml": f"models:\n  hosted: {{provider: openai, model: stub, "
+                          f"base_url: '{slow_stub.url}/v1', api_key: sk-test, "
+                          f"concurrency: 20}}\n  local: {{provider: scripted, concurrency: 1}}\n",
+        "prompts/p.yaml": "prompts:\n  ask:\n    template: 'Say {{ n }}'\n",
+        "suites/hosted.yaml": f"prompts: [p.ask]\nmodels: [hosted]\n"
+                              f"defaults:\n  assert:\n    - {{type: icontains, value: echo}}\n"
+                              f"cases:\n{rows}\n",
+        "suites/local.yaml": "prompts: [p.ask]\nmodels: [local]\n"
+                             "defaults:\n  assert:\n    - {type: icontains, value: echo}\n"
+                             "cases:\n" + "\n".join(f"  - {{id: l{i}, vars: {{n: {i}}}}}"
+                                                    for i in range(5)) + "\n",
+    })
+    project = load_project(root)
+    suites = [project.load_suite(p) for p in project.suite_paths()]
+    start = time.monotonic()
+    result = run_suites(project, suites, RunOptions(use_cache=False), record_run=False)
+    elapsed = time.monotonic() - start
+    assert result.summary.passed == 105
+    assert scripted.max_in_flight == 1  # the local model: one call at a time
+    # local alone 5 x 0.2 = 1.0 s, hosted alone 5 waves x 0.1 = 0.5 s: side by side
+    # the run takes the longer of the two, one after the other it would take 1.5 s
+    assert elapsed < 1.35, elapsed
