@@ -243,3 +243,51 @@ def test_a_serial_local_model_and_a_hosted_model_run_side_by_side(make_project, 
     # local alone 5 x 0.2 = 1.0 s, hosted alone 5 waves x 0.1 = 0.5 s: side by side
     # the run takes the longer of the two, one after the other it would take 1.5 s
     assert elapsed < 1.35, elapsed
+
+
+def test_ctrl_c_stops_a_hosted_run_at_once_and_resume_finishes_it(make_project, tmp_path):
+    # calls of 1.5 s at -j 4: Ctrl-C after the first answers must not wait for the
+    # calls in flight (their coroutines are cancelled), must keep what finished, and
+    # the run must resume to completion
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    from promptctl.store import read_records
+
+    server = Stub(delay=1.5)
+    try:
+        root = hosted_project(make_project, server, 12, "{type: icontains, value: echo}")
+        (root / "promptctl.yaml").write_text(
+            (root / "promptctl.yaml").read_text().replace("concurrency: 20", "concurrency: 4"))
+        proc = subprocess.Popen([sys.executable, "-m", "promptctl", "run", "--no-cache"],
+                                cwd=root, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                text=True, env={**os.environ, "COLUMNS": "200"})
+        runs = root / ".promptctl" / "runs"
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:  # until the first wave has answered
+            found = list(runs.glob("*/records.jsonl")) if runs.is_dir() else []
+            if found and found[0].read_text().count("\n") >= 4:
+                break
+            time.sleep(0.05)
+        time.sleep(0.3)  # the second wave is in flight now
+        interrupted = time.monotonic()
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=20)
+        stopped = time.monotonic() - interrupted
+        assert proc.returncode == 130, out + err
+        assert stopped < 1.0, stopped  # not the 1.2 s left of the calls in flight
+        assert "Traceback" not in err
+        (run_dir,) = [d for d in runs.iterdir() if d.is_dir()]
+        kept = list(read_records(run_dir))
+        assert 4 <= len(kept) < 12 and all(r.passed for r in kept)
+
+        done = subprocess.run([sys.executable, "-m", "promptctl", "run", "--resume"],
+                              cwd=root, capture_output=True, text=True, timeout=60)
+        assert done.returncode == 0, done.stdout + done.stderr
+        records = list(read_records(run_dir))
+        assert len(records) == len({r.key for r in records}) == 12
+        assert server.requests <= 12 + 4  # only the calls cut off were made again
+    finally:
+        server.close()
