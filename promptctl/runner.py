@@ -70,17 +70,26 @@ def until_a_pass(cell: CellKey, outcomes: list[bool]) -> bool:
     return not any(outcomes)
 
 
-@dataclass
 class Call:
-    """One planned model call."""
+    """One planned model call. Its messages are rendered when asked for, not kept: a
+    plan of many thousands of calls holds references to the suite, not a rendered copy
+    of every prompt (often the larger of the two: system prompts, few-shot examples)."""
 
-    suite: Suite
-    case: Case
-    prompt: PromptRef
-    model: str
-    repeat: int
-    messages: list[dict[str, str]]
-    params: dict[str, Any]
+    __slots__ = ("case", "model", "params", "prompt", "repeat", "suite")
+
+    def __init__(self, suite: Suite, case: Case, prompt: PromptRef, model: str,
+                 repeat: int, params: dict[str, Any]) -> None:
+        self.suite = suite
+        self.case = case
+        self.prompt = prompt
+        self.model = model
+        self.repeat = repeat
+        self.params = params
+
+    @property
+    def messages(self) -> list[dict[str, str]]:
+        return render_messages(self.prompt, self.case.vars, file=self.case.file,
+                               line=self.case.line)
 
 
 class RunResult:
@@ -141,12 +150,14 @@ def plan(project: Project, suites: Sequence[Suite], options: RunOptions) -> list
                           or (suite.name, case.id, prompt.id, m) in options.only]
                 if not models:
                     continue
-                messages = render_messages(prompt, case.vars, file=case.file, line=case.line)
+                # rendered now so that a template error stops the run before its first
+                # call; rendered again when the call is made (Call.messages)
+                render_messages(prompt, case.vars, file=case.file, line=case.line)
                 for model in models:
                     entry = project.model(model)
                     base = {**entry.params.set_values(), **prompt.spec.params.set_values(),
                             **suite.spec.params.set_values(), **case.params, **options.params}
-                    first = Call(suite, case, prompt, model, 0, messages, base)
+                    first = Call(suite, case, prompt, model, 0, base)
                     calls.extend(repeat_call(first, i, options.seed_offset)
                                  for i in range(repeat))
     if options.shard is not None:
@@ -164,10 +175,10 @@ def adaptive(suite: Suite, options: RunOptions) -> bool:
 def repeat_call(first: Call, i: int, offset: int = 0) -> Call:
     """Repeat i of a cell: with a seed, it uses seed + i (+ the --resample offset), so
     repeats differ from each other and each one is reproducible."""
-    params = dict(first.params)
+    params = first.params  # shared by the repeats unless their seeds differ
     if params.get("seed") is not None or offset:
-        params["seed"] = int(params.get("seed") or 0) + i + offset
-    return Call(first.suite, first.case, first.prompt, first.model, i, first.messages, params)
+        params = {**params, "seed": int(params.get("seed") or 0) + i + offset}
+    return Call(first.suite, first.case, first.prompt, first.model, i, params)
 
 
 def messages_digest(messages: list[dict[str, str]]) -> str:
@@ -278,7 +289,7 @@ class Runner:
         record, key, completion = self._begin(call, provider)
         if completion is None:
             try:
-                completion = provider.complete(call.messages, call.params)
+                completion = provider.complete(record.messages, call.params)
             except InfraError as exc:
                 return _failed(record, exc)
         return self._end(call, record, key, completion)
@@ -290,7 +301,7 @@ class Runner:
         record, key, completion = self._begin(call, provider)
         if completion is None:
             try:
-                completion = await provider.acomplete(call.messages, call.params)
+                completion = await provider.acomplete(record.messages, call.params)
             except InfraError as exc:
                 return _failed(record, exc)
         if assertions.runs_inline(call.case.asserts):
@@ -305,15 +316,16 @@ class Runner:
                ) -> tuple[CallRecord, str, Completion | None]:
         """The call's record (no result yet), its cache key and a cached completion."""
         identity = provider.identity()
+        messages = call.messages  # rendered once per call, here
         record = CallRecord(
             suite=call.suite.name, case=call.case.id, prompt=call.prompt.id, model=call.model,
-            repeat=call.repeat, messages=call.messages, params=call.params,
-            fingerprint={"prompt_sha256": messages_digest(call.messages), "model": identity,
+            repeat=call.repeat, messages=messages, params=call.params,
+            fingerprint={"prompt_sha256": messages_digest(messages), "model": identity,
                          "params": call.params},
         )
         if self.cache is None:
             return record, "", None
-        key = cache_key(identity, call.messages, call.params, call.repeat)
+        key = cache_key(identity, messages, call.params, call.repeat)
         completion = self.cache.get(key)
         record.cached = completion is not None
         return record, key, completion
@@ -346,7 +358,7 @@ def score_call(record: CallRecord, call: Call, completion: Completion,
     ctx = assertions.AssertionContext(
         vars=call.case.vars, latency_ms=completion.latency_ms,
         prompt_tokens=completion.prompt_tokens, completion_tokens=completion.completion_tokens,
-        cost=completion.cost, messages=call.messages, root=project.root,
+        cost=completion.cost, messages=record.messages, root=project.root,
         prompt=call.prompt.id, model=call.model, services=services,
         token_logprobs=completion.token_logprobs)
     results = []

@@ -214,6 +214,50 @@ def test_a_run_that_streams_to_disk_does_not_hold_its_results(make_project, reco
         assert now - base > plan_bytes * 0.9  # the outputs, kept
 
 
+def test_the_plan_holds_no_rendered_prompts_but_checks_them_all_first(make_project,
+                                                                       scripted):
+    # a 4 KB system prompt over 400 cases: 1.6 MB once rendered. The plan keeps
+    # references to the suite instead; every prompt is still rendered before the first
+    # call, so a template error in the last case costs no call at all.
+    import gc
+    import tracemalloc
+
+    from promptctl.errors import UserError
+    from promptctl.runner import plan
+
+    system = "Policy for case {{ n }}. " + "Policy. " * 500  # a new string per case
+    rows = "\n".join(f"  - {{id: c{i}, vars: {{n: {i}}}}}" for i in range(400))
+    root = make_project({
+        "promptctl.yaml": "models:\n  s: {provider: scripted}\n",
+        "prompts/p.yaml": "prompts:\n  big:\n    messages:\n"
+                          f"      - {{role: system, content: '{system}'}}\n"
+                          "      - {role: user, content: 'case {{ n }}'}\n",
+        "suites/s.yaml": "prompts: [p.big]\nmodels: [s]\ndefaults:\n"
+                         f"  assert:\n    - {{type: contains, value: x}}\ncases:\n{rows}\n",
+    })
+    project = load_project(root)
+    suites = [project.load_suite(p) for p in project.suite_paths()]
+    gc.collect()
+    tracemalloc.start()
+    try:
+        calls = plan(project, suites, RunOptions())
+        held = tracemalloc.get_traced_memory()[0]
+    finally:
+        tracemalloc.stop()
+    rendered = sum(len(m["content"]) for m in calls[0].messages) * len(calls)
+    assert len(calls) == 400 and rendered > 1_500_000
+    assert held < rendered * 0.15, (held, rendered)
+
+    suite_file = root / "suites" / "s.yaml"
+    suite_file.write_text(suite_file.read_text().replace(
+        "  - {id: c399, vars: {n: 399}}", "  - {id: c399, vars: {m: 399}}"))
+    project = load_project(root)
+    suites = [project.load_suite(p) for p in project.suite_paths()]
+    with pytest.raises(UserError, match="'n' is undefined"):
+        run_suites(project, suites, RunOptions(use_cache=False))
+    assert scripted.calls == []
+
+
 def test_providers_from_the_entry_point_group(make_project, tmp_path, monkeypatch):
     """A plugin registers a provider through the `promptctl.providers` entry points."""
     site = tmp_path / "site"
