@@ -197,6 +197,7 @@ class Runner:
         self.cache = project.cache() if options.use_cache else None
         self._providers: dict[str, Provider] = {}
         self._lock = threading.Lock()
+        self._providers_lock = threading.Lock()
         self._order: dict[tuple[str, str, str, str, int], int] = {}
         self.records: list[CallRecord] = []
         # with a run directory the records live on disk; without one, in memory
@@ -206,12 +207,16 @@ class Runner:
         self._score_pool: ThreadPoolExecutor | None = None  # see aexecute
 
     def provider(self, alias: str) -> Provider:
-        if alias not in self._providers:
-            provider = self.project.provider(alias)
-            if self.options.concurrency:
-                provider.allow_concurrency(self.options.concurrency)
-            self._providers[alias] = provider
-        return self._providers[alias]
+        found = self._providers.get(alias)
+        if found is not None:
+            return found
+        with self._providers_lock:  # a judge's model, asked for by two checks at once
+            if alias not in self._providers:
+                provider = self.project.provider(alias)
+                if self.options.concurrency:
+                    provider.allow_concurrency(self.options.concurrency)
+                self._providers[alias] = provider
+            return self._providers[alias]
 
     def run(self, calls: Sequence[Call]) -> None:
         """Run a batch of calls; records and summary accumulate over batches."""
