@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import gc
 import json
+import tracemalloc
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
 
 import pytest
 
@@ -11,6 +16,8 @@ from promptctl.project import load_project
 from promptctl.providers import registry
 from promptctl.runner import RunOptions, run_suites
 from promptctl.store import read_records, resolve_run
+
+T = TypeVar("T")
 
 pytestmark = pytest.mark.usefixtures("scripted")
 
@@ -171,6 +178,24 @@ def test_records_stream_to_the_run_directory(make_project):
     assert meta["calls"] == 1
 
 
+def loaded(root: Path) -> tuple[Any, list[Any]]:
+    project = load_project(root)
+    return project, [project.load_suite(p) for p in project.suite_paths()]
+
+
+def traced(fn: Callable[[], T]) -> tuple[T, int, int]:
+    """fn()'s value, and the bytes it left allocated and allocated at its peak."""
+    gc.collect()
+    tracemalloc.start()
+    try:
+        base = tracemalloc.get_traced_memory()[0]
+        value = fn()
+        now, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    return value, now - base, peak - base
+
+
 @pytest.mark.parametrize("record_run", [True, False])
 def test_a_run_that_streams_to_disk_does_not_hold_its_results(make_project, record_run):
     # 600 outputs of ~8 KB each: ~5 MB of results. Streamed to records.jsonl they are
@@ -189,29 +214,18 @@ def test_a_run_that_streams_to_disk_does_not_hold_its_results(make_project, reco
         "suites/s.yaml": f"prompts: [p.big]\nmodels: [e]\ndefaults:\n  assert:\n"
                          f"    - {{type: contains, value: x}}\ncases:\n{rows}\n",
     })
-    project = load_project(root)
-    suites = [project.load_suite(p) for p in project.suite_paths()]
-    import gc
-    import tracemalloc
-
-    gc.collect()
-    tracemalloc.start()
-    try:
-        base = tracemalloc.get_traced_memory()[0]
-        result = run_suites(project, suites, RunOptions(use_cache=False),
-                            record_run=record_run)
-        now, peak = tracemalloc.get_traced_memory()
-    finally:
-        tracemalloc.stop()
+    project, suites = loaded(root)
+    result, now, peak = traced(lambda: run_suites(project, suites, RunOptions(use_cache=False),
+                                                  record_run=record_run))
     plan_bytes = n * size  # the rendered prompts, held by the plan during the run
     assert result.summary.passed == n
     if record_run:
-        assert peak - base < plan_bytes * 1.4  # the plan and the calls in flight
-        assert now - base < plan_bytes * 0.3  # the plan is gone once the run ends
+        assert peak < plan_bytes * 1.4  # the plan and the calls in flight
+        assert now < plan_bytes * 0.3  # the plan is gone once the run ends
         assert len(result.records) == n  # read back from disk when asked for
     else:
-        assert peak - base > plan_bytes * 1.8  # the plan and every output
-        assert now - base > plan_bytes * 0.9  # the outputs, kept
+        assert peak > plan_bytes * 1.8  # the plan and every output
+        assert now > plan_bytes * 0.9  # the outputs, kept
 
 
 def test_the_plan_holds_no_rendered_prompts_but_checks_them_all_first(make_project,
@@ -219,9 +233,6 @@ def test_the_plan_holds_no_rendered_prompts_but_checks_them_all_first(make_proje
     # a 4 KB system prompt over 400 cases: 1.6 MB once rendered. The plan keeps
     # references to the suite instead; every prompt is still rendered before the first
     # call, so a template error in the last case costs no call at all.
-    import gc
-    import tracemalloc
-
     from promptctl.errors import UserError
     from promptctl.runner import plan
 
@@ -235,15 +246,8 @@ def test_the_plan_holds_no_rendered_prompts_but_checks_them_all_first(make_proje
         "suites/s.yaml": "prompts: [p.big]\nmodels: [s]\ndefaults:\n"
                          f"  assert:\n    - {{type: contains, value: x}}\ncases:\n{rows}\n",
     })
-    project = load_project(root)
-    suites = [project.load_suite(p) for p in project.suite_paths()]
-    gc.collect()
-    tracemalloc.start()
-    try:
-        calls = plan(project, suites, RunOptions())
-        held = tracemalloc.get_traced_memory()[0]
-    finally:
-        tracemalloc.stop()
+    project, suites = loaded(root)
+    calls, held, _ = traced(lambda: plan(project, suites, RunOptions()))
     rendered = sum(len(m["content"]) for m in calls[0].messages) * len(calls)
     assert len(calls) == 400 and rendered > 1_500_000
     assert held < rendered * 0.15, (held, rendered)
@@ -251,8 +255,7 @@ def test_the_plan_holds_no_rendered_prompts_but_checks_them_all_first(make_proje
     suite_file = root / "suites" / "s.yaml"
     suite_file.write_text(suite_file.read_text().replace(
         "  - {id: c399, vars: {n: 399}}", "  - {id: c399, vars: {m: 399}}"))
-    project = load_project(root)
-    suites = [project.load_suite(p) for p in project.suite_paths()]
+    project, suites = loaded(root)
     with pytest.raises(UserError, match="'n' is undefined"):
         run_suites(project, suites, RunOptions(use_cache=False))
     assert scripted.calls == []
