@@ -7,6 +7,7 @@ The chat template comes from the GGUF's own metadata.
 
 from __future__ import annotations
 
+import atexit
 import hashlib
 import json
 import os
@@ -93,6 +94,17 @@ def runtime_version() -> str:
         return "missing"
 
 
+def _unload_all() -> None:
+    """Free the loaded models at exit, while the interpreter is whole: left to module
+    teardown, Llama.__del__ finds llama.cpp's bindings already gone and prints a
+    traceback ('NoneType' object is not callable)."""
+    with _LOAD_LOCK:
+        models = list(_LOADED.values())
+        _LOADED.clear()
+    for llm in models:
+        llm.close()
+
+
 class LlamaCppProvider(Provider):
     name = "llama-cpp"
     max_concurrency = 1
@@ -149,6 +161,8 @@ class LlamaCppProvider(Provider):
                 try:
                     # llama.cpp prints a pooling notice for embedding contexts even
                     # when not verbose: keep it off the user's terminal
+                    if not _LOADED:
+                        atexit.register(_unload_all)
                     with suppress_stdout_stderr(disable=mode != "embed"):
                         _LOADED[key] = llama_cpp.Llama(
                             model_path=str(self.path), n_ctx=self.n_ctx,
