@@ -69,6 +69,9 @@ def run_subprocess(*args: str, cwd: Path, env: dict[str, str] | None = None,
     proc = subprocess.run([sys.executable, "-m", "promptctl", *args], cwd=cwd,
                           capture_output=True, text=True, timeout=timeout,
                           env={**os.environ, "COLUMNS": "200", **(env or {})})
+    # whatever the outcome, never a traceback: not for bad input, not at exit
+    assert "Traceback (most recent call last)" not in proc.stderr, proc.stderr
+    assert "Exception ignored" not in proc.stderr, proc.stderr
     return CliResult(proc.returncode, proc.stdout, proc.stderr)
 
 
