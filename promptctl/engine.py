@@ -29,7 +29,7 @@ from . import aio
 C = TypeVar("C")
 R = TypeVar("R")
 
-_DONE = object()  # a lane's end marker in the result queue
+_DONE = object()  # an end marker in the result queue: a worker thread or a lane is done
 
 
 class Engine:
@@ -38,16 +38,14 @@ class Engine:
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
         self._futures: list[concurrent.futures.Future[None]] = []
-        self._lanes = 0
+        self._ends = 0  # end markers wait() still expects
 
     def add_threads(self, calls: Sequence[C], width: int,
                     execute: Callable[[C], R]) -> None:
         """A lane of `width` worker threads calling execute(call)."""
         lane = _Lane(calls)
-        self._lanes += 1
         workers = max(1, min(width, len(calls)))
-        remaining = [workers]
-        lock = threading.Lock()
+        self._ends += workers  # each worker thread says when it is done
 
         def work() -> None:
             try:
@@ -56,11 +54,7 @@ class Engine:
             except BaseException as exc:  # handed to the waiting thread
                 self._results.put(_Failed(exc))
             finally:
-                with lock:
-                    remaining[0] -= 1
-                    last = remaining[0] == 0
-                if last:
-                    self._results.put(_DONE)
+                self._results.put(_DONE)
 
         for i in range(workers):
             thread = threading.Thread(target=work, name=f"pc-worker-{i}", daemon=True)
@@ -71,7 +65,7 @@ class Engine:
                   aexecute: Callable[[C], Awaitable[R]]) -> None:
         """A lane of `width` coroutines on the engine loop awaiting aexecute(call)."""
         lane = _Lane(calls)
-        self._lanes += 1
+        self._ends += 1  # the lane's driver says when all its coroutines are done
         workers = max(1, min(width, len(calls)))
 
         async def work() -> None:
@@ -102,8 +96,8 @@ class Engine:
         """Hand every record to finish() as it comes; after_batch() after each run of
         records that were waiting together (e.g. one flush for them). Raises what a
         worker raised (a bug: failed calls are records, not exceptions)."""
-        lanes = self._lanes
-        while lanes:
+        ends = self._ends
+        while ends:
             batch = [self._results.get()]
             while True:
                 try:
@@ -112,7 +106,7 @@ class Engine:
                     break
             for item in batch:
                 if item is _DONE:
-                    lanes -= 1
+                    ends -= 1
                 elif isinstance(item, _Failed):
                     raise item.error
                 else:
