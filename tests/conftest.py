@@ -40,6 +40,20 @@ def write_files(root: Path, files: dict[str, str]) -> Path:
     return root
 
 
+def provider_plugin_site(site: Path, dist: str, entry_point: str,
+                         modules: dict[str, str] | None = None) -> Path:
+    """A directory laid out as pip would install a provider plugin: a dist-info whose
+    entry_points.txt registers `entry_point` ("name = module:Class") in the
+    `promptctl.providers` group, plus any modules it needs. Put it on sys.path."""
+    info = site / f"{dist.replace('-', '_')}-1.0.dist-info"
+    info.mkdir(parents=True)
+    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {dist}\nVersion: 1.0\n")
+    (info / "entry_points.txt").write_text(f"[promptctl.providers]\n{entry_point}\n")
+    for name, text in (modules or {}).items():
+        (site / name).write_text(text)
+    return site
+
+
 @pytest.fixture
 def make_project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     """Write a project into tmp_path and chdir there."""

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import provider_plugin_site
 from scripted_provider import ScriptedProvider
 
 from promptctl.errors import ExitCode, UserError
@@ -565,17 +566,10 @@ def _kill_resume_compare(tmp_path: Path, files: dict[str, str], env: dict[str, s
 def _plugin_site(tmp_path: Path) -> Path:
     """A provider plugin installed the way pip would: a dist-info with an entry point,
     here a scripted provider slowed to 50 ms a call."""
-    site = tmp_path / "site"
-    dist = site / "promptctl_slow-1.0.dist-info"
-    dist.mkdir(parents=True)
-    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: promptctl-slow\n"
-                                   "Version: 1.0\n")
-    (dist / "entry_points.txt").write_text(
-        "[promptctl.providers]\nslow-scripted = slow_scripted:Slow\n")
-    (site / "slow_scripted.py").write_text(
-        "from scripted_provider import ScriptedProvider\n\n\n"
-        "class Slow(ScriptedProvider):\n    delay = 0.05\n")
-    return site
+    return provider_plugin_site(
+        tmp_path / "site", "promptctl-slow", "slow-scripted = slow_scripted:Slow",
+        {"slow_scripted.py": "from scripted_provider import ScriptedProvider\n\n\n"
+                             "class Slow(ScriptedProvider):\n    delay = 0.05\n"})
 
 
 def test_sigkill_then_resume_equals_an_uninterrupted_run(tmp_path):

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
+from conftest import provider_plugin_site
 
 from promptctl.errors import ExitCode
 from promptctl.project import load_project
@@ -263,13 +264,8 @@ def test_the_plan_holds_no_rendered_prompts_but_checks_them_all_first(make_proje
 
 def test_providers_from_the_entry_point_group(make_project, tmp_path, monkeypatch):
     """A plugin registers a provider through the `promptctl.providers` entry points."""
-    site = tmp_path / "site"
-    dist = site / "promptctl_plugin-1.0.dist-info"
-    dist.mkdir(parents=True)
-    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: promptctl-plugin\n"
-                                   "Version: 1.0\n")
-    (dist / "entry_points.txt").write_text(
-        "[promptctl.providers]\nplugged = scripted_provider:ScriptedProvider\n")
+    site = provider_plugin_site(tmp_path / "site", "promptctl-plugin",
+                                "plugged = scripted_provider:ScriptedProvider")
     monkeypatch.syspath_prepend(str(site))
     registry._plugins.cache_clear()
     try:
