@@ -105,6 +105,16 @@ class CacheSettings(Strict):
     max_mb: float | None = Field(1024.0, gt=0)  # least recently used entries go past it
 
 
+class Limits(Strict):
+    """Bounds on the work a (possibly hostile) project can ask for: every check and
+    render ends in bounded time and size. Past a limit a check fails with reason
+    "timed out"; a render is exit 2 naming the template."""
+
+    check_timeout: float = Field(30.0, gt=0)  # seconds per assertion / python check
+    render_timeout: float = Field(10.0, gt=0)  # seconds to render one prompt
+    max_prompt_chars: int = Field(1_000_000, ge=1)  # characters of one rendered prompt
+
+
 class ProjectConfig(Strict):
     description: str | None = None
     models: dict[str, ModelEntry] = Field(default_factory=dict)
@@ -112,6 +122,7 @@ class ProjectConfig(Strict):
     embedder: str | None = None  # model alias for `similar`
     paths: Paths = Field(default_factory=Paths)
     cache: CacheSettings = Field(default_factory=CacheSettings)
+    limits: Limits = Field(default_factory=Limits)
 
 
 Role = Literal["system", "user", "assistant"]

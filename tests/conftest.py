@@ -54,6 +54,12 @@ def provider_plugin_site(site: Path, dist: str, entry_point: str,
     return site
 
 
+def assert_no_internal_error(output: str) -> None:
+    """An 'internal error' is a bug in promptctl: no CLI call in the tests may print one,
+    whatever the input (issue 12: bad input is exit 2 with file:line, never a crash)."""
+    assert "internal error" not in output, output
+
+
 @pytest.fixture
 def make_project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     """Write a project into tmp_path and chdir there."""
@@ -73,6 +79,7 @@ def cli(monkeypatch: pytest.MonkeyPatch):
 
     def invoke(*args: str) -> CliResult:
         result = CliRunner().invoke(app, list(args), catch_exceptions=False)
+        assert_no_internal_error(result.stdout + result.stderr)
         return CliResult(result.exit_code, result.stdout, result.stderr)
 
     return invoke
@@ -86,6 +93,7 @@ def run_subprocess(*args: str, cwd: Path, env: dict[str, str] | None = None,
     # whatever the outcome, never a traceback: not for bad input, not at exit
     assert "Traceback (most recent call last)" not in proc.stderr, proc.stderr
     assert "Exception ignored" not in proc.stderr, proc.stderr
+    assert_no_internal_error(proc.stdout + proc.stderr)
     return CliResult(proc.returncode, proc.stdout, proc.stderr)
 
 
