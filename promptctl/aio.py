@@ -65,7 +65,21 @@ def on_loop() -> bool:
 
 def submit(coro: Coroutine[Any, Any, T]) -> concurrent.futures.Future[T]:
     """Schedule a coroutine on the engine loop from any other thread."""
-    return asyncio.run_coroutine_threadsafe(coro, loop())
+    return asyncio.run_coroutine_threadsafe(_contained(coro), loop())
+
+
+async def _contained(coro: Coroutine[Any, Any, T]) -> T:
+    """A SystemExit or KeyboardInterrupt out of a coroutine (a plugin's acomplete) would
+    stop the loop itself (asyncio re-raises them out of run_forever): it reaches the
+    caller as an error instead, and the loop goes on serving everyone else."""
+    from .errors import InfraError
+
+    try:
+        return await coro
+    except (SystemExit, KeyboardInterrupt) as exc:
+        from .contain import describe
+
+        raise InfraError(f"a coroutine on the event loop {describe(exc)}") from None
 
 
 def run(coro: Coroutine[Any, Any, T]) -> T:

@@ -24,7 +24,8 @@ import threading
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from typing import Any, TypeVar
 
-from . import aio
+from . import aio, contain
+from .errors import InfraError
 
 C = TypeVar("C")
 R = TypeVar("R")
@@ -108,7 +109,7 @@ class Engine:
                 if item is _DONE:
                     ends -= 1
                 elif isinstance(item, _Failed):
-                    raise item.error
+                    raise _stray(item.error)
                 else:
                     finish(item)
             if after_batch is not None:
@@ -145,3 +146,13 @@ class _Lane:
 class _Failed:
     def __init__(self, error: BaseException) -> None:
         self.error = error
+
+
+def _stray(error: BaseException) -> BaseException:
+    """What a worker raised, as the waiting thread raises it. A SystemExit or a
+    KeyboardInterrupt from a worker thread or the loop is never the user's Ctrl-C
+    (signals reach the main thread only) nor promptctl's own exit: raised as is it would
+    end the process with the exit code user code chose, so it is an error instead."""
+    if isinstance(error, Exception) or contain.escapes(error):
+        return error
+    return InfraError(f"a call stopped its worker: it {contain.describe(error)}")

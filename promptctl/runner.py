@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from . import assertions
+from . import assertions, contain
 from .cache import cache_key
 from .engine import Engine
 from .errors import ExitCode, InfraError, UserError
@@ -257,11 +257,18 @@ class Runner:
 
     def close(self) -> None:
         for provider in self._providers.values():
-            provider.close()
+            try:
+                provider.close()
+            except BaseException as exc:  # a plugin's close() must not end the run
+                if contain.escapes(exc):
+                    raise
         if self._score_pool is not None:
             self._score_pool.shutdown(wait=False, cancel_futures=True)
         if self.cache is not None:
             self.cache.close()
+        from .assertions import pool
+
+        pool.shutdown()  # no python check's worker outlives the run
 
     def _width(self, alias: str) -> int:
         if not alias:
@@ -297,6 +304,10 @@ class Runner:
                 completion = provider.complete(record.messages, call.params)
             except InfraError as exc:
                 return _failed(record, exc)
+            except BaseException as exc:  # a plugin's code: SystemExit too is an error
+                if contain.escapes(exc):
+                    raise
+                return _failed(record, _provider_broke(call.model, exc))
         return self._end(call, record, key, completion)
 
     async def aexecute(self, call: Call) -> CallRecord:
@@ -309,6 +320,10 @@ class Runner:
                 completion = await provider.acomplete(record.messages, call.params)
             except InfraError as exc:
                 return _failed(record, exc)
+            except BaseException as exc:  # a plugin's code: SystemExit too is an error
+                if contain.escapes(exc, on_loop=True):
+                    raise
+                return _failed(record, _provider_broke(call.model, exc))
         if assertions.runs_inline(call.case.asserts):
             return self._end(call, record, key, completion)
         if self._score_pool is None:
@@ -351,6 +366,11 @@ class Runner:
         return record
 
 
+def _provider_broke(alias: str, exc: BaseException) -> InfraError:
+    """A provider raised something other than a ProviderError: the call's error."""
+    return InfraError(f"the provider of model '{alias}' {contain.describe(exc)}")
+
+
 def _failed(record: CallRecord, exc: InfraError) -> CallRecord:
     """A call that failed for good: an error with its cause, never a failed case."""
     record.error = exc.message
@@ -365,7 +385,8 @@ def score_call(record: CallRecord, call: Call, completion: Completion,
         prompt_tokens=completion.prompt_tokens, completion_tokens=completion.completion_tokens,
         cost=completion.cost, messages=record.messages, root=project.root,
         prompt=call.prompt.id, model=call.model, services=services,
-        token_logprobs=completion.token_logprobs)
+        token_logprobs=completion.token_logprobs,
+        check_timeout=project.config.limits.check_timeout)
     results = []
     for spec in call.case.asserts:
         try:
@@ -408,6 +429,7 @@ def run_suites(project: Project, suites: Sequence[Suite], options: RunOptions, *
     made again, the adaptive rounds are replayed from the records, and the result is
     the one an uninterrupted run would have given. `meta` adds keys to meta.json.
     """
+    contain.watch_sigint()  # a Ctrl-C stops the run; user code raising one does not
     calls = plan(project, suites, options)
     if not calls and not (options.shard and plan(project, suites,
                                                  dataclasses.replace(options, shard=None))):

@@ -178,6 +178,7 @@ class AssertionSpec(BaseModel):
     metric: str | None = None
     transform: str | None = None
     max_drop: float | None = Field(None, ge=0, le=1)  # tolerated score drop vs the baseline
+    timeout: float | None = Field(None, gt=0)  # seconds; default limits.check_timeout
 
     @property
     def options(self) -> dict[str, Any]:

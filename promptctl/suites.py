@@ -100,8 +100,12 @@ def _make_case(project: Project, src: Source, case_id: str, vars_: dict[str, Any
             key_line = aline
             if aloc is not None and exc.key:
                 key_line = src.line((*aloc, exc.key), key=True) or aline
-            raise UserError(f"case '{case_id}': {exc.message}",
-                            file=src.file if aloc else file, line=key_line,
+            where = src.file if aloc else file
+            if exc.file is not None:  # the fault is in another file (a python check's)
+                raise UserError(f"case '{case_id}': {exc.message}", file=exc.file,
+                                line=exc.line, hint=exc.hint or f"the assertion is at "
+                                f"{where}:{key_line}") from None
+            raise UserError(f"case '{case_id}': {exc.message}", file=where, line=key_line,
                             hint=exc.hint) from None
         _check_references(project, rendered, src.file if aloc else file, aline)
         out.append(rendered)

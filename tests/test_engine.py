@@ -204,13 +204,21 @@ def test_hosted_calls_fan_out_to_the_model_limit_on_the_event_loop(make_project,
 
 
 def test_checks_that_may_block_are_scored_off_the_event_loop(make_project, slow_stub):
-    # a python check (user code) could block, or ask a judge: never on the loop thread
-    root = hosted_project(make_project, slow_stub, 6, "{type: python, value: 'checks:where'}")
+    # a plugin's assertion type (user code, in-process) could block, or ask a judge:
+    # never on the loop thread. (A python check runs in a worker process; the wait for
+    # its answer takes this same path: `python` is not an inline type either.)
+    from promptctl.assertions import register, runs_inline
+    from promptctl.schema import AssertionSpec
+
+    register("where-test", needs_value=False)(
+        lambda output, arg, ctx: (True, 1.0, threading.current_thread().name, None))
+    root = hosted_project(make_project, slow_stub, 6, "{type: where-test}")
     project = load_project(root)
     suites = [project.load_suite(p) for p in project.suite_paths()]
     result = run_suites(project, suites, RunOptions(use_cache=False), record_run=False)
     threads = {r.assertions[0].reason for r in result.records}
     assert all(name.startswith("pc-score") for name in threads), threads
+    assert not runs_inline([AssertionSpec(type="python", value="checks:where")])
 
 
 def test_a_serial_local_model_and_a_hosted_model_run_side_by_side(make_project, slow_stub,

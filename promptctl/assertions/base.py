@@ -10,16 +10,22 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..schema import Limits
+
 
 class AssertionSpecError(Exception):
     """An assertion as written is wrong. `key` names the option at fault (None: the
-    assertion as a whole) so the caller can point at its YAML line."""
+    assertion as a whole) so the caller can point at its YAML line; `file` and `line`,
+    when set, name another file at fault (a python check's syntax error)."""
 
-    def __init__(self, message: str, *, key: str | None = None, hint: str | None = None):
+    def __init__(self, message: str, *, key: str | None = None, hint: str | None = None,
+                 file: str | None = None, line: int | None = None):
         super().__init__(message)
         self.message = message
         self.key = key
         self.hint = hint
+        self.file = file
+        self.line = line
 
     def __str__(self) -> str:
         return f"{self.message} ({self.hint})" if self.hint else self.message
@@ -41,6 +47,8 @@ class AssertionContext:
     # model access for similar, choice, perplexity and the judges (promptctl.services)
     services: Any = None
     token_logprobs: list[float] | None = None  # of the output, when the provider gave them
+    # seconds a check may take (limits.check_timeout, or the assertion's `timeout:`)
+    check_timeout: float = Limits.model_fields["check_timeout"].default
 
 
 @dataclass(frozen=True)

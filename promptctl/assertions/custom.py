@@ -5,18 +5,32 @@
 
 The function is called as fn(output, ctx) (or fn(output) if it takes one argument) and
 returns a bool, a score in [0, 1] (passes at `threshold`, default 0.5), a dict
-{pass, score, reason} or an AssertionResult. Whatever it raises becomes a failed result.
+{pass, score, reason} or an AssertionResult.
+
+Invariants:
+- User code never runs in promptctl's process. Validation (`run`, `lint`) is static:
+  the file or module is found, parsed with `ast`, and must define the function at
+  module level (a def, a class, an import or an assignment of that name); a syntax
+  error is reported at its own file:line. The call runs in a worker process
+  (pool.py, pyworker.py) with a time limit (`limits.check_timeout`, or the
+  assertion's `timeout:`); whatever it does there (raise, `sys.exit`, `os._exit`,
+  crash, hang) is a failed assertion with a reason, never the end of the run.
+- ctx in the worker is a plain object with the data of AssertionContext; model access
+  (`ctx.services`) does not cross the process boundary and is None there.
+- `locate` is the one place that turns a value into a file.
 """
 
 from __future__ import annotations
 
+import ast
 import difflib
-import importlib
-import importlib.util
-import inspect
+import hashlib
+import importlib.machinery
+import math
+import os
+import pickle
 import sys
-import threading
-from collections.abc import Callable
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +39,6 @@ from .base import (
     AssertionContext,
     AssertionSpecError,
     Prepared,
-    exc_text,
     fmt_num,
     kind_of,
 )
@@ -35,20 +48,30 @@ DEFAULT_THRESHOLD = 0.5
 _HINT = "write value: module:function (imported from the project root) or " \
         "path/to/file.py:function"
 
-_LOCK = threading.Lock()
-_ON_PATH: set[str] = set()
-_RESOLVED: dict[tuple[str, str], Callable[[str, AssertionContext], Any]] = {}
+
+class Located:
+    """Where a target's code is: a file to load by path (`file`, loaded under the
+    module name `module`), or a module to import by name (`source`: its file, when
+    there is one to read)."""
+
+    __slots__ = ("file", "module", "source")
+
+    def __init__(self, module: str, file: Path | None, source: Path | None) -> None:
+        self.module = module
+        self.file = file
+        self.source = source
 
 
 class Target:
-    __slots__ = ("function", "last", "module", "target", "threshold")
+    __slots__ = ("checked", "function", "last", "module", "target", "threshold")
 
     def __init__(self, target: str, module: str, function: str, threshold: float) -> None:
         self.target = target
         self.module = module
         self.function = function
         self.threshold = threshold
-        self.last: tuple[Path, Callable[[str, AssertionContext], Any]] | None = None
+        self.last: tuple[Path, Located] | None = None
+        self.checked: set[tuple[str, int, int]] = set()  # (source, mtime, size) validated
 
 
 def _prep_python(p: Prepared) -> Target:
@@ -64,93 +87,229 @@ def _prep_python(p: Prepared) -> Target:
     return Target(value.strip(), module, function, threshold)
 
 
-def _add_to_path(directory: str) -> None:
-    with _LOCK:
-        if directory not in _ON_PATH:
-            _ON_PATH.add(directory)
-            if directory not in sys.path:
-                sys.path.insert(0, directory)
+# --------------------------------------------------------------------------- locating
 
 
-def _load_module(target: Target, root: Path) -> Any:
-    root_dir = str(root.resolve())
-    _add_to_path(root_dir)
+def locate(target: Target, root: Path) -> Located:
+    """The file or module a target names, found without running anything."""
+    root_dir = root.resolve()
     name = target.module
+    if name.endswith(".py") or "/" in name or "\\" in name:
+        path = (root / name).resolve()
+        if not path.is_file():
+            raise AssertionSpecError(f"python assertion {target.target!r}: no file "
+                                     f"{name!r} under {root_dir}", key="value",
+                                     hint="paths are relative to the project root")
+        mod_name = "_promptctl_check_" + hashlib.sha1(str(path).encode()).hexdigest()[:12]
+        return Located(mod_name, path, path)
+    return Located(name, None, _module_source(target, name, root_dir))
+
+
+def _module_source(target: Target, name: str, root_dir: Path) -> Path | None:
+    """The source file of module `name` as the worker would import it (the project
+    root first on the path), found by the import system's finders alone: no package's
+    __init__ runs. None for a module without Python source (built in, compiled)."""
+    parts = name.split(".")
+    if not all(part.isidentifier() for part in parts):
+        raise AssertionSpecError(f"python assertion {target.target!r}: {name!r} is not a "
+                                 "module name", key="value", hint=_HINT)
+    if name in sys.builtin_module_names:
+        return None
+    search: list[str] | None = [str(root_dir), *(p for p in sys.path if p)]
+    spec = None
+    for i in range(len(parts)):
+        spec = importlib.machinery.PathFinder.find_spec(".".join(parts[: i + 1]), search)
+        if spec is None:
+            raise AssertionSpecError(
+                f"python assertion {target.target!r}: cannot import module {name!r}: "
+                f"no module named {'.'.join(parts[: i + 1])!r}", key="value",
+                hint=f"modules are imported from the project root ({root_dir}); or "
+                     "write path/to/file.py:function")
+        locations = spec.submodule_search_locations
+        search = list(locations) if locations is not None else None
+        if search is None and i < len(parts) - 1:
+            raise AssertionSpecError(
+                f"python assertion {target.target!r}: cannot import module {name!r}: "
+                f"{'.'.join(parts[: i + 1])!r} is not a package", key="value", hint=_HINT)
+    assert spec is not None
+    if spec.origin is None or not spec.has_location:  # a namespace package
+        return Path(os.devnull)
+    origin = Path(spec.origin)
+    return origin if origin.suffix == ".py" else None
+
+
+# ------------------------------------------------------------------ static validation
+
+
+_DEFINED: dict[tuple[str, int, int], tuple[dict[str, bool], bool]] = {}
+
+
+def _defined_names(tree: ast.Module) -> tuple[dict[str, bool], bool]:
+    """Module-level names -> "may be callable", and whether the module can define
+    names no parser can see (`from x import *`, a module __getattr__)."""
+    names: dict[str, bool] = {}
+    dynamic = False
+
+    def bind(name: str, callable_: bool) -> None:
+        names[name] = names.get(name, False) or callable_
+
+    def targets(node: ast.expr, callable_: bool) -> None:
+        if isinstance(node, ast.Name):
+            bind(node.id, callable_)
+        elif isinstance(node, (ast.Tuple, ast.List)):
+            for elt in node.elts:
+                targets(elt, True)
+        elif isinstance(node, ast.Starred):
+            targets(node.value, True)
+
+    def literal(node: ast.expr | None) -> bool:  # a value no call can come out of
+        return isinstance(node, (ast.Constant, ast.JoinedStr, ast.List, ast.Tuple,
+                                 ast.Dict, ast.Set, ast.ListComp, ast.DictComp,
+                                 ast.SetComp))
+
+    def walk(body: list[ast.stmt]) -> None:
+        nonlocal dynamic
+        for node in body:
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                bind(node.name, True)
+                if node.name == "__getattr__":
+                    dynamic = True
+            elif isinstance(node, ast.Assign):
+                for t in node.targets:
+                    targets(t, not literal(node.value))
+            elif isinstance(node, (ast.AnnAssign, ast.AugAssign)):
+                targets(node.target, not literal(node.value))
+            elif isinstance(node, ast.Import):
+                for alias in node.names:
+                    bind(alias.asname or alias.name.split(".")[0], True)
+            elif isinstance(node, ast.ImportFrom):
+                for alias in node.names:
+                    if alias.name == "*":
+                        dynamic = True
+                    else:
+                        bind(alias.asname or alias.name, True)
+            elif isinstance(node, (ast.For, ast.AsyncFor)):
+                targets(node.target, True)
+                walk(node.body)
+                walk(node.orelse)
+            elif isinstance(node, (ast.With, ast.AsyncWith)):
+                for item in node.items:
+                    if item.optional_vars is not None:
+                        targets(item.optional_vars, True)
+                walk(node.body)
+            elif isinstance(node, (ast.If, ast.While)):
+                walk(node.body)
+                walk(node.orelse)
+            elif isinstance(node, ast.Try) or type(node).__name__ == "TryStar":
+                walk(node.body)  # type: ignore[attr-defined]
+                for handler in node.handlers:  # type: ignore[attr-defined]
+                    walk(handler.body)
+                walk(node.orelse)  # type: ignore[attr-defined]
+                walk(node.finalbody)  # type: ignore[attr-defined]
+            elif isinstance(node, ast.Match):
+                for case in node.cases:
+                    walk(case.body)
+            elif isinstance(node, ast.Expr) and isinstance(node.value, ast.NamedExpr):
+                targets(node.value.target, True)
+    walk(tree.body)
+    return names, dynamic
+
+
+def _parse(source: Path, key: tuple[str, int, int]) -> tuple[dict[str, bool], bool]:
+    from ..project import display_path
+
+    found = _DEFINED.get(key)
+    if found is not None:
+        return found
     try:
-        if name.endswith(".py") or "/" in name or "\\" in name:
-            path = (root / name).resolve()
-            if not path.is_file():
-                raise AssertionSpecError(f"python assertion {target.target!r}: no file "
-                                         f"{name!r} under {root_dir}", key="value",
-                                         hint="paths are relative to the project root")
-            import hashlib
+        tree = ast.parse(source.read_bytes(), filename=str(source))
+    except SyntaxError as exc:
+        raise AssertionSpecError(f"syntax error: {exc.msg}",
+                                 key="value", file=display_path(source),
+                                 line=exc.lineno) from None
+    except (OSError, ValueError) as exc:  # unreadable, or a NUL byte
+        raise AssertionSpecError(f"cannot read {display_path(source)}: {exc}",
+                                 key="value", file=display_path(source)) from None
+    found = _defined_names(tree)
+    if len(_DEFINED) > 1000:
+        _DEFINED.clear()
+    _DEFINED[key] = found
+    return found
 
-            mod_name = "_promptctl_check_" + hashlib.sha1(str(path).encode()).hexdigest()[:12]
-            module = sys.modules.get(mod_name)
-            if module is None:
-                spec = importlib.util.spec_from_file_location(mod_name, path)
-                if spec is None or spec.loader is None:
-                    raise ImportError(f"cannot load {path}")
-                module = importlib.util.module_from_spec(spec)
-                sys.modules[mod_name] = module
-                try:
-                    spec.loader.exec_module(module)
-                except BaseException:
-                    del sys.modules[mod_name]
-                    raise
-            return module
-        return importlib.import_module(name)
-    except AssertionSpecError:
+
+def _check_defines(target: Target, source: Path) -> None:
+    try:
+        stat = source.stat()
+    except OSError:
+        return
+    key = (str(source), stat.st_mtime_ns, stat.st_size)
+    if key in target.checked:
+        return
+    try:
+        names, dynamic = ({}, False) if str(source) == os.devnull else _parse(source, key)
+    except AssertionSpecError as exc:
+        exc.message = f"python assertion {target.target!r}: {exc.message}"
         raise
-    except ModuleNotFoundError as exc:
-        raise AssertionSpecError(f"python assertion {target.target!r}: cannot import "
-                                 f"module {name!r}: {exc}", key="value",
-                                 hint=f"modules are imported from the project root "
-                                      f"({root_dir}); or write path/to/file.py:function"
-                                 ) from None
-    except Exception as exc:
-        raise AssertionSpecError(f"python assertion {target.target!r}: importing {name!r} "
-                                 f"raised {exc_text(exc)}", key="value") from None
-
-
-def _resolve(target: Target, root: Path) -> Callable[[str, AssertionContext], Any]:
-    key = (str(root), target.target)
-    fn = _RESOLVED.get(key)
-    if fn is not None:
-        return fn
-    module = _load_module(target, root)
-    obj = getattr(module, target.function, None)
-    if obj is None:
-        public = [n for n in dir(module) if not n.startswith("_")
-                  and callable(getattr(module, n, None))]
-        match = difflib.get_close_matches(target.function, public, n=1, cutoff=0.6)
+    what = target.function
+    if what in names:
+        if not names[what]:
+            raise AssertionSpecError(f"python assertion {target.target!r}: {what!r} is "
+                                     "not a function", key="value")
+    elif not dynamic:
+        public = sorted(n for n, callable_ in names.items()
+                        if callable_ and not n.startswith("_"))
+        match = difflib.get_close_matches(what, public, n=1, cutoff=0.6)
         raise AssertionSpecError(
             f"python assertion {target.target!r}: module {target.module!r} has no "
-            f"function {target.function!r}", key="value",
+            f"function {what!r}", key="value",
             hint=f"did you mean '{match[0]}'?" if match else
             ("functions there: " + ", ".join(public[:10])) if public else None)
-    if not callable(obj):
-        raise AssertionSpecError(f"python assertion {target.target!r}: "
-                                 f"{target.function!r} is not a function", key="value")
-    fn = _adapt(obj)
-    _RESOLVED[key] = fn
-    return fn
-
-
-def _adapt(obj: Callable[..., Any]) -> Callable[[str, AssertionContext], Any]:
-    """Call fn(output) when the function takes a single argument, else fn(output, ctx)."""
-    try:
-        params = list(inspect.signature(obj).parameters.values())
-    except (TypeError, ValueError):
-        return obj
-    positional = [p for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
-    if len(positional) == 1 and not any(p.kind == p.VAR_POSITIONAL for p in params):
-        return lambda output, ctx: obj(output)
-    return obj
+    target.checked.add(key)
 
 
 def _on_validate(target: Target, root: Path) -> None:
-    _resolve(target, root)
+    """Static: nothing of the project's code runs in promptctl's process."""
+    located = locate(target, root)
+    if located.source is not None:
+        _check_defines(target, located.source)
+
+
+# ---------------------------------------------------------------------------- verdict
+
+
+class _Unusable:
+    def __init__(self, what: str) -> None:
+        self.what = what
+
+
+def _decode(value: Any) -> Any:
+    """The worker's account of the return value (pyworker._encode), checked."""
+    if not isinstance(value, dict):
+        return _Unusable("an unreadable value")
+    kind = value.get("kind")
+    if kind == "bool" and isinstance(value.get("value"), bool):
+        return value["value"]
+    if kind == "number" and isinstance(value.get("value"), (int, float)) \
+            and not isinstance(value.get("value"), bool):
+        return float(value["value"])
+    if kind in ("dict", "result"):
+        reason = value.get("reason")
+        reason = reason if isinstance(reason, str) else None
+        score = value.get("score")
+        score = float(score) if isinstance(score, (int, float)) else None
+        if kind == "result":
+            passed = value.get("passed")
+            return AssertionResult("python", bool(passed), 0.0 if score is None else score,
+                                   reason or "")
+        raw_pass = value.get("pass")
+        out: dict[str, Any] = {"reason": reason}
+        if isinstance(raw_pass, bool):
+            out["pass"] = raw_pass
+        if score is not None:
+            out["score"] = score
+        return out
+    what = value.get("type")
+    return _Unusable(what if isinstance(what, str) else "an unreadable value")
 
 
 def _verdict(value: Any, target: Target) -> tuple[bool | None, float, str, str | None]:
@@ -181,7 +340,8 @@ def _verdict(value: Any, target: Target) -> tuple[bool | None, float, str, str |
         reason = str(raw_reason) if raw_reason else f"{who} {'passed' if passed else 'failed'}" \
             + (f" (score {fmt_num(score)})" if raw_score is not None else "")
         return passed, score, reason, None
-    return (None, 0.0, f"{who} returned {type(value).__name__}: expected a bool, a score, "
+    what = value.what if isinstance(value, _Unusable) else type(value).__name__
+    return (None, 0.0, f"{who} returned {what}: expected a bool, a score, "
             "a dict {pass, score, reason} or an AssertionResult", None)
 
 
@@ -190,29 +350,68 @@ def _clamp(value: Any) -> float:
         score = float(value)
     except (TypeError, ValueError):
         return 0.0
-    return 0.0 if score != score else min(1.0, max(0.0, score))  # NaN fails
+    return 0.0 if math.isnan(score) else min(1.0, max(0.0, score))  # NaN fails
+
+
+# ---------------------------------------------------------------------------- calling
+
+
+def _plain(value: Any) -> Any:
+    """The case's data as builtins, so that it pickles whatever view a case keeps."""
+    if isinstance(value, (str, int, float, bool)) or value is None:
+        return value
+    if isinstance(value, Mapping):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    return value
+
+
+def _request(output: str, target: Target, located: Located, root: Path,
+             ctx: AssertionContext) -> dict[str, Any]:
+    return {
+        "target": target.target, "root": str(root.resolve()),
+        "file": str(located.file) if located.file is not None else None,
+        "module": located.module, "function": target.function, "output": output,
+        "ctx": {"vars": _plain(ctx.vars), "messages": [dict(m) for m in ctx.messages],
+                "prompt": ctx.prompt, "model": ctx.model, "latency_ms": ctx.latency_ms,
+                "prompt_tokens": ctx.prompt_tokens,
+                "completion_tokens": ctx.completion_tokens, "cost": ctx.cost,
+                "token_logprobs": list(ctx.token_logprobs)
+                if ctx.token_logprobs is not None else None,
+                "check_timeout": ctx.check_timeout},
+    }
 
 
 @register("python", prepare=_prep_python, scored=True, default_threshold=DEFAULT_THRESHOLD,
-          on_validate=_on_validate,
+          on_validate=_on_validate, bounds_itself=True,
           value_hint="value: module:function or path/to/file.py:function; the function "
                      "gets (output, ctx)")
 def _python(output: str, target: Target, ctx: AssertionContext) -> Any:
+    from . import pool  # the worker processes: started on the first python check
+
     last = target.last
     if last is not None and last[0] is ctx.root:
-        fn = last[1]
+        located = last[1]
     else:
         try:
-            fn = _resolve(target, ctx.root)
+            located = locate(target, ctx.root)
         except AssertionSpecError as exc:
             return None, 0.0, exc.message, exc.message
-        target.last = (ctx.root, fn)
+        target.last = (ctx.root, located)
     try:
-        value = fn(output, ctx)
-    except Exception as exc:
-        reason = f"python assertion raised {exc_text(exc)}"
+        request = _request(output, target, located, ctx.root, ctx)
+        answer = pool.call(request, ctx.check_timeout)
+    except pool.CallFailed as exc:
+        return None, 0.0, exc.reason, exc.reason
+    except (TypeError, ValueError, AttributeError, RecursionError,
+            pickle.PicklingError) as exc:
+        reason = f"python assertion: the case's data cannot be sent to the check " \
+                 f"({type(exc).__name__}: {exc})"
         return None, 0.0, reason, reason
-    passed, score, reason, neg = _verdict(value, target)
+    if not answer["ok"]:
+        return None, 0.0, answer["reason"], answer["reason"]
+    passed, score, reason, neg = _verdict(_decode(answer.get("value")), target)
     if passed is None:
         return None, 0.0, reason, reason
     if neg is None:

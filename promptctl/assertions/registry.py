@@ -13,10 +13,20 @@ A check is registered with `register(name, options=..., prepare=...)`:
 
 `evaluate` looks a spec's compiled plan up by identity, so the per-output cost is one dict
 lookup, the optional transform, and the check itself.
+
+Every check ends in bounded time and never ends the run: past its time limit (the
+assertion's `timeout:`, else ctx.check_timeout, i.e. `limits.check_timeout`) it fails
+with "timed out after N s", and whatever it raises, BaseExceptions such as SystemExit
+included, is a failed result (promptctl.contain). In-process checks are interrupted
+by promptctl.contain.bounded; the types that bound themselves (`python`, which runs in
+a worker process, and the model-graded ones, bounded by their provider's timeout) get
+the limit through ctx.check_timeout. Only a real Ctrl-C and InfraError (no verdict)
+propagate.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 from collections.abc import Callable, Iterable
@@ -24,6 +34,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from .. import contain
 from ..errors import InfraError
 from ..results import AssertionResult
 from ..schema import AssertionSpec
@@ -42,7 +53,8 @@ __all__ = ["AssertionContext", "AssertionSpecError", "Prepared", "evaluate", "na
            "register", "runs_inline", "validate_spec"]
 
 NEGATION = "not-"
-COMMON_KEYS = ("type", "value", "threshold", "weight", "metric", "transform", "max_drop")
+COMMON_KEYS = ("type", "value", "threshold", "weight", "metric", "transform", "max_drop",
+               "timeout")
 _CACHE_LIMIT = 50_000
 
 
@@ -63,6 +75,7 @@ class Entry:
     value_hint: str | None
     on_validate: Callable[[Any, Path], None] | None
     inline: bool  # quick and self-contained: may run on the engine's event loop
+    bounds_itself: bool  # enforces ctx.check_timeout itself: not interrupted in-process
 
 
 # Built-in checks that only compute on the output: no model, no user code, no waiting.
@@ -70,6 +83,9 @@ class Entry:
 # is scored in a worker thread when its call came from the async engine.
 _INLINE_MODULES = {f"{__package__}.{m}"
                    for m in ("text", "structured", "metrics", "safety", "usage")}
+# Model-graded checks wait on a provider, which has its own timeout: interrupting them
+# in the middle of an HTTP client's or a model's code could leave it broken.
+_MODEL_MODULES = {f"{__package__}.{m}" for m in ("models", "judges")}
 
 
 _REGISTRY: dict[str, Entry] = {}
@@ -87,6 +103,7 @@ def register(
     value_hint: str | None = None,
     on_validate: Callable[[Any, Path], None] | None = None,
     inline: bool | None = None,
+    bounds_itself: bool | None = None,
 ) -> Callable[[Check], Check]:
     """Register a check under `name` (a later registration replaces an earlier one).
 
@@ -96,6 +113,8 @@ def register(
     on_validate(arg, root): extra checks that need the project root (`validate_spec`).
     inline: the check is quick and never blocks (no model, no I/O), so the async engine
     may run it on its event loop; by default only the pure built-ins are.
+    bounds_itself: the check keeps to ctx.check_timeout on its own, so it is not
+    interrupted from outside (by default: the model-graded built-ins).
     """
     if name.startswith(NEGATION):
         raise ValueError(f"assertion type names cannot start with {NEGATION!r}")
@@ -106,7 +125,9 @@ def register(
             takes_value=takes_value or needs_value, prepare=prepare, scored=scored,
             default_threshold=default_threshold, value_hint=value_hint,
             on_validate=on_validate,
-            inline=fn.__module__ in _INLINE_MODULES if inline is None else inline)
+            inline=fn.__module__ in _INLINE_MODULES if inline is None else inline,
+            bounds_itself=fn.__module__ in _MODEL_MODULES if bounds_itself is None
+            else bounds_itself)
         _PLANS_BY_ID.clear()
         _PLANS_BY_CONTENT.clear()
         return fn
@@ -126,7 +147,7 @@ class Plan:
     """One assertion compiled: everything `evaluate` needs, nothing recomputed."""
 
     __slots__ = ("arg", "check", "entry", "metric", "negated", "spec_type", "threshold",
-                 "transform", "transform_src", "weight")
+                 "timeout", "transform", "transform_src", "weight")
 
     def __init__(self, spec: AssertionSpec, entry: Entry, negated: bool, arg: Any,
                  threshold: float | None) -> None:
@@ -140,25 +161,44 @@ class Plan:
         self.metric = spec.metric
         self.transform_src = spec.transform
         self.transform = compile_transform(spec.transform) if spec.transform else None
+        self.timeout = spec.timeout
 
     def fail(self, reason: str) -> AssertionResult:
         return AssertionResult(self.spec_type, False, 0.0, reason, self.weight, self.metric)
 
     def run(self, output: str, ctx: AssertionContext) -> AssertionResult:
+        if self.entry.bounds_itself:
+            if self.timeout is not None and self.timeout != ctx.check_timeout:
+                ctx = dataclasses.replace(ctx, check_timeout=self.timeout)
+            return self._run(output, ctx)
+        seconds = self.timeout or ctx.check_timeout
+        timed_out, result = contain.bounded(self._run, (output, ctx), seconds)
+        if timed_out or result is None:
+            return self.fail(f"{self.entry.name} check timed out after "
+                             f"{fmt_num(seconds)} s")
+        return result
+
+    def _run(self, output: str, ctx: AssertionContext) -> AssertionResult:
         if not isinstance(output, str):
             output = "" if output is None else to_text(output)
         text = output
         if self.transform is not None:
             try:
                 text = self.transform(text, ctx)
-            except Exception as exc:
+            except BaseException as exc:
+                if contain.escapes(exc):
+                    raise
                 return self.fail(f"transform {self.transform_src!r} failed: {exc_text(exc)}")
         try:
             verdict = self.check(text, self.arg, ctx)
         except InfraError:
             raise  # a judge or embedder failed: no verdict, not a failed assertion
-        except Exception as exc:
-            return self.fail(f"{self.entry.name} check raised {exc_text(exc)}")
+        except BaseException as exc:  # user code (a plugin's type, a judge's provider)
+            if contain.escapes(exc):
+                raise
+            how = f"raised {exc_text(exc)}" if isinstance(exc, Exception) \
+                else contain.describe(exc)
+            return self.fail(f"{self.entry.name} check {how}")
         if type(verdict) is tuple and len(verdict) == 4:
             passed, score, reason, neg_reason = verdict
             if passed is None:  # the check could not run: a failure, negated or not
@@ -168,6 +208,11 @@ class Plan:
                 passed, score, reason, neg_reason = _normalize(verdict, self.threshold)
             except (TypeError, ValueError) as exc:
                 return self.fail(f"{self.entry.name} check {exc}")
+            except BaseException as exc:  # a returned object's own methods raised
+                if contain.escapes(exc):
+                    raise
+                return self.fail(f"{self.entry.name} check returned a value that "
+                                 f"{contain.describe(exc)}")
         if self.negated:
             if neg_reason is None:
                 neg_reason = f"{reason} (must not)" if passed else f"negated: {reason}"

@@ -33,6 +33,12 @@ def funnel(fn: F) -> F:
             raise typer.Exit(130) from None
         except typer.Exit:
             raise
+        except SystemExit as exc:  # promptctl never calls sys.exit: user code did
+            from ..contain import describe
+
+            print(f"error: code of the project {describe(exc)}; promptctl stopped "
+                  "without a verdict", file=sys.stderr)
+            raise typer.Exit(int(ExitCode.INFRA)) from None
         except Exception as exc:  # a bug in promptctl, not in the user's input
             if os.environ.get("PROMPTCTL_DEBUG"):
                 raise

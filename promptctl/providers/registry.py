@@ -1,11 +1,13 @@
 """Provider names -> lazy `module:Class` references, plus the entry-point group
-`promptctl.providers` for plugins. Nothing heavy is imported until a model is used."""
+`promptctl.providers` for plugins. Nothing heavy is imported until a model is used.
+A plugin that cannot be imported or built, whatever it raises (SystemExit too), is an
+InfraError naming it (exit 3), never the end of the process."""
 
 from __future__ import annotations
 
 import functools
 import importlib
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NoReturn
 
 from ..errors import UserError
 
@@ -39,13 +41,38 @@ def provider_class(name: str) -> type[Provider]:
         raise UserError(f"unknown provider '{name}'",
                         hint="known providers: " + ", ".join(names()))
     module_name, _, attr = target.partition(":")
-    module = importlib.import_module(module_name)
+    if name in BUILTIN:
+        module = importlib.import_module(module_name)
+    else:
+        try:
+            module = importlib.import_module(module_name)
+        except BaseException as exc:  # a plugin's import: SystemExit included
+            _contained(exc, f"provider '{name}' ({target}): importing it")
     cls: type[Provider] = getattr(module, attr)
     return cls
 
 
 def get_provider(entry: ModelEntry, alias: str) -> Provider:
-    return provider_class(entry.provider)(entry, alias)
+    cls = provider_class(entry.provider)
+    if entry.provider in BUILTIN:
+        return cls(entry, alias)
+    try:
+        return cls(entry, alias)
+    except BaseException as exc:  # a plugin's constructor: SystemExit included
+        _contained(exc, f"provider '{entry.provider}' for model '{alias}'")
+
+
+def _contained(exc: BaseException, what: str) -> NoReturn:
+    """A plugin that fails to load is an error of the environment (exit 3), whatever
+    it raised; only a real Ctrl-C and promptctl's own errors pass as they are."""
+    from ..contain import describe, escapes
+    from ..errors import InfraError, PromptctlError
+
+    if isinstance(exc, PromptctlError) or escapes(exc):
+        raise exc
+    raise InfraError(f"{what} {describe(exc)}",
+                     hint="fix or uninstall the plugin (pip show -f the package that "
+                          "provides it)") from None
 
 
 def missing_extra(package: str, extra: str) -> UserError:

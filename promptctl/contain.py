@@ -1,0 +1,169 @@
+"""Containment of user code that runs inside the promptctl process: provider plugins,
+assertion types registered by plugins, the built-in checks on hostile input.
+
+Invariants:
+- Whatever such code raises, `SystemExit`, `KeyboardInterrupt` and `GeneratorExit`
+  included, becomes a recorded error or a failed assertion (`escapes` says what must
+  still propagate, `describe` words the rest). Code of the project under test never
+  ends the process or picks its exit code.
+- A real Ctrl-C (SIGINT to the main thread) still stops the run: `watch_sigint` marks
+  the interrupts the signal raises, so a KeyboardInterrupt that user code raised by
+  hand is told apart from one the user typed.
+- `bounded(fn, args, seconds)` runs fn in the calling thread and, past `seconds`,
+  raises an exception inside it (CPython's asynchronous exceptions: this interrupts
+  Python code between two bytecodes, not a C call in progress). The exception is
+  raised again every `_REFIRE` seconds, so code that swallows it cannot run on, and
+  is never left pending once `bounded` returns.
+
+`python` checks do not run here at all: they run in worker processes
+(promptctl/assertions/pool.py), which also survive `os._exit` and crashes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ctypes
+import signal
+import threading
+import time
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+
+_REFIRE = 0.25  # seconds between two raises in code that swallowed the first
+
+
+class CheckTimeout(BaseException):  # noqa: N818 - raised into a check, never shown
+    """Raised inside an in-process check that ran past its time limit."""
+
+
+# ------------------------------------------------------------------------ interrupts
+
+_sigints = 0
+_watching = False
+
+
+def _on_sigint(signum: int, frame: Any) -> None:
+    global _sigints
+    _sigints += 1
+    raise KeyboardInterrupt
+
+
+def watch_sigint() -> None:
+    """Mark real Ctrl-Cs (main thread only; a handler someone else installed is kept,
+    and then only a KeyboardInterrupt on the main thread counts as real)."""
+    global _watching
+    if _watching or threading.current_thread() is not threading.main_thread():
+        return
+    try:
+        if signal.getsignal(signal.SIGINT) is not signal.default_int_handler:
+            return
+        signal.signal(signal.SIGINT, _on_sigint)
+    except (ValueError, OSError):  # not the main interpreter, or no signals here
+        return
+    _watching = True
+
+
+def real_interrupt(exc: BaseException) -> bool:
+    """Is this KeyboardInterrupt the user's Ctrl-C (not raised by user code)?"""
+    if not isinstance(exc, KeyboardInterrupt):
+        return False
+    if _watching:
+        return _sigints > 0
+    return threading.current_thread() is threading.main_thread()
+
+
+def escapes(exc: BaseException, *, on_loop: bool = False) -> bool:
+    """Must this exception propagate out of a call into user code? A real Ctrl-C, a
+    check's time limit, and (for a coroutine on the event loop) its cancellation."""
+    if isinstance(exc, CheckTimeout) or real_interrupt(exc):
+        return True
+    return on_loop and isinstance(exc, asyncio.CancelledError)
+
+
+def describe(exc: BaseException) -> str:
+    """What user code did, for a reason or an error: 'called sys.exit(0)',
+    'raised ValueError: bad output'."""
+    if isinstance(exc, SystemExit):
+        code = "" if exc.code is None else _short(repr(exc.code))
+        return f"called sys.exit({code})"
+    text = _short(str(exc))
+    return f"raised {type(exc).__name__}: {text}" if text else \
+        f"raised {type(exc).__name__}"
+
+
+def _short(text: str, limit: int = 300) -> str:
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+# ------------------------------------------------------------------------ time limits
+
+
+class _Armed:
+    __slots__ = ("deadline", "fired", "tid")
+
+    def __init__(self, tid: int, deadline: float) -> None:
+        self.tid = tid
+        self.deadline = deadline
+        self.fired = False
+
+
+_cond = threading.Condition(threading.Lock())
+_armed: dict[int, _Armed] = {}  # thread id -> its check in progress
+_next_wake = float("inf")  # when the watchdog wakes next (it sleeps until then)
+_watchdog: threading.Thread | None = None
+
+
+def _raise_in(tid: int, exc: type[BaseException] | None) -> None:
+    ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(tid),
+                                               ctypes.py_object(exc) if exc else None)
+
+
+def _watch() -> None:
+    global _next_wake
+    with _cond:
+        while True:
+            now = time.monotonic()
+            for armed in _armed.values():
+                if armed.deadline <= now:
+                    armed.fired = True
+                    armed.deadline = now + _REFIRE
+                    _raise_in(armed.tid, CheckTimeout)
+            _next_wake = min((a.deadline for a in _armed.values()), default=float("inf"))
+            _cond.wait(None if _next_wake == float("inf") else _next_wake - now)
+
+
+def bounded(fn: Callable[..., T], args: tuple[Any, ...], seconds: float
+            ) -> tuple[bool, T | None]:
+    """(timed_out, fn(*args)): fn runs here; past `seconds` it is interrupted."""
+    global _watchdog, _next_wake
+    tid = threading.get_ident()
+    armed = _Armed(tid, time.monotonic() + seconds)
+    try:
+        try:
+            with _cond:
+                if _watchdog is None:
+                    _watchdog = threading.Thread(target=_watch, name="pc-watchdog",
+                                                 daemon=True)
+                    _watchdog.start()
+                _armed[tid] = armed
+                if armed.deadline < _next_wake:
+                    _next_wake = armed.deadline
+                    _cond.notify()
+            value = fn(*args)
+        finally:
+            while True:  # disarmed for sure, even if the limit strikes right here
+                try:
+                    with _cond:
+                        _armed.pop(tid, None)
+                        if armed.fired:  # raised, or still pending: never let it out
+                            _raise_in(tid, None)
+                    break
+                except CheckTimeout:
+                    continue
+    except CheckTimeout:
+        return True, None
+    if armed.fired:
+        return True, None
+    return False, value
