@@ -7,9 +7,9 @@ So it comes off the path before anything else is imported; the project's own mod
 import os
 import sys
 
-if sys.path and not sys.flags.safe_path and sys.path[0] in ("", os.getcwd()):
+if sys.path and not getattr(sys.flags, "safe_path", False) and sys.path[0] in ("", os.getcwd()):
     del sys.path[0]
 
-from .cli.main import main  # noqa: E402 - after the path fix above
+from .cli.main import main  # (after the path fix above)
 
 main()

@@ -12,8 +12,9 @@ Invariants:
 - `bounded(fn, args, seconds)` runs fn in the calling thread and, past `seconds`,
   raises an exception inside it (CPython's asynchronous exceptions: this interrupts
   Python code between two bytecodes, not a C call in progress). The exception is
-  raised again every `_REFIRE` seconds, so code that swallows it cannot run on, and
-  is never left pending once `bounded` returns.
+  raised again every `_REFIRE` seconds, so code that swallows it once is stopped all
+  the same (code that swallows every one cannot be stopped in a thread: only a process
+  can be killed), and it is never left pending once `bounded` returns.
 
 `python` checks do not run here at all: they run in worker processes
 (promptctl/assertions/pool.py), which also survive `os._exit` and crashes.
@@ -34,7 +35,7 @@ T = TypeVar("T")
 _REFIRE = 0.25  # seconds between two raises in code that swallowed the first
 
 
-class CheckTimeout(BaseException):  # noqa: N818 - raised into a check, never shown
+class CheckTimeout(BaseException):
     """Raised inside an in-process check that ran past its time limit."""
 
 

@@ -41,6 +41,7 @@ ATTACKS = {
 }
 BENIGN = "def check(output, ctx):\n    return True\n"
 OUTPUTS = ("out.json", "out.md", "junit.xml")
+OUTPUT_ARGS = [arg for name in OUTPUTS for arg in ("-o", name)]
 
 
 def project(root: Path, checks: str) -> Path:
@@ -115,7 +116,7 @@ def assert_reports_say_attacked_failed(root: Path, reason: str) -> None:
 def test_run_records_the_attack_as_a_failed_case(tmp_path: Path, attack: str):
     checks, reason = ATTACKS[attack]
     root = project(tmp_path, checks)
-    result = run_cli(root, "run", "--no-cache", *sum((["-o", o] for o in OUTPUTS), []))
+    result = run_cli(root, "run", "--no-cache", *OUTPUT_ARGS)
     assert result.exit_code == 1, result.output
     got = summary(root)
     assert (got["passed"], got["failed"], got["errors"]) == (1, 1, 0)
@@ -135,7 +136,7 @@ def test_check_against_a_baseline_reports_the_regression(tmp_path: Path, attack:
     before = baseline.read_bytes()
     checks, reason = ATTACKS[attack]
     (root / "checks.py").write_text(checks)  # the pull request
-    result = run_cli(root, "check", "--no-cache", *sum((["-o", o] for o in OUTPUTS), []))
+    result = run_cli(root, "check", "--no-cache", *OUTPUT_ARGS)
     assert result.exit_code == 1, result.output
     got = summary(root)
     assert (got["passed"], got["failed"]) == (1, 1)
@@ -227,11 +228,17 @@ def test_a_project_module_cannot_shadow_promptctl_s_own_imports(tmp_path: Path):
     assert summary(root)["failed"] == 1
 
 
-def test_a_per_assertion_timeout_must_be_positive(tmp_path: Path):
-    root = project(tmp_path, BENIGN)
+def test_a_per_assertion_timeout_overrides_the_limit_and_must_be_positive(tmp_path: Path):
+    root = project(tmp_path, ATTACKS["infinite-loop"][0])
     suite = root / "suites" / "s.yaml"
-    suite.write_text(suite.read_text().replace('value: "checks:check"}',
-                                               'value: "checks:check", timeout: 0}'))
+    text = suite.read_text()
+    suite.write_text(text.replace('value: "checks:check"}',
+                                  'value: "checks:check", timeout: 0.5}'))
+    result = run_cli(root, "run", "--no-cache", "-o", "out.json")
+    assert result.exit_code == 1, result.output
+    assert "python assertion timed out after 0.5 s" in (root / "out.json").read_text()
+    suite.write_text(text.replace('value: "checks:check"}',
+                                  'value: "checks:check", timeout: 0}'))
     result = run_cli(root, "lint")
     assert result.exit_code == 2, result.output
     assert "suites/s.yaml:" in result.stderr and "timeout" in result.stderr
@@ -343,7 +350,7 @@ def test_an_in_process_check_past_its_time_limit_fails_and_leaves_nothing_pendin
         try:
             while True:
                 pass
-        except BaseException:  # noqa: BLE001, S110 - swallowing the limit once does not help
+        except BaseException:
             pass
         while True:
             pass

@@ -54,12 +54,14 @@ class Located:
     module name `module`), or a module to import by name (`source`: its file, when
     there is one to read)."""
 
-    __slots__ = ("file", "module", "source")
+    __slots__ = ("file", "module", "root", "source")
 
-    def __init__(self, module: str, file: Path | None, source: Path | None) -> None:
+    def __init__(self, module: str, file: Path | None, source: Path | None,
+                 root: Path) -> None:
         self.module = module
         self.file = file
         self.source = source
+        self.root = str(root)  # resolved: the worker puts it on its import path
 
 
 class Target:
@@ -101,8 +103,8 @@ def locate(target: Target, root: Path) -> Located:
                                      f"{name!r} under {root_dir}", key="value",
                                      hint="paths are relative to the project root")
         mod_name = "_promptctl_check_" + hashlib.sha1(str(path).encode()).hexdigest()[:12]
-        return Located(mod_name, path, path)
-    return Located(name, None, _module_source(target, name, root_dir))
+        return Located(mod_name, path, path, root_dir)
+    return Located(name, None, _module_source(target, name, root_dir), root_dir)
 
 
 def _module_source(target: Target, name: str, root_dir: Path) -> Path | None:
@@ -267,9 +269,19 @@ def _check_defines(target: Target, source: Path) -> None:
     target.checked.add(key)
 
 
+def _located(target: Target, root: Path) -> Located:
+    """locate(), remembered for the last root (one per run, asked for per case)."""
+    last = target.last
+    if last is not None and (last[0] is root or last[0] == root):
+        return last[1]
+    located = locate(target, root)
+    target.last = (root, located)
+    return located
+
+
 def _on_validate(target: Target, root: Path) -> None:
     """Static: nothing of the project's code runs in promptctl's process."""
-    located = locate(target, root)
+    located = _located(target, root)
     if located.source is not None:
         _check_defines(target, located.source)
 
@@ -367,10 +379,10 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def _request(output: str, target: Target, located: Located, root: Path,
+def _request(output: str, target: Target, located: Located,
              ctx: AssertionContext) -> dict[str, Any]:
     return {
-        "target": target.target, "root": str(root.resolve()),
+        "target": target.target, "root": located.root,
         "file": str(located.file) if located.file is not None else None,
         "module": located.module, "function": target.function, "output": output,
         "ctx": {"vars": _plain(ctx.vars), "messages": [dict(m) for m in ctx.messages],
@@ -390,17 +402,12 @@ def _request(output: str, target: Target, located: Located, root: Path,
 def _python(output: str, target: Target, ctx: AssertionContext) -> Any:
     from . import pool  # the worker processes: started on the first python check
 
-    last = target.last
-    if last is not None and last[0] is ctx.root:
-        located = last[1]
-    else:
-        try:
-            located = locate(target, ctx.root)
-        except AssertionSpecError as exc:
-            return None, 0.0, exc.message, exc.message
-        target.last = (ctx.root, located)
     try:
-        request = _request(output, target, located, ctx.root, ctx)
+        located = _located(target, ctx.root)
+    except AssertionSpecError as exc:
+        return None, 0.0, exc.message, exc.message
+    try:
+        request = _request(output, target, located, ctx)
         answer = pool.call(request, ctx.check_timeout)
     except pool.CallFailed as exc:
         return None, 0.0, exc.reason, exc.reason

@@ -31,19 +31,19 @@ import sys
 if __name__ == "__main__":  # our own folder is not the user's to import from
     del sys.path[0]
 
-import importlib  # noqa: E402 - after the path fix above
-import importlib.util  # noqa: E402
-import inspect  # noqa: E402
-import json  # noqa: E402
-import os  # noqa: E402
-import pickle  # noqa: E402
-import signal  # noqa: E402
-import struct  # noqa: E402
-import threading  # noqa: E402
-import time  # noqa: E402
-import types  # noqa: E402
-from pathlib import Path  # noqa: E402
-from typing import Any  # noqa: E402
+import importlib  # (after the path fix above)
+import importlib.util
+import inspect
+import json
+import os
+import pickle
+import signal
+import struct
+import threading
+import time
+import types
+from pathlib import Path
+from typing import Any
 
 _HEADER = struct.Struct(">I")  # an answer's length
 _REQUEST = struct.Struct(">II")  # a request's length and sequence number
@@ -113,7 +113,7 @@ def _module(req: dict[str, Any]) -> Any:
     except ModuleNotFoundError as exc:
         raise Failed(f"python assertion {target!r}: cannot import module {name!r}: "
                      f"{_short(str(exc))}") from None
-    except BaseException as exc:  # noqa: BLE001 - user code: every exit is an answer
+    except BaseException as exc:  # user code: every way out is an answer
         what = os.path.basename(file) if file else name
         raise Failed(f"python assertion {target!r}: importing {what!r} "
                      f"{_describe(exc)}") from None
@@ -149,7 +149,7 @@ def _adapt(obj: Any) -> Any:
 def _number(value: Any) -> float | None:
     try:
         number = float(value)
-    except BaseException:  # noqa: BLE001 - a user object's __float__
+    except BaseException:  # a user object's __float__
         return None
     return number
 
@@ -184,7 +184,7 @@ def _call(req: dict[str, Any]) -> dict[str, Any]:
     try:
         value = fn(req["output"], ctx)
         return {"ok": True, "value": _encode(value)}
-    except BaseException as exc:  # noqa: BLE001 - user code: every exit is an answer
+    except BaseException as exc:  # user code: every way out is an answer
         return {"ok": False, "reason": f"python assertion {_describe(exc)}"}
 
 
@@ -221,7 +221,7 @@ def main() -> None:
         answer["seq"] = seq
         try:
             data = json.dumps(answer, allow_nan=True).encode()
-        except BaseException as exc:  # noqa: BLE001 - e.g. a reason's __str__ lied
+        except BaseException as exc:  # e.g. a reason's __str__ lied
             data = json.dumps({"seq": seq, "ok": False,
                                "reason": f"python assertion: answer not sendable: "
                                          f"{_describe(exc)}"}).encode()
