@@ -171,6 +171,43 @@ def test_baseline_update_records_the_attacked_case_as_failing(tmp_path: Path, at
     assert reason in max((root / ".promptctl" / "runs").glob("*/records.jsonl")).read_text()
 
 
+def test_what_a_check_started_does_not_outlive_the_run(tmp_path: Path):
+    root = project(tmp_path, "import subprocess\n\ndef check(output, ctx):\n"
+                             "    subprocess.Popen(['sleep', '60'])\n"
+                             "    while True:\n        pass\n")
+    start = time.monotonic()
+    result = run_cli(root, "run", "--no-cache", "-o", "out.json")  # finds the sleep too
+    # the sleep holds promptctl's stderr: had it lived on, the run would end with it
+    assert time.monotonic() - start < 30
+    assert result.exit_code == 1, result.output
+    assert "python assertion timed out after 1 s" in (root / "out.json").read_text()
+
+
+def test_a_real_ctrl_c_during_a_python_check_is_exit_130(tmp_path: Path):
+    import signal
+    import subprocess
+
+    root = project(tmp_path, "import time\n\ndef check(output, ctx):\n"
+                             "    open('started', 'w').close()\n    time.sleep(30)\n"
+                             "    return True\n")
+    (root / "promptctl.yaml").write_text("models:\n  echo: {provider: echo}\n")
+    tag = uuid.uuid4().hex
+    proc = subprocess.Popen([sys.executable, "-m", "promptctl", "run", "--no-cache"],
+                            cwd=root, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, env={**os.environ, "PROMPTCTL_TEST_TAG": tag})
+    deadline = time.monotonic() + 30
+    while not (root / "started").exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert (root / "started").exists()
+    interrupted = time.monotonic()
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=20)
+    assert proc.returncode == 130, out + err
+    assert time.monotonic() - interrupted < 5  # not the 30 s the check sleeps
+    assert "Traceback" not in err
+    assert_nothing_left_running(tag)
+
+
 def test_lint_does_not_run_the_check_module(tmp_path: Path):
     root = project(tmp_path, "open('ran.txt', 'w').write('lint ran me')\nimport sys\n"
                              "sys.exit(0)\n\ndef check(output, ctx):\n    return True\n")

@@ -12,7 +12,8 @@ Invariants:
   and for the sequence number of the request they answer.
 - Workers start in their own session, so a Ctrl-C at the terminal reaches promptctl
   only (which then shuts the pool down), and a check cannot signal promptctl's
-  process group.
+  process group; killing a worker kills its whole group, so a process a check started
+  does not outlive it either.
 """
 
 from __future__ import annotations
@@ -121,10 +122,9 @@ class _Worker:
         return b"".join(chunks)
 
     def _gone(self) -> str:
-        try:
-            code = self.proc.wait(timeout=2)
-        except subprocess.TimeoutExpired:  # closed its pipes but lives on
-            self.proc.kill()
+        code = self._status(timeout=2)
+        self.kill(close=False)
+        if code is None:
             return "python assertion's process closed its pipes to promptctl"
         if code < 0:
             try:
@@ -134,10 +134,35 @@ class _Worker:
             return f"python assertion's process died with signal {-code}{name}"
         return f"python assertion's process exited with code {code} before answering"
 
+    def _status(self, timeout: float = 0.0) -> int | None:
+        """The worker's exit status (-N: killed by signal N), None while it runs. It is
+        not reaped here: until then its process group id cannot go to another process,
+        so `kill` can still end what the check started."""
+        if self.proc.returncode is not None:
+            return self.proc.returncode
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                info = os.waitid(os.P_PID, self.proc.pid,
+                                 os.WEXITED | os.WNOWAIT | os.WNOHANG)
+            except ChildProcessError:  # reaped already
+                return self.proc.poll()
+            if info is not None:
+                return info.si_status if info.si_code == os.CLD_EXITED \
+                    else -info.si_status
+            if time.monotonic() >= deadline:
+                return None
+            time.sleep(0.01)
+
     def alive(self) -> bool:
-        return self.proc.poll() is None
+        return self._status() is None
 
     def kill(self, *, close: bool = True) -> None:
+        """End the worker and whatever it started (its own process group), then reap
+        it: no zombie, nothing left running."""
+        if self.proc.returncode is None:  # not reaped: the group id is still its own
+            with contextlib.suppress(OSError):
+                os.killpg(self.proc.pid, signal.SIGKILL)
         with contextlib.suppress(OSError):
             self.proc.kill()
         with contextlib.suppress(subprocess.TimeoutExpired):
