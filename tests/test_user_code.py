@@ -336,6 +336,24 @@ def test_a_provider_plugin_that_exits_is_a_recorded_error(tmp_path: Path, templa
     assert all(said in r["error"] for r in records), records
 
 
+def test_a_judge_whose_provider_exits_fails_its_assertion(tmp_path: Path):
+    site = provider_plugin_site(tmp_path / "site", "promptctl-bad", "bad = badprov:Bad",
+                                {"badprov.py": SYNC_PROVIDER.format(body="sys.exit(0)")})
+    root = write_files(tmp_path / "project", {
+        "promptctl.yaml": "models:\n  echo: {provider: echo}\n  judge: {provider: bad}\n"
+                          "judge: judge\n",
+        "prompts/p.yaml": "prompts:\n  ask:\n    template: 'Say {{ n }}'\n",
+        "suites/s.yaml": "prompts: [p.ask]\nmodels: [echo]\ncases:\n"
+                         "  - {id: c, vars: {n: 1}, assert: [{type: llm-rubric, "
+                         "value: polite}]}\n",
+    })
+    result = run_subprocess("run", "--no-cache", "-o", "out.json", cwd=root,
+                            env={"PYTHONPATH": f"{site}{os.pathsep}{WORKTREE}"}, timeout=120)
+    assert result.exit_code == 1, result.output
+    assert summary(root)["failed"] == 1
+    assert "llm-rubric check called sys.exit(0)" in (root / "out.json").read_text()
+
+
 def test_a_provider_plugin_that_exits_at_import_is_exit_3(tmp_path: Path):
     site = provider_plugin_site(tmp_path / "site", "promptctl-bad", "bad = badprov:Bad",
                                 {"badprov.py": "import sys\nsys.exit(0)\n"})
