@@ -2,6 +2,8 @@
 
 Runs `promptctl run` as a subprocess on a generated project and prints wall time and
 peak memory (max RSS of the child). Usage: python bench/overhead.py [--cases N] [--runs K]
+[--python-check] (a third assertion per case: a trivial `python` check, which runs in a
+worker process: the difference with and without it is that round trip's cost).
 """
 
 from __future__ import annotations
@@ -39,11 +41,19 @@ cases:
 """
 
 
-def make_project(root: Path, cases: int) -> None:
+PYTHON_CHECK = "    - {type: python, value: 'checks:mentions_order'}\n"
+CHECKS = "def mentions_order(output, ctx):\n    return 'order' in output\n"
+
+
+def make_project(root: Path, cases: int, python_check: bool = False) -> None:
     (root / "prompts").mkdir()
     (root / "suites" / "data").mkdir(parents=True)
     (root / "prompts" / "support.yaml").write_text(PROMPTS)
-    (root / "suites" / "overhead.yaml").write_text(SUITE_HEAD)
+    suite = SUITE_HEAD
+    if python_check:
+        suite = suite.replace("cases:\n", PYTHON_CHECK + "cases:\n")
+        (root / "checks.py").write_text(CHECKS)
+    (root / "suites" / "overhead.yaml").write_text(suite)
     rows = ["id,ticket"] + [f"case-{i},I was charged twice for order {i}" for i in
                             range(cases)]
     (root / "suites" / "data" / "tickets.csv").write_text("\n".join(rows) + "\n")
@@ -71,16 +81,18 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--cases", type=int, default=1000)
     parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--python-check", action="store_true")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
-        make_project(root, args.cases)
+        make_project(root, args.cases, args.python_check)
         subprocess.run([sys.executable, "-m", "promptctl", "--help"], capture_output=True,
                        check=True)  # warm the bytecode cache
         results = [run_once(root) for _ in range(args.runs)]
     walls = [w for w, _ in results]
     peak = max(m for _, m in results)
-    print(f"cases: {args.cases} x 2 assertions, echo provider, --no-cache, {args.runs} runs")
+    what = "3 assertions (one a python check)" if args.python_check else "2 assertions"
+    print(f"cases: {args.cases} x {what}, echo provider, --no-cache, {args.runs} runs")
     print(f"wall time: median {statistics.median(walls):.3f} s "
           f"(min {min(walls):.3f}, max {max(walls):.3f})")
     print(f"peak memory (max RSS): {peak:.1f} MiB")
