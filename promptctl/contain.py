@@ -111,7 +111,7 @@ class _Armed:
 
 
 _cond = threading.Condition(threading.Lock())
-_armed: dict[int, _Armed] = {}  # thread id -> its check in progress
+_armed: dict[int, _Armed] = {}  # id -> a check in progress (nested ones too)
 _next_wake = float("inf")  # when the watchdog wakes next (it sleeps until then)
 _watchdog: threading.Thread | None = None
 
@@ -148,7 +148,7 @@ def bounded(fn: Callable[..., T], args: tuple[Any, ...], seconds: float
                     _watchdog = threading.Thread(target=_watch, name="pc-watchdog",
                                                  daemon=True)
                     _watchdog.start()
-                _armed[tid] = armed
+                _armed[id(armed)] = armed
                 if armed.deadline < _next_wake:
                     _next_wake = armed.deadline
                     _cond.notify()
@@ -157,7 +157,7 @@ def bounded(fn: Callable[..., T], args: tuple[Any, ...], seconds: float
             while True:  # disarmed for sure, even if the limit strikes right here
                 try:
                     with _cond:
-                        _armed.pop(tid, None)
+                        _armed.pop(id(armed), None)
                         if armed.fired:  # raised, or still pending: never let it out
                             _raise_in(tid, None)
                     break
