@@ -22,8 +22,6 @@ Invariants:
 
 from __future__ import annotations
 
-import asyncio
-import ctypes
 import signal
 import threading
 import time
@@ -80,7 +78,11 @@ def escapes(exc: BaseException, *, on_loop: bool = False) -> bool:
     check's time limit, and (for a coroutine on the event loop) its cancellation."""
     if isinstance(exc, CheckTimeout) or real_interrupt(exc):
         return True
-    return on_loop and isinstance(exc, asyncio.CancelledError)
+    if not on_loop:
+        return False
+    import asyncio  # loaded already, on the loop; kept out of `lint`'s imports
+
+    return isinstance(exc, asyncio.CancelledError)
 
 
 def describe(exc: BaseException) -> str:
@@ -117,6 +119,8 @@ _watchdog: threading.Thread | None = None
 
 
 def _raise_in(tid: int, exc: type[BaseException] | None) -> None:
+    import ctypes  # only once a limit strikes
+
     ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(tid),
                                                ctypes.py_object(exc) if exc else None)
 
