@@ -91,8 +91,9 @@ def assert_nothing_left_running(tag: str) -> None:
 
 
 def summary(root: Path) -> dict[str, Any]:
-    """The summary.json of the latest run (run ids sort by time)."""
-    path = max((root / ".promptctl" / "runs").glob("*/summary.json"))
+    """The summary.json of the latest run (two runs can start in the same second)."""
+    path = max((root / ".promptctl" / "runs").glob("*/summary.json"),
+               key=lambda p: p.stat().st_mtime_ns)
     data: dict[str, Any] = json.loads(path.read_text())["summary"]
     return data
 
@@ -168,7 +169,8 @@ def test_baseline_update_records_the_attacked_case_as_failing(tmp_path: Path, at
     cases = json.loads((root / "baselines" / "s.json").read_text())["cases"]
     assert cases["attacked"]["p.ask"]["echo"]["passed"] is False
     assert cases["plain"]["p.ask"]["echo"]["passed"] is True
-    assert reason in max((root / ".promptctl" / "runs").glob("*/records.jsonl")).read_text()
+    (records,) = (root / ".promptctl" / "runs").glob("*/records.jsonl")  # the one run
+    assert reason in records.read_text()
 
 
 def test_what_a_check_started_does_not_outlive_the_run(tmp_path: Path):
