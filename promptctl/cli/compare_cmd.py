@@ -54,7 +54,8 @@ def compare(
     Prompts: each suite runs on A and B in place of its prompts (default: the suites
     that use A or B). Models: each suite runs on A and B. Runs: their records are
     compared, nothing is called. Prints the cases whose outputs differ, wins / losses /
-    ties per case, the differences B - A with 95% intervals and a paired verdict.
+    ties per case, the differences B - A with intervals that agree with the paired test,
+    and a paired verdict.
 
     Exit 0 when the comparison ran (whatever it found), 2 for bad input, 3 when errors
     left cases without a verdict."""

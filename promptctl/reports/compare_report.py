@@ -13,7 +13,7 @@ if TYPE_CHECKING:
     from ..compare import Comparison, Pair
 
 FORMATS = (".md", ".json", ".html")
-VERSION = 1
+VERSION = 2  # 2: "ci" and "ci_level" replace "ci95"; "note"
 LIMIT = 50
 
 
@@ -32,7 +32,8 @@ def document(comp: Comparison) -> dict[str, Any]:
         "version": VERSION, "kind": comp.kind, "a": comp.a, "b": comp.b,
         "alpha": comp.alpha, "verdict": comp.verdict(), "exit_code": int(comp.exit_code),
         "differences": [{"name": d.name, "a": d.a, "b": d.b, "diff": d.diff,
-                         "ci95": [d.lo, d.hi], "p_value": d.p_value,
+                         "ci": [d.lo, d.hi], "ci_level": 1 - d.ci_alpha,
+                         "p_value": d.p_value, "note": d.note,
                          "adjusted_p": d.adjusted, "significant": d.significant,
                          "wins": d.wins, "losses": d.losses, "ties": d.ties,
                          "verdict": d.verdict()} for d in comp.differences],
@@ -67,11 +68,12 @@ def markdown(comp: Comparison) -> str:
              f"{n} cases x up to {comp.repeats} samples, compared pairwise by case "
              f"({comp.kind}s).", ""]
     if comp.differences:
-        lines += ["| measure | A | B | B - A | 95% CI | p | B wins / losses / ties |",
+        level = f"{(1 - comp.alpha) * 100:.1f}".removesuffix(".0")
+        lines += [f"| measure | A | B | B - A | {level}% CI | p | B wins / losses / ties |",
                   "| --- | --- | --- | --- | --- | --- | --- |"]
         for d in comp.differences:
             lines.append(f"| {d.name} | {d.fmt(d.a, False)} | {d.fmt(d.b, False)} | "
-                         f"{d.fmt(d.diff)} | {d.fmt(d.lo)}..{d.fmt(d.hi)} | {d.p_text()} | "
+                         f"{d.fmt(d.diff)} | {d.ci_text()} | {d.p_text()} | "
                          f"{d.wins} / {d.losses} / {d.ties} |")
         lines.append("")
     rows = changed(comp)
@@ -98,7 +100,7 @@ def render_html(comp: Comparison) -> str:
             f"<p><strong>{e(comp.verdict())}</strong></p>")
     diffs = "".join(
         f"<tr><td>{e(d.name)}</td><td>{d.fmt(d.a, False)}</td><td>{d.fmt(d.b, False)}</td>"
-        f"<td>{d.fmt(d.diff)}</td><td>{d.fmt(d.lo)}..{d.fmt(d.hi)}</td>"
+        f"<td>{d.fmt(d.diff)}</td><td>{e(d.ci_text())}</td>"
         f"<td>{e(d.p_text())}</td><td>{d.wins} / {d.losses} / {d.ties}</td></tr>"
         for d in comp.differences)
     cases = "".join(
@@ -111,7 +113,7 @@ def render_html(comp: Comparison) -> str:
              "pre{white-space:pre-wrap;margin:0;max-width:40em}")
     return ("<!doctype html><html><head><meta charset='utf-8'><title>promptctl compare"
             f"</title><style>{style}</style></head><body>{head}"
-            "<table><tr><th>measure</th><th>A</th><th>B</th><th>B - A</th><th>95% CI</th>"
+            "<table><tr><th>measure</th><th>A</th><th>B</th><th>B - A</th><th>CI</th>"
             f"<th>p</th><th>B wins / losses / ties</th></tr>{diffs}</table>"
             "<h2>Cases that differ</h2><table><tr><th>case</th><th>A passed</th>"
             "<th>B passed</th><th>A output</th><th>B output</th></tr>"
