@@ -130,35 +130,42 @@ def write_baseline(path: Path, baseline: Baseline) -> None:
 
 
 def load_baseline(path: Path) -> Baseline | None:
-    """The baseline at path, None when there is none; a broken file is exit 2."""
+    """The baseline at path, None when there is none; a file that is not a baseline of
+    this version (see artifacts.BaselineFile) is exit 2 naming the offending line."""
+    from .artifacts import BaselineFile, decode, json_line, parse_json, validate
+
     if not path.is_file():
         return None
     name = display_path(path)
+    what = "baseline"
+    hint = (f"regenerate it with `promptctl baseline update {path.stem}`, or fix or "
+            "delete the file")
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as exc:
-        raise UserError(f"invalid JSON in baseline: {exc.msg}", file=name, line=exc.lineno,
-                        hint="fix it, or restore it with git and run "
-                             "`promptctl baseline update`") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise UserError(f"cannot read baseline: {exc}", file=name) from None
-    try:
-        if data.get("version") != VERSION:
-            raise ValueError(f"unsupported baseline version {data.get('version')!r}")
-        cells: dict[CellKey, Cell] = {}
-        for case, prompts in data["cases"].items():
-            for prompt, models in prompts.items():
-                for model, cell in models.items():
-                    samples = [Sample(output=s["output"], passed=bool(s["passed"]),
-                                      score=float(s["score"]), assertions=s["assertions"],
-                                      tokens=s.get("tokens", {}),
-                                      latency_ms=float(s.get("latency_ms", 0)))
-                               for s in cell["samples"]]
-                    if not samples:
-                        raise ValueError(f"case '{case}' has no samples")
-                    cells[(case, prompt, model)] = Cell(cell["fingerprint"], samples)
-        return Baseline(suite=str(data["suite"]), cells=cells, path=path)
-    except (AttributeError, KeyError, TypeError, ValueError) as exc:
-        what = f"missing key {exc}" if isinstance(exc, KeyError) else str(exc)
-        raise UserError(f"malformed baseline: {what}", file=name,
-                        hint="restore it with git or run `promptctl baseline update`") from None
+        data = path.read_bytes()
+    except OSError as exc:
+        raise UserError(f"cannot read baseline: {exc.strerror}", file=name, hint=hint) from None
+    text = decode(data, name, what, hint)
+    value = parse_json(text, name, what, hint)
+    if isinstance(value, dict) and "version" in value and value["version"] != VERSION:
+        raise UserError(f"unsupported baseline version {value['version']!r} (this promptctl "
+                        f"reads version {VERSION})", file=name,
+                        line=json_line(text, ("version",)),
+                        hint=f"it was written by another promptctl version: {hint}")
+    doc = validate(BaselineFile, value, text, name, what, hint)
+    cells: dict[CellKey, Cell] = {}
+    for case, prompts in doc.cases.items():
+        for prompt, models in prompts.items():
+            for model, cell in models.items():
+                if not cell.samples:
+                    raise UserError(
+                        f"baseline: case '{case}' (prompt {prompt}, model {model}) has no "
+                        "samples", file=name,
+                        line=json_line(text, ("cases", case, prompt, model, "samples")),
+                        hint=hint)
+                samples = [Sample(output=s.output, passed=s.passed, score=s.score,
+                                  assertions=[a.model_dump(exclude_none=True)
+                                              for a in s.assertions],
+                                  tokens=dict(s.tokens))
+                           for s in cell.samples]
+                cells[(case, prompt, model)] = Cell(cell.fingerprint, samples)
+    return Baseline(suite=doc.suite, cells=cells, path=path)

@@ -37,6 +37,7 @@ from .errors import ExitCode, UserError
 from .project import Project, Suite
 from .results import CallRecord
 from .runner import CellKey, MorePolicy, RunOptions, case_matches, run_suites
+from .store import LATEST, read_latest
 
 KINDS = ("prompt", "model", "run")
 FIELDS = ("suite", "case", "prompt", "model")
@@ -58,8 +59,10 @@ def _run_ids(project: Project, arg: str) -> list[str]:
     runs = project.state_dir / "runs"
     if not runs.is_dir():
         return []
-    if arg == "latest" and (runs / "latest").is_file():
-        return [(runs / "latest").read_text(encoding="utf-8").strip()]
+    if arg == LATEST and ((runs / LATEST).exists() or (runs / LATEST).is_symlink()):
+        return [read_latest(runs)]  # a bad pointer is exit 2 naming it
+    if "/" in arg or "\\" in arg or arg in (".", ".."):
+        return []  # never a path: a run id is a folder name
     if (runs / arg).is_dir():
         return [arg]
     return [p.name for p in runs.iterdir() if p.is_dir() and p.name.startswith(arg)]

@@ -146,6 +146,7 @@ class Written:
     cases: int
     passed: int
     previous: DiffReport | None
+    replaced_broken: bool = False  # the old file was unreadable: nothing to compare with
 
 
 def update_baselines(project: Project, suites: Sequence[Suite], records: Sequence[CallRecord],
@@ -170,7 +171,14 @@ def update_baselines(project: Project, suites: Sequence[Suite], records: Sequenc
         if not cells:
             continue
         path = baseline_path(project.baselines_dir, suite.name)
-        old = load_baseline(path)
+        try:
+            old = load_baseline(path)
+        except UserError:
+            if partial:
+                raise  # the cases this run did not cover would be lost with it
+            old, broken = None, True  # regenerating it is the way out its error names
+        else:
+            broken = False
         previous = diff_run([suite], {suite.name: old}, [r for r in records
                                                          if r.suite == suite.name])
         if partial and old is not None:
@@ -183,5 +191,5 @@ def update_baselines(project: Project, suites: Sequence[Suite], records: Sequenc
         write_baseline(path, baseline)
         passed = sum(c.passed for c in baseline.cells.values())
         written.append(Written(suite.name, path, len(baseline.cells), passed,
-                               previous if old is not None else None))
+                               previous if old is not None else None, broken))
     return written
