@@ -275,14 +275,17 @@ def _in_data(data: Any, loc: Sequence[str | int]) -> tuple[Loc, bool]:
     here = data
     out: list[str | int] = []
     for part in loc:
-        if isinstance(here, dict) and isinstance(part, str) and part in here:
-            here = here[part]
-        elif isinstance(here, list) and isinstance(part, int) and 0 <= part < len(here):
-            here = here[part]
-        else:
+        if not _has(here, part):
             return tuple(out), False
+        here = here[part]
         out.append(part)
     return tuple(out), True
+
+
+def _has(value: Any, part: str | int) -> bool:
+    if isinstance(value, dict):
+        return isinstance(part, str) and part in value
+    return isinstance(value, list) and isinstance(part, int) and 0 <= part < len(value)
 
 
 def describe(exc: ValidationError, data: Any) -> tuple[Loc, str]:
@@ -310,11 +313,11 @@ def describe_one(first: Any, data: Any, errors: Sequence[Any] = ()) -> tuple[Loc
     loc, _ = _in_data(data, first["loc"])
     where = loc_text(loc)
     if kind == "extra_forbidden":
-        parent = loc_text(loc[:-1])
-        return loc, f"unknown key '{loc[-1]}'" + (f" in {parent}" if parent else "")
+        outer = loc_text(loc[:-1])
+        return loc, f"unknown key '{loc[-1]}'" + (f" in {outer}" if outer else "")
     here: Any = data
     for part in loc:
-        here = here[part]  # type: ignore[index]
+        here = here[part]
     expected = []
     for err in errors or [first]:
         if _in_data(data, err["loc"])[0] == loc and err["type"] in _EXPECTED:

@@ -9,7 +9,6 @@ it is written atomically so an interrupted update never leaves half a file.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -147,8 +146,8 @@ def load_baseline(path: Path) -> Baseline | None:
     text = decode(data, name, what, hint)
     value = parse_json(text, name, what, hint)
     if isinstance(value, dict) and "version" in value and value["version"] != VERSION:
-        raise UserError(f"unsupported baseline version {value['version']!r} (this promptctl "
-                        f"reads version {VERSION})", file=name,
+        raise UserError(f"unsupported baseline version {value['version']!r}: this promptctl "
+                        f"reads version {VERSION}", file=name,
                         line=json_line(text, ("version",)),
                         hint=f"it was written by another promptctl version: {hint}")
     doc = validate(BaselineFile, value, text, name, what, hint)
@@ -158,8 +157,8 @@ def load_baseline(path: Path) -> Baseline | None:
             for model, cell in models.items():
                 if not cell.samples:
                     raise UserError(
-                        f"baseline: case '{case}' (prompt {prompt}, model {model}) has no "
-                        "samples", file=name,
+                        f"malformed baseline: case '{case}' (prompt {prompt}, model "
+                        f"{model}) has no samples", file=name,
                         line=json_line(text, ("cases", case, prompt, model, "samples")),
                         hint=hint)
                 samples = [Sample(output=s.output, passed=s.passed, score=s.score,

@@ -235,6 +235,21 @@ def test_odd_but_valid_baselines_are_accepted(project, cli, variant):
         assert "1 unchanged" in result.stdout and "1 failing" in result.stdout
 
 
+def test_unicode_case_ids_are_accepted_and_located(make_project, cli):
+    suite = SUITE.replace("id: one", "id: café-☕").replace("id: two", 'id: "über\\u00a0zwei"')
+    root = make_project({"promptctl.yaml": CONFIG, "prompts/p.yaml": PROMPTS,
+                         "suites/s.yaml": suite})
+    assert cli("baseline", "update").exit_code == 0
+    assert cli("check").exit_code == 0
+    doc = _doc(root)
+    doc["cases"]["café-☕"]["p.q"]["e"]["samples"][0]["score"] = "1"
+    text = json.dumps(doc, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+    (root / BASELINE).write_text(text, encoding="utf-8")
+    line = line_of(text, '"score": "1"')
+    one_error(cli("check"), f"{BASELINE}:{line}",
+              'cases["café-☕"]["p.q"].e.samples[0].score: expected a number')
+
+
 def test_every_baseline_in_the_repo_is_valid():
     paths = sorted((REPO / "baselines").glob("*.json"))
     assert paths
@@ -396,6 +411,20 @@ def test_blank_and_crlf_lines_in_records_are_accepted(project, cli):
     assert result.exit_code == 0, result.output
     result = cli("merge", run.name)
     assert result.exit_code == 0, result.output
+
+
+def test_a_5mb_record_line_is_accepted(project, cli):
+    run = _run(project)
+    path = run / "records.jsonl"
+    lines = path.read_text().splitlines()
+    big = json.loads(lines[1])
+    big["output"] = "say nay " + "ü" * 2_500_000  # 5 MB of UTF-8 on one line
+    path.write_text(lines[0] + "\n" + json.dumps(big, ensure_ascii=False) + "\n",
+                    encoding="utf-8")
+    assert path.stat().st_size > 5_000_000
+    result = cli("diff")
+    assert result.exit_code == 0, result.output
+    assert "1 unchanged" in result.stdout and "1 failing" in result.stdout
 
 
 def test_a_torn_last_record_is_still_cut_by_resume(project, cli):
