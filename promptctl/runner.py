@@ -2,11 +2,15 @@
 
 The runner never prints: it reports each finished call through a callback. Every
 cell is rendered before the first model call, so a template error costs no tokens.
+A call renders from its case's own vars, which no template can change (the immutable
+sandbox) and no check is handed (checks get copies): its prompt does not depend on
+which calls ran before it.
 """
 
 from __future__ import annotations
 
 import asyncio
+import copy
 import dataclasses
 import fnmatch
 import hashlib
@@ -360,10 +364,12 @@ def _failed(record: CallRecord, exc: InfraError) -> CallRecord:
 
 def score_call(record: CallRecord, call: Call, completion: Completion,
                project: Project, services: Any = None) -> None:
+    # the checks get copies: user code (a python check, a judge) may change what it is
+    # given, and neither the next call of this case nor the record may see that
     ctx = assertions.AssertionContext(
-        vars=call.case.vars, latency_ms=completion.latency_ms,
+        vars=copy.deepcopy(call.case.vars), latency_ms=completion.latency_ms,
         prompt_tokens=completion.prompt_tokens, completion_tokens=completion.completion_tokens,
-        cost=completion.cost, messages=record.messages, root=project.root,
+        cost=completion.cost, messages=copy.deepcopy(record.messages), root=project.root,
         prompt=call.prompt.id, model=call.model, services=services,
         token_logprobs=completion.token_logprobs)
     results = []

@@ -1,5 +1,9 @@
 """Jinja rendering: sandboxed, strict about undefined variables, includes and macros
-resolved inside the project's prompts/ directory."""
+resolved inside the project's prompts/ directory.
+
+The sandbox is the immutable one: a template reads its vars and cannot change them
+(`teams.append(...)`, `opts.update(...)` are refused), so a case renders the same
+whatever rendered before it and a shared default stays as written."""
 
 from __future__ import annotations
 
@@ -9,14 +13,14 @@ from typing import Any
 
 import jinja2
 import jinja2.meta
-from jinja2.sandbox import SandboxedEnvironment
+from jinja2.sandbox import ImmutableSandboxedEnvironment, SandboxedEnvironment
 
 from .errors import UserError
 
 
 @functools.lru_cache(maxsize=8)
 def environment(prompts_dir: str) -> SandboxedEnvironment:
-    env = SandboxedEnvironment(
+    env = ImmutableSandboxedEnvironment(
         loader=jinja2.FileSystemLoader(prompts_dir),
         undefined=jinja2.StrictUndefined,
         autoescape=False,
@@ -93,7 +97,9 @@ def render(template: jinja2.Template, variables: dict[str, Any], *, what: str,
                         line=line, hint="includes are resolved inside prompts/") from None
     except jinja2.exceptions.SecurityError as exc:
         raise UserError(f"{what}: blocked by the template sandbox: {exc}", file=file,
-                        line=line) from None
+                        line=line, hint="a template may not change its vars or reach "
+                        "Python internals: build a new value, e.g. "
+                        "{% set teams = teams + ['x'] %}") from None
     except jinja2.TemplateError as exc:
         raise UserError(f"{what}: template error: {exc}", file=file, line=line) from None
     except Exception as exc:  # a filter or method raised on the case's data

@@ -1,6 +1,7 @@
 """`transform`: a Jinja expression over the output (and the case's vars), compiled once
-in a sandboxed environment with undefined variables as errors. jinja2 is imported on
-first use; plain filter chains (`output | trim | lower`) skip Jinja altogether."""
+in the immutable sandbox (it cannot change the case's vars) with undefined variables
+as errors. jinja2 is imported on first use; plain filter chains (`output | trim |
+lower`) skip Jinja altogether."""
 
 from __future__ import annotations
 
@@ -22,9 +23,9 @@ def _env() -> Any:
         with _ENV_LOCK:
             if _ENV is None:
                 import jinja2
-                from jinja2.sandbox import SandboxedEnvironment
+                from jinja2.sandbox import ImmutableSandboxedEnvironment
 
-                env = SandboxedEnvironment(undefined=jinja2.StrictUndefined, autoescape=False)
+                env = ImmutableSandboxedEnvironment(undefined=jinja2.StrictUndefined, autoescape=False)
                 env.filters["json"] = lambda v, indent=None: json.dumps(
                     v, indent=indent, ensure_ascii=False, sort_keys=indent is not None)
                 env.filters["from_json"] = json.loads
