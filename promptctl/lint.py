@@ -135,6 +135,8 @@ def _lint_suite(project: Project, suite: Suite) -> list[Finding]:
                                    f"variable '{name}'",
                                    "add it to the case's vars or to defaults.vars"))
         for name in case.vars:
+            if name == "description" and case.vars[name] == case.description:
+                continue  # a data file's description column: the row's description
             if name not in used and name != "id" and name not in unused_reported:
                 unused_reported.add(name)
                 out.append(Finding("warning", case.file, case.line,

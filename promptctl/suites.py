@@ -1,9 +1,16 @@
 """Resolve a suite file into runnable cases: defaults merged, data files expanded,
-assertion values rendered with the case's vars, every reference checked."""
+assertion values rendered with the case's vars, every reference checked.
+
+Each case holds its own deep copy of its vars (defaults, entry, row): no two cases
+share a list or a mapping, so nothing one case's checks do reaches another. A setting
+given as 0 (a threshold) is a setting, not "unset": levels merge on None only.
+"""
 
 from __future__ import annotations
 
+import copy
 import csv
+import io
 import json
 from collections.abc import Sequence
 from pathlib import Path
@@ -53,8 +60,10 @@ def load_suite(project: Project, path: Path, *, models: Sequence[str] = ()) -> S
                 case = _make_case(project, src, str(row_spec.id), vars_, asserts,
                                   {**defaults.params.set_values(), **cspec.params.set_values(),
                                    **row_spec.params.set_values()},
-                                  row_spec.threshold or cspec.threshold or defaults.threshold,
-                                  row_file, row_line, row_spec.description)
+                                  _first_set(row_spec.threshold, cspec.threshold,
+                                             defaults.threshold),
+                                  row_file, row_line,
+                                  _first_set(row_spec.description, cspec.description))
                 _check_unique(case, seen)
                 cases.append(case)
             continue
@@ -63,13 +72,18 @@ def load_suite(project: Project, path: Path, *, models: Sequence[str] = ()) -> S
                    *((a, (*loc, "assert", j)) for j, a in enumerate(cspec.assert_))]
         case = _make_case(project, src, str(cspec.id), vars_, asserts,
                           {**defaults.params.set_values(), **cspec.params.set_values()},
-                          cspec.threshold if cspec.threshold is not None else defaults.threshold,
+                          _first_set(cspec.threshold, defaults.threshold),
                           file, src.line((*loc, "id"), key=True), cspec.description)
         _check_unique(case, seen)
         cases.append(case)
 
     return Suite(name=path.stem, path=path, file=file, spec=spec, source=src,
                  prompts=prompts, models=model_names, cases=cases)
+
+
+def _first_set(*values: Any) -> Any:
+    """The first value that is set (not None): 0, 0.0 and "" are values."""
+    return next((v for v in values if v is not None), None)
 
 
 def _check_unique(case: Any, seen: dict[str, str]) -> None:
@@ -88,6 +102,7 @@ def _make_case(project: Project, src: Source, case_id: str, vars_: dict[str, Any
     from . import assertions
     from .project import Case
 
+    vars_ = copy.deepcopy(vars_)  # the case's own: the merge above shares nested values
     out: list[AssertionSpec] = []
     lines: list[int | None] = []
     for spec, aloc in asserts:
@@ -157,13 +172,17 @@ def _check_references(project: Project, spec: AssertionSpec, file: str,
 
 def _row_case(row: dict[str, Any], file: str, line: int) -> CaseSpec:
     """A data-file row: `id` names it; a `vars` key means the row is a full case,
-    otherwise every other column is a variable."""
+    otherwise every other column is a variable. A plain row's non-empty text
+    `description` column is also the case's description (it wins over the entry's)."""
     from pydantic import ValidationError
 
     if "vars" in row or "assert" in row:
         data = dict(row)
     else:
         data = {"id": row.get("id"), "vars": {k: v for k, v in row.items() if k != "id"}}
+        described = row.get("description")
+        if isinstance(described, str) and described.strip():
+            data["description"] = described
     if data.get("id") in (None, ""):
         data["id"] = f"{Path(file).stem}-{line}"
     try:
@@ -201,8 +220,16 @@ def load_rows(suite_path: Path, root: Path, ref: str, src: Source, loc: Loc
     return rows
 
 
+def _universal_newlines(text: str) -> str:
+    """\\r\\n and \\r as \\n, as open() reads text (deps.py parses raw bytes)."""
+    return text.replace("\r\n", "\n").replace("\r", "\n")
+
+
 def _csv_rows(text: str, name: str) -> list[tuple[str, int, dict[str, Any]]]:
-    reader = csv.reader(text.splitlines(), strict=True)
+    """Rows of a CSV file, each located at its first line. A quoted cell keeps its
+    line breaks, as \\n whatever the file's line endings: the csv module is given
+    the lines with their ends (newline="", as it requires) so that it sees them."""
+    reader = csv.reader(io.StringIO(_universal_newlines(text), newline=""), strict=True)
     try:
         header = next(reader, None)
         if header is None:
@@ -215,8 +242,9 @@ def _csv_rows(text: str, name: str) -> list[tuple[str, int, dict[str, Any]]]:
         if dupes:
             raise UserError(f"duplicate column '{sorted(dupes)[0]}'", file=name, line=1)
         rows = []
+        end = reader.line_num
         for values in reader:
-            lineno = reader.line_num
+            lineno, end = end + 1, reader.line_num  # a row may span several lines
             if not values or all(not v.strip() for v in values):
                 continue
             if len(values) != len(header):
@@ -231,7 +259,9 @@ def _csv_rows(text: str, name: str) -> list[tuple[str, int, dict[str, Any]]]:
 
 def _jsonl_rows(text: str, name: str) -> list[tuple[str, int, dict[str, Any]]]:
     rows = []
-    for lineno, raw in enumerate(text.splitlines(), 1):
+    # lines end at \n only: str.splitlines() would also cut at U+2028, \x0c and the
+    # like, which a JSON string may hold as they are
+    for lineno, raw in enumerate(_universal_newlines(text).split("\n"), 1):
         if not raw.strip():
             continue
         try:
