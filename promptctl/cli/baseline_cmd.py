@@ -72,6 +72,6 @@ def update(
             line += " (replaced an unreadable baseline)"
         else:
             line += " (new baseline)"
-        output.out.print(line)
+        output.out.print(line, markup=False)
     if not written:
         output.err.print("no baseline written: the run has no results for these suites")

@@ -32,7 +32,7 @@ def write_outputs(paths: list[Path] | None, data: ReportData) -> None:
 
     for path in paths or []:
         write_report(path, data)
-        output.err.print(f"wrote {path}")
+        output.err.print(f"wrote {path}", markup=False)
 
 
 def check_outputs(paths: list[Path] | None, formats: tuple[str, ...] | None = None) -> None:

@@ -111,8 +111,8 @@ def select_changed(proj: Project, suites: list[Suite], options: RunOptions,
     selected, total = deps.select_changed(proj, suites, ref, options.filter)
     message = deps.describe_selection(len(selected), total, ref)
     if not selected:
-        out.print(f"{message}: nothing to run")
+        out.print(f"{message}: nothing to run", markup=False)
         return False
-    err.print(message)
+    err.print(message, markup=False)
     options.only = selected
     return True

@@ -58,14 +58,11 @@ def render(
     if as_json:
         print(json.dumps(messages, indent=2, ensure_ascii=False))
         return
-    from rich.markup import escape
-
-    from .output import out
+    from .output import out, write_raw
 
     for msg in messages:
-        out.print(f"[bold cyan]{msg['role']}[/bold cyan]")
-        out.print(escape(msg["content"]))
-        out.print()
+        out.print(msg["role"], style="bold cyan", markup=False)
+        write_raw(msg["content"] + "\n\n")  # what the model sees, as it is
 
 
 def _as_lines(messages: list[dict[str, str]]) -> list[str]:
@@ -81,9 +78,9 @@ def _show_diff(ref: PromptRef, old_ref: PromptRef, variables: dict,
     """The prompt rendered as it was at git_ref and as it is now, with the same vars."""
     import difflib
 
-    from rich.markup import escape
+    from rich.text import Text
 
-    from .output import out
+    from .output import out, write_raw
 
     try:
         old = render_messages(old_ref, variables)
@@ -99,9 +96,12 @@ def _show_diff(ref: PromptRef, old_ref: PromptRef, variables: dict,
                          indent=2, ensure_ascii=False))
         return
     if not lines:
-        out.print(f"no change: {escape(ref.id)} renders the same as at {escape(git_ref)}")
+        out.print(f"no change: {ref.id} renders the same as at {git_ref}", markup=False)
+        return
+    if not out.is_terminal:  # a pipe or a file: the diff's bytes, as `git diff` writes
+        write_raw("".join(line + "\n" for line in lines))
         return
     styles = {"+": "green", "-": "red", "@": "cyan"}
     for line in lines:
         style = "bold" if line.startswith(("+++", "---")) else styles.get(line[:1])
-        out.print(f"[{style}]{escape(line)}[/{style}]" if style else escape(line))
+        out.print(Text(line, style=style or ""), soft_wrap=True)
