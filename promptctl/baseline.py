@@ -1,10 +1,14 @@
 """Baselines: the reviewed record of how each suite behaves, committed in git.
 
 `baselines/<suite>.json` holds, per (case, prompt, model): every repeat's output,
-each assertion's pass and score, tokens and latency, and a fingerprint (rendered
-prompt hash, model identity, generation params). The JSON is deterministic (sorted
-keys, one value per line, no timestamps) so a pull request shows a readable diff, and
-it is written atomically so an interrupted update never leaves half a file.
+each assertion's pass and score, tokens, and a fingerprint (rendered prompt hash, model
+identity, generation params). It holds what a review needs and nothing that varies
+from run to run: no timestamps, no timings (a `latency` assertion's verdict is kept;
+the milliseconds stay in the run records), so an update without a change in behaviour
+rewrites the file byte for byte. The JSON is deterministic (sorted keys, one value per
+line) so a pull request shows a readable diff, and it is written atomically so an
+interrupted update never leaves half a file. Baselines written before, with a
+`latency_ms` per sample, are still read.
 """
 
 from __future__ import annotations
@@ -30,12 +34,12 @@ class Sample:
     score: float
     assertions: list[dict[str, Any]]
     tokens: dict[str, int] = field(default_factory=dict)
-    latency_ms: float = 0.0
+    latency_ms: float = 0.0  # read from baselines written before; never written
 
     def to_dict(self) -> dict[str, Any]:
+        """What the baseline file keeps: behaviour only (no latency: timing noise)."""
         return {"output": self.output, "passed": self.passed, "score": round(self.score, 6),
-                "assertions": self.assertions, "tokens": self.tokens,
-                "latency_ms": round(self.latency_ms)}
+                "assertions": self.assertions, "tokens": self.tokens}
 
 
 @dataclass
@@ -101,7 +105,7 @@ def sample_from_record(rec: CallRecord) -> Sample:
             item["metric"] = a.metric
         assertions.append(item)
     return Sample(output=rec.output or "", passed=rec.passed, score=rec.score,
-                  assertions=assertions, tokens=dict(rec.tokens), latency_ms=rec.latency_ms)
+                  assertions=assertions, tokens=dict(rec.tokens))
 
 
 def cells_from_records(records: Iterable[CallRecord]) -> dict[str, dict[CellKey, Cell]]:
