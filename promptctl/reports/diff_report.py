@@ -90,7 +90,8 @@ def _md_row(c: CellDiff) -> str:
         k0, n0, k1, n1 = c.sample_counts
         rates = f"{k0}/{n0} → {k1}/{n1}"
         if c.p_value is not None and k1 / n1 < k0 / n0:
-            rates += f" (p={c.p_value:.3g}, adj. {c.adjusted or 1:.3g})"
+            adjusted = 1.0 if c.adjusted is None else c.adjusted
+            rates += f" (p={c.p_value:.3g}, adj. {adjusted:.3g})"
         why = f"{rates}; {why}" if why else rates
     return f"| `{c.case}` | {c.prompt} | {c.model} | {output} | {_md_escape(why)} |"
 
