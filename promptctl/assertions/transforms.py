@@ -25,7 +25,8 @@ def _env() -> Any:
                 import jinja2
                 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
-                env = ImmutableSandboxedEnvironment(undefined=jinja2.StrictUndefined, autoescape=False)
+                env = ImmutableSandboxedEnvironment(undefined=jinja2.StrictUndefined,
+                                                    autoescape=False)
                 env.filters["json"] = lambda v, indent=None: json.dumps(
                     v, indent=indent, ensure_ascii=False, sort_keys=indent is not None)
                 env.filters["from_json"] = json.loads
