@@ -364,12 +364,17 @@ def _failed(record: CallRecord, exc: InfraError) -> CallRecord:
 
 def score_call(record: CallRecord, call: Call, completion: Completion,
                project: Project, services: Any = None) -> None:
-    # the checks get copies: user code (a python check, a judge) may change what it is
-    # given, and neither the next call of this case nor the record may see that
+    # checks that run user code (python, judges, plugins' types) get copies: it may
+    # change what it is given, and neither the next call of this case nor the record
+    # may see that. The built-in inline checks only read: no copy on the hot path.
+    private = not assertions.runs_inline(call.case.asserts)
     ctx = assertions.AssertionContext(
-        vars=copy.deepcopy(call.case.vars), latency_ms=completion.latency_ms,
+        vars=copy.deepcopy(call.case.vars) if private else call.case.vars,
+        latency_ms=completion.latency_ms,
         prompt_tokens=completion.prompt_tokens, completion_tokens=completion.completion_tokens,
-        cost=completion.cost, messages=copy.deepcopy(record.messages), root=project.root,
+        cost=completion.cost,
+        messages=copy.deepcopy(record.messages) if private else record.messages,
+        root=project.root,
         prompt=call.prompt.id, model=call.model, services=services,
         token_logprobs=completion.token_logprobs)
     results = []
