@@ -256,6 +256,23 @@ def test_newlines_inside_quoted_csv_cells_are_kept(make_project, cli, newline):
     assert res.stdout == "user\nline one\nline two\n\n"
 
 
+def test_jsonl_lines_end_at_newlines_only(make_project):
+    """A JSON string may hold U+2028, U+0085 or a form feed as they are: they are not
+    line ends (str.splitlines() thinks they are), and CRLF files read the same."""
+    text = json.dumps({"id": "r1", "text": "a\u2028b\x85c\x0cd"}, ensure_ascii=False)
+    root = make_project({
+        "prompts/p.yaml": "prompts:\n  q: {template: '{{ text }}'}\n",
+        "suites/s.yaml": "prompts: [p.q]\nmodels: [echo]\ncases:\n  - {from: data/x.jsonl}\n"})
+    (root / "data").mkdir()
+    (root / "data" / "x.jsonl").write_bytes(
+        (text + "\r\n\r\n" + '{"id": "r2", "text": "x"}\r\n').encode())
+    project = load_project()
+    (path,) = project.suite_paths()
+    cases = project.load_suite(path).cases
+    assert [(c.id, c.vars["text"], c.line) for c in cases] == [
+        ("r1", "a\u2028b\x85c\x0cd", 1), ("r2", "x", 3)]
+
+
 def test_a_csv_error_after_a_multiline_cell_names_the_row_line(make_project, cli):
     make_project({
         "data/x.csv": 'id,text\nr1,"a\nb"\nr2,x,extra\n',
