@@ -1,4 +1,6 @@
-"""`promptctl compare -o FILE`: .md (a pull-request comment), .json, .html."""
+"""`promptctl compare -o FILE`: .md (a pull-request comment), .json, .html. Every value
+from the project or a model enters the Markdown through reports/md.py and the HTML
+through html.escape."""
 
 from __future__ import annotations
 
@@ -7,7 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..store import write_json_atomic
-from .markdown import _cell
+from . import md
 
 if TYPE_CHECKING:
     from ..compare import Comparison, Pair
@@ -63,8 +65,8 @@ def _tally(recs: list[Any]) -> str:
 
 def markdown(comp: Comparison) -> str:
     n = len(comp.pairs)
-    lines = [f"## promptctl compare: {comp.a} (A) vs {comp.b} (B)", "",
-             f"**{comp.verdict()}**", "",
+    lines = [f"## promptctl compare: {md.text(comp.a)} (A) vs {md.text(comp.b)} (B)", "",
+             f"**{md.text(comp.verdict())}**", "",
              f"{n} cases x up to {comp.repeats} samples, compared pairwise by case "
              f"({comp.kind}s).", ""]
     if comp.differences:
@@ -72,7 +74,7 @@ def markdown(comp: Comparison) -> str:
         lines += [f"| measure | A | B | B - A | {level}% CI | p | B wins / losses / ties |",
                   "| --- | --- | --- | --- | --- | --- | --- |"]
         for d in comp.differences:
-            lines.append(f"| {d.name} | {d.fmt(d.a, False)} | {d.fmt(d.b, False)} | "
+            lines.append(f"| {md.text(d.name)} | {d.fmt(d.a, False)} | {d.fmt(d.b, False)} | "
                          f"{d.fmt(d.diff)} | {d.ci_text()} | {d.p_text()} | "
                          f"{d.wins} / {d.losses} / {d.ties} |")
         lines.append("")
@@ -83,14 +85,15 @@ def markdown(comp: Comparison) -> str:
                   "| --- | --- | --- | --- | --- |"]
         for p in rows[:LIMIT]:
             a, b = p.first("a"), p.first("b")
-            lines.append(f"| `{p.label}` | {_tally(p.a)} | {_tally(p.b)} | "
-                         f"{_cell(a.output or a.error)} | {_cell(b.output or b.error)} |")
+            lines.append(f"| {md.code(p.label)} | {_tally(p.a)} | {_tally(p.b)} | "
+                         f"{md.text(a.output or a.error, 120)} | "
+                         f"{md.text(b.output or b.error, 120)} |")
         if len(rows) > LIMIT:
             lines.append(f"\n… and {len(rows) - LIMIT} more")
     for side, keys in (("A", comp.only_a), ("B", comp.only_b)):
         if keys:
             lines += ["", f"Only in {side} (not compared): "
-                      + ", ".join("/".join(k) for k in keys[:LIMIT])]
+                      + md.text(", ".join("/".join(k) for k in keys[:LIMIT]))]
     return "\n".join(lines) + "\n"
 
 
