@@ -122,6 +122,27 @@ def test_base_url_credentials_are_sent_and_written_nowhere(tmp_path, stub, where
     assert leaks_in(tmp_path, *outputs) == []
 
 
+@pytest.mark.parametrize("url", [
+    f"http://{USER}:{PASSWORD}@[zz/v1?api-key={QUERY_VALUE}",  # the parser quotes nothing
+    f"http://{USER}:{PASSWORD}@127.0.0.1:99999/v1?api-key={QUERY_VALUE}",
+    f"http://{USER}:pw?{PASSWORD}@127.0.0.1:1/v1",  # an unencoded ? in the password
+    f"ftp://{USER}:{PASSWORD}@127.0.0.1:1/v1?api-key={QUERY_VALUE}",
+    f"{USER}:{PASSWORD}@127.0.0.1:1/v1?api-key={QUERY_VALUE}",
+])
+def test_a_malformed_base_url_is_exit_2_naming_it_without_its_credentials(tmp_path, url):
+    write_files(tmp_path, {**SUITE, "promptctl.yaml": f"""
+        models:
+          srv: {{provider: openai, model: stub, base_url: '{url}', api_key: sk-test}}
+        """})
+    result = run_subprocess("run", "-m", "srv", "-o", "out.json", cwd=tmp_path)
+    assert result.exit_code == ExitCode.USAGE, result.output
+    (line,) = result.stderr.splitlines()
+    assert line.startswith("error: promptctl.yaml:2: model 'srv': base_url '") and \
+        "is not a valid http(s) URL" in line
+    models = run_subprocess("models", "--no-check", cwd=tmp_path)
+    assert leaks_in(tmp_path, result.output, models.output) == []
+
+
 def test_models_lists_an_endpoint_without_v1_models_as_unreachable(tmp_path):
     # a server whose /v1/models is missing (404), or an HTML page, or JSON of another
     # shape: a row with the reason and exit 3, never an internal error

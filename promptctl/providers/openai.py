@@ -16,6 +16,7 @@ import sys
 import time
 from collections.abc import Awaitable, Callable, Iterator
 from typing import Any, TypeVar
+from urllib.parse import urlsplit
 
 from .. import aio, retry
 from ..errors import UserError
@@ -76,6 +77,8 @@ class OpenAIProvider(Provider):
             raise UserError(f"model '{alias}' (openai) needs a 'model' name",
                             hint="e.g. model: gpt-4o-mini")
         self.base_url = entry.base_url or os.environ.get("OPENAI_BASE_URL") or None
+        if self.base_url:
+            self._check_base_url(self.base_url)
         self.max_concurrency = entry.concurrency or DEFAULT_CONCURRENCY
         # resolved now, so a missing key is a config error before any call is made
         self._key = self._api_key()
@@ -89,6 +92,22 @@ class OpenAIProvider(Provider):
         self.retrier = retry.Retrier(retry.RetryPolicy.defaults(entry.max_retries),
                                      budget=self.budget, limiter=self.limiter,
                                      cancel=self._cancel)
+
+    def _check_base_url(self, url: str) -> None:
+        """An http(s) URL with a host and a valid port, or exit 2 naming it redacted
+        (the parser's own message may quote a password: it is not shown)."""
+        try:
+            parts = urlsplit(url.strip())
+            ok = parts.scheme in ("http", "https") and bool(parts.hostname)
+            parts.port  # noqa: B018 - raises on a port that is not a number in range
+        except ValueError:
+            ok = False
+        if not ok:
+            where = "base_url" if self.entry.base_url else "OPENAI_BASE_URL"
+            raise UserError(f"model '{self.alias}': {where} {redact_url(url)!r} is not a "
+                            "valid http(s) URL",
+                            hint="e.g. http://127.0.0.1:8080/v1; percent-encode any of "
+                                 ":/?#@ in a user name or password")
 
     def _api_key(self) -> str:
         if self.entry.api_key:
