@@ -363,7 +363,7 @@ class OpenAIProvider(Provider):
         """A one-line cause for the record; never includes the API key nor the
         base_url's credentials."""
         text = self._scrub(_explain(exc))
-        if exc.__class__.__name__ == "NotFoundError" and "/models" in _request_path(exc):
+        if isinstance(exc, _sdk().NotFoundError) and _request_path(exc).endswith("/models"):
             text += " (the server does not list its models at /models)"
         return text
 
