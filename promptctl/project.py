@@ -72,8 +72,14 @@ def _loc_text(loc: Sequence[str | int]) -> str:
 def _describe(err: ErrorDetails, model: type[BaseModel]) -> tuple[str, str | None]:
     """Turn one pydantic error into (message, hint)."""
     loc = [p for p in err["loc"] if not (isinstance(p, str) and p.startswith("function-"))]
-    where = _loc_text(loc)
     kind = err["type"]
+    if len(loc) >= 2 and loc[-1] == "[key]":  # a mapping's key, not its value, is wrong
+        parent = _loc_text(loc[:-2])
+        return (f"{parent + ': ' if parent else ''}key {loc[-2]!r}: "
+                f"{err['msg'].removeprefix('Value error, ')}"), None
+    where = _loc_text(loc)
+    if kind == "too_short":
+        return f"'{loc[-1]}' is empty", f"list at least one entry under '{loc[-1]}'"
     if kind == "extra_forbidden":
         key = str(loc[-1])
         allowed = _allowed_keys(model, loc[:-1])

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from . import templates
-from .project import PromptRef
+from .project import PromptRef, iter_prompt_texts
 
 
 def prompt_vars(ref: PromptRef, case_vars: dict[str, Any]) -> dict[str, Any]:
@@ -14,20 +14,26 @@ def prompt_vars(ref: PromptRef, case_vars: dict[str, Any]) -> dict[str, Any]:
 
 
 def render_messages(ref: PromptRef, variables: dict[str, Any], *,
-                    file: str | None = None, line: int | None = None) -> list[dict[str, str]]:
+                    file: str | None = None, line: int | None = None,
+                    case: str | None = None) -> list[dict[str, str]]:
     """System messages first, then the few-shot examples, then the rest.
 
-    `file`/`line` point at the case being rendered, so an undefined variable names the
-    case that lacks it."""
+    An error names the template's own file and line (the prompt collection, or the
+    included file), and the case being rendered: `case` is its id, `file`/`line` where
+    it is written."""
     spec = ref.spec
     values = prompt_vars(ref, variables)
-    where_file = file or ref.file
-    where_line = line or ref.line
+    what = f"prompt '{ref.id}'"
+    if file is not None:
+        at = f"{file}:{line}" if line else file
+        what += f" (case '{case}' of {at})" if case is not None else f" (case at {at})"
     compiled = ref._compiled
+    texts = {key: (src, loc) for key, src, loc in iter_prompt_texts(ref)}
 
     def text(key: str) -> str:
-        return templates.render(compiled[key], values, what=f"prompt '{ref.id}'",
-                                file=where_file, line=where_line)
+        src, loc = texts[key]
+        return templates.render(compiled[key], values, what=what, file=ref.file,
+                                line=ref.source.line(loc), src=src)
 
     examples: list[dict[str, str]] = []
     for i in range(len(spec.examples)):

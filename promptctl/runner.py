@@ -93,7 +93,7 @@ class Call:
     @property
     def messages(self) -> list[dict[str, str]]:
         return render_messages(self.prompt, self.case.vars, file=self.case.file,
-                               line=self.case.line)
+                               line=self.case.line, case=self.case.id)
 
 
 class RunResult:
@@ -156,7 +156,8 @@ def plan(project: Project, suites: Sequence[Suite], options: RunOptions) -> list
                     continue
                 # rendered now so that a template error stops the run before its first
                 # call; rendered again when the call is made (Call.messages)
-                render_messages(prompt, case.vars, file=case.file, line=case.line)
+                render_messages(prompt, case.vars, file=case.file, line=case.line,
+                                case=case.id)
                 for model in models:
                     entry = project.model(model)
                     base = {**entry.params.set_values(), **prompt.spec.params.set_values(),

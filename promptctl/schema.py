@@ -53,11 +53,51 @@ def _response_format(value: Any) -> Any:
     if kind in ("json_object", "json_schema"):
         if not isinstance(schema, dict):
             raise ValueError("response_format of type json_schema needs a 'schema' mapping")
+        _check_json_schema(schema)
         out: dict[str, Any] = {"type": "json_schema", "schema": schema}
         if strict is not None:  # OpenAI's strict mode: every property required, no extras
             out["strict"] = bool(strict)
         return out
     raise ValueError(f"unknown response_format type {kind!r}: use json_object or json_schema")
+
+
+def _check_json_schema(schema: dict[str, Any]) -> None:
+    """A response_format schema must itself be a valid JSON Schema."""
+    import jsonschema  # only when a project declares a schema: lint and --help stay fast
+
+    try:
+        jsonschema.validators.validator_for(schema).check_schema(schema)
+    except jsonschema.SchemaError as exc:
+        where = "/".join(str(p) for p in exc.absolute_path)
+        raise ValueError(f"response_format schema is not a valid JSON Schema"
+                         f"{f' at {where}' if where else ''}: {exc.message}") from None
+
+
+def _url(value: Any) -> Any:
+    """base_url: an http(s) URL with a host, e.g. http://127.0.0.1:8080/v1."""
+    if value is None:
+        return None
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(str(value))
+        parts.port  # noqa: B018 - raises on a port that is not a number
+    except ValueError:
+        parts = None
+    if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError("base_url must be an http:// or https:// URL with a host, "
+                         "e.g. http://127.0.0.1:8080/v1")
+    return value
+
+
+def _not_blank(value: Any) -> Any:
+    if isinstance(value, str) and not value.strip():
+        raise ValueError("must not be empty")
+    return value
+
+
+NonBlank = Annotated[str, BeforeValidator(_not_blank)]
+Price = dict[Literal["input", "output"], Annotated[float, Field(ge=0)]]
 
 
 class Params(Strict):
@@ -81,7 +121,7 @@ class Params(Strict):
 class ModelEntry(Strict):
     provider: str
     model: str | None = None
-    base_url: str | None = None
+    base_url: Annotated[str | None, BeforeValidator(_url)] = None
     api_key: str | None = Field(None, repr=False)
     api_key_env: str | None = None
     params: Params = Field(default_factory=Params)
@@ -91,7 +131,7 @@ class ModelEntry(Strict):
     n_ctx: int | None = Field(None, ge=64)
     n_threads: int | None = Field(None, ge=1)
     n_gpu_layers: int | None = None
-    price: dict[str, float] | None = None  # {input: $/token, output: $/token}
+    price: Price | None = None  # {input: $/token, output: $/token}, each >= 0
 
 
 class Paths(Strict):
@@ -117,7 +157,7 @@ class Limits(Strict):
 
 class ProjectConfig(Strict):
     description: str | None = None
-    models: dict[str, ModelEntry] = Field(default_factory=dict)
+    models: dict[NonBlank, ModelEntry] = Field(default_factory=dict)
     judge: str | None = None  # model alias for llm-rubric, factuality, answer-relevance
     embedder: str | None = None  # model alias for `similar`
     paths: Paths = Field(default_factory=Paths)
@@ -160,9 +200,9 @@ class Prompt(Strict):
 
 
 class PromptCollection(Strict):
-    name: str | None = None
+    name: NonBlank | None = None
     description: str | None = None
-    prompts: dict[str, Prompt]
+    prompts: dict[NonBlank, Prompt] = Field(min_length=1)
 
 
 class AssertionSpec(BaseModel):
@@ -194,9 +234,9 @@ class CaseDefaults(Strict):
 class CaseSpec(Strict):
     """A case, or (with `from`) a data file whose rows are cases."""
 
-    id: str | int | None = None
+    id: NonBlank | int | None = None
     description: str | None = None
-    from_: str | None = Field(None, alias="from")
+    from_: NonBlank | None = Field(None, alias="from")
     vars: dict[str, Any] = Field(default_factory=dict)
     assert_: list[AssertionSpec] = Field(default_factory=list, alias="assert")
     params: Params = Field(default_factory=Params)
@@ -213,8 +253,8 @@ class CaseSpec(Strict):
 
 class SuiteSpec(Strict):
     description: str | None = None
-    prompts: StrList
-    models: StrList | None = None
+    prompts: Annotated[StrList, Field(min_length=1)]
+    models: Annotated[StrList, Field(min_length=1)] | None = None
     repeat: int | str = 1  # a count, or "auto": sample more only where uncertain
     params: Params = Field(default_factory=Params)
     defaults: CaseDefaults = Field(default_factory=CaseDefaults)

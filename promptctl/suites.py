@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import csv
+import functools
 import io
 import json
 from collections.abc import Sequence
@@ -119,6 +120,9 @@ def _make_case(project: Project, src: Source, case_id: str, vars_: dict[str, Any
                             file=src.file if aloc else file, line=key_line,
                             hint=exc.hint) from None
         _check_references(project, rendered, src.file if aloc else file, aline)
+        _check_transform(project, rendered, vars_, case_id,
+                         src.file if aloc else file,
+                         src.line((*aloc, "transform"), key=True) if aloc else aline)
         out.append(rendered)
         lines.append(aline)
     return Case(id=case_id, vars=vars_, asserts=out, assert_lines=lines, params=params,
@@ -140,7 +144,7 @@ def _render_value(project: Project, spec: AssertionSpec, vars_: dict[str, Any], 
         tpl = templates.compile_template(project.env, text, file=file, line=line,
                                          what="assertion value")
         return templates.render(tpl, vars_, what=f"case '{case_id}' assertion value",
-                                file=file, line=line)
+                                file=file, line=line, src=text)
 
     def rendered(value: Any) -> Any:
         if isinstance(value, str):
@@ -168,6 +172,33 @@ def _check_references(project: Project, spec: AssertionSpec, file: str,
     prompt = spec.options.get("judge_prompt")
     if isinstance(prompt, str):
         project.prompt(prompt, file=file, line=line)
+
+
+def _check_transform(project: Project, spec: AssertionSpec, vars_: dict[str, Any],
+                     case_id: str, file: str, line: int | None) -> None:
+    """A transform sees `output` and the case's vars: any other name is undefined in
+    every case, so it is refused here rather than failing each output."""
+    if not spec.transform:
+        return
+    unknown = sorted(_transform_names(spec.transform) - {"output"} - set(vars_))
+    if unknown:
+        raise UserError(f"case '{case_id}': transform {spec.transform!r} uses undefined "
+                        f"name '{unknown[0]}'", file=file, line=line,
+                        hint="a transform sees 'output' and the case's vars")
+
+
+@functools.lru_cache(maxsize=256)
+def _transform_names(transform: str) -> frozenset[str]:
+    """The names a transform needs (parsed once per distinct transform)."""
+    import jinja2
+
+    text = transform.strip()
+    if not (text.startswith("{{") and text.endswith("}}")):
+        text = "{{ " + text + " }}"
+    try:
+        return frozenset(templates.analyse(jinja2.Environment(), text).required)
+    except jinja2.TemplateError:  # reported by the assertion's own validation
+        return frozenset()
 
 
 def _row_case(row: dict[str, Any], file: str, line: int) -> CaseSpec:

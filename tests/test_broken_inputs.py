@@ -64,7 +64,7 @@ CORPUS = [
     ("unknown-model-in-suite", {"suites/triage.yaml": GOOD_SUITE + "models: [gpt5]\n"},
      ["--model-from-suite"], "suites/triage.yaml:7", "unknown model 'gpt5'"),
     ("undefined-variable", {"suites/triage.yaml": GOOD_SUITE.replace("ticket:", "tiket:")},
-     [], "suites/triage.yaml:3", "'ticket' is undefined"),
+     [], "prompts/support.yaml:9", "(case 'one' of suites/triage.yaml:3): 'ticket' is undefined"),
     ("template-syntax", {"prompts/support.yaml": GOOD_PROMPTS.replace("{{ ticket }}",
                                                                        "{{ ticket }")},
      [], "prompts/support.yaml:9", "template syntax error"),

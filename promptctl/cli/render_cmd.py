@@ -32,6 +32,7 @@ def render(
     project = common.project(config)
     ref = project.prompt(prompt)
     variables: dict = {}
+    where: dict = {}  # the case's id and place, for error messages
     if case is not None:
         suite_name, sep, case_id = case.rpartition(":")
         if not sep or not suite_name or not case_id:
@@ -46,15 +47,16 @@ def render(
                             hint=suggest(case_id, [c.id for c in suite.cases])
                             or "list the case ids in the suite file")
         variables.update(found.vars)
+        where = {"file": found.file, "line": found.line, "case": found.id}
     variables.update(common.parse_vars(var))
     if diff is not None:
         from ..deps import prompt_at
 
         old_ref = prompt_at(project, ref, diff)  # a bad ref fails before any rendering
-        _show_diff(ref, old_ref, variables, render_messages(ref, variables), diff,
+        _show_diff(ref, old_ref, variables, render_messages(ref, variables, **where), diff,
                    as_json=as_json)
         return
-    messages = render_messages(ref, variables)
+    messages = render_messages(ref, variables, **where)
     if as_json:
         print(json.dumps(messages, indent=2, ensure_ascii=False))
         return
