@@ -41,6 +41,9 @@ def update(
     from . import output
 
     project = common.project(config)
+    common.check_state(project, "baselines")
+    if run is None:
+        common.check_state(project)
     if run is not None:
         saved = load_run(project, None if run == "latest" else run)
         wanted = {p.stem for p in project.suite_paths(suites)} if suites else None

@@ -73,6 +73,7 @@ def check(
 
     check_outputs(output_file)
     project = common.project(config)
+    common.check_state(project)
     loaded = common.load_suites(project, suites, model)
     options = common.run_options(model, repeat, concurrency, no_cache, filter,
                                  max_repeat, resample, shard)

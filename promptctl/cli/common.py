@@ -60,6 +60,39 @@ def project(config: Path | None) -> Project:
     return load_project(config=config)
 
 
+def check_state(proj: Project, key: str = "state") -> None:
+    """The state directory (paths.state, default .promptctl; or another of `paths`,
+    e.g. baselines) must be a directory that can be written, or be creatable there:
+    checked before any model call, so a run never dies half-way with nothing recorded.
+    Nothing is created here."""
+    from ..reports import unwritable_dir
+
+    target = proj.root / getattr(proj.config.paths, key)
+    existing = target
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if existing.is_dir():
+        problem = unwritable_dir(existing)
+    elif existing == target:
+        problem = "it is a file, not a directory"
+    else:
+        problem = f"{existing} is a file, not a directory"
+    if problem is None:
+        return
+    from ..project import display_path
+
+    shown = display_path(target)
+    src = proj.config_source
+    line = src.key_lines.get(("paths", key)) if src is not None else None
+    if line is not None:
+        raise UserError(f"paths.{key} '{getattr(proj.config.paths, key)}' ({shown}): "
+                        f"{problem}", file=proj.config_file, line=line,
+                        hint=f"point paths.{key} at a directory you can write to")
+    what = "state directory" if key == "state" else f"{key} directory"
+    raise UserError(f"the {what}: {problem}", file=shown,
+                    hint=f"remove or move it, or set paths.{key} in promptctl.yaml")
+
+
 def load_suites(proj: Project, targets: list[str] | None, models: list[str] | None
                 ) -> list[Suite]:
     """The suites named on the command line (default: all), with -m applied."""

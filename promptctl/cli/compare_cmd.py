@@ -67,6 +67,7 @@ def compare(
     for path in output_file or []:
         check_output_path(path, FORMATS)
     project = common.project(config)
+    common.check_state(project)
     ta, tb = classify_pair(project, a, b)
     targets = [*(suites or []), *(suite or [])]
     if ta.kind == "run" and (model or repeat or targets or no_cache):

@@ -39,6 +39,7 @@ def merge(
 
     check_outputs(output_file, RUN_FORMATS)
     project = common.project(config)
+    common.check_state(project)
     merged = merge_runs(project, runs, allow_partial=allow_partial)
     if not quiet:
         for src in merged.sources:

@@ -78,6 +78,7 @@ def run(
 
     check_outputs(output_file, RUN_FORMATS)
     project = common.project(config)
+    common.check_state(project)
     options = common.run_options(model, repeat, concurrency, no_cache, filter,
                                  max_repeat, resample, shard)
     if (resume or retry_errors) and (changed_since or watch):
