@@ -17,8 +17,15 @@ import jinja2
 
 from . import templates
 from .errors import UserError
-from .project import YAML_SUFFIXES, Project, PromptRef, Suite, display_path, iter_prompt_texts
-from .schema import ModelEntry
+from .project import (
+    YAML_SUFFIXES,
+    Project,
+    PromptRef,
+    Suite,
+    display_path,
+    iter_prompt_texts,
+    missing_model_file,
+)
 
 
 @dataclass(frozen=True)
@@ -178,8 +185,8 @@ def _lint_suite(project: Project, suite: Suite) -> list[Finding]:
             available = set(ref.spec.vars) | set(case.vars)
             missing = sorted(set(needs[ref.id]) - available)
             for name in missing:
-                file, line = needs[ref.id][name]
-                out.append(Finding("error", file, line,
+                tfile, tline = needs[ref.id][name]
+                out.append(Finding("error", tfile, tline,
                                    f"prompt '{ref.id}' (case '{case.id}' of "
                                    f"{case.file}:{case.line}) uses undefined variable "
                                    f"'{name}'", "add it to the case's vars or to defaults.vars"))
@@ -225,7 +232,7 @@ def _lint_model_files(project: Project, suite: Suite) -> list[Finding]:
     for i, name in enumerate(suite.spec.models or []):
         if name in project.config.models:
             continue
-        problem = _missing_model_file(project, project.model(name))
+        problem = missing_model_file(project.root, project.model(name))
         if problem:
             out.append(Finding("error", suite.file, suite.source.line(("models", i)),
                                f"model '{name}': {problem}",
@@ -233,27 +240,12 @@ def _lint_model_files(project: Project, suite: Suite) -> list[Finding]:
     return out
 
 
-def _missing_model_file(project: Project, entry: ModelEntry) -> str | None:
-    """Why a llama-cpp entry's model could not be loaded, or None. A relative path is
-    looked up where a run looks (the working directory) and in the project root."""
-    if entry.provider != "llama-cpp":
-        return None
-    if not entry.model:
-        return "a llama-cpp model needs 'model': builtin:smollm2 or a .gguf path"
-    if entry.model.startswith("builtin:"):
-        return None
-    path = Path(entry.model).expanduser()
-    if path.is_file() or (not path.is_absolute() and (project.root / path).is_file()):
-        return None
-    return f"model file not found: {entry.model}"
-
-
 def lint_config(project: Project) -> list[Finding]:
     """promptctl.yaml: what loading it does not check because no run needs it yet."""
     out = []
     src = project.config_source
     for alias, entry in project.config.models.items():
-        problem = _missing_model_file(project, entry)
+        problem = missing_model_file(project.root, entry)
         if problem and src is not None:
             out.append(Finding("error", project.config_file,
                                src.line(("models", alias, "model")),

@@ -78,6 +78,10 @@ def _describe(err: ErrorDetails, model: type[BaseModel]) -> tuple[str, str | Non
         return (f"{parent + ': ' if parent else ''}key {loc[-2]!r}: "
                 f"{err['msg'].removeprefix('Value error, ')}"), None
     where = _loc_text(loc)
+    if kind in ("dict_type", "model_type", "model_attributes_type"):
+        got = err.get("input")
+        return (f"{where + ': ' if where else ''}expected a mapping of keys, got "
+                f"{type(got).__name__} {got!r}"[:200]), None
     if kind == "too_short":
         return f"'{loc[-1]}' is empty", f"list at least one entry under '{loc[-1]}'"
     if kind == "extra_forbidden":
@@ -320,7 +324,10 @@ class Project:
     def suite_paths(self, targets: Sequence[str] = ()) -> list[Path]:
         if not targets:
             if not self.suites_dir.is_dir():
+                line = self.config_source.key_lines.get(("paths", "suites")) \
+                    if self.config_source is not None else None
                 raise UserError(f"no suites directory at {display_path(self.suites_dir)}",
+                                file=self.config_file if line else None, line=line,
                                 hint="create suites/NAME.yaml or name a suite file")
             found = sorted(p for p in self.suites_dir.iterdir()
                            if p.suffix in YAML_SUFFIXES and p.is_file())
@@ -351,6 +358,22 @@ class Project:
         from .suites import load_suite
 
         return load_suite(self, path, models=models)
+
+
+def missing_model_file(root: Path, entry: ModelEntry) -> str | None:
+    """Why a llama-cpp entry's model could not be loaded, or None; nothing is imported
+    or opened. A relative path is looked up where a run looks (the working directory)
+    and in the project root."""
+    if entry.provider != "llama-cpp":
+        return None
+    if not entry.model:
+        return "a llama-cpp model needs 'model': builtin:smollm2 or a .gguf path"
+    if entry.model.startswith("builtin:"):
+        return None
+    path = Path(entry.model).expanduser()
+    if path.is_file() or (not path.is_absolute() and (root / path).is_file()):
+        return None
+    return f"model file not found: {entry.model}"
 
 
 def iter_prompt_texts(ref: PromptRef) -> Iterable[tuple[str, str, Loc]]:

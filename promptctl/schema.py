@@ -96,7 +96,13 @@ def _not_blank(value: Any) -> Any:
     return value
 
 
+def _none_is_empty(value: Any) -> Any:
+    """`defaults:` or `vars:` with nothing under it (or only a comment) is empty."""
+    return {} if value is None else value
+
+
 NonBlank = Annotated[str, BeforeValidator(_not_blank)]
+VarMap = Annotated[dict[str, Any], BeforeValidator(_none_is_empty)]
 Price = dict[Literal["input", "output"], Annotated[float, Field(ge=0)]]
 
 
@@ -187,7 +193,7 @@ class Prompt(Strict):
     template: str | None = None
     messages: list[Message] | None = None
     examples: list[Example] = Field(default_factory=list)
-    vars: dict[str, Any] = Field(default_factory=dict)
+    vars: VarMap = Field(default_factory=dict)
     params: Params = Field(default_factory=Params)
 
     @model_validator(mode="after")
@@ -225,7 +231,7 @@ class AssertionSpec(BaseModel):
 
 
 class CaseDefaults(Strict):
-    vars: dict[str, Any] = Field(default_factory=dict)
+    vars: VarMap = Field(default_factory=dict)
     assert_: list[AssertionSpec] = Field(default_factory=list, alias="assert")
     params: Params = Field(default_factory=Params)
     threshold: float | None = Field(None, ge=0, le=1)
@@ -237,7 +243,7 @@ class CaseSpec(Strict):
     id: NonBlank | int | None = None
     description: str | None = None
     from_: NonBlank | None = Field(None, alias="from")
-    vars: dict[str, Any] = Field(default_factory=dict)
+    vars: VarMap = Field(default_factory=dict)
     assert_: list[AssertionSpec] = Field(default_factory=list, alias="assert")
     params: Params = Field(default_factory=Params)
     threshold: float | None = Field(None, ge=0, le=1)
@@ -257,7 +263,8 @@ class SuiteSpec(Strict):
     models: Annotated[StrList, Field(min_length=1)] | None = None
     repeat: int | str = 1  # a count, or "auto": sample more only where uncertain
     params: Params = Field(default_factory=Params)
-    defaults: CaseDefaults = Field(default_factory=CaseDefaults)
+    defaults: Annotated[CaseDefaults, BeforeValidator(_none_is_empty)] = Field(
+        default_factory=CaseDefaults)
     cases: list[CaseSpec] = Field(min_length=1)
     tags: StrList = Field(default_factory=list)
     # tolerated drop vs the baseline, for assertion scores and named metrics

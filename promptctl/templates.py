@@ -117,6 +117,7 @@ def analyse(env: jinja2.Environment, src: str) -> TemplateFacts:
     Globals (range, dict, namespace...) are not variables."""
     facts = TemplateFacts()
     seen: set[str] = set()
+    assigned: set[str] = set()  # set, loop and macro names, in every file visited
     edges: dict[str | None, list[tuple[str, str | None, int]]] = {}
 
     def source_of(name: str) -> tuple[str, str] | None:
@@ -145,9 +146,12 @@ def analyse(env: jinja2.Environment, src: str) -> TemplateFacts:
             if filt.name in _DEFAULT_FILTERS and isinstance(filt.node, nodes.Name):
                 facts.optional.add(filt.node.name)
         for node in ast.find_all(nodes.Name):
-            if node.ctx == "load" and node.name in undeclared \
+            if node.ctx == "store":
+                assigned.add(node.name)
+            elif node.ctx == "load" and node.name in undeclared \
                     and node.name not in facts.optional:
                 facts.required.setdefault(node.name, (file, node.lineno))
+        assigned.update(m.name for m in ast.find_all(nodes.Macro))
         _unsafe_access(ast, file, facts)
         _walk_refs(ast, False, lambda node, conditional: ref(node, conditional, file, name))
 
@@ -179,6 +183,9 @@ def analyse(env: jinja2.Environment, src: str) -> TemplateFacts:
             visit(text, shown, target)
 
     visit(src, None, None)
+    # an included file sees the includer's variables: what any of them sets is defined
+    facts.required = {name: place for name, place in facts.required.items()
+                      if place[0] is None or name not in assigned}
     _recursive_includes(edges, facts)
     return facts
 
@@ -221,9 +228,10 @@ def _exported_names(env: jinja2.Environment, text: str) -> set[str] | None:
         return None
     names = {m.name for m in ast.find_all(nodes.Macro)}
     for assign in ast.find_all((nodes.Assign, nodes.AssignBlock)):
-        names |= {n.name for n in assign.target.find_all(nodes.Name)}
-        if isinstance(assign.target, nodes.Name):
-            names.add(assign.target.name)
+        target: nodes.Node = assign.target  # type: ignore[attr-defined]
+        names |= {n.name for n in target.find_all(nodes.Name)}
+        if isinstance(target, nodes.Name):
+            names.add(target.name)
     return names
 
 
@@ -250,7 +258,7 @@ def render(template: jinja2.Template, variables: dict[str, Any], *, what: str,
     `file`/`line` say where the template text `src` was written."""
     try:
         return template.render(variables)
-    except Exception as exc:  # noqa: BLE001 - every render error is the input's fault
+    except Exception as exc:  # every render error is the input's fault
         file, line = error_location(exc, file=file, line=line, src=src)
         err = exc
     if isinstance(err, jinja2.UndefinedError):

@@ -79,6 +79,9 @@ def check(
                                  max_repeat, resample, shard)
     if not common.select_changed(project, loaded, options, changed_since):
         raise typer.Exit(0)
+    from ..runner import plan
+
+    plan(project, loaded, options)  # a template error comes before a missing baseline
     start = time.perf_counter()
     with output.progress(not quiet) as (set_total, advance):
         result, report = run_check(project, loaded, options, strict=strict,

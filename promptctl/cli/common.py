@@ -95,8 +95,26 @@ def check_state(proj: Project, key: str = "state") -> None:
 
 def load_suites(proj: Project, targets: list[str] | None, models: list[str] | None
                 ) -> list[Suite]:
-    """The suites named on the command line (default: all), with -m applied."""
-    return [proj.load_suite(p, models=models or []) for p in proj.suite_paths(targets or [])]
+    """The suites named on the command line (default: all), with -m applied. A local
+    model file that is missing is refused here, naming where it is written, before a
+    run folder exists."""
+    from ..project import missing_model_file
+
+    loaded = [proj.load_suite(p, models=models or []) for p in proj.suite_paths(targets or [])]
+    for suite in loaded:
+        for i, name in enumerate(suite.models):
+            problem = missing_model_file(proj.root, proj.model(name))
+            if problem is None:
+                continue
+            file, line = None, None
+            if name in proj.config.models and proj.config_source is not None:
+                file = proj.config_file
+                line = proj.config_source.line(("models", name, "model"))
+            elif not models:
+                file, line = suite.file, suite.source.line(("models", i))
+            raise UserError(f"model '{name}': {problem}", file=file, line=line,
+                            hint="give the path to a .gguf file, or use builtin:smollm2")
+    return loaded
 
 
 def run_options(model: list[str] | None, repeat: str | None, concurrency: int | None,

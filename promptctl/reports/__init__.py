@@ -47,7 +47,7 @@ def check_output_path(path: Path, formats: tuple[str, ...] = RUN_FORMATS) -> Non
     """Fail before running anything if the report could not be written."""
     if path.suffix.lower() not in formats:
         raise UserError(f"unsupported output format '{path.suffix or path.name}'",
-                        hint="use one of: " + ", ".join(formats))
+                        file=str(path), hint="use one of: " + ", ".join(formats))
     if path.parent and not path.parent.exists():
         raise UserError(f"directory {path.parent} does not exist", file=str(path),
                         hint="create it first")
