@@ -5,12 +5,24 @@ real CLI (in-process, a few in a subprocess) on the echo provider."""
 
 from __future__ import annotations
 
+import functools
 import os
 from pathlib import Path
 from typing import NamedTuple
 
 import pytest
+import typer.main
+import typer.testing
 from conftest import run_subprocess
+
+_command = functools.lru_cache(maxsize=None)(typer.main.get_command)
+
+
+@pytest.fixture(autouse=True)
+def _command_built_once(monkeypatch):
+    """typer rebuilds the click command on every in-process call, most of a call's time
+    in this corpus: build it once (the same app, so the same command)."""
+    monkeypatch.setattr(typer.testing, "_get_command", _command)
 
 GOOD_PROMPTS = """
 prompts:
@@ -320,7 +332,8 @@ MORE = [
            "prompts/support.yaml:4", "not a valid JSON Schema"),
     Broken("param-suite-unknown", SP("params: {max_token: 3}\n"), "suites/triage.yaml:7",
            "unknown key 'max_token'"),
-    Broken("param-case-seed-word", S("    vars: {ticket", "    params: {seed: x}\n    vars: {ticket"),
+    Broken("param-case-seed-word",
+           S("    vars: {ticket", "    params: {seed: x}\n    vars: {ticket"),
            "suites/triage.yaml:4", "seed"),
     Broken("param-defaults-temperature", SP("defaults:\n  params: {temperature: -1}\n"),
            "suites/triage.yaml:8", "temperature"),
@@ -367,10 +380,11 @@ MORE = [
            "prompts/support.yaml:3", "template"),
     Broken("message-role-missing", P("      - role: system\n        content:", "      - content:"),
            "prompts/support.yaml:6", "missing required key 'role'"),
-    Broken("message-content-missing", P("      - role: user\n        content: \"Ticket: {{ ticket }}\"",
-                                        "      - role: user"),
+    Broken("message-content-missing",
+           P("      - role: user\n        content: \"Ticket: {{ ticket }}\"", "      - role: user"),
            "prompts/support.yaml:8", "missing required key 'content'"),
-    Broken("message-unknown-key", P("      - role: user\n", "      - role: user\n        name: bob\n"),
+    Broken("message-unknown-key",
+           P("      - role: user\n", "      - role: user\n        name: bob\n"),
            "prompts/support.yaml:9", "unknown key 'name'"),
     Broken("message-content-list", P("content: \"Ticket: {{ ticket }}\"", "content: [a]"),
            "prompts/support.yaml:9", "content"),
@@ -380,13 +394,15 @@ MORE = [
            P("  triage:\n", "  triage:\n    examples:\n      - {user: hi}\n"),
            "prompts/support.yaml:4", "missing required key 'assistant'"),
     Broken("example-unknown-key",
-           P("  triage:\n", "  triage:\n    examples:\n      - {user: a, assistant: b, system: c}\n"),
+           P("  triage:\n",
+             "  triage:\n    examples:\n      - {user: a, assistant: b, system: c}\n"),
            "prompts/support.yaml:4", "unknown key 'system'"),
     Broken("example-template-syntax",
            P("  triage:\n", "  triage:\n    examples:\n      - {user: '{{ x', assistant: ok}\n"),
            "prompts/support.yaml:4", "template syntax error"),
     Broken("example-template-undefined",
-           P("  triage:\n", "  triage:\n    examples:\n      - {user: '{{ nope }}', assistant: ok}\n"),
+           P("  triage:\n",
+             "  triage:\n    examples:\n      - {user: '{{ nope }}', assistant: ok}\n"),
            "prompts/support.yaml:4", "'nope' is undefined"),
     Broken("prompt-vars-list", P("vars: {teams: [billing, shipping]}", "vars: [teams]"),
            "prompts/support.yaml:4", "vars"),
@@ -482,7 +498,8 @@ MORE = [
     Broken("defaults-assert-unknown-type", SP("defaults:\n  assert:\n    - {type: nope}\n"),
            "suites/triage.yaml:9", "unknown assertion type 'nope'"),
     # -- cases: every key ----------------------------------------------------------
-    Broken("case-not-mapping", {"suites/triage.yaml": "prompts: [support.triage]\ncases:\n  - one\n"},
+    Broken("case-not-mapping",
+           {"suites/triage.yaml": "prompts: [support.triage]\ncases:\n  - one\n"},
            "suites/triage.yaml:3", "expected a mapping"),
     Broken("case-id-empty", S("id: one", "id: ''"), "suites/triage.yaml:3",
            "must not be empty"),
@@ -546,7 +563,8 @@ MORE = [
                '"assert": [{"type": "contains", "value": "{{ nope }}"}]}\n')),
            "suites/data/t.jsonl:2", "'nope' is undefined"),
     Broken("jsonl-id-clashes-with-case",
-           SP("  - from: data/t.jsonl\n", suites__data__t_DOT_jsonl='{"id": "one", "ticket": "x"}\n'),
+           SP("  - from: data/t.jsonl\n",
+              suites__data__t_DOT_jsonl='{"id": "one", "ticket": "x"}\n'),
            "suites/data/t.jsonl:1", "duplicate case id 'one'"),
     # -- assertions: every common key, and the types' own values ----------------------
     Broken("assert-type-missing", A("{value: billing}"), "suites/triage.yaml:6",
@@ -721,7 +739,7 @@ VALID = [
                                            + ROW_CHECK)
                     .replace("\n", "\r\n").encode(),
                     "suites/data/t.csv": b"id,ticket\r\nrow-1,x\r\nrow-2,y\r\n"}),
-    ("integer-case-ids", S("  - id: one\n", "  - id: 1\n") and {
+    ("integer-case-ids", {
         "suites/triage.yaml": GOOD_SUITE.replace("id: one", "id: 1") +
         "  - id: 2\n    vars: {ticket: x}\n    assert: [{type: icontains, value: billing}]\n"}),
     ("unicode-case-ids", {"suites/triage.yaml": GOOD_SUITE.replace("id: one", "id: café-☕") +
@@ -729,7 +747,8 @@ VALID = [
                           "    assert: [{type: contains, value: 請求}]\n"}),
     ("blank-jsonl-lines", SP("  - from: data/t.jsonl\n" + ROW_CHECK, suites__data__t_DOT_jsonl=(
         "\n\n" + '{"id": "a", "ticket": "x"}\n' + "   \n\n" + '{"id": "b", "ticket": "y"}\n\n'))),
-    ("five-megabyte-jsonl-line", SP("  - from: data/t.jsonl\n", suites__data__t_DOT_jsonl=BIG_LINE)),
+    ("five-megabyte-jsonl-line",
+     SP("  - from: data/t.jsonl\n", suites__data__t_DOT_jsonl=BIG_LINE)),
     ("tabs-in-quoted-strings", {
         **P("content: \"Ticket: {{ ticket }}\"", "content: \"Ticket:\\t{{ ticket }}\\t.\""),
         **S('vars: {ticket: "charged twice"}', 'vars: {ticket: "charged\\ttwice"}')}),
@@ -738,7 +757,8 @@ VALID = [
                     "    assert: [{type: icontains, value: billing}]\n"}),
     ("comment-only-defaults", {"suites/triage.yaml": "prompts: [support.triage]\ndefaults:\n"
                                "  # nothing shared yet\ncases:\n  - id: one\n"
-                               "    vars: {ticket: x}\n    assert: [{type: icontains, value: billing}]\n"}),
+                               "    vars: {ticket: x}\n"
+                               "    assert: [{type: icontains, value: billing}]\n"}),
     ("anchors-and-merge-keys", {"suites/triage.yaml": (
         "prompts: [support.triage]\ncases:\n  - id: one\n    vars: &v {ticket: charged twice}\n"
         "    assert: &a\n      - {type: icontains, value: billing}\n"
@@ -769,3 +789,14 @@ def test_odd_but_valid_project(name, files, cli, tmp_path, monkeypatch):
     assert result.exit_code == 0, result.output
     result = cli("lint")
     assert result.exit_code == 0, result.output
+
+
+def test_a_failed_atomic_write_leaves_no_temp_file(tmp_path):
+    """The last line of defence behind the -o checks: a rename that fails (the target
+    became a directory after the check) removes its temp file."""
+    from promptctl.store import write_text_atomic
+
+    (tmp_path / "out.json").mkdir()
+    with pytest.raises(OSError):
+        write_text_atomic(tmp_path / "out.json", "{}\n")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.json"]
