@@ -278,6 +278,14 @@ class Project:
         matches = [p for p in prompts if p.split(".", 1)[1] == name]
         if len(matches) == 1:
             return prompts[matches[0]]
+        configured = self.config_source.key_lines.get(("paths", "prompts")) \
+            if self.config_source is not None else None
+        if configured and not self.prompts_dir.is_dir():  # the culprit is the setting
+            asked = f" (prompt '{name}' is asked for at {file}:{line})" if file else ""
+            raise UserError(f"paths.prompts '{self.config.paths.prompts}': no such "
+                            f"directory{asked}",
+                            file=self.config_file, line=configured,
+                            hint="fix the path, or create the directory")
         hint = suggest(name, prompts) or (
             "known prompts: " + ", ".join(sorted(prompts)) if prompts
             else f"no prompts found in {display_path(self.prompts_dir)}/")
