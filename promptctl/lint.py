@@ -94,20 +94,26 @@ def _classify(project: Project, paths: Sequence[str]) -> tuple[list[Path], list[
 
 
 def _lint_prompt(project: Project, ref: PromptRef) -> list[Finding]:
-    out = []
+    out = _template_problems(project, ref)
     used: set[str] = set()
-    for what, text, loc in iter_prompt_texts(ref):
-        facts = templates.analyse(project.env, text)
-        used |= facts.names
-        for file, line, message, hint in facts.problems:
-            where = _template_place(ref, text, loc, file, line)
-            out.append(Finding("error", *where, f"prompt '{ref.id}' {what}: {message}", hint))
+    for _, text, _ in iter_prompt_texts(ref):
+        used |= templates.analyse(project.env, text).names
     for name in ref.spec.vars:
         if name not in used:
             out.append(Finding("warning", ref.file, ref.source.line((*ref.loc, "vars", name),
                                                                     key=True),
                                f"prompt '{ref.id}': default variable '{name}' is never used",
                                "remove it or use it in the template"))
+    return out
+
+
+def _template_problems(project: Project, ref: PromptRef) -> list[Finding]:
+    """What `render` would refuse in any case: a missing include, a blocked attribute..."""
+    out = []
+    for what, text, loc in iter_prompt_texts(ref):
+        for file, line, message, hint in templates.analyse(project.env, text).problems:
+            where = _template_place(ref, text, loc, file, line)
+            out.append(Finding("error", *where, f"prompt '{ref.id}' {what}: {message}", hint))
     return out
 
 
@@ -162,14 +168,16 @@ def _lint_suite(project: Project, suite: Suite) -> list[Finding]:
     # per prompt: each required variable and where the prompt first reads it
     needs: dict[str, dict[str, tuple[str, int | None]]] = {}
     used: set[str] = set()
-    broken: set[str] = set()  # prompts with a static problem: reported by _lint_prompt
+    broken: set[str] = set()  # prompts with a static problem: not rendered
     for ref in suite.prompts:
         needs[ref.id] = {}
+        problems = _template_problems(project, ref)  # also when only the suite is linted
+        if problems:
+            broken.add(ref.id)
+            out.extend(problems)
         for _, text, loc in iter_prompt_texts(ref):
             facts = templates.analyse(env, text)
             used |= facts.names
-            if facts.problems:
-                broken.add(ref.id)
             for name, (file, line) in facts.required.items():
                 needs[ref.id].setdefault(name, _template_place(ref, text, loc, file, line))
     for text in _raw_assert_texts(project, suite):

@@ -831,3 +831,15 @@ def test_a_failed_atomic_write_leaves_no_temp_file(tmp_path):
     with pytest.raises(OSError):
         write_text_atomic(tmp_path / "out.json", "{}\n")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out.json"]
+
+
+def test_lint_of_one_suite_reports_its_prompts_template_problems(cli, tmp_path, monkeypatch):
+    """`lint suites/x.yaml` (what pre-commit passes for a changed suite) still finds a
+    missing include in the prompt the suite runs, since run would refuse it."""
+    monkeypatch.chdir(tmp_path)
+    write_project(tmp_path, {**P(TICKET, "{{ ticket }} {% include 'gone.j2' %}"),
+                             "suites/triage.yaml": GOOD_SUITE})
+    result = cli("lint", "suites/triage.yaml")
+    assert result.exit_code == 2, result.output
+    assert "prompts/support.yaml:9: error: prompt 'support.triage' messages[1]: included " \
+           "template 'gone.j2' not found" in result.stderr
