@@ -3,7 +3,12 @@ resolved inside the project's prompts/ directory.
 
 The sandbox is the immutable one: a template reads its vars and cannot change them
 (`teams.append(...)`, `opts.update(...)` are refused), so a case renders the same
-whatever rendered before it and a shared default stays as written."""
+whatever rendered before it and a shared default stays as written.
+
+Every render error names the template's own file and line (the prompt collection's
+YAML line, or the included file and its line), found from the traceback jinja2
+rewrites onto template lines. `analyse` finds statically what a render would refuse,
+for `lint`."""
 
 from __future__ import annotations
 
