@@ -5,24 +5,12 @@ real CLI (in-process, a few in a subprocess) on the echo provider."""
 
 from __future__ import annotations
 
-import functools
 import os
 from pathlib import Path
 from typing import NamedTuple
 
 import pytest
-import typer.main
-import typer.testing
 from conftest import run_subprocess
-
-_command = functools.lru_cache(maxsize=None)(typer.main.get_command)
-
-
-@pytest.fixture(autouse=True)
-def _command_built_once(monkeypatch):
-    """typer rebuilds the click command on every in-process call, most of a call's time
-    in this corpus: build it once (the same app, so the same command)."""
-    monkeypatch.setattr(typer.testing, "_get_command", _command)
 
 GOOD_PROMPTS = """
 prompts:
