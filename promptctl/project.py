@@ -7,6 +7,7 @@ Loading is lazy: `lint` and `render` never touch a model or a provider module.
 from __future__ import annotations
 
 import difflib
+import functools
 import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -18,6 +19,7 @@ from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
 from . import templates
+from .boundary import project_boundary, safe_path
 from .errors import UserError
 from .schema import (
     AssertionSpec,
@@ -206,6 +208,35 @@ class Project:
         self.prompt_files: list[str] = []
 
     # -- paths ---------------------------------------------------------------
+    @functools.cached_property
+    def boundary(self) -> Path:
+        """Where project input may live (boundary.py): the git work tree holding the
+        root, else the root."""
+        return project_boundary(self.root)
+
+    def check_input(self, path: Path, *, what: str, file: str | None = None,
+                    line: int | None = None, written: str | None = None,
+                    expect: str = "file") -> Path:
+        """`path` resolved, if it may be read as project input (inside the boundary,
+        a regular file or, with expect="dir", a directory); else a UserError naming it
+        as written, where it resolves, and file:line that referenced it."""
+        return safe_path(path, self.boundary, file=file, line=line, what=what,
+                         written=written if written is not None else display_path(path),
+                         expect=expect)
+
+    def _check_dir(self, key: str) -> Path | None:
+        """prompts/ or suites/ (paths.KEY), resolved, if it exists; it must resolve
+        inside the boundary. The error names promptctl.yaml's line when it set the path."""
+        path = self.root / getattr(self.config.paths, key)
+        if not os.path.lexists(path):
+            return None
+        file = line = None
+        if self.config_source is not None and key in self.config.paths.model_fields_set:
+            file, line = self.config_file, self.config_source.line(("paths", key))
+        real = self.check_input(path, what=f"{key} directory", file=file, line=line,
+                                expect="dir")
+        return real if real.is_dir() else None
+
     @property
     def prompts_dir(self) -> Path:
         return self.root / self.config.paths.prompts
@@ -230,17 +261,18 @@ class Project:
 
     @property
     def env(self) -> jinja2.sandbox.SandboxedEnvironment:
-        return templates.prompts_env(self.root, self.config.paths.prompts)
+        return templates.prompts_env(self.root, self.config.paths.prompts, self.boundary)
 
     # -- prompts ---------------------------------------------------------------
     def prompt_paths(self) -> list[Path]:
-        if not self.prompts_dir.is_dir():
+        # every YAML-named entry, files or not: load_collection refuses the others
+        if self._check_dir("prompts") is None:
             return []
-        return sorted(p for p in self.prompts_dir.iterdir()
-                      if p.suffix in YAML_SUFFIXES and p.is_file())
+        return sorted(p for p in self.prompts_dir.iterdir() if p.suffix in YAML_SUFFIXES)
 
     def load_collection(self, path: Path) -> dict[str, PromptRef]:
         file = display_path(path)
+        self.check_input(path, what="prompt collection")
         data, src = load_yaml(path, file)
         coll = validate(PromptCollection, data, src)
         name = coll.name or path.stem
@@ -250,6 +282,8 @@ class Project:
             for what, text, loc in iter_prompt_texts(ref):
                 ref._compiled[what] = templates.compile_template(
                     self.env, text, file=file, line=src.line(loc), what=f"{ref.id} {what}")
+                templates.check_includes(self.env, text, file=file, line=src.line(loc),
+                                         what=f"{ref.id} {what}")
             refs[ref.id] = ref
         return refs
 
@@ -331,14 +365,14 @@ class Project:
     # -- suites ------------------------------------------------------------------
     def suite_paths(self, targets: Sequence[str] = ()) -> list[Path]:
         if not targets:
-            if not self.suites_dir.is_dir():
+            if self._check_dir("suites") is None:
                 line = self.config_source.key_lines.get(("paths", "suites")) \
                     if self.config_source is not None else None
                 raise UserError(f"no suites directory at {display_path(self.suites_dir)}",
                                 file=self.config_file if line else None, line=line,
                                 hint="create suites/NAME.yaml or name a suite file")
-            found = sorted(p for p in self.suites_dir.iterdir()
-                           if p.suffix in YAML_SUFFIXES and p.is_file())
+            # every YAML-named entry, files or not: load_suite refuses the others
+            found = sorted(p for p in self.suites_dir.iterdir() if p.suffix in YAML_SUFFIXES)
             if not found:
                 raise UserError(f"no suites found in {display_path(self.suites_dir)}/",
                                 hint="add a suite file (see `promptctl init`)")
@@ -347,12 +381,16 @@ class Project:
         for target in targets:
             path = Path(target)
             if path.is_dir():
+                self.check_input(path, what="suite directory", written=target, expect="dir")
                 out.extend(sorted(p for p in path.iterdir() if p.suffix in YAML_SUFFIXES))
             elif path.is_file():
                 out.append(path)
             else:
+                if os.path.lexists(path):  # a FIFO, a device, a link that leads nowhere
+                    self.check_input(path, what="suite file", written=target)
                 named = [self.suites_dir / f"{target}{s}" for s in YAML_SUFFIXES]
-                hit = next((p for p in named if p.is_file()), None)
+                # a FIFO named like a suite is found, then refused by load_suite
+                hit = next((p for p in named if os.path.lexists(p)), None)
                 if hit is None:
                     known = [p.stem for p in self.suite_paths()] if self.suites_dir.is_dir() \
                         else []
@@ -421,6 +459,7 @@ def load_project(root: Path | None = None, config: Path | None = None) -> Projec
     if cfg_path is None:
         return Project(root, ProjectConfig(), None, None)
     file = display_path(cfg_path)
+    safe_path(cfg_path, project_boundary(root), what="config file", written=file)
     data, src = load_yaml(cfg_path, file)
     cfg = validate(ProjectConfig, data, src)
     from .providers import registry

@@ -32,6 +32,7 @@ def load_suite(project: Project, path: Path, *, models: Sequence[str] = ()) -> S
     from .project import Case, Suite, display_path, validate
 
     file = display_path(path)
+    project.check_input(path, what="suite file")
     data, src = load_yaml(path, file)
     spec = validate(SuiteSpec, data, src)
 
@@ -50,7 +51,8 @@ def load_suite(project: Project, path: Path, *, models: Sequence[str] = ()) -> S
     for i, cspec in enumerate(spec.cases):
         loc: Loc = ("cases", i)
         if cspec.from_ is not None:
-            rows = load_rows(path, project.root, cspec.from_, src, (*loc, "from"))
+            rows = load_rows(path, project.root, cspec.from_, src, (*loc, "from"),
+                             project=project)
             for row_file, row_line, row in rows:
                 row_spec = _row_case(row, row_file, row_line)
                 vars_ = {**defaults.vars, **cspec.vars, **row_spec.vars}
@@ -226,14 +228,21 @@ def _row_case(row: dict[str, Any], file: str, line: int) -> CaseSpec:
                              "'vars' and 'assert'") from None
 
 
-def load_rows(suite_path: Path, root: Path, ref: str, src: Source, loc: Loc
-              ) -> list[tuple[str, int, dict[str, Any]]]:
+def load_rows(suite_path: Path, root: Path, ref: str, src: Source, loc: Loc, *,
+              project: Project | None = None) -> list[tuple[str, int, dict[str, Any]]]:
+    """The rows of a `from:` data file. With `project`, the file must resolve inside
+    its boundary and be a regular file (boundary.py)."""
+    import os
+
     from .project import display_path
 
     line = src.line(loc)
     candidates = [suite_path.parent / ref, root / ref]
-    path = next((p for p in candidates if p.is_file()), None)
-    if path is None:
+    # lexists, not is_file: a link that leaves the project or a FIFO is refused below
+    path = next((p for p in candidates if os.path.lexists(p)), None)
+    if path is not None and project is not None:
+        project.check_input(path, what="data file", written=ref, file=src.file, line=line)
+    if path is None or not path.is_file():
         raise UserError(f"data file '{ref}' not found", file=src.file, line=line,
                         hint="paths are relative to the suite file or the project root")
     if path.suffix.lower() not in DATA_SUFFIXES:

@@ -1,5 +1,6 @@
 """Jinja rendering: sandboxed, strict about undefined variables, includes and macros
-resolved inside the project's prompts/ directory.
+resolved inside the project's prompts/ directory; an include that is a link must
+resolve inside the project's boundary (BoundedLoader, boundary.py).
 
 The sandbox is the immutable one: a template reads its vars and cannot change them
 (`teams.append(...)`, `opts.update(...)` are refused), so a case renders the same
@@ -13,6 +14,8 @@ for `lint`."""
 from __future__ import annotations
 
 import functools
+import os
+import posixpath
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,10 +28,34 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment, SandboxedEnvironment
 from .errors import UserError
 
 
+class BoundedLoader(jinja2.FileSystemLoader):
+    """Templates under prompts/, each checked before it is opened: it must resolve
+    (links followed) inside the project's boundary and be a regular file. Anything else
+    is a UserError naming the include as written and where it resolves; the caller
+    (`render`, `check_includes`) adds the file:line that included it."""
+
+    def __init__(self, searchpath: str, boundary: str) -> None:
+        super().__init__(searchpath)
+        self.boundary = Path(boundary)
+
+    def get_source(self, environment: jinja2.Environment, template: str
+                   ) -> tuple[str, str, Any]:
+        from .boundary import safe_path
+
+        pieces = jinja2.loaders.split_template_path(template)
+        for searchpath in self.searchpath:
+            filename = posixpath.join(searchpath, *pieces)
+            if os.path.lexists(filename):
+                safe_path(Path(filename), self.boundary, what="included template",
+                          written=template, file=template)
+        return super().get_source(environment, template)
+
+
 @functools.lru_cache(maxsize=8)
-def environment(prompts_dir: str) -> SandboxedEnvironment:
+def environment(prompts_dir: str, boundary: str | None = None) -> SandboxedEnvironment:
     env = ImmutableSandboxedEnvironment(
-        loader=jinja2.FileSystemLoader(prompts_dir),
+        loader=jinja2.FileSystemLoader(prompts_dir) if boundary is None
+        else BoundedLoader(prompts_dir, boundary),
         undefined=jinja2.StrictUndefined,
         autoescape=False,
         keep_trailing_newline=False,
@@ -266,6 +293,10 @@ def render(template: jinja2.Template, variables: dict[str, Any], *, what: str,
     except Exception as exc:  # every render error is the input's fault
         file, line = error_location(exc, file=file, line=line, src=src)
         err = exc
+    if isinstance(err, UserError):  # the loader refused an include (BoundedLoader)
+        err.message = f"{what}: {err.message}"
+        err.file, err.line = file, line
+        raise err
     if isinstance(err, jinja2.UndefinedError):
         missing_macro = "does not export the requested name" in (err.message or "")
         raise UserError(f"{what}: {err.message}", file=file, line=line,
@@ -342,5 +373,39 @@ def compile_expression(env: SandboxedEnvironment, expr: str, *, file: str,
                         ) from None
 
 
-def prompts_env(root: Path, prompts_dir: str) -> SandboxedEnvironment:
-    return environment(str((root / prompts_dir).resolve()))
+def prompts_env(root: Path, prompts_dir: str, boundary: Path | None = None
+                ) -> SandboxedEnvironment:
+    return environment(str((root / prompts_dir).resolve()),
+                       str(boundary) if boundary is not None else None)
+
+
+def check_includes(env: SandboxedEnvironment, src: str, *, file: str, line: int | None,
+                   what: str) -> None:
+    """Load every template `src` includes or imports by a literal name, transitively,
+    so that one that leaves the project's boundary is refused when the prompt is
+    compiled (by `run` and `lint` alike), naming `file:line`. Names computed at render
+    time are checked by the loader when they are rendered."""
+    from .errors import UserError
+
+    seen: set[str] = set()
+
+    def visit(text: str) -> None:
+        try:
+            names = list(jinja2.meta.find_referenced_templates(env.parse(text)))
+        except jinja2.TemplateSyntaxError:
+            return  # reported where the template is compiled
+        for name in names:
+            if name is None or name in seen:
+                continue
+            seen.add(name)
+            try:
+                source, _, _ = env.loader.get_source(env, name)  # type: ignore[union-attr]
+            except jinja2.TemplateNotFound:
+                continue  # reported when the template is rendered
+            except UserError as exc:
+                exc.message = f"{what}: {exc.message}"
+                exc.file, exc.line = file, line
+                raise
+            visit(source)
+
+    visit(src)

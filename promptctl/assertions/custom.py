@@ -6,6 +6,10 @@
 The function is called as fn(output, ctx) (or fn(output) if it takes one argument) and
 returns a bool, a score in [0, 1] (passes at `threshold`, default 0.5), a dict
 {pass, score, reason} or an AssertionResult. Whatever it raises becomes a failed result.
+
+Either form must name a file of the project (`check_file`): it resolves, links
+followed, inside the project's boundary (boundary.py); a module must be the project's
+own file, not one found elsewhere on sys.path (`os:system` is refused).
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ import difflib
 import importlib
 import importlib.util
 import inspect
+import os
 import sys
 import threading
 from collections.abc import Callable
@@ -72,17 +77,59 @@ def _add_to_path(directory: str) -> None:
                 sys.path.insert(0, directory)
 
 
+def is_path_form(module: str) -> bool:
+    return module.endswith(".py") or "/" in module or "\\" in module
+
+
+def check_file(target: str, module: str, root: Path) -> Path:
+    """The resolved source file a python check names, path form (`x/y.py`, relative to
+    the root) or module form (`pkg.mod`: ROOT/pkg/mod.py or ROOT/pkg/mod/__init__.py).
+    It must resolve inside the project's boundary and be a regular file; else an
+    AssertionSpecError naming the path as written and where it resolves."""
+    from ..boundary import project_boundary, safe_path
+    from ..errors import UserError
+
+    boundary = project_boundary(root)
+    if is_path_form(module):
+        candidates = [(root / module, module)]
+    else:
+        parts = module.split(".")
+        if not all(p.isidentifier() for p in parts):
+            raise AssertionSpecError(f"python assertion {target!r}: {module!r} is not a "
+                                     "module name", key="value", hint=_HINT)
+        rel = "/".join(parts)
+        # the order Python's finder uses: a package before a module of the same name
+        candidates = [(root / rel / "__init__.py", f"{rel}/__init__.py"),
+                      (root / f"{rel}.py", f"{rel}.py")]
+    found = next(((p, w) for p, w in candidates if os.path.lexists(p)), None)
+    real: Path | None = None
+    if found is not None:
+        try:
+            real = safe_path(found[0], boundary, what="python check", written=found[1])
+        except UserError as exc:
+            raise AssertionSpecError(f"python assertion {target!r}: {exc.message}",
+                                     key="value", hint=exc.hint) from None
+    if real is None or not real.is_file():
+        if is_path_form(module):
+            raise AssertionSpecError(f"python assertion {target!r}: no file {module!r} "
+                                     f"under {root.resolve()}", key="value",
+                                     hint="paths are relative to the project root")
+        raise AssertionSpecError(
+            f"python assertion {target!r}: module {module!r} is not a file of the project "
+            f"(no {'/'.join(module.split('.'))}.py under {root.resolve()})", key="value",
+            hint="python checks are the project's own code: a module file under the "
+                 "project root, or path/to/file.py:function")
+    return real
+
+
 def _load_module(target: Target, root: Path) -> Any:
     root_dir = str(root.resolve())
     _add_to_path(root_dir)
     name = target.module
     try:
-        if name.endswith(".py") or "/" in name or "\\" in name:
-            path = (root / name).resolve()
-            if not path.is_file():
-                raise AssertionSpecError(f"python assertion {target.target!r}: no file "
-                                         f"{name!r} under {root_dir}", key="value",
-                                         hint="paths are relative to the project root")
+        source = check_file(target.target, name, root)
+        if is_path_form(name):
+            path = source
             import hashlib
 
             mod_name = "_promptctl_check_" + hashlib.sha1(str(path).encode()).hexdigest()[:12]
@@ -99,7 +146,15 @@ def _load_module(target: Target, root: Path) -> Any:
                     del sys.modules[mod_name]
                     raise
             return module
-        return importlib.import_module(name)
+        module = importlib.import_module(name)
+        loaded = getattr(module, "__file__", None)
+        if loaded is None or os.path.realpath(loaded) != str(source):
+            raise AssertionSpecError(
+                f"python assertion {target.target!r}: module {name!r} is not the "
+                f"project's {source.name}: it resolves to {loaded or 'a built-in module'}",
+                key="value", hint="rename the project's module so that it does not "
+                                  "shadow an installed one, or write path/to/file.py:function")
+        return module
     except AssertionSpecError:
         raise
     except ModuleNotFoundError as exc:
