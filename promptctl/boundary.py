@@ -19,7 +19,6 @@ submodule), without running git.
 
 from __future__ import annotations
 
-import functools
 import os
 import stat
 from pathlib import Path
@@ -31,9 +30,11 @@ HINT = ("project input must be inside the project's git work tree (or promptctl.
         "folder outside git): move it into the project")
 
 
-@functools.lru_cache(maxsize=64)
-def _boundary(real_root: str) -> Path:
-    root = Path(real_root)
+def project_boundary(root: Path) -> Path:
+    """The boundary of the project whose root (promptctl.yaml's folder, or the working
+    directory without one) is `root`: the git work tree holding it, else root; resolved.
+    A few stats (one per folder up to /); the Project keeps its result."""
+    root = Path(os.path.realpath(root))
     for d in (root, *root.parents):
         dot = d / ".git"
         try:
@@ -45,14 +46,8 @@ def _boundary(real_root: str) -> Path:
     return root
 
 
-def project_boundary(root: Path) -> Path:
-    """The boundary of the project whose root (promptctl.yaml's folder, or the working
-    directory without one) is `root`: the git work tree holding it, else root; resolved."""
-    return _boundary(os.path.realpath(root))
-
-
 def inside(real: Path, boundary: Path) -> bool:
-    return real == boundary or boundary in real.parents
+    return real.is_relative_to(boundary)
 
 
 def _kind(mode: int) -> str:

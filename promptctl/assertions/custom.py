@@ -97,6 +97,12 @@ def check_file(target: str, module: str, root: Path) -> Path:
         if not all(p.isidentifier() for p in parts):
             raise AssertionSpecError(f"python assertion {target!r}: {module!r} is not a "
                                      "module name", key="value", hint=_HINT)
+        if parts[0] in sys.stdlib_module_names:
+            raise AssertionSpecError(
+                f"python assertion {target!r}: module {module!r} is Python's own, not a "
+                "file of the project", key="value",
+                hint="a project module must not share its name with a standard library "
+                     "module: rename it, or write path/to/file.py:function")
         rel = "/".join(parts)
         # the order Python's finder uses: a package before a module of the same name
         candidates = [(root / rel / "__init__.py", f"{rel}/__init__.py"),
@@ -105,7 +111,8 @@ def check_file(target: str, module: str, root: Path) -> Path:
     real: Path | None = None
     if found is not None:
         try:
-            real = safe_path(found[0], boundary, what="python check", written=found[1])
+            real = safe_path(found[0], boundary, what="python check", written=found[1],
+                             file=found[1])
         except UserError as exc:
             raise AssertionSpecError(f"python assertion {target!r}: {exc.message}",
                                      key="value", hint=exc.hint) from None
