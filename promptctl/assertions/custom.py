@@ -122,8 +122,8 @@ def check_file(target: str, module: str, root: Path) -> Path:
                                      f"under {root.resolve()}", key="value",
                                      hint="paths are relative to the project root")
         raise AssertionSpecError(
-            f"python assertion {target!r}: module {module!r} is not a file of the project "
-            f"(no {'/'.join(module.split('.'))}.py under {root.resolve()})", key="value",
+            f"python assertion {target!r}: cannot import module {module!r}: no "
+            f"{candidates[-1][1]} in the project ({root.resolve()})", key="value",
             hint="python checks are the project's own code: a module file under the "
                  "project root, or path/to/file.py:function")
     return real
