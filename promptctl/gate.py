@@ -5,6 +5,7 @@ The CLI, the pytest plugin and the tests all go through these functions.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,10 +22,18 @@ from .summary import Summary
 from .verdicts import DEFAULT_ALPHA
 
 
+def _load_checked(project: Project, path: Path) -> Baseline | None:
+    """A baseline is committed project input: it must resolve inside the project's
+    boundary and be a regular file (boundary.py) before it is read."""
+    if os.path.lexists(path):
+        project.check_input(path, what="baseline")
+    return load_baseline(path)
+
+
 def load_baselines(project: Project, suites: Sequence[Suite], *, allow_missing: bool
                    ) -> dict[str, Baseline | None]:
     """Every suite's baseline; a missing one is an error unless allowed."""
-    found = {s.name: load_baseline(baseline_path(project.baselines_dir, s.name))
+    found = {s.name: _load_checked(project, baseline_path(project.baselines_dir, s.name))
              for s in suites}
     missing = [name for name, b in found.items() if b is None]
     if missing and not allow_missing:
@@ -172,7 +181,7 @@ def update_baselines(project: Project, suites: Sequence[Suite], records: Sequenc
             continue
         path = baseline_path(project.baselines_dir, suite.name)
         try:
-            old = load_baseline(path)
+            old = _load_checked(project, path)
         except UserError:
             if partial:
                 raise  # the cases this run did not cover would be lost with it

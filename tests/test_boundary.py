@@ -405,3 +405,17 @@ def test_watch_and_deps_neither_list_nor_read_outside_or_special_files(proj: Pat
     reader.start()
     reader.join(10)
     assert box == [None], "read_now blocked on a FIFO"
+
+
+def test_a_baseline_that_is_a_link_outside(proj: Path, cli, tmp_path: Path):
+    """Baselines are committed input too: `check` reads one only inside the project."""
+    assert cli("baseline", "update", "-m", "echo").exit_code == 0
+    real = proj / "baselines" / "triage.json"
+    (tmp_path / "outside" / "triage.json").write_bytes(real.read_bytes())
+    real.unlink()
+    link(proj, "baselines/triage.json", tmp_path / "outside" / "triage.json")
+    res = cli("check", "-m", "echo")
+    assert res.exit_code == 2, res.output
+    assert res.stderr.startswith("error: baselines/triage.json: baseline is a link to "), \
+        res.stderr
+    assert "outside the project" in res.stderr
