@@ -193,7 +193,11 @@ def analyse(env: jinja2.Environment, src: str) -> TemplateFacts:
         if not isinstance(template, nodes.Const) or not isinstance(template.value, str):
             return  # a computed name: known only when rendered
         target = template.value
-        found = source_of(target)
+        try:
+            found = source_of(target)
+        except UserError as exc:  # the loader refused it: outside the project, a FIFO...
+            facts.problems.append((file, node.lineno, exc.message, exc.hint or ""))
+            return
         if found is None:
             if not (isinstance(node, nodes.Include) and node.ignore_missing):
                 facts.problems.append((file, node.lineno, f"included template '{target}' "

@@ -513,7 +513,7 @@ MORE = [
     Broken("case-from-empty", SP("  - from: ''\n"), "suites/triage.yaml:7",
            "must not be empty"),
     Broken("case-from-directory", SP("  - from: data\n", suites__data__t_DOT_csv="id\na\n"),
-           "suites/triage.yaml:7", "not found"),
+           "suites/triage.yaml:7", "is a directory, not a regular file"),
     # -- data files -----------------------------------------------------------------
     Broken("csv-empty-column-name", SP("  - from: data/t.csv\n",
                                        suites__data__t_DOT_csv="id,,ticket\na,b,c\n"),
