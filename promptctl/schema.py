@@ -85,8 +85,10 @@ def _url(value: Any) -> Any:
     except ValueError:
         parts = None
     if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ValueError("base_url must be an http:// or https:// URL with a host, "
-                         "e.g. http://127.0.0.1:8080/v1")
+        from .redact import redact_url  # never quote a URL's credentials
+
+        raise ValueError(f"base_url '{redact_url(str(value))}' is not a valid http(s) URL "
+                         "with a host, e.g. http://127.0.0.1:8080/v1")
     return value
 
 

@@ -243,7 +243,7 @@ MORE = [
              "    base_url: localhost:8080/v1\n"), "promptctl.yaml:5", "base_url"),
     Broken("model-base-url-ftp",
            C("models:\n  gpt: {provider: openai, base_url: 'ftp://h/v1'}\n"),
-           "promptctl.yaml:2", "http:// or https://"),
+           "promptctl.yaml:2", "is not a valid http(s) URL"),
     Broken("model-base-url-no-host",
            C("models:\n  gpt:\n    provider: openai\n    base_url: 'http:///v1'\n"),
            "promptctl.yaml:4", "with a host"),

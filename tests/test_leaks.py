@@ -137,7 +137,8 @@ def test_a_malformed_base_url_is_exit_2_naming_it_without_its_credentials(tmp_pa
     result = run_subprocess("run", "-m", "srv", "-o", "out.json", cwd=tmp_path)
     assert result.exit_code == ExitCode.USAGE, result.output
     (line,) = result.stderr.splitlines()
-    assert line.startswith("error: promptctl.yaml:2: model 'srv': base_url '") and \
+    # the schema refuses it at load, before any provider exists (lint does too)
+    assert line.startswith("error: promptctl.yaml:2: models.srv.base_url: base_url '") and \
         "is not a valid http(s) URL" in line
     assert leaks_in(tmp_path, result.output) == []
 
