@@ -377,7 +377,8 @@ def score_call(record: CallRecord, call: Call, completion: Completion,
         messages=copy.deepcopy(record.messages) if private else record.messages,
         root=project.root,
         prompt=call.prompt.id, model=call.model, services=services,
-        token_logprobs=completion.token_logprobs)
+        token_logprobs=completion.token_logprobs,
+        check_timeout=project.config.limits.check_timeout)
     results = []
     for spec in call.case.asserts:
         try:

@@ -41,6 +41,7 @@ class AssertionContext:
     # model access for similar, choice, perplexity and the judges (promptctl.services)
     services: Any = None
     token_logprobs: list[float] | None = None  # of the output, when the provider gave them
+    check_timeout: float = 30.0  # seconds one check may take (promptctl.yaml limits)
 
 
 @dataclass(frozen=True)

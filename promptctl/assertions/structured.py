@@ -1,7 +1,9 @@
 """Checks on structured output: is-json (optionally with a schema) and json-schema.
 
 jsonschema is imported when a schema is first compiled, never at module import: `lint`
-of a suite without schemas does not pay for it.
+of a suite without schemas does not pay for it. The schema's patterns (`pattern`,
+`patternProperties`) are matched in bounded time (see regexes.py): past the check's
+time limit the check fails with "timed out".
 
 A schema is self-contained: a `$ref` may point only inside it (`#/$defs/x`, or an `$id`
 it defines). jsonschema would otherwise fetch `file://` and `http(s)://` references and
@@ -15,6 +17,7 @@ import json
 from typing import Any
 
 from .base import AssertionContext, AssertionSpecError, Prepared, kind_of, quote
+from .regexes import bounded_validator, deadline, timed_out
 from .registry import register
 
 
@@ -113,12 +116,14 @@ class Schema:
         # the metaschemas only: no $ref is ever retrieved (see the module docstring)
         registry = SPECIFICATIONS.combine(
             referencing.Registry(retrieve=_no_retrieval))  # type: ignore[call-arg]
-        self.validator = cls(schema, format_checker=cls.FORMAT_CHECKER, registry=registry)
+        self.validator = bounded_validator(cls)(schema, format_checker=cls.FORMAT_CHECKER, registry=registry)
         self.best_match = best_match
 
-    def problem(self, instance: Any) -> str | None:
-        """None if the instance is valid, else the most relevant error in plain words."""
-        errors = list(self.validator.iter_errors(instance))
+    def problem(self, instance: Any, timeout: float | None = None) -> str | None:
+        """None if the instance is valid, else the most relevant error in plain words.
+        Raises TimeoutError when the schema's patterns take more than `timeout` s."""
+        with deadline(timeout):
+            errors = list(self.validator.iter_errors(instance))
         if not errors:
             return None
         err = self.best_match(errors)
@@ -163,7 +168,10 @@ def _is_json(output: str, schema: Schema | None, ctx: AssertionContext) -> Any:
     if schema is None:
         reason = f"valid JSON ({_kind(parsed)})"
         return True, 1.0, reason, reason + " (must not)"
-    problem = schema.problem(parsed)
+    try:
+        problem = schema.problem(parsed, ctx.check_timeout)
+    except TimeoutError:
+        return None, 0.0, f"{timed_out(ctx.check_timeout)} matching the schema", None
     if problem is None:
         reason = "valid JSON matching the schema"
         return True, 1.0, reason, reason + " (must not)"
@@ -176,7 +184,10 @@ def _json_schema(output: str, schema: Schema, ctx: AssertionContext) -> Any:
     ok, parsed = parse_json(output)
     if not ok:
         return False, 0.0, _with_output(parsed, output), parsed
-    problem = schema.problem(parsed)
+    try:
+        problem = schema.problem(parsed, ctx.check_timeout)
+    except TimeoutError:
+        return None, 0.0, f"{timed_out(ctx.check_timeout)} matching the schema", None
     if problem is None:
         return True, 1.0, "matches the JSON schema", "matches the JSON schema (must not)"
     return False, 0.0, problem, f"does not match the schema: {problem}"
