@@ -261,7 +261,8 @@ class Project:
 
     @property
     def env(self) -> jinja2.sandbox.SandboxedEnvironment:
-        return templates.prompts_env(self.root, self.config.paths.prompts, self.boundary)
+        return templates.prompts_env(self.root, self.config.paths.prompts, self.boundary,
+                                     self.config.limits)
 
     # -- prompts ---------------------------------------------------------------
     def prompt_paths(self) -> list[Path]:

@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from . import templates
+from . import render_bounds, templates
 from .errors import UserError
 from .schema import AssertionSpec, CaseSpec, SuiteSpec
 from .yamlsrc import Loc, Source, load_yaml
@@ -145,8 +145,12 @@ def _render_value(project: Project, spec: AssertionSpec, vars_: dict[str, Any], 
             return text
         tpl = templates.compile_template(project.env, text, file=file, line=line,
                                          what="assertion value")
-        return templates.render(tpl, vars_, what=f"case '{case_id}' assertion value",
-                                file=file, line=line, src=text)
+        try:
+            return templates.render(tpl, vars_, what=f"case '{case_id}' assertion value",
+                                    file=file, line=line, src=text)
+        except render_bounds.RenderLimit as exc:
+            raise UserError(f"case '{case_id}' assertion value: {exc.message}", file=file,
+                            line=line, hint=exc.hint) from None
 
     def rendered(value: Any) -> Any:
         if isinstance(value, str):

@@ -1,6 +1,8 @@
 """Jinja rendering: sandboxed, strict about undefined variables, includes and macros
 resolved inside the project's prompts/ directory; an include that is a link must
-resolve inside the project's boundary (BoundedLoader, boundary.py).
+resolve inside the project's boundary (BoundedLoader, boundary.py). Rendering is
+bounded in time and size (render_bounds.py: past a bound, `render` raises RenderLimit
+for the caller to name).
 
 The sandbox is the immutable one: a template reads its vars and cannot change them
 (`teams.append(...)`, `opts.update(...)` are refused), so a case renders the same
@@ -25,7 +27,13 @@ import jinja2.meta
 from jinja2 import nodes
 from jinja2.sandbox import ImmutableSandboxedEnvironment, SandboxedEnvironment
 
+from . import render_bounds
 from .errors import UserError
+from .schema import Limits
+
+
+class _BoundedSandbox(render_bounds.BoundedSandbox, ImmutableSandboxedEnvironment):
+    """The sandbox, with the render bounds of promptctl.yaml's `limits:`."""
 
 
 class BoundedLoader(jinja2.FileSystemLoader):
@@ -52,8 +60,11 @@ class BoundedLoader(jinja2.FileSystemLoader):
 
 
 @functools.lru_cache(maxsize=8)
-def environment(prompts_dir: str, boundary: str | None = None) -> SandboxedEnvironment:
-    env = ImmutableSandboxedEnvironment(
+def environment(prompts_dir: str, boundary: str | None = None,
+                max_prompt_chars: int = Limits().max_prompt_chars,
+                render_timeout: float = Limits().render_timeout) -> SandboxedEnvironment:
+    env = _BoundedSandbox(
+        max_prompt_chars=max_prompt_chars, render_timeout=render_timeout,
         loader=jinja2.FileSystemLoader(prompts_dir) if boundary is None
         else BoundedLoader(prompts_dir, boundary),
         undefined=jinja2.StrictUndefined,
@@ -293,7 +304,9 @@ def render(template: jinja2.Template, variables: dict[str, Any], *, what: str,
     """Render; an error names the template's own file and line (see `error_location`):
     `file`/`line` say where the template text `src` was written."""
     try:
-        return template.render(variables)
+        return render_bounds.render(template, variables)
+    except render_bounds.RenderLimit:
+        raise  # the caller names the template and the case
     except Exception as exc:  # every render error is the input's fault
         file, line = error_location(exc, file=file, line=line, src=src)
         err = exc
@@ -377,10 +390,12 @@ def compile_expression(env: SandboxedEnvironment, expr: str, *, file: str,
                         ) from None
 
 
-def prompts_env(root: Path, prompts_dir: str, boundary: Path | None = None
-                ) -> SandboxedEnvironment:
+def prompts_env(root: Path, prompts_dir: str, boundary: Path | None = None,
+                limits: Limits | None = None) -> SandboxedEnvironment:
+    limits = limits or Limits()
     return environment(str((root / prompts_dir).resolve()),
-                       str(boundary) if boundary is not None else None)
+                       str(boundary) if boundary is not None else None,
+                       limits.max_prompt_chars, limits.render_timeout)
 
 
 def check_includes(env: SandboxedEnvironment, src: str, *, file: str, line: int | None,

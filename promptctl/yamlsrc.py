@@ -48,7 +48,7 @@ class _Refused(Exception):
 _Composer = yaml.composer.Composer
 
 
-class _BoundedLoader(_Loader):  # type: ignore[misc,valid-type]
+class _BoundedLoader(_Loader):
     """The safe loader with PyYAML's Python composer in place of the C one: the same
     nodes from the same (C) parser's events, but with the nesting depth counted (the C
     composer recurses on the C stack: a 200 KB `[[[[...` file crashes the process)."""

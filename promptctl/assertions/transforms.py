@@ -1,7 +1,8 @@
 """`transform`: a Jinja expression over the output (and the case's vars), compiled once
 in the immutable sandbox (it cannot change the case's vars) with undefined variables
-as errors. jinja2 is imported on first use; plain filter chains (`output | trim |
-lower`) skip Jinja altogether."""
+as errors, bounded in size as prompt templates are (render_bounds.py). jinja2 is
+imported on first use; plain filter chains (`output | trim | lower`) skip Jinja
+altogether."""
 
 from __future__ import annotations
 
@@ -25,8 +26,12 @@ def _env() -> Any:
                 import jinja2
                 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
-                env = ImmutableSandboxedEnvironment(undefined=jinja2.StrictUndefined,
-                                                    autoescape=False)
+                from ..render_bounds import BoundedSandbox
+
+                class Bounded(BoundedSandbox, ImmutableSandboxedEnvironment):
+                    pass
+
+                env = Bounded(undefined=jinja2.StrictUndefined, autoescape=False)
                 env.filters["json"] = lambda v, indent=None: json.dumps(
                     v, indent=indent, ensure_ascii=False, sort_keys=indent is not None)
                 env.filters["from_json"] = json.loads
