@@ -20,7 +20,7 @@ from pydantic_core import ErrorDetails
 
 from . import templates
 from .boundary import project_boundary, safe_path
-from .errors import UserError
+from .errors import UserError, cut, quote
 from .schema import (
     AssertionSpec,
     CaseSpec,
@@ -89,11 +89,11 @@ def _describe(err: ErrorDetails, model: type[BaseModel]) -> tuple[str, str | Non
     if kind == "extra_forbidden":
         key = str(loc[-1])
         allowed = _allowed_keys(model, loc[:-1])
-        hint = suggest(key, allowed) if allowed else None
+        hint = suggest(key[:200], allowed) if allowed else None
         if allowed and hint is None:
             hint = "allowed keys: " + ", ".join(sorted(allowed))
         parent = _loc_text(loc[:-1])
-        return f"unknown key '{key}'" + (f" in {parent}" if parent else ""), hint
+        return f"unknown key {quote(key)}" + (f" in {cut(parent)}" if parent else ""), hint
     if kind == "missing":
         return f"missing required key '{loc[-1]}'", f"add '{loc[-1]}:'"
     msg = err["msg"]
@@ -101,8 +101,8 @@ def _describe(err: ErrorDetails, model: type[BaseModel]) -> tuple[str, str | Non
         msg = msg[len("Value error, "):]
     got = err.get("input")
     if kind not in ("value_error", "assertion_error") and not isinstance(got, (dict, list)):
-        msg = f"{msg}, got {got!r}"
-    return (f"{where}: {msg}" if where else msg), None
+        msg = f"{msg}, got {quote(got)}"
+    return (f"{cut(where)}: {msg}" if where else msg), None
 
 
 def _allowed_keys(model: type[BaseModel], loc: Sequence[str | int]) -> list[str]:

@@ -25,7 +25,7 @@ from typing import Any
 from . import assertions
 from .cache import cache_key
 from .engine import Engine
-from .errors import ExitCode, InfraError, UserError
+from .errors import ExitCode, InfraError, UserError, quote
 from .project import Case, Project, PromptRef, Suite
 from .providers import Provider
 from .rendering import render_messages
@@ -424,7 +424,7 @@ def run_suites(project: Project, suites: Sequence[Suite], options: RunOptions, *
     calls = plan(project, suites, options)
     if not calls and not (options.shard and plan(project, suites,
                                                  dataclasses.replace(options, shard=None))):
-        raise UserError(f"no case matches --filter {options.filter!r}" if options.filter
+        raise UserError(f"no case matches --filter {quote(options.filter)}" if options.filter
                         else "the suites have no cases", hint="check the case ids")
     if on_plan is not None:
         on_plan(len(calls))

@@ -17,6 +17,8 @@ from pydantic import (
     model_validator,
 )
 
+from .errors import quote
+
 
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
@@ -58,7 +60,7 @@ def _response_format(value: Any) -> Any:
         if strict is not None:  # OpenAI's strict mode: every property required, no extras
             out["strict"] = bool(strict)
         return out
-    raise ValueError(f"unknown response_format type {kind!r}: use json_object or json_schema")
+    raise ValueError(f"unknown response_format type {quote(kind)}: use json_object or json_schema")
 
 
 def _check_json_schema(schema: dict[str, Any]) -> None:
@@ -279,4 +281,4 @@ class SuiteSpec(Strict):
             return "auto"
         if isinstance(value, int) and not isinstance(value, bool) and value >= 1:
             return value
-        raise ValueError(f"repeat must be a whole number >= 1 or 'auto', got {value!r}")
+        raise ValueError(f"repeat must be a whole number >= 1 or 'auto', got {quote(value)}")

@@ -28,7 +28,7 @@ from jinja2 import nodes
 from jinja2.sandbox import ImmutableSandboxedEnvironment, SandboxedEnvironment
 
 from . import render_bounds
-from .errors import UserError
+from .errors import UserError, quote
 from .schema import Limits
 
 
@@ -385,7 +385,7 @@ def compile_expression(env: SandboxedEnvironment, expr: str, *, file: str,
     try:
         return env.compile_expression(expr, undefined_to_none=False)
     except jinja2.TemplateSyntaxError as exc:
-        raise UserError(f"invalid expression {expr!r}: {exc.message}", file=file, line=line,
+        raise UserError(f"invalid expression {quote(expr)}: {exc.message}", file=file, line=line,
                         hint="write a Jinja expression over 'output', e.g. output | lower"
                         ) from None
 

@@ -21,7 +21,7 @@ from typing import Any
 
 import yaml
 
-from .errors import UserError
+from .errors import UserError, quote
 
 try:  # the C loader is several times faster where libyaml is available
     _Loader: type = yaml.CSafeLoader
@@ -172,7 +172,7 @@ def _walk(node: yaml.Node, loc: Loc, src: Source, walk: _Walk, site: int = 0,
                 continue
             if key in seen:
                 raise UserError(
-                    f"duplicate key '{key}' (first defined on line {seen[key]})",
+                    f"duplicate key {quote(key)} (first defined on line {seen[key]})",
                     file=src.file, line=line, hint="remove or rename one of them",
                 )
             seen[key] = line

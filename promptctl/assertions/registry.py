@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..errors import InfraError
+from ..errors import InfraError, quote
 from ..results import AssertionResult
 from ..schema import AssertionSpec
 from .base import (
@@ -152,7 +152,7 @@ class Plan:
             try:
                 text = self.transform(text, ctx)
             except Exception as exc:
-                return self.fail(f"transform {self.transform_src!r} failed: {exc_text(exc)}")
+                return self.fail(f"transform {quote(self.transform_src)} failed: {exc_text(exc)}")
         try:
             verdict = self.check(text, self.arg, ctx)
         except InfraError:

@@ -7,6 +7,7 @@ import re
 from collections.abc import Callable
 from typing import Any
 
+from ..errors import quote as quote_value
 from .base import (
     AssertionContext,
     AssertionSpecError,
@@ -222,7 +223,7 @@ def _prep_regex(p: Prepared) -> tuple[Any, str]:
     try:
         compiled = compile_pattern(pattern)
     except re.error as exc:
-        raise AssertionSpecError(f"invalid regex {pattern!r}: {exc}", key="value",
+        raise AssertionSpecError(f"invalid regex {quote_value(pattern)}: {exc}", key="value",
                                  hint="Python 're' syntax; in YAML, single-quote patterns "
                                       "that contain backslashes") from None
     shown = pattern if len(pattern) <= 60 else pattern[:57] + "..."

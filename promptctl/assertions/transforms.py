@@ -12,6 +12,7 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
+from ..errors import quote
 from .base import AssertionContext, AssertionSpecError, to_text
 
 _ENV: Any = None
@@ -55,7 +56,7 @@ def compile_transform(src: str) -> Callable[[str, AssertionContext], str]:
     try:
         expr = _env().compile_expression(expr_src, undefined_to_none=False)
     except jinja2.TemplateSyntaxError as exc:
-        raise AssertionSpecError(f"invalid transform {src!r}: {exc.message}", key="transform",
+        raise AssertionSpecError(f"invalid transform {quote(src)}: {exc.message}", key="transform",
                                  hint="write a Jinja expression over 'output', "
                                       "e.g. output | trim | lower") from None
 
