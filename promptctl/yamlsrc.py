@@ -164,6 +164,7 @@ def _walk(node: yaml.Node, loc: Loc, src: Source, walk: _Walk, site: int = 0,
     if isinstance(node, yaml.MappingNode):
         seen: dict[Any, int] = {}
         for key_node, value_node in node.value:
+            walk.budget -= 1  # the key (its value is counted when entered)
             key = key_node.value if isinstance(key_node, yaml.ScalarNode) else str(key_node)
             line = key_node.start_mark.line + 1
             if key == "<<":
