@@ -294,7 +294,7 @@ class BoundedSandbox:
                 raise _too_long(current.max_chars, buffered=True)
         return value
 
-    def bounded_concat(self, *parts: Any) -> str:
+    def bounded_concat(self, parts: tuple[Any, ...]) -> str:
         limit = self.limit()
         texts = [str(p) for p in parts]
         if sum(len(t) for t in texts) > limit:
@@ -305,7 +305,7 @@ class BoundedSandbox:
         """Every `{{ value }}`: refused when it would print past the limit."""
         if user is not None:
             value = user(value)
-        if not isinstance(value, str):
+        if not isinstance(value, (str, int, float)) and value is not None:
             limit = self.limit()
             if _printed_size(value, limit) > limit:
                 raise _too_long(limit)
@@ -313,6 +313,8 @@ class BoundedSandbox:
 
     def _bound_filters(self) -> None:
         filters: dict[str, Any] = self.filters  # type: ignore[attr-defined]
+        for hook in ("bounded_iter", "bounded_concat", "counted"):
+            filters[_HOOK + hook] = getattr(self, hook)
         for name in ("center", "indent", "wordwrap", "truncate", "format", "join",
                      "replace", "string", "tojson", "json", "pprint", "list", "sum"):
             if name in filters:
@@ -347,16 +349,20 @@ class BoundedSandbox:
         return bounded
 
 
-def _env_call(method: str, args: list[Any], lineno: int) -> nodes.Call:
-    return nodes.Call(nodes.EnvironmentAttribute(method), args, [], None, None,
-                      lineno=lineno)
+def _hook(method: str, value: Any, lineno: int) -> nodes.Filter:
+    """`value | _promptctl_<method>`: a filter is called directly by the compiled code,
+    without the sandbox's per-call inspection, so the hooks cost little."""
+    return nodes.Filter(value, _HOOK + method, [], [], None, None, lineno=lineno)
+
+
+_HOOK = "_promptctl_"
 
 
 class _Rewrite(NodeTransformer):
-    """The iterable of every `{% for %}` becomes `environment.bounded_iter(...)`, every
-    `a ~ b` `environment.bounded_concat(a, b)`, and every output inside a macro, call,
-    set or filter block (which Jinja collects in a list before using it) passes
-    `environment.counted(...)`."""
+    """The iterable of every `{% for %}` passes the environment's `bounded_iter`, every
+    `a ~ b` becomes `bounded_concat((a, b))`, and every output inside a macro, call, set
+    or filter block (which Jinja collects in a list before using it) passes `counted`:
+    each as a `_promptctl_*` filter."""
 
     _BUFFERED = (nodes.Macro, nodes.CallBlock, nodes.AssignBlock, nodes.FilterBlock)
 
@@ -373,19 +379,19 @@ class _Rewrite(NodeTransformer):
 
     def visit_For(self, node: nodes.For) -> nodes.Node:
         node = self.generic_visit(node)  # type: ignore[assignment]
-        node.iter = _env_call("bounded_iter", [node.iter], node.lineno)
+        node.iter = _hook("bounded_iter", node.iter, node.lineno)
         return node
 
     def visit_Concat(self, node: nodes.Concat) -> nodes.Node:
         node = self.generic_visit(node)  # type: ignore[assignment]
-        return _env_call("bounded_concat", list(node.nodes), node.lineno)
+        return _hook("bounded_concat", nodes.Tuple(list(node.nodes), "load"), node.lineno)
 
     def visit_Output(self, node: nodes.Output) -> nodes.Node:
         node = self.generic_visit(node)  # type: ignore[assignment]
         if self.buffered:
-            node.nodes = [_env_call("counted", [child], child.lineno)
+            node.nodes = [_hook("counted", child, child.lineno)
                           if not isinstance(child, nodes.TemplateData) else
-                          _env_call("counted", [nodes.Const(child.data)], child.lineno)
+                          _hook("counted", nodes.Const(child.data), child.lineno)
                           for child in node.nodes]
         return node
 
@@ -398,10 +404,11 @@ def render(template: Any, variables: dict[str, Any]) -> str:
         current = _SCOPE.get()
         assert current is not None
         parts: list[str] = []
-        for piece in template.generate(variables):
+        for n, piece in enumerate(template.generate(variables), 1):
             current.used += len(piece)
             if current.used > current.max_chars:
                 raise _too_long(current.max_chars)
-            _check_time()
+            if n % _CHECK_EVERY == 0:
+                _check_time()
             parts.append(piece)
         return "".join(parts)

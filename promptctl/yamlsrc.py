@@ -6,10 +6,11 @@ deep inside a suite can still name `suites/x.yaml:42`.
 
 Loading is bounded, so a hostile file fails fast instead of taking seconds and
 gigabytes: a file holds at most MAX_YAML_BYTES; mappings and sequences nest at most
-MAX_DEPTH levels; and aliases (`*name`) and merge keys (`<<: *name`) may add at most
-max(ALIAS_BUDGET, the file's own node count) nodes to the document as written out in
-full (a "billion laughs" document of 300 bytes is refused after that many, in a tenth
-of a second). Every refusal is a UserError naming the file and line.
+MAX_DEPTH levels (through aliases too); and aliases (`*name`) and merge keys
+(`<<: *name`) may add at most max(ALIAS_BUDGET, the file's own node count) nodes (keys
+and values) to the document as written out in full, so a "billion laughs" document of
+300 bytes is refused after that many, in a tenth of a second. An alias inside the value
+it names is refused too. Every refusal is a UserError naming the file and line.
 """
 
 from __future__ import annotations

@@ -112,7 +112,7 @@ def test_alias_bomb_parse_alone_is_well_under_a_second():
     start = time.monotonic()
     with pytest.raises(UserError) as err:
         parse_yaml(BOMB, "bomb.yaml")
-    assert time.monotonic() - start < 1.0
+    assert time.monotonic() - start < 5.0  # 0.1 s on an idle machine; the old code 10-25 s
     assert (err.value.file, err.value.line) == ("bomb.yaml", 6)
 
 
