@@ -260,8 +260,8 @@ def test_loop_bomb_stops_at_the_size_bound_fast_and_small(tmp_path):
     result, seconds, peak_mb = measured("run", "-m", "echo", "-o", "out.json", cwd=root)
     assert result.exit_code == 2, result.output
     line = one_error_line(result)
-    assert line.startswith("error: prompts/s.yaml:4: prompt 's.q' template for the case at "
-                           "suites/t.yaml:3: rendered text longer than 1,000,000 "
+    assert line.startswith("error: prompts/s.yaml:4: prompt 's.q' template (case 'one' of "
+                           "suites/t.yaml:3): rendered text longer than 1,000,000 "
                            "characters (limits.max_prompt_chars)"), line
     assert seconds < 30, seconds
     assert peak_mb < 300, peak_mb  # the old code: gigabytes
@@ -276,8 +276,8 @@ def test_loop_bomb_without_output_stops_at_the_render_timeout(tmp_path):
     result, seconds, peak_mb = measured("run", "-m", "echo", cwd=root)
     assert result.exit_code == 2, result.output
     line = one_error_line(result)
-    assert line.startswith("error: prompts/s.yaml:4: prompt 's.q' template for the case "
-                           "at suites/t.yaml:3: rendering took longer than 1 s "
+    assert line.startswith("error: prompts/s.yaml:4: prompt 's.q' template (case 'one' "
+                           "of suites/t.yaml:3): rendering took longer than 1 s "
                            "(limits.render_timeout)"), line
     assert seconds < 20, seconds
     assert peak_mb < 300, peak_mb
@@ -321,8 +321,8 @@ def test_template_value_bombs_are_exit_2_at_the_template(template, tmp_path, cli
     result = cli("run", "-m", "echo")
     assert result.exit_code == 2, result.output
     line = one_error_line(result)
-    assert line.startswith("error: prompts/s.yaml:4: prompt 's.q' template for the case at "
-                           "suites/t.yaml:3: "), line
+    assert line.startswith("error: prompts/s.yaml:4: prompt 's.q' template (case 'one' of "
+                           "suites/t.yaml:3): "), line
     assert "limits." in line or "bits" in line, line
     assert time.monotonic() - start < 20
 

@@ -116,7 +116,8 @@ class Schema:
         # the metaschemas only: no $ref is ever retrieved (see the module docstring)
         registry = SPECIFICATIONS.combine(
             referencing.Registry(retrieve=_no_retrieval))  # type: ignore[call-arg]
-        self.validator = bounded_validator(cls)(schema, format_checker=cls.FORMAT_CHECKER, registry=registry)
+        self.validator = bounded_validator(cls)(schema, format_checker=cls.FORMAT_CHECKER,
+                                                registry=registry)
         self.best_match = best_match
 
     def problem(self, instance: Any, timeout: float | None = None) -> str | None:
