@@ -1,15 +1,18 @@
 """Baselines: the reviewed record of how each suite behaves, committed in git.
 
 `baselines/<suite>.json` holds, per (case, prompt, model): every repeat's output,
-each assertion's pass and score, tokens and latency, and a fingerprint (rendered
-prompt hash, model identity, generation params). The JSON is deterministic (sorted
-keys, one value per line, no timestamps) so a pull request shows a readable diff, and
-it is written atomically so an interrupted update never leaves half a file.
+each assertion's pass and score, tokens, and a fingerprint (rendered prompt hash, model
+identity, generation params). It holds what a review needs and nothing that varies
+from run to run: no timestamps, no timings (a `latency` assertion's verdict is kept;
+the milliseconds stay in the run records), so an update without a change in behaviour
+rewrites the file byte for byte. The JSON is deterministic (sorted keys, one value per
+line) so a pull request shows a readable diff, and it is written atomically so an
+interrupted update never leaves half a file. Baselines written before, with a
+`latency_ms` per sample, are still read.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,12 +34,12 @@ class Sample:
     score: float
     assertions: list[dict[str, Any]]
     tokens: dict[str, int] = field(default_factory=dict)
-    latency_ms: float = 0.0
+    latency_ms: float = 0.0  # read from baselines written before; never written
 
     def to_dict(self) -> dict[str, Any]:
+        """What the baseline file keeps: behaviour only (no latency: timing noise)."""
         return {"output": self.output, "passed": self.passed, "score": round(self.score, 6),
-                "assertions": self.assertions, "tokens": self.tokens,
-                "latency_ms": round(self.latency_ms)}
+                "assertions": self.assertions, "tokens": self.tokens}
 
 
 @dataclass
@@ -102,7 +105,7 @@ def sample_from_record(rec: CallRecord) -> Sample:
             item["metric"] = a.metric
         assertions.append(item)
     return Sample(output=rec.output or "", passed=rec.passed, score=rec.score,
-                  assertions=assertions, tokens=dict(rec.tokens), latency_ms=rec.latency_ms)
+                  assertions=assertions, tokens=dict(rec.tokens))
 
 
 def cells_from_records(records: Iterable[CallRecord]) -> dict[str, dict[CellKey, Cell]]:
@@ -130,35 +133,42 @@ def write_baseline(path: Path, baseline: Baseline) -> None:
 
 
 def load_baseline(path: Path) -> Baseline | None:
-    """The baseline at path, None when there is none; a broken file is exit 2."""
+    """The baseline at path, None when there is none; a file that is not a baseline of
+    this version (see artifacts.BaselineFile) is exit 2 naming the offending line."""
+    from .artifacts import BaselineFile, decode, json_line, parse_json, validate
+
     if not path.is_file():
         return None
     name = display_path(path)
+    what = "baseline"
+    hint = (f"regenerate it with `promptctl baseline update {path.stem}`, or fix or "
+            "delete the file")
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as exc:
-        raise UserError(f"invalid JSON in baseline: {exc.msg}", file=name, line=exc.lineno,
-                        hint="fix it, or restore it with git and run "
-                             "`promptctl baseline update`") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise UserError(f"cannot read baseline: {exc}", file=name) from None
-    try:
-        if data.get("version") != VERSION:
-            raise ValueError(f"unsupported baseline version {data.get('version')!r}")
-        cells: dict[CellKey, Cell] = {}
-        for case, prompts in data["cases"].items():
-            for prompt, models in prompts.items():
-                for model, cell in models.items():
-                    samples = [Sample(output=s["output"], passed=bool(s["passed"]),
-                                      score=float(s["score"]), assertions=s["assertions"],
-                                      tokens=s.get("tokens", {}),
-                                      latency_ms=float(s.get("latency_ms", 0)))
-                               for s in cell["samples"]]
-                    if not samples:
-                        raise ValueError(f"case '{case}' has no samples")
-                    cells[(case, prompt, model)] = Cell(cell["fingerprint"], samples)
-        return Baseline(suite=str(data["suite"]), cells=cells, path=path)
-    except (AttributeError, KeyError, TypeError, ValueError) as exc:
-        what = f"missing key {exc}" if isinstance(exc, KeyError) else str(exc)
-        raise UserError(f"malformed baseline: {what}", file=name,
-                        hint="restore it with git or run `promptctl baseline update`") from None
+        data = path.read_bytes()
+    except OSError as exc:
+        raise UserError(f"cannot read baseline: {exc.strerror}", file=name, hint=hint) from None
+    text = decode(data, name, what, hint)
+    value = parse_json(text, name, what, hint)
+    if isinstance(value, dict) and "version" in value and value["version"] != VERSION:
+        raise UserError(f"unsupported baseline version {value['version']!r}: this promptctl "
+                        f"reads version {VERSION}", file=name,
+                        line=json_line(text, ("version",)),
+                        hint=f"it was written by another promptctl version: {hint}")
+    doc = validate(BaselineFile, value, text, name, what, hint)
+    cells: dict[CellKey, Cell] = {}
+    for case, prompts in doc.cases.items():
+        for prompt, models in prompts.items():
+            for model, cell in models.items():
+                if not cell.samples:
+                    raise UserError(
+                        f"malformed baseline: case '{case}' (prompt {prompt}, model "
+                        f"{model}) has no samples", file=name,
+                        line=json_line(text, ("cases", case, prompt, model, "samples")),
+                        hint=hint)
+                samples = [Sample(output=s.output, passed=s.passed, score=s.score,
+                                  assertions=[a.model_dump(exclude_none=True)
+                                              for a in s.assertions],
+                                  tokens=dict(s.tokens))
+                           for s in cell.samples]
+                cells[(case, prompt, model)] = Cell(cell.fingerprint, samples)
+    return Baseline(suite=doc.suite, cells=cells, path=path)

@@ -4,19 +4,30 @@ Only successful completions are stored; errors are never cached.
 
 Two processes may share one cache (WAL mode, a busy timeout). The file is capped
 (promptctl.yaml `cache: {max_mb: N}`, default 1024): past the cap the least recently
-used entries are evicted. Hits and misses are counted across runs for `cache stats`."""
+used entries are evicted. Hits and misses are counted across runs for `cache stats`.
+
+A broken cache never breaks a run's verdict: an entry whose JSON is unreadable or of the
+wrong shape is a miss (said once per run on stderr), and the fresh answer replaces it.
+A file that is not a SQLite database at all is exit 2 naming it ("delete it"): it
+cannot be repaired or written, and deleting what the user's config points at is
+theirs to do (`--no-cache` runs without it meanwhile)."""
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
+import os
 import sqlite3
+import sys
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+from .errors import InfraError, UserError
 from .results import Completion
 
 SCHEMA = """
@@ -57,8 +68,39 @@ class Cache:
         self.evicted = 0
         self._puts = 0
         self._flushed = (0, 0)
+        self.unreadable = 0  # entries that were ignored (a miss) this run
+
+    @property
+    def shown(self) -> str:
+        try:
+            return os.path.relpath(self.path)
+        except ValueError:  # another drive on Windows
+            return str(self.path)
+
+    @contextlib.contextmanager
+    def _guard(self) -> Iterator[None]:
+        """SQLite's errors as promptctl's: a file that is no database is exit 2."""
+        try:
+            yield
+        except sqlite3.DatabaseError as exc:
+            text = str(exc)
+            if isinstance(exc, sqlite3.OperationalError) and "locked" in text:
+                raise InfraError(f"the cache is locked by another process ({text})",
+                                 file=self.shown, hint="wait for it, or run with "
+                                 "--no-cache") from None
+            if "not a database" in text or "malformed" in text or "encrypted" in text:
+                raise UserError(f"not a usable cache: {text}", file=self.shown,
+                                hint=f"delete it (it only holds cached answers): rm "
+                                     f"{self.shown}*; or run with --no-cache") from None
+            raise UserError(f"cannot use the cache: {text}", file=self.shown,
+                            hint="check that the file and its folder are writable, or "
+                                 "run with --no-cache") from None
 
     def _db(self) -> sqlite3.Connection:
+        with self._guard():
+            return self._open()
+
+    def _open(self) -> sqlite3.Connection:
         if self._conn is None:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             conn = sqlite3.connect(self.path, timeout=30, check_same_thread=False,
@@ -82,7 +124,7 @@ class Cache:
         return self._conn
 
     def get(self, key: str) -> Completion | None:
-        value = self.get_value(key)
+        value = self.get_value(key, _completion_shape())
         if value is None:
             return None
         known = Completion.__dataclass_fields__  # entries from other versions may differ
@@ -91,23 +133,42 @@ class Cache:
     def put(self, key: str, identity: dict[str, Any], completion: Completion) -> None:
         self.put_value(key, identity, asdict(completion))
 
-    def get_value(self, key: str) -> Any:
-        """Any JSON value stored under key (a completion, an embedding, logprobs)."""
-        with self._lock:
+    def get_value(self, key: str, shape: Any = None) -> Any:
+        """Any JSON value stored under key (a completion, an embedding, logprobs); with
+        `shape` (a type), an entry not of that shape is a miss."""
+        with self._lock, self._guard():
             row = self._db().execute("SELECT value FROM responses WHERE key = ?",
                                      (key,)).fetchone()
-            if row is None:
+            value = None if row is None else self._parse(row[0], shape)
+            if value is None:
                 self.misses += 1
                 return None
             self.hits += 1
             self._db().execute("UPDATE responses SET used = ?, hits = hits + 1 WHERE key = ?",
                                (time.time(), key))
-        return json.loads(row[0])
+        return value
+
+    def _parse(self, text: str, shape: Any) -> Any:
+        from pydantic import ValidationError
+
+        try:
+            value = json.loads(text)
+            if shape is not None:
+                _adapter(shape).validate_python(value)
+            return value
+        except (ValueError, TypeError, RecursionError, ValidationError):
+            pass
+        if not self.unreadable:
+            print(f"warning: {self.shown}: an unreadable cache entry was ignored (its call "
+                  "is made again and replaces it; `promptctl cache clear` empties the "
+                  "cache)", file=sys.stderr)
+        self.unreadable += 1
+        return None
 
     def put_value(self, key: str, identity: dict[str, Any], data: Any) -> None:
         now = time.time()
         value = json.dumps(data, ensure_ascii=False)
-        with self._lock:
+        with self._lock, self._guard():
             self._db().execute(
                 "INSERT OR REPLACE INTO responses (key, provider, model, value, created, used)"
                 " VALUES (?, ?, ?, ?, ?, ?)",
@@ -144,7 +205,7 @@ class Cache:
     def evict(self) -> int:
         """Enforce the size cap now; returns how many entries went."""
         before = self.evicted
-        with self._lock:
+        with self._lock, self._guard():
             if self.max_bytes:
                 self._evict()
         return self.evicted - before
@@ -161,7 +222,7 @@ class Cache:
     def stats(self) -> dict[str, Any]:
         if not self.path.exists():
             return {"path": str(self.path), "entries": 0, "bytes": 0, "by_model": []}
-        with self._lock:
+        with self._lock, self._guard():
             db = self._db()
             self._flush_counters()
             counters = dict(db.execute("SELECT name, value FROM counters").fetchall())
@@ -181,7 +242,7 @@ class Cache:
     def clear(self) -> int:
         if not self.path.exists():
             return 0
-        with self._lock:
+        with self._lock, self._guard():
             db = self._db()
             (count,) = db.execute("SELECT COUNT(*) FROM responses").fetchone()
             db.execute("DELETE FROM responses")
@@ -193,6 +254,33 @@ class Cache:
     def close(self) -> None:
         with self._lock:
             if self._conn is not None:
-                self._flush_counters()
+                with contextlib.suppress(sqlite3.Error):  # counters are best effort
+                    self._flush_counters()
                 self._conn.close()
                 self._conn = None
+
+
+_ADAPTERS: dict[Any, Any] = {}
+
+
+def _adapter(shape: Any) -> Any:
+    """A pydantic TypeAdapter per shape, made once (pydantic is imported only when
+    a cache entry is read)."""
+    if shape not in _ADAPTERS:
+        from pydantic import TypeAdapter
+
+        _ADAPTERS[shape] = TypeAdapter(shape)
+    return _ADAPTERS[shape]
+
+
+_COMPLETION: list[Any] = []
+
+
+def _completion_shape() -> Any:
+    """A cached completion: Completion's own fields and types; keys it does not have
+    (stored by another promptctl version) are ignored."""
+    if not _COMPLETION:
+        from .artifacts import Lenient, dataclass_shape
+
+        _COMPLETION.append(dataclass_shape(Completion, "CachedCompletion", base=Lenient))
+    return _COMPLETION[0]

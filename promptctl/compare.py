@@ -11,17 +11,22 @@ What runs:
 The unit of evidence is the *case*: a cell (suite, case, prompt, model) of A paired
 with the matching cell of B (the dimension under comparison left out of the match).
 Per pair, d = B's rate - A's rate over its repeats (or its mean score on a named metric).
-The mean of d gets a t interval over cases (repeats of one case are one cluster), and a
-two-sided paired sign-flip test (exact while the sum's distribution is small, else Monte
-Carlo). Holm's adjustment covers the pass rate and every metric: a difference is
-reported only when its adjusted p-value is at most alpha.
+The mean of d gets a two-sided paired sign-flip test (exact while the sum's distribution
+is small, else Monte Carlo; on pass/fail cases, the exact McNemar test) and the interval
+that inverts that same test (stats.paired_interval). Holm's adjustment covers the pass
+rate and every metric: a difference is reported only when its adjusted p-value is at
+most alpha.
+
+Invariant: an interval never contradicts its verdict. 0 is inside a measure's interval
+exactly when that measure is not significant. Intervals are at 1 - alpha, except for a
+measure that is significant on its own but not after Holm's adjustment: its interval
+is at the level where Holm's procedure stopped (alpha / the measures still in play),
+and says so ("97.5% CI").
 """
 
 from __future__ import annotations
 
 import contextlib
-import math
-import random
 import statistics
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
@@ -32,83 +37,14 @@ from .errors import ExitCode, UserError
 from .project import Project, Suite
 from .results import CallRecord
 from .runner import CellKey, MorePolicy, RunOptions, case_matches, run_suites
+from .store import LATEST, read_latest
 
 KINDS = ("prompt", "model", "run")
 FIELDS = ("suite", "case", "prompt", "model")
 
 
 # -- statistics ----------------------------------------------------------------------
-def t_ppf(p: float, df: float) -> float:
-    """Student's t quantile: bisection on the exact CDF for whole df < 100, else
-    stats.t_quantile (an approximation that is poor for small samples)."""
-    if df < 1 or df >= 100 or df != int(df):
-        return stats.t_quantile(p, df)
-    if p < 0.5:
-        return -t_ppf(1 - p, df)
-    lo, hi = 0.0, 1e6
-    for _ in range(100):
-        mid = (lo + hi) / 2
-        lo, hi = (mid, hi) if _t_cdf(mid, int(df)) < p else (lo, mid)
-    return (lo + hi) / 2
-
-
-def _t_cdf(t: float, df: int) -> float:
-    """P(T <= t) for t >= 0 and whole df (Abramowitz & Stegun 26.7.3-4)."""
-    theta = math.atan(t / math.sqrt(df))
-    c2 = math.cos(theta) ** 2
-    if df % 2:
-        term, total = math.cos(theta), 0.0
-        for k in range(1, (df - 1) // 2 + 1):
-            total += term
-            term *= c2 * (2 * k) / (2 * k + 1)
-        a = 2 / math.pi * (theta + math.sin(theta) * total)
-    else:
-        term, total = 1.0, 0.0
-        for k in range(1, df // 2 + 1):
-            total += term
-            term *= c2 * (2 * k - 1) / (2 * k)
-        a = math.sin(theta) * total
-    return 0.5 + a / 2
-
-
-def mean_diff_interval(diffs: Sequence[float], alpha: float = 0.05
-                       ) -> tuple[float, float, float]:
-    """(mean, lo, hi): a t interval on the mean of paired per-case differences."""
-    m = len(diffs)
-    if m == 0:
-        return 0.0, 0.0, 0.0
-    mean = statistics.fmean(diffs)
-    if m < 2:
-        return mean, mean, mean
-    half = t_ppf(1 - alpha / 2, m - 1) * statistics.stdev(diffs) / math.sqrt(m)
-    return mean, mean - half, mean + half
-
-
-def signflip_two_sided(diffs: Sequence[float], *, resamples: int = 20_000, seed: int = 0,
-                       max_support: int = 200_000) -> float:
-    """Two-sided paired sign-flip test: P(|sum of randomly signed |d|| >= |observed|).
-    Exact by convolution of the sum's distribution (the differences are put on a 1e-9
-    grid) while it has at most `max_support` values, else Monte Carlo with a fixed seed."""
-    mags = [m for m in (round(abs(d) * 1e9) for d in diffs) if m]
-    if not mags:
-        return 1.0
-    observed = abs(sum(round(d * 1e9) for d in diffs if round(abs(d) * 1e9)))
-    tol = max(1, len(mags))  # grid rounding: a few units either way are the same sum
-    dist: dict[int, float] = {0: 1.0}
-    for m in mags:
-        nxt: dict[int, float] = {}
-        for s, p in dist.items():
-            nxt[s + m] = nxt.get(s + m, 0.0) + p / 2
-            nxt[s - m] = nxt.get(s - m, 0.0) + p / 2
-        dist = nxt
-        if len(dist) > max_support:
-            break
-    else:
-        return min(1.0, sum(p for s, p in dist.items() if abs(s) >= observed - tol))
-    rng = random.Random(seed)
-    hits = sum(abs(sum(m if rng.random() < 0.5 else -m for m in mags)) >= observed - tol
-               for _ in range(resamples))
-    return (hits + 1) / (resamples + 1)
+signflip_two_sided = stats.signflip_two_sided  # the paired test (exact McNemar on pass/fail)
 
 
 # -- what is being compared ------------------------------------------------------------
@@ -123,8 +59,10 @@ def _run_ids(project: Project, arg: str) -> list[str]:
     runs = project.state_dir / "runs"
     if not runs.is_dir():
         return []
-    if arg == "latest" and (runs / "latest").is_file():
-        return [(runs / "latest").read_text(encoding="utf-8").strip()]
+    if arg == LATEST and ((runs / LATEST).exists() or (runs / LATEST).is_symlink()):
+        return [read_latest(runs)]  # a bad pointer is exit 2 naming it
+    if "/" in arg or "\\" in arg or arg in (".", ".."):
+        return []  # never a path: a run id is a folder name
     if (runs / arg).is_dir():
         return [arg]
     return [p.name for p in runs.iterdir() if p.is_dir() and p.name.startswith(arg)]
@@ -234,6 +172,23 @@ class Difference:
     ties: int
     adjusted: float = 1.0
     significant: bool = False
+    alpha: float = 0.05  # the comparison's
+    ci_alpha: float = 0.05  # the interval is at 1 - ci_alpha (see the module docstring)
+    diffs: list[float] = field(default_factory=list, repr=False)
+    note: str = ""  # why the test cannot tell, when it cannot
+
+    @property
+    def changed(self) -> int:
+        return self.wins + self.losses
+
+    @property
+    def ci_level(self) -> str:
+        return f"{(1 - self.ci_alpha) * 100:.1f}".removesuffix(".0") + "%"
+
+    def ci_text(self) -> str:
+        """'-100..+68', with the level when it is not 1 - alpha."""
+        text = f"{self.fmt(self.lo)}..{self.fmt(self.hi)}"
+        return text if self.ci_alpha == self.alpha else f"{text} ({self.ci_level})"
 
     def fmt(self, x: float, sign: bool = True) -> str:
         if self.name == "pass rate":
@@ -242,7 +197,8 @@ class Difference:
 
     def interval(self) -> str:
         unit = " points" if self.name == "pass rate" else ""
-        return f"{self.fmt(self.diff)}{unit}, 95% CI {self.fmt(self.lo)}..{self.fmt(self.hi)}"
+        return (f"{self.fmt(self.diff)}{unit}, {self.ci_level} CI "
+                f"{self.fmt(self.lo)}..{self.fmt(self.hi)}")
 
     def p_text(self) -> str:
         text = f"p={self.p_value:.2g}"
@@ -253,8 +209,9 @@ class Difference:
         if self.significant:
             word = "better" if self.diff > 0 else "worse"
             return f"B is {word} on {self.name}: {self.interval()} ({self.p_text()})"
-        return (f"no detectable difference on {self.name} with these samples: "
+        text = (f"no detectable difference on {self.name} with these samples: "
                 f"{self.interval()} ({self.p_text()})")
+        return f"{text}; {self.note}" if self.note else text
 
 
 @dataclass
@@ -328,30 +285,50 @@ def analyse(kind: str, a: str, b: str, pairs: list[Pair], only_a: list[Any],
     scored = [p for p in pairs if p.scored]
     if not scored:
         return comp
-    rates = [(Pair.rate(p.a), Pair.rate(p.b)) for p in scored]
-    comp.differences.append(_difference("pass rate", rates))
+    named = [("pass rate", [(Pair.rate(p.a), Pair.rate(p.b)) for p in scored])]
     by_metric: dict[str, list[tuple[float, float]]] = {}
     for p in scored:
         ma, mb = Pair.metrics(p.a), Pair.metrics(p.b)
         for name in sorted(ma.keys() & mb.keys()):
             by_metric.setdefault(name, []).append((ma[name], mb[name]))
-    comp.differences += [_difference(n, v) for n, v in sorted(by_metric.items())]
-    for d, adj in zip(comp.differences, stats.holm([d.p_value for d in comp.differences]),
-                      strict=True):
-        d.adjusted = adj
-        d.significant = adj <= alpha and d.diff != 0
+    comp.differences = paired_differences([*named, *sorted(by_metric.items())], alpha)
     return comp
 
 
-def _difference(name: str, values: Sequence[tuple[float, float]]) -> Difference:
+def paired_differences(named: Sequence[tuple[str, Sequence[tuple[float, float]]]],
+                       alpha: float = 0.05) -> list[Difference]:
+    """One Difference per measure from its (A, B) values per case: the test, Holm over
+    the measures, then each interval at the level that agrees with its verdict."""
+    out = [_difference(name, values, alpha) for name, values in named]
+    pvalues = [d.p_value for d in out]
+    adjusted = stats.holm(pvalues)
+    order = sorted(range(len(out)), key=lambda i: pvalues[i])  # Holm's order
+    stop = next((rank for rank, i in enumerate(order) if adjusted[i] > alpha), None)
+    for d, adj in zip(out, adjusted, strict=True):
+        d.adjusted = adj
+        d.significant = adj <= alpha and d.diff != 0
+        # a measure Holm did not reject, though its own p is at most alpha: its interval
+        # is at the level where Holm stopped, so that it holds 0 (its p is above it)
+        tight = not d.significant and d.p_value <= alpha and stop is not None
+        d.ci_alpha = alpha / (len(out) - stop) if tight and stop is not None else alpha
+        d.lo, d.hi = stats.paired_interval(d.diffs, d.ci_alpha, p_value=d.p_value)
+        need = stats.cases_needed(d.ci_alpha)
+        if not d.significant and 0 < d.changed < need:
+            d.note = (f"too few cases to tell: {d.changed} changed, and with fewer than "
+                      f"{need} changed cases no difference can be significant at "
+                      f"alpha {d.ci_alpha:.3g}")
+    return out
+
+
+def _difference(name: str, values: Sequence[tuple[float, float]], alpha: float
+                ) -> Difference:
     diffs = [vb - va for va, vb in values]
-    mean, lo, hi = mean_diff_interval(diffs)
-    lo, hi = (max(-1.0, lo), min(1.0, hi)) if name == "pass rate" else (lo, hi)
     eps = 1e-12
     return Difference(name, statistics.fmean(va for va, _ in values),
-                      statistics.fmean(vb for _, vb in values), mean, lo, hi,
-                      signflip_two_sided(diffs), sum(d > eps for d in diffs),
-                      sum(d < -eps for d in diffs), sum(abs(d) <= eps for d in diffs))
+                      statistics.fmean(vb for _, vb in values), statistics.fmean(diffs),
+                      -1.0, 1.0, signflip_two_sided(diffs), sum(d > eps for d in diffs),
+                      sum(d < -eps for d in diffs), sum(abs(d) <= eps for d in diffs),
+                      alpha=alpha, diffs=diffs)
 
 
 def paired_policy(kind: str, a: str, b: str, seen: dict[CellKey, list[bool]]) -> MorePolicy:

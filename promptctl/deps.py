@@ -9,6 +9,9 @@ editing one row of a CSV only the case that row became.
 
 The old version comes from a reader: `git_reader(root, REF)` reads `REF:path` through
 git (`--changed-since REF`), and watch mode reads the contents of its last run.
+Nothing outside the project's boundary (boundary.py) is read or hashed: a dynamic
+include depends only on the files under prompts/ that resolve inside it, and
+`read_now` opens only regular files, without blocking.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from typing import Any
 import jinja2
 import jinja2.meta
 
+from .boundary import is_readable_input, read_bytes
 from .errors import UserError
 from .project import CONFIG_NAMES, Case, Project, PromptRef, Suite, iter_prompt_texts
 from .yamlsrc import parse_yaml
@@ -77,7 +81,7 @@ def _all_templates(project: Project) -> set[Path]:
     if not project.prompts_dir.is_dir():
         return set()
     return {p.resolve() for p in project.prompts_dir.rglob("*")
-            if p.is_file() and p.suffix not in (".yaml", ".yml")}
+            if p.suffix not in (".yaml", ".yml") and is_readable_input(p, project.boundary)}
 
 
 def prompt_inputs(project: Project, ref: PromptRef) -> set[Input]:
@@ -199,9 +203,11 @@ def part_changed(inp: Input, old: bytes | None, new: bytes | None) -> bool:
 
 
 def read_now(path: Path) -> bytes | None:
+    """A file's bytes now; None when it is missing or not a regular file (a FIFO is
+    never opened for reading in a way that blocks)."""
     try:
-        return path.read_bytes()
-    except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
+        return read_bytes(path)
+    except OSError:
         return None
 
 

@@ -20,6 +20,7 @@ from . import stats
 from .baseline import Baseline, Cell, CellKey, cells_from_records
 from .errors import ExitCode
 from .project import Suite
+from .redact import redact_url
 from .results import CallRecord
 from .verdicts import (
     DEFAULT_ALPHA,
@@ -140,6 +141,11 @@ def fingerprint_changes(before: dict[str, Any], after: dict[str, Any]) -> list[s
             elif head == "model":
                 old = "absent" if kind == "dictionary_item_added" else item.t1
                 new = "absent" if kind == "dictionary_item_removed" else item.t2
+                if name == "base_url":  # a baseline written before credentials were cut
+                    old, new = (redact_url(v) if isinstance(v, str) else v
+                                for v in (old, new))
+                    if old == new:
+                        continue  # only the credentials differ: the same endpoint
                 changes.append(f"model {name}: {_short(old)} -> {_short(new)}")
             elif head == "params":
                 old = "unset" if kind == "dictionary_item_added" else item.t1

@@ -50,6 +50,23 @@ class PromptctlError(Exception):
         return text
 
 
+def cut(text: str, limit: int = 200) -> str:
+    """Text for a message, cut to `limit` characters with its full length said."""
+    return text if len(text) <= limit else f"{text[:limit]}… ({len(text):,} characters)"
+
+
+def quote(value: object, limit: int = 200) -> str:
+    """A user's value for a message: quoted as repr() does, on one line, and cut to
+    about `limit` characters with its full length said, so that a 5 MB value in a
+    broken suite still gives a one-line error."""
+    if isinstance(value, str):
+        if len(value) <= limit:
+            return repr(value)
+        shown = repr(value[:limit])
+        return f"{shown[:-1]}…{shown[-1]} ({len(value):,} characters)"
+    return cut(repr(value), limit)
+
+
 class UserError(PromptctlError):
     """The input is wrong: exit code 2."""
 

@@ -5,6 +5,7 @@ The CLI, the pytest plugin and the tests all go through these functions.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,10 +22,18 @@ from .summary import Summary
 from .verdicts import DEFAULT_ALPHA
 
 
+def _load_checked(project: Project, path: Path) -> Baseline | None:
+    """A baseline is committed project input: it must resolve inside the project's
+    boundary and be a regular file (boundary.py) before it is read."""
+    if os.path.lexists(path):
+        project.check_input(path, what="baseline")
+    return load_baseline(path)
+
+
 def load_baselines(project: Project, suites: Sequence[Suite], *, allow_missing: bool
                    ) -> dict[str, Baseline | None]:
     """Every suite's baseline; a missing one is an error unless allowed."""
-    found = {s.name: load_baseline(baseline_path(project.baselines_dir, s.name))
+    found = {s.name: _load_checked(project, baseline_path(project.baselines_dir, s.name))
              for s in suites}
     missing = [name for name, b in found.items() if b is None]
     if missing and not allow_missing:
@@ -146,6 +155,7 @@ class Written:
     cases: int
     passed: int
     previous: DiffReport | None
+    replaced_broken: bool = False  # the old file was unreadable: nothing to compare with
 
 
 def update_baselines(project: Project, suites: Sequence[Suite], records: Sequence[CallRecord],
@@ -170,7 +180,14 @@ def update_baselines(project: Project, suites: Sequence[Suite], records: Sequenc
         if not cells:
             continue
         path = baseline_path(project.baselines_dir, suite.name)
-        old = load_baseline(path)
+        try:
+            old = _load_checked(project, path)
+        except UserError:
+            if partial:
+                raise  # the cases this run did not cover would be lost with it
+            old, broken = None, True  # regenerating it is the way out its error names
+        else:
+            broken = False
         previous = diff_run([suite], {suite.name: old}, [r for r in records
                                                          if r.suite == suite.name])
         if partial and old is not None:
@@ -183,5 +200,5 @@ def update_baselines(project: Project, suites: Sequence[Suite], records: Sequenc
         write_baseline(path, baseline)
         passed = sum(c.passed for c in baseline.cells.values())
         written.append(Written(suite.name, path, len(baseline.cells), passed,
-                               previous if old is not None else None))
+                               previous if old is not None else None, broken))
     return written

@@ -7,6 +7,7 @@ Loading is lazy: `lint` and `render` never touch a model or a provider module.
 from __future__ import annotations
 
 import difflib
+import functools
 import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -18,7 +19,8 @@ from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
 from . import templates
-from .errors import UserError
+from .boundary import project_boundary, safe_path
+from .errors import UserError, cut, quote
 from .schema import (
     AssertionSpec,
     CaseSpec,
@@ -72,16 +74,26 @@ def _loc_text(loc: Sequence[str | int]) -> str:
 def _describe(err: ErrorDetails, model: type[BaseModel]) -> tuple[str, str | None]:
     """Turn one pydantic error into (message, hint)."""
     loc = [p for p in err["loc"] if not (isinstance(p, str) and p.startswith("function-"))]
-    where = _loc_text(loc)
     kind = err["type"]
+    if len(loc) >= 2 and loc[-1] == "[key]":  # a mapping's key, not its value, is wrong
+        parent = _loc_text(loc[:-2])
+        return (f"{parent + ': ' if parent else ''}key {loc[-2]!r}: "
+                f"{err['msg'].removeprefix('Value error, ')}"), None
+    where = _loc_text(loc)
+    if kind in ("dict_type", "model_type", "model_attributes_type"):
+        got = err.get("input")
+        return (f"{where + ': ' if where else ''}expected a mapping of keys, got "
+                f"{type(got).__name__} {got!r}"[:200]), None
+    if kind == "too_short":
+        return f"'{loc[-1]}' is empty", f"list at least one entry under '{loc[-1]}'"
     if kind == "extra_forbidden":
         key = str(loc[-1])
         allowed = _allowed_keys(model, loc[:-1])
-        hint = suggest(key, allowed) if allowed else None
+        hint = suggest(key[:200], allowed) if allowed else None
         if allowed and hint is None:
             hint = "allowed keys: " + ", ".join(sorted(allowed))
         parent = _loc_text(loc[:-1])
-        return f"unknown key '{key}'" + (f" in {parent}" if parent else ""), hint
+        return f"unknown key {quote(key)}" + (f" in {cut(parent)}" if parent else ""), hint
     if kind == "missing":
         return f"missing required key '{loc[-1]}'", f"add '{loc[-1]}:'"
     msg = err["msg"]
@@ -89,8 +101,8 @@ def _describe(err: ErrorDetails, model: type[BaseModel]) -> tuple[str, str | Non
         msg = msg[len("Value error, "):]
     got = err.get("input")
     if kind not in ("value_error", "assertion_error") and not isinstance(got, (dict, list)):
-        msg = f"{msg}, got {got!r}"
-    return (f"{where}: {msg}" if where else msg), None
+        msg = f"{msg}, got {quote(got)}"
+    return (f"{cut(where)}: {msg}" if where else msg), None
 
 
 def _allowed_keys(model: type[BaseModel], loc: Sequence[str | int]) -> list[str]:
@@ -196,6 +208,35 @@ class Project:
         self.prompt_files: list[str] = []
 
     # -- paths ---------------------------------------------------------------
+    @functools.cached_property
+    def boundary(self) -> Path:
+        """Where project input may live (boundary.py): the git work tree holding the
+        root, else the root."""
+        return project_boundary(self.root)
+
+    def check_input(self, path: Path, *, what: str, file: str | None = None,
+                    line: int | None = None, written: str | None = None,
+                    expect: str = "file") -> Path:
+        """`path` resolved, if it may be read as project input (inside the boundary,
+        a regular file or, with expect="dir", a directory); else a UserError naming it
+        as written, where it resolves, and file:line that referenced it."""
+        return safe_path(path, self.boundary, file=file, line=line, what=what,
+                         written=written if written is not None else display_path(path),
+                         expect=expect)
+
+    def _check_dir(self, key: str) -> Path | None:
+        """prompts/ or suites/ (paths.KEY), resolved, if it exists; it must resolve
+        inside the boundary. The error names promptctl.yaml's line when it set the path."""
+        path = self.root / getattr(self.config.paths, key)
+        if not os.path.lexists(path):
+            return None
+        file = line = None
+        if self.config_source is not None and key in self.config.paths.model_fields_set:
+            file, line = self.config_file, self.config_source.line(("paths", key))
+        real = self.check_input(path, what=f"{key} directory", file=file, line=line,
+                                expect="dir")
+        return real if real.is_dir() else None
+
     @property
     def prompts_dir(self) -> Path:
         return self.root / self.config.paths.prompts
@@ -220,17 +261,19 @@ class Project:
 
     @property
     def env(self) -> jinja2.sandbox.SandboxedEnvironment:
-        return templates.prompts_env(self.root, self.config.paths.prompts)
+        return templates.prompts_env(self.root, self.config.paths.prompts, self.boundary,
+                                     self.config.limits)
 
     # -- prompts ---------------------------------------------------------------
     def prompt_paths(self) -> list[Path]:
-        if not self.prompts_dir.is_dir():
+        # every YAML-named entry, files or not: load_collection refuses the others
+        if self._check_dir("prompts") is None:
             return []
-        return sorted(p for p in self.prompts_dir.iterdir()
-                      if p.suffix in YAML_SUFFIXES and p.is_file())
+        return sorted(p for p in self.prompts_dir.iterdir() if p.suffix in YAML_SUFFIXES)
 
     def load_collection(self, path: Path) -> dict[str, PromptRef]:
         file = display_path(path)
+        self.check_input(path, what="prompt collection")
         data, src = load_yaml(path, file)
         coll = validate(PromptCollection, data, src)
         name = coll.name or path.stem
@@ -240,6 +283,8 @@ class Project:
             for what, text, loc in iter_prompt_texts(ref):
                 ref._compiled[what] = templates.compile_template(
                     self.env, text, file=file, line=src.line(loc), what=f"{ref.id} {what}")
+                templates.check_includes(self.env, text, file=file, line=src.line(loc),
+                                         what=f"{ref.id} {what}")
             refs[ref.id] = ref
         return refs
 
@@ -268,6 +313,14 @@ class Project:
         matches = [p for p in prompts if p.split(".", 1)[1] == name]
         if len(matches) == 1:
             return prompts[matches[0]]
+        configured = self.config_source.key_lines.get(("paths", "prompts")) \
+            if self.config_source is not None else None
+        if configured and not self.prompts_dir.is_dir():  # the culprit is the setting
+            asked = f" (prompt '{name}' is asked for at {file}:{line})" if file else ""
+            raise UserError(f"paths.prompts '{self.config.paths.prompts}': no such "
+                            f"directory{asked}",
+                            file=self.config_file, line=configured,
+                            hint="fix the path, or create the directory")
         hint = suggest(name, prompts) or (
             "known prompts: " + ", ".join(sorted(prompts)) if prompts
             else f"no prompts found in {display_path(self.prompts_dir)}/")
@@ -313,11 +366,14 @@ class Project:
     # -- suites ------------------------------------------------------------------
     def suite_paths(self, targets: Sequence[str] = ()) -> list[Path]:
         if not targets:
-            if not self.suites_dir.is_dir():
+            if self._check_dir("suites") is None:
+                line = self.config_source.key_lines.get(("paths", "suites")) \
+                    if self.config_source is not None else None
                 raise UserError(f"no suites directory at {display_path(self.suites_dir)}",
+                                file=self.config_file if line else None, line=line,
                                 hint="create suites/NAME.yaml or name a suite file")
-            found = sorted(p for p in self.suites_dir.iterdir()
-                           if p.suffix in YAML_SUFFIXES and p.is_file())
+            # every YAML-named entry, files or not: load_suite refuses the others
+            found = sorted(p for p in self.suites_dir.iterdir() if p.suffix in YAML_SUFFIXES)
             if not found:
                 raise UserError(f"no suites found in {display_path(self.suites_dir)}/",
                                 hint="add a suite file (see `promptctl init`)")
@@ -326,12 +382,16 @@ class Project:
         for target in targets:
             path = Path(target)
             if path.is_dir():
+                self.check_input(path, what="suite directory", written=target, expect="dir")
                 out.extend(sorted(p for p in path.iterdir() if p.suffix in YAML_SUFFIXES))
             elif path.is_file():
                 out.append(path)
             else:
+                if os.path.lexists(path):  # a FIFO, a device, a link that leads nowhere
+                    self.check_input(path, what="suite file", written=target)
                 named = [self.suites_dir / f"{target}{s}" for s in YAML_SUFFIXES]
-                hit = next((p for p in named if p.is_file()), None)
+                # a FIFO named like a suite is found, then refused by load_suite
+                hit = next((p for p in named if os.path.lexists(p)), None)
                 if hit is None:
                     known = [p.stem for p in self.suite_paths()] if self.suites_dir.is_dir() \
                         else []
@@ -345,6 +405,22 @@ class Project:
         from .suites import load_suite
 
         return load_suite(self, path, models=models)
+
+
+def missing_model_file(root: Path, entry: ModelEntry) -> str | None:
+    """Why a llama-cpp entry's model could not be loaded, or None; nothing is imported
+    or opened. A relative path is looked up where a run looks (the working directory)
+    and in the project root."""
+    if entry.provider != "llama-cpp":
+        return None
+    if not entry.model:
+        return "a llama-cpp model needs 'model': builtin:smollm2 or a .gguf path"
+    if entry.model.startswith("builtin:"):
+        return None
+    path = Path(entry.model).expanduser()
+    if path.is_file() or (not path.is_absolute() and (root / path).is_file()):
+        return None
+    return f"model file not found: {entry.model}"
 
 
 def iter_prompt_texts(ref: PromptRef) -> Iterable[tuple[str, str, Loc]]:
@@ -384,6 +460,7 @@ def load_project(root: Path | None = None, config: Path | None = None) -> Projec
     if cfg_path is None:
         return Project(root, ProjectConfig(), None, None)
     file = display_path(cfg_path)
+    safe_path(cfg_path, project_boundary(root), what="config file", written=file)
     data, src = load_yaml(cfg_path, file)
     cfg = validate(ProjectConfig, data, src)
     from .providers import registry

@@ -2,11 +2,15 @@
 
 The runner never prints: it reports each finished call through a callback. Every
 cell is rendered before the first model call, so a template error costs no tokens.
+A call renders from its case's own vars, which no template can change (the immutable
+sandbox) and no check is handed (checks get copies): its prompt does not depend on
+which calls ran before it.
 """
 
 from __future__ import annotations
 
 import asyncio
+import copy
 import dataclasses
 import fnmatch
 import hashlib
@@ -21,7 +25,7 @@ from typing import Any
 from . import assertions, contain
 from .cache import cache_key
 from .engine import Engine
-from .errors import ExitCode, InfraError, UserError
+from .errors import ExitCode, InfraError, UserError, quote
 from .project import Case, Project, PromptRef, Suite
 from .providers import Provider
 from .rendering import render_messages
@@ -89,7 +93,7 @@ class Call:
     @property
     def messages(self) -> list[dict[str, str]]:
         return render_messages(self.prompt, self.case.vars, file=self.case.file,
-                               line=self.case.line)
+                               line=self.case.line, case=self.case.id)
 
 
 class RunResult:
@@ -152,7 +156,8 @@ def plan(project: Project, suites: Sequence[Suite], options: RunOptions) -> list
                     continue
                 # rendered now so that a template error stops the run before its first
                 # call; rendered again when the call is made (Call.messages)
-                render_messages(prompt, case.vars, file=case.file, line=case.line)
+                render_messages(prompt, case.vars, file=case.file, line=case.line,
+                                case=case.id)
                 for model in models:
                     entry = project.model(model)
                     base = {**entry.params.set_values(), **prompt.spec.params.set_values(),
@@ -380,10 +385,17 @@ def _failed(record: CallRecord, exc: InfraError) -> CallRecord:
 
 def score_call(record: CallRecord, call: Call, completion: Completion,
                project: Project, services: Any = None) -> None:
+    # checks that run user code (python, judges, plugins' types) get copies: it may
+    # change what it is given, and neither the next call of this case nor the record
+    # may see that. The built-in inline checks only read: no copy on the hot path.
+    private = not assertions.runs_inline(call.case.asserts)
     ctx = assertions.AssertionContext(
-        vars=call.case.vars, latency_ms=completion.latency_ms,
+        vars=copy.deepcopy(call.case.vars) if private else call.case.vars,
+        latency_ms=completion.latency_ms,
         prompt_tokens=completion.prompt_tokens, completion_tokens=completion.completion_tokens,
-        cost=completion.cost, messages=record.messages, root=project.root,
+        cost=completion.cost,
+        messages=copy.deepcopy(record.messages) if private else record.messages,
+        root=project.root,
         prompt=call.prompt.id, model=call.model, services=services,
         token_logprobs=completion.token_logprobs,
         check_timeout=project.config.limits.check_timeout)
@@ -433,7 +445,7 @@ def run_suites(project: Project, suites: Sequence[Suite], options: RunOptions, *
     calls = plan(project, suites, options)
     if not calls and not (options.shard and plan(project, suites,
                                                  dataclasses.replace(options, shard=None))):
-        raise UserError(f"no case matches --filter {options.filter!r}" if options.filter
+        raise UserError(f"no case matches --filter {quote(options.filter)}" if options.filter
                         else "the suites have no cases", hint="check the case ids")
     if on_plan is not None:
         on_plan(len(calls))

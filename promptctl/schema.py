@@ -17,6 +17,8 @@ from pydantic import (
     model_validator,
 )
 
+from .errors import quote
+
 
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
@@ -53,11 +55,59 @@ def _response_format(value: Any) -> Any:
     if kind in ("json_object", "json_schema"):
         if not isinstance(schema, dict):
             raise ValueError("response_format of type json_schema needs a 'schema' mapping")
+        _check_json_schema(schema)
         out: dict[str, Any] = {"type": "json_schema", "schema": schema}
         if strict is not None:  # OpenAI's strict mode: every property required, no extras
             out["strict"] = bool(strict)
         return out
-    raise ValueError(f"unknown response_format type {kind!r}: use json_object or json_schema")
+    raise ValueError(f"unknown response_format type {quote(kind)}: use json_object or json_schema")
+
+
+def _check_json_schema(schema: dict[str, Any]) -> None:
+    """A response_format schema must itself be a valid JSON Schema."""
+    import jsonschema  # only when a project declares a schema: lint and --help stay fast
+
+    try:
+        jsonschema.validators.validator_for(schema).check_schema(schema)
+    except jsonschema.SchemaError as exc:
+        where = "/".join(str(p) for p in exc.absolute_path)
+        raise ValueError(f"response_format schema is not a valid JSON Schema"
+                         f"{f' at {where}' if where else ''}: {exc.message}") from None
+
+
+def _url(value: Any) -> Any:
+    """base_url: an http(s) URL with a host, e.g. http://127.0.0.1:8080/v1."""
+    if value is None:
+        return None
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(str(value))
+        parts.port  # noqa: B018 - raises on a port that is not a number
+    except ValueError:
+        parts = None
+    if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
+        from .redact import redact_url  # never quote a URL's credentials
+
+        raise ValueError(f"base_url '{redact_url(str(value))}' is not a valid http(s) URL "
+                         "with a host, e.g. http://127.0.0.1:8080/v1")
+    return value
+
+
+def _not_blank(value: Any) -> Any:
+    if isinstance(value, str) and not value.strip():
+        raise ValueError("must not be empty")
+    return value
+
+
+def _none_is_empty(value: Any) -> Any:
+    """`defaults:` or `vars:` with nothing under it (or only a comment) is empty."""
+    return {} if value is None else value
+
+
+NonBlank = Annotated[str, BeforeValidator(_not_blank)]
+VarMap = Annotated[dict[str, Any], BeforeValidator(_none_is_empty)]
+Price = dict[Literal["input", "output"], Annotated[float, Field(ge=0)]]
 
 
 class Params(Strict):
@@ -81,7 +131,7 @@ class Params(Strict):
 class ModelEntry(Strict):
     provider: str
     model: str | None = None
-    base_url: str | None = None
+    base_url: Annotated[str | None, BeforeValidator(_url)] = None
     api_key: str | None = Field(None, repr=False)
     api_key_env: str | None = None
     params: Params = Field(default_factory=Params)
@@ -91,7 +141,7 @@ class ModelEntry(Strict):
     n_ctx: int | None = Field(None, ge=64)
     n_threads: int | None = Field(None, ge=1)
     n_gpu_layers: int | None = None
-    price: dict[str, float] | None = None  # {input: $/token, output: $/token}
+    price: Price | None = None  # {input: $/token, output: $/token}, each >= 0
 
 
 class Paths(Strict):
@@ -117,7 +167,7 @@ class Limits(Strict):
 
 class ProjectConfig(Strict):
     description: str | None = None
-    models: dict[str, ModelEntry] = Field(default_factory=dict)
+    models: dict[NonBlank, ModelEntry] = Field(default_factory=dict)
     judge: str | None = None  # model alias for llm-rubric, factuality, answer-relevance
     embedder: str | None = None  # model alias for `similar`
     paths: Paths = Field(default_factory=Paths)
@@ -147,7 +197,7 @@ class Prompt(Strict):
     template: str | None = None
     messages: list[Message] | None = None
     examples: list[Example] = Field(default_factory=list)
-    vars: dict[str, Any] = Field(default_factory=dict)
+    vars: VarMap = Field(default_factory=dict)
     params: Params = Field(default_factory=Params)
 
     @model_validator(mode="after")
@@ -160,9 +210,9 @@ class Prompt(Strict):
 
 
 class PromptCollection(Strict):
-    name: str | None = None
+    name: NonBlank | None = None
     description: str | None = None
-    prompts: dict[str, Prompt]
+    prompts: dict[NonBlank, Prompt] = Field(min_length=1)
 
 
 class AssertionSpec(BaseModel):
@@ -186,7 +236,7 @@ class AssertionSpec(BaseModel):
 
 
 class CaseDefaults(Strict):
-    vars: dict[str, Any] = Field(default_factory=dict)
+    vars: VarMap = Field(default_factory=dict)
     assert_: list[AssertionSpec] = Field(default_factory=list, alias="assert")
     params: Params = Field(default_factory=Params)
     threshold: float | None = Field(None, ge=0, le=1)
@@ -195,10 +245,10 @@ class CaseDefaults(Strict):
 class CaseSpec(Strict):
     """A case, or (with `from`) a data file whose rows are cases."""
 
-    id: str | int | None = None
+    id: NonBlank | int | None = None
     description: str | None = None
-    from_: str | None = Field(None, alias="from")
-    vars: dict[str, Any] = Field(default_factory=dict)
+    from_: NonBlank | None = Field(None, alias="from")
+    vars: VarMap = Field(default_factory=dict)
     assert_: list[AssertionSpec] = Field(default_factory=list, alias="assert")
     params: Params = Field(default_factory=Params)
     threshold: float | None = Field(None, ge=0, le=1)
@@ -214,11 +264,12 @@ class CaseSpec(Strict):
 
 class SuiteSpec(Strict):
     description: str | None = None
-    prompts: StrList
-    models: StrList | None = None
+    prompts: Annotated[StrList, Field(min_length=1)]
+    models: Annotated[StrList, Field(min_length=1)] | None = None
     repeat: int | str = 1  # a count, or "auto": sample more only where uncertain
     params: Params = Field(default_factory=Params)
-    defaults: CaseDefaults = Field(default_factory=CaseDefaults)
+    defaults: Annotated[CaseDefaults, BeforeValidator(_none_is_empty)] = Field(
+        default_factory=CaseDefaults)
     cases: list[CaseSpec] = Field(min_length=1)
     tags: StrList = Field(default_factory=list)
     # tolerated drop vs the baseline, for assertion scores and named metrics
@@ -231,4 +282,4 @@ class SuiteSpec(Strict):
             return "auto"
         if isinstance(value, int) and not isinstance(value, bool) and value >= 1:
             return value
-        raise ValueError(f"repeat must be a whole number >= 1 or 'auto', got {value!r}")
+        raise ValueError(f"repeat must be a whole number >= 1 or 'auto', got {quote(value)}")

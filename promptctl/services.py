@@ -50,7 +50,7 @@ class Services:
         found: dict[int, list[float]] = {}
         if self.cache is not None:
             for i, key in enumerate(keys):
-                hit = self.cache.get_value(key)
+                hit = self.cache.get_value(key, list[float])
                 if hit is not None:
                     found[i] = hit
         missing = [i for i in range(len(texts)) if i not in found]
@@ -69,7 +69,7 @@ class Services:
         identity = provider.identity()
         key = _key("logprobs", identity, [messages, continuations])
         if self.cache is not None:
-            hit = self.cache.get_value(key)
+            hit = self.cache.get_value(key, list[list[float]])
             if hit is not None:
                 return list(hit)
         value = provider.continuation_logprobs(messages, continuations)

@@ -120,8 +120,8 @@ def find_run_dir(project: Project, ref: str) -> Path:
     if path.is_dir():
         if (path / RECORDS).is_file():
             return path
-        if (path / LATEST).is_file():
-            return resolve_run(path)
+        if (path / LATEST).is_file() or (path / LATEST).is_symlink():
+            return resolve_run(path)  # a bad pointer is exit 2 naming it
         runs = [p for p in path.iterdir() if (p / RECORDS).is_file()]
         if len(runs) == 1:
             return runs[0]

@@ -1,5 +1,11 @@
 """Run artifacts: .promptctl/runs/<run-id>/ with records.jsonl streamed call by call,
-meta.json written at the start and summary.json at the end."""
+meta.json written at the start and summary.json at the end, and `latest`, a one-line
+file naming the last run.
+
+Everything read back from a run folder is validated (artifacts.py): a file of the
+wrong shape, a records.jsonl line that is not a record, or a `latest` that does not
+name a run folder of this runs directory (a path, `..`, a link) is exit 2 naming
+`file:line`. A run id is a plain folder name: never a path."""
 
 from __future__ import annotations
 
@@ -42,11 +48,15 @@ def write_json_atomic(path: Path, data: Any) -> None:
 def write_text_atomic(path: Path, text: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with tmp.open("w", encoding="utf-8") as fh:
-        fh.write(text)
-        fh.flush()
-        os.fsync(fh.fileno())
-    tmp.replace(path)
+    try:
+        with tmp.open("w", encoding="utf-8") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        tmp.replace(path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)  # never leave a half-written temp file behind
+        raise
 
 
 class RunWriter:
@@ -76,7 +86,8 @@ class RunWriter:
         if append:
             truncate_torn_tail(self.dir / RECORDS)
         self._lock = threading.Lock()
-        (runs_dir / LATEST).write_text(self.run_id + "\n", encoding="utf-8")
+        # replaced, never written through: a `latest` that is a link stays harmless
+        write_text_atomic(runs_dir / LATEST, self.run_id + "\n")
 
     @classmethod
     def reopen(cls, run_dir: Path) -> RunWriter:
@@ -146,18 +157,65 @@ def truncate_torn_tail(path: Path) -> int:
     return size - keep
 
 
+def check_run_id(run: str, *, file: str | None = None, line: int | None = None) -> str:
+    """A run id is a folder name in the runs directory: no path separator, not `.` or
+    `..`, no glob characters."""
+    if (not run or run in (".", "..") or any(c in run for c in "/\\\0*?[")
+            or len(run) > 200):
+        shown = run if len(run) <= 60 else run[:59] + "…"
+        raise UserError(f"{shown!r} is not a run id" + (" (a run id is a folder name, "
+                        "never a path)" if file is None else ""), file=file, line=line,
+                        hint="run ids are the folder names in .promptctl/runs" if file is None
+                        else "delete it (the next run writes it again), or name a run id")
+    return run
+
+
+def read_latest(runs_dir: Path) -> str:
+    """The run id the `latest` pointer names: one line, a run id of a folder that
+    exists."""
+    pointer = runs_dir / LATEST
+    where = _shown(pointer)
+    hint = "delete it (the next run writes it again), or name a run id"
+    if pointer.is_symlink():
+        target = "nowhere" if not pointer.exists() else str(os.readlink(pointer))
+        raise UserError(f"the latest-run pointer is a symbolic link (to {target}); "
+                        "promptctl writes it as a file holding a run id", file=where, line=1,
+                        hint=hint)
+    if not pointer.exists():
+        raise UserError("no runs yet", hint="run `promptctl run` first")
+    if not pointer.is_file():
+        raise UserError("the latest-run pointer is not a file", file=where, hint=hint)
+    from .artifacts import decode
+
+    try:
+        data = pointer.read_bytes()[:4096]
+    except OSError as exc:
+        raise UserError(f"cannot read the latest-run pointer: {exc.strerror}", file=where,
+                        hint=hint) from None
+    lines = decode(data, where, "the latest-run pointer", hint).strip().splitlines()
+    if not lines:
+        raise UserError("the latest-run pointer is empty", file=where, line=1, hint=hint)
+    if len(lines) > 1:
+        raise UserError("the latest-run pointer has more than one line", file=where, line=2,
+                        hint=hint)
+    run = check_run_id(lines[0].strip(), file=where, line=1)
+    if not (runs_dir / run).is_dir():
+        raise UserError(f"the latest-run pointer names run '{run}', which does not exist",
+                        file=where, line=1, hint=hint)
+    return run
+
+
 def resolve_run(runs_dir: Path, run: str | None = None) -> Path:
     """A run directory by id (or unique prefix); the latest run when none is given
     (or 'latest')."""
     if run is None or run == LATEST:
-        pointer = runs_dir / LATEST
-        if not pointer.is_file():
-            raise UserError("no runs yet", hint="run `promptctl run` first")
-        run = pointer.read_text(encoding="utf-8").strip()
+        return runs_dir / read_latest(runs_dir)
+    check_run_id(run)
     path = runs_dir / run
     if path.is_dir():
         return path
-    matches = [p for p in runs_dir.glob(run + "*") if p.is_dir()] if runs_dir.is_dir() else []
+    matches = ([p for p in runs_dir.iterdir() if p.name.startswith(run) and p.is_dir()]
+               if runs_dir.is_dir() else [])
     if len(matches) == 1:
         return matches[0]
     raise UserError(f"no run '{run}'" + (" (ambiguous prefix)" if matches else ""),
@@ -165,21 +223,49 @@ def resolve_run(runs_dir: Path, run: str | None = None) -> Path:
 
 
 def read_records(run_dir: Path) -> Iterator[CallRecord]:
-    """The records of a run as written, in file order. A run killed mid-write can leave
-    one torn last line (no trailing newline): it is skipped, since that call never
-    finished. A key can appear more than once (a retried error): see `final_records`."""
+    """The records of a run as written, in file order; blank lines are skipped. A run
+    killed mid-write can leave one torn last line (no trailing newline): it is skipped,
+    since that call never finished. Any other line that is not a record (see
+    artifacts.RunRecord) is exit 2 naming its line. A key can appear more than once (a
+    retried error): see `final_records`."""
+    from pydantic import ValidationError
+
+    from .artifacts import RunRecord, describe
+
     path = run_dir / RECORDS
-    with path.open(encoding="utf-8") as fh:
-        for lineno, line in enumerate(fh, 1):
-            if not line.strip():
+    where = _shown(path)
+    hint = f"delete the run folder {_shown(run_dir)}, or re-run"
+    try:
+        fh = path.open("rb")
+    except FileNotFoundError:
+        raise UserError(f"the run folder has no {RECORDS}", file=_shown(run_dir),
+                        hint=hint) from None
+    with fh:
+        for lineno, raw in enumerate(fh, 1):
+            if not raw.strip():
                 continue
+            torn = not raw.endswith(b"\n")
             try:
-                yield CallRecord.from_dict(json.loads(line))
-            except (ValueError, TypeError, KeyError):
-                if not line.endswith("\n"):
+                text = raw.decode("utf-8-sig" if lineno == 1 else "utf-8")
+                data = json.loads(text)
+                RunRecord.model_validate(data)
+            except UnicodeDecodeError as exc:
+                if torn:
                     return  # the torn tail of a killed run
-                raise UserError("corrupt run record", file=str(path), line=lineno,
-                                hint="delete the run folder or re-run") from None
+                raise UserError(f"run record is not UTF-8 text (byte 0x{raw[exc.start]:02x})",
+                                file=where, line=lineno, hint=hint) from None
+            except (ValueError, RecursionError) as exc:
+                if torn:
+                    return
+                if isinstance(exc, ValidationError):
+                    message = describe(exc, data)[1]
+                elif isinstance(exc, json.JSONDecodeError):
+                    message = f"invalid JSON: {exc.msg}"
+                else:
+                    message = "invalid JSON: nested too deeply"
+                raise UserError(f"corrupt run record: {message}", file=where, line=lineno,
+                                hint=hint) from None
+            yield CallRecord.from_dict(data)
 
 
 def dedupe(records: Iterable[CallRecord]) -> dict[Key, CallRecord]:
@@ -198,24 +284,29 @@ def final_records(run_dir: Path) -> list[CallRecord]:
 
 
 def read_meta(run_dir: Path) -> dict[str, Any]:
-    try:
-        data = json.loads((run_dir / "meta.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+    """meta.json as written (artifacts.RunMeta: what made the run's plan)."""
+    from .artifacts import RunMeta, load_json
+
+    path = run_dir / "meta.json"
+    if not path.is_file():
         raise UserError("run has no readable meta.json", file=_shown(run_dir),
-                        hint="re-run the suites") from None
-    if not isinstance(data, dict):
-        raise UserError("meta.json is not an object", file=_shown(run_dir / "meta.json"),
                         hint="re-run the suites")
-    return data
+    _, data = load_json(path, RunMeta, _shown(path), "run meta",
+                        f"delete the run folder {_shown(run_dir)}, or fix the file")
+    return dict(data)
 
 
 def read_summary(run_dir: Path) -> dict[str, Any] | None:
-    """summary.json, or None for a run that never finished (killed)."""
-    try:
-        data = json.loads((run_dir / "summary.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+    """summary.json, or None for a run that never finished (killed, or running)."""
+    from .artifacts import RunSummary, load_json
+
+    path = run_dir / "summary.json"
+    if not path.exists():
         return None
-    return data if isinstance(data, dict) else None
+    _, data = load_json(path, RunSummary, _shown(path), "run summary",
+                        f"delete the file (the run then counts as unfinished: `promptctl "
+                        f"run --resume {run_dir.name}` finishes it), or delete the run folder")
+    return dict(data)
 
 
 def _shown(path: Path) -> str:

@@ -1,15 +1,23 @@
 """Resolve a suite file into runnable cases: defaults merged, data files expanded,
-assertion values rendered with the case's vars, every reference checked."""
+assertion values rendered with the case's vars, every reference checked.
+
+Each case holds its own deep copy of its vars (defaults, entry, row): no two cases
+share a list or a mapping, so nothing one case's checks do reaches another. A setting
+given as 0 (a threshold) is a setting, not "unset": levels merge on None only.
+"""
 
 from __future__ import annotations
 
+import copy
 import csv
+import functools
+import io
 import json
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from . import templates
+from . import render_bounds, templates
 from .errors import UserError
 from .schema import AssertionSpec, CaseSpec, SuiteSpec
 from .yamlsrc import Loc, Source, load_yaml
@@ -24,6 +32,7 @@ def load_suite(project: Project, path: Path, *, models: Sequence[str] = ()) -> S
     from .project import Case, Suite, display_path, validate
 
     file = display_path(path)
+    project.check_input(path, what="suite file")
     data, src = load_yaml(path, file)
     spec = validate(SuiteSpec, data, src)
 
@@ -42,7 +51,8 @@ def load_suite(project: Project, path: Path, *, models: Sequence[str] = ()) -> S
     for i, cspec in enumerate(spec.cases):
         loc: Loc = ("cases", i)
         if cspec.from_ is not None:
-            rows = load_rows(path, project.root, cspec.from_, src, (*loc, "from"))
+            rows = load_rows(path, project.root, cspec.from_, src, (*loc, "from"),
+                             project=project)
             for row_file, row_line, row in rows:
                 row_spec = _row_case(row, row_file, row_line)
                 vars_ = {**defaults.vars, **cspec.vars, **row_spec.vars}
@@ -53,8 +63,10 @@ def load_suite(project: Project, path: Path, *, models: Sequence[str] = ()) -> S
                 case = _make_case(project, src, str(row_spec.id), vars_, asserts,
                                   {**defaults.params.set_values(), **cspec.params.set_values(),
                                    **row_spec.params.set_values()},
-                                  row_spec.threshold or cspec.threshold or defaults.threshold,
-                                  row_file, row_line, row_spec.description)
+                                  _first_set(row_spec.threshold, cspec.threshold,
+                                             defaults.threshold),
+                                  row_file, row_line,
+                                  _first_set(row_spec.description, cspec.description))
                 _check_unique(case, seen)
                 cases.append(case)
             continue
@@ -63,13 +75,18 @@ def load_suite(project: Project, path: Path, *, models: Sequence[str] = ()) -> S
                    *((a, (*loc, "assert", j)) for j, a in enumerate(cspec.assert_))]
         case = _make_case(project, src, str(cspec.id), vars_, asserts,
                           {**defaults.params.set_values(), **cspec.params.set_values()},
-                          cspec.threshold if cspec.threshold is not None else defaults.threshold,
+                          _first_set(cspec.threshold, defaults.threshold),
                           file, src.line((*loc, "id"), key=True), cspec.description)
         _check_unique(case, seen)
         cases.append(case)
 
     return Suite(name=path.stem, path=path, file=file, spec=spec, source=src,
                  prompts=prompts, models=model_names, cases=cases)
+
+
+def _first_set(*values: Any) -> Any:
+    """The first value that is set (not None): 0, 0.0 and "" are values."""
+    return next((v for v in values if v is not None), None)
 
 
 def _check_unique(case: Any, seen: dict[str, str]) -> None:
@@ -88,6 +105,7 @@ def _make_case(project: Project, src: Source, case_id: str, vars_: dict[str, Any
     from . import assertions
     from .project import Case
 
+    vars_ = copy.deepcopy(vars_)  # the case's own: the merge above shares nested values
     out: list[AssertionSpec] = []
     lines: list[int | None] = []
     for spec, aloc in asserts:
@@ -108,6 +126,9 @@ def _make_case(project: Project, src: Source, case_id: str, vars_: dict[str, Any
             raise UserError(f"case '{case_id}': {exc.message}", file=where, line=key_line,
                             hint=exc.hint) from None
         _check_references(project, rendered, src.file if aloc else file, aline)
+        _check_transform(project, rendered, vars_, case_id,
+                         src.file if aloc else file,
+                         src.line((*aloc, "transform"), key=True) if aloc else aline)
         out.append(rendered)
         lines.append(aline)
     return Case(id=case_id, vars=vars_, asserts=out, assert_lines=lines, params=params,
@@ -128,8 +149,12 @@ def _render_value(project: Project, spec: AssertionSpec, vars_: dict[str, Any], 
             return text
         tpl = templates.compile_template(project.env, text, file=file, line=line,
                                          what="assertion value")
-        return templates.render(tpl, vars_, what=f"case '{case_id}' assertion value",
-                                file=file, line=line)
+        try:
+            return templates.render(tpl, vars_, what=f"case '{case_id}' assertion value",
+                                    file=file, line=line, src=text)
+        except render_bounds.RenderLimit as exc:
+            raise UserError(f"case '{case_id}' assertion value: {exc.message}", file=file,
+                            line=line, hint=exc.hint) from None
 
     def rendered(value: Any) -> Any:
         if isinstance(value, str):
@@ -159,15 +184,46 @@ def _check_references(project: Project, spec: AssertionSpec, file: str,
         project.prompt(prompt, file=file, line=line)
 
 
+def _check_transform(project: Project, spec: AssertionSpec, vars_: dict[str, Any],
+                     case_id: str, file: str, line: int | None) -> None:
+    """A transform sees `output` and the case's vars: any other name is undefined in
+    every case, so it is refused here rather than failing each output."""
+    if not spec.transform:
+        return
+    unknown = sorted(_transform_names(spec.transform) - {"output"} - set(vars_))
+    if unknown:
+        raise UserError(f"case '{case_id}': transform {spec.transform!r} uses undefined "
+                        f"name '{unknown[0]}'", file=file, line=line,
+                        hint="a transform sees 'output' and the case's vars")
+
+
+@functools.lru_cache(maxsize=256)
+def _transform_names(transform: str) -> frozenset[str]:
+    """The names a transform needs (parsed once per distinct transform)."""
+    import jinja2
+
+    text = transform.strip()
+    if not (text.startswith("{{") and text.endswith("}}")):
+        text = "{{ " + text + " }}"
+    try:
+        return frozenset(templates.analyse(jinja2.Environment(), text).required)
+    except jinja2.TemplateError:  # reported by the assertion's own validation
+        return frozenset()
+
+
 def _row_case(row: dict[str, Any], file: str, line: int) -> CaseSpec:
     """A data-file row: `id` names it; a `vars` key means the row is a full case,
-    otherwise every other column is a variable."""
+    otherwise every other column is a variable. A plain row's non-empty text
+    `description` column is also the case's description (it wins over the entry's)."""
     from pydantic import ValidationError
 
     if "vars" in row or "assert" in row:
         data = dict(row)
     else:
         data = {"id": row.get("id"), "vars": {k: v for k, v in row.items() if k != "id"}}
+        described = row.get("description")
+        if isinstance(described, str) and described.strip():
+            data["description"] = described
     if data.get("id") in (None, ""):
         data["id"] = f"{Path(file).stem}-{line}"
     try:
@@ -180,14 +236,21 @@ def _row_case(row: dict[str, Any], file: str, line: int) -> CaseSpec:
                              "'vars' and 'assert'") from None
 
 
-def load_rows(suite_path: Path, root: Path, ref: str, src: Source, loc: Loc
-              ) -> list[tuple[str, int, dict[str, Any]]]:
+def load_rows(suite_path: Path, root: Path, ref: str, src: Source, loc: Loc, *,
+              project: Project | None = None) -> list[tuple[str, int, dict[str, Any]]]:
+    """The rows of a `from:` data file. With `project`, the file must resolve inside
+    its boundary and be a regular file (boundary.py)."""
+    import os
+
     from .project import display_path
 
     line = src.line(loc)
     candidates = [suite_path.parent / ref, root / ref]
-    path = next((p for p in candidates if p.is_file()), None)
-    if path is None:
+    # lexists, not is_file: a link that leaves the project or a FIFO is refused below
+    path = next((p for p in candidates if os.path.lexists(p)), None)
+    if path is not None and project is not None:
+        project.check_input(path, what="data file", written=ref, file=src.file, line=line)
+    if path is None or not path.is_file():
         raise UserError(f"data file '{ref}' not found", file=src.file, line=line,
                         hint="paths are relative to the suite file or the project root")
     if path.suffix.lower() not in DATA_SUFFIXES:
@@ -205,8 +268,16 @@ def load_rows(suite_path: Path, root: Path, ref: str, src: Source, loc: Loc
     return rows
 
 
+def _universal_newlines(text: str) -> str:
+    """\\r\\n and \\r as \\n, as open() reads text (deps.py parses raw bytes)."""
+    return text.replace("\r\n", "\n").replace("\r", "\n")
+
+
 def _csv_rows(text: str, name: str) -> list[tuple[str, int, dict[str, Any]]]:
-    reader = csv.reader(text.splitlines(), strict=True)
+    """Rows of a CSV file, each located at its first line. A quoted cell keeps its
+    line breaks, as \\n whatever the file's line endings: the csv module is given
+    the lines with their ends (newline="", as it requires) so that it sees them."""
+    reader = csv.reader(io.StringIO(_universal_newlines(text), newline=""), strict=True)
     try:
         header = next(reader, None)
         if header is None:
@@ -219,8 +290,9 @@ def _csv_rows(text: str, name: str) -> list[tuple[str, int, dict[str, Any]]]:
         if dupes:
             raise UserError(f"duplicate column '{sorted(dupes)[0]}'", file=name, line=1)
         rows = []
+        end = reader.line_num
         for values in reader:
-            lineno = reader.line_num
+            lineno, end = end + 1, reader.line_num  # a row may span several lines
             if not values or all(not v.strip() for v in values):
                 continue
             if len(values) != len(header):
@@ -235,7 +307,9 @@ def _csv_rows(text: str, name: str) -> list[tuple[str, int, dict[str, Any]]]:
 
 def _jsonl_rows(text: str, name: str) -> list[tuple[str, int, dict[str, Any]]]:
     rows = []
-    for lineno, raw in enumerate(text.splitlines(), 1):
+    # lines end at \n only: str.splitlines() would also cut at U+2028, \x0c and the
+    # like, which a JSON string may hold as they are
+    for lineno, raw in enumerate(_universal_newlines(text).split("\n"), 1):
         if not raw.strip():
             continue
         try:

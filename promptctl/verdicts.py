@@ -122,10 +122,10 @@ def decide(report: DiffReport, alpha: float = DEFAULT_ALPHA) -> None:
     for h, adj in zip(suite_family, stats.holm([h.p_value for h in suite_family]),
                       strict=True):
         h.adjusted = adj
-    cell_family = [c for c in report.cells() if c.p_value is not None]
-    for c, adj in zip(cell_family, stats.holm([c.p_value or 1.0 for c in cell_family]),
-                      strict=True):
-        c.adjusted = adj
+    cell_family = [(c, c.p_value) for c in report.cells() if c.p_value is not None]
+    for (c, _), adj in zip(cell_family, stats.holm([p for _, p in cell_family]),
+                           strict=True):
+        c.adjusted = adj  # (a p-value of 0.0 is a p-value, not a missing one)
     half = alpha / 2
     for s in report.suites:
         min_drop = s.max_drop or 0.0

@@ -4,7 +4,8 @@ only the cells whose inputs changed (deps.py); the others keep their last result
 The loop is a library function so that it can be tested in a thread: `watch(...)`
 calls `on_result` after the first full run and after every save that changed some
 cell's inputs, `on_error` when the project does not load or a run fails, and returns
-when `stop` is set.
+when `stop` is set. Only files inside the project's boundary (boundary.py) are
+watched and read.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import deps
+from .boundary import inside, is_readable_input, project_boundary
 from .errors import PromptctlError
 from .project import CONFIG_NAMES, Project, Suite, find_root, load_project
 from .results import CallRecord
@@ -96,13 +98,16 @@ def watched_files(root: Path, dirs: Sequence[Path], extra: Sequence[Path] = ()
                   ) -> dict[Path, Stamp | None]:
     """Every file under the directories (prompts/, suites/), promptctl.yaml and the
     inputs' files, with (mtime, size): a new or deleted file changes the listing too."""
+    boundary = project_boundary(root)
     paths: set[Path] = {p.resolve() for p in extra}
     paths.update((root / name).resolve() for name in CONFIG_NAMES)
     for d in dirs:
         if d.is_dir():
-            paths.update(p.resolve() for p in d.rglob("*") if p.is_file())
+            paths.update(p.resolve() for p in d.rglob("*") if is_readable_input(p, boundary))
     out: dict[Path, Stamp | None] = {}
     for p in paths:
+        if not inside(p, boundary):
+            continue  # never read (the load refuses it with a message)
         try:
             st = p.stat()
             out[p] = (st.st_mtime_ns, st.st_size)

@@ -4,6 +4,7 @@ OpenAI-compatible server (llama_cpp.server) on a free loopback port."""
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import socket
 import subprocess
@@ -16,6 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+import typer.main
+import typer.testing
 from typer.testing import CliRunner
 
 from promptctl.cli.main import app
@@ -72,10 +75,16 @@ def make_project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     return make
 
 
+_command = functools.lru_cache(maxsize=None)(typer.main.get_command)
+
+
 @pytest.fixture
 def cli(monkeypatch: pytest.MonkeyPatch):
-    """Invoke the real CLI in-process with typer's CliRunner."""
+    """Invoke the real CLI in-process with typer's CliRunner. typer rebuilds the click
+    command on every call, most of a small call's time: build it once (the same app, so
+    the same command)."""
     monkeypatch.setenv("COLUMNS", "200")
+    monkeypatch.setattr(typer.testing, "_get_command", _command)
 
     def invoke(*args: str) -> CliResult:
         result = CliRunner().invoke(app, list(args), catch_exceptions=False)

@@ -16,8 +16,13 @@ class Stub:
     with "echo: <last user message>" (a prompt containing HTTP-4xx gets that status),
     counting requests and the most it served at once."""
 
-    def __init__(self, delay: float = 0.0) -> None:
+    def __init__(self, delay: float = 0.0,
+                 models: tuple[int, str, bytes] | None = None) -> None:
+        """`models`: what GET /v1/models answers instead of a model list, as
+        (status, content type, body)."""
         self.delay = delay
+        self.models = models
+        self.seen: list[tuple[str, str | None]] = []  # (request target, Authorization)
         self.requests = 0
         self.in_flight = 0
         self.peak = 0
@@ -31,9 +36,19 @@ class Stub:
                 pass
 
             def do_GET(self) -> None:
+                stub.seen.append((self.path, self.headers.get("Authorization")))
+                if stub.models is not None:
+                    status, kind, data = stub.models
+                    self.send_response(status)
+                    self.send_header("Content-Type", kind)
+                    self.send_header("Content-Length", str(len(data)))
+                    self.end_headers()
+                    self.wfile.write(data)
+                    return
                 self.reply(200, {"object": "list", "data": [{"id": "stub", "object": "model"}]})
 
             def do_POST(self) -> None:
+                stub.seen.append((self.path, self.headers.get("Authorization")))
                 body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
                 with stub.lock:
                     stub.requests += 1

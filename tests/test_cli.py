@@ -116,8 +116,9 @@ def test_lint_clean_warning_and_error(make_project, cli):
         "    assert: [{type: contains, value: x}]\n")
     result = cli("lint", "suites/extra.yaml")
     assert result.exit_code == 2
-    assert "suites/extra.yaml:3: error: case 'a': prompt 'support.triage' uses undefined " \
-           "variable 'ticket'" in result.stderr
+    # the template line that reads it, and the case that lacks it
+    assert "prompts/support.yaml:5: error: prompt 'support.triage' (case 'a' of " \
+           "suites/extra.yaml:3) uses undefined variable 'ticket'" in result.stderr
 
 
 def test_cache_stats_and_clear(make_project, cli):

@@ -209,8 +209,8 @@ def test_diff_of_a_saved_run(make_project, scripted):
 
 @pytest.mark.parametrize(("text", "line", "fragment"), [
     ('{\n  "version": 1,\n  "cases": {,\n}\n', 3, "invalid JSON"),
-    ('{"version": 1, "suite": "s"}\n', None, "malformed baseline: missing key 'cases'"),
-    ('{"version": 9, "suite": "s", "cases": {}}\n', None, "unsupported baseline version"),
+    ('{"version": 1, "suite": "s"}\n', 1, "malformed baseline: missing required key 'cases'"),
+    ('{"version": 9, "suite": "s", "cases": {}}\n', 1, "unsupported baseline version"),
 ])
 def test_broken_baseline_files_are_exit_2_with_file_and_line(make_project, scripted, cli,
                                                               text, line, fragment):

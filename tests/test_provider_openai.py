@@ -137,26 +137,59 @@ def test_api_key_env_naming_an_unset_variable_is_exit_2(make_project, cli, dead_
     assert "Traceback" not in result.output
 
 
+def with_credentials(url: str) -> str:
+    """The server's URL with a user, a password and a query (llama_cpp.server ignores
+    them, so the calls still succeed)."""
+    scheme, rest = url.split("://")
+    return f"{scheme}://{URL_USER}:{URL_PASSWORD}@{rest}?api-key={URL_QUERY}"
+
+
+URL_USER, URL_PASSWORD, URL_QUERY = "srv-user-51", "srv-pw-77", "srv-query-93"
+
+
 @pytest.mark.slow
-@pytest.mark.parametrize("where", ["promptctl.yaml", "environment"])
+@pytest.mark.parametrize("where", ["promptctl.yaml", "environment", "base_url",
+                                   "OPENAI_BASE_URL"])
 def test_the_api_key_is_written_into_no_file(make_project, cli, llama_server, tmp_path,
                                              monkeypatch, where):
+    """No byte of any file promptctl wrote (baselines/, .promptctl/, every -o format) nor
+    the output of run, baseline update, check and models holds the API key or the
+    credentials of a base_url (userinfo, query string)."""
+    base_url, secrets = llama_server, [SECRET]
     if where == "promptctl.yaml":
         key = f"api_key: {SECRET}"
-    else:
+    elif where == "environment":
         key = "api_key_env: LOCAL_KEY"
         monkeypatch.setenv("LOCAL_KEY", SECRET)
-    make_project({**PROJECT, **config(
-        srv=f"{{provider: openai, base_url: '{llama_server}', model: smollm2, {key}}}")})
-    code, doc, output = run_json(cli, tmp_path, "-m", "srv")
+    else:
+        key, secrets = f"api_key: {SECRET}", [SECRET, URL_USER, URL_PASSWORD, URL_QUERY]
+        base_url = with_credentials(llama_server)
+    entry = f"provider: openai, base_url: '{base_url}', model: smollm2, {key}"
+    if where == "OPENAI_BASE_URL":
+        monkeypatch.setenv("OPENAI_BASE_URL", base_url)
+        entry = f"provider: openai, model: smollm2, {key}"
+    make_project({**PROJECT, **config(srv=f"{{{entry}}}")})
+    code, doc, output = run_json(cli, tmp_path, "-m", "srv", "-o", "out.jsonl",
+                                 "-o", "out.xml", "-o", "out.html", "-o", "out.md")
     assert code == ExitCode.OK, output
     assert doc["summary"]["passed"] == 3
-    assert SECRET not in output
+    assert doc["results"][0]["fingerprint"]["model"]["base_url"] == llama_server
+    outputs = [output]
+    for args in (("baseline", "update", "-m", "srv"),
+                 ("check", "-m", "srv", "--verbose", "-o", "diff.json", "-o", "diff.md",
+                  "-o", "diff.xml", "-o", "diff.html"),
+                 ("models",)):
+        result = cli(*args)
+        assert result.exit_code in (ExitCode.OK, ExitCode.FAILED), result.output
+        outputs.append(result.output)
+    assert f"reachable at {llama_server}" in outputs[-1]
+    assert [s for s in secrets for text in outputs if s in text] == []
 
     produced = [p for p in tmp_path.rglob("*") if p.is_file() and p.name != "promptctl.yaml"]
     names = {p.name for p in produced}
-    assert {"out.json", "records.jsonl", "summary.json", "cache.sqlite"} <= names
-    leaks = [p for p in produced if SECRET.encode() in p.read_bytes()]
+    assert {"out.json", "out.jsonl", "out.html", "out.md", "records.jsonl", "summary.json",
+            "cache.sqlite", "capitals.json", "diff.md", "diff.json"} <= names
+    leaks = [(p.name, s) for p in produced for s in secrets if s.encode() in p.read_bytes()]
     assert leaks == []
 
 

@@ -239,7 +239,8 @@ def test_promptctl_model_overrides_the_suites_models(pytester: pytest.Pytester):
     ("prompts: [support.nosuch]\ncases: [{id: a}]\n",
      "error: suites/bad.yaml:1: unknown prompt 'support.nosuch'*"),
     ("prompts: [support.triage]\nmodels: [echo]\ncases:\n  - id: a\n    vars: {}\n",
-     "error: suites/bad.yaml:4: *ticket*"),
+     "error: prompts/support.yaml:*: prompt 'support.triage' (case 'a' of suites/bad.yaml:4): "
+     "'ticket' is undefined*"),
     ("prompts: [support.triage\n", "error: suites/bad.yaml:*"),
 ], ids=["schema", "unknown-prompt", "undefined-variable", "yaml-syntax"])
 def test_bad_suite_is_a_collection_error_with_one_line(project: pytest.Pytester, suite: str,
@@ -250,7 +251,7 @@ def test_bad_suite_is_a_collection_error_with_one_line(project: pytest.Pytester,
     result.assert_outcomes(errors=1)
     result.stdout.fnmatch_lines(["*ERROR collecting suites/bad.yaml*", message,
                                  "*short test summary*",
-                                 "ERROR suites/bad.yaml - error: suites/bad.yaml:*"])
+                                 "ERROR suites/bad.yaml - error: *.yaml:*"])
     assert "Traceback" not in result.stdout.str()
     assert "promptctl/" not in result.stdout.str()
 

@@ -61,11 +61,13 @@ def test_includes_and_macros_resolve_inside_prompts(make_project):
     assert "- a\n- b" in text
 
 
-def test_undefined_variable_is_an_error_naming_the_case(make_project):
+def test_undefined_variable_names_the_template_line_and_the_case(make_project):
     make_project({"prompts/s.yaml": "prompts: {q: {template: 'Q: {{ q }}'}}\n"})
     with pytest.raises(UserError, match="'q' is undefined") as exc:
-        render_messages(load_project().prompt("s.q"), {}, file="suites/x.yaml", line=7)
-    assert exc.value.location == "suites/x.yaml:7"
+        render_messages(load_project().prompt("s.q"), {}, file="suites/x.yaml", line=7,
+                        case="c1")
+    assert exc.value.location == "prompts/s.yaml:1"
+    assert "prompt 's.q' (case 'c1' of suites/x.yaml:7)" in exc.value.message
 
 
 def test_sandbox_blocks_attribute_escapes(make_project):

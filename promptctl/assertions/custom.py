@@ -17,7 +17,10 @@ Invariants:
   crash, hang) is a failed assertion with a reason, never the end of the run.
 - ctx in the worker is a plain object with the data of AssertionContext; model access
   (`ctx.services`) does not cross the process boundary and is None there.
-- `locate` is the one place that turns a value into a file.
+- `locate` is the one place that turns a value into a file. Either form must name a
+  file of the project (`check_file`): it resolves, links followed, inside the
+  project's boundary (boundary.py); a module must be the project's own file, not one
+  found elsewhere on sys.path (`os:system` is refused).
 """
 
 from __future__ import annotations
@@ -25,7 +28,6 @@ from __future__ import annotations
 import ast
 import difflib
 import hashlib
-import importlib.machinery
 import math
 import os
 import pickle
@@ -92,52 +94,68 @@ def _prep_python(p: Prepared) -> Target:
 # --------------------------------------------------------------------------- locating
 
 
+def is_path_form(module: str) -> bool:
+    return module.endswith(".py") or "/" in module or "\\" in module
+
+
+def check_file(target: str, module: str, root: Path) -> Path:
+    """The resolved source file a python check names, path form (`x/y.py`, relative to
+    the root) or module form (`pkg.mod`: ROOT/pkg/mod.py or ROOT/pkg/mod/__init__.py).
+    It must resolve inside the project's boundary and be a regular file; else an
+    AssertionSpecError naming the path as written and where it resolves."""
+    from ..boundary import project_boundary, safe_path
+    from ..errors import UserError
+
+    boundary = project_boundary(root)
+    if is_path_form(module):
+        candidates = [(root / module, module)]
+    else:
+        parts = module.split(".")
+        if not all(p.isidentifier() for p in parts):
+            raise AssertionSpecError(f"python assertion {target!r}: {module!r} is not a "
+                                     "module name", key="value", hint=_HINT)
+        if parts[0] in sys.stdlib_module_names:
+            raise AssertionSpecError(
+                f"python assertion {target!r}: module {module!r} is Python's own, not a "
+                "file of the project", key="value",
+                hint="a project module must not share its name with a standard library "
+                     "module: rename it, or write path/to/file.py:function")
+        rel = "/".join(parts)
+        # the order Python's finder uses: a package before a module of the same name
+        candidates = [(root / rel / "__init__.py", f"{rel}/__init__.py"),
+                      (root / f"{rel}.py", f"{rel}.py")]
+    found = next(((p, w) for p, w in candidates if os.path.lexists(p)), None)
+    real: Path | None = None
+    if found is not None:
+        try:
+            real = safe_path(found[0], boundary, what="python check", written=found[1],
+                             file=found[1])
+        except UserError as exc:
+            raise AssertionSpecError(f"python assertion {target!r}: {exc.message}",
+                                     key="value", hint=exc.hint) from None
+    if real is None or not real.is_file():
+        if is_path_form(module):
+            raise AssertionSpecError(f"python assertion {target!r}: no file {module!r} "
+                                     f"under {root.resolve()}", key="value",
+                                     hint="paths are relative to the project root")
+        raise AssertionSpecError(
+            f"python assertion {target!r}: cannot import module {module!r}: no "
+            f"{candidates[-1][1]} in the project ({root.resolve()})", key="value",
+            hint="python checks are the project's own code: a module file under the "
+                 "project root, or path/to/file.py:function")
+    return real
+
+
 def locate(target: Target, root: Path) -> Located:
-    """The file or module a target names, found without running anything."""
+    """The file or module a target names, found without running anything: always a
+    file of the project (`check_file`), never a module found elsewhere on sys.path."""
     root_dir = root.resolve()
     name = target.module
-    if name.endswith(".py") or "/" in name or "\\" in name:
-        path = (root / name).resolve()
-        if not path.is_file():
-            raise AssertionSpecError(f"python assertion {target.target!r}: no file "
-                                     f"{name!r} under {root_dir}", key="value",
-                                     hint="paths are relative to the project root")
+    path = check_file(target.target, name, root)
+    if is_path_form(name):
         mod_name = "_promptctl_check_" + hashlib.sha1(str(path).encode()).hexdigest()[:12]
         return Located(mod_name, path, path, root_dir)
-    return Located(name, None, _module_source(target, name, root_dir), root_dir)
-
-
-def _module_source(target: Target, name: str, root_dir: Path) -> Path | None:
-    """The source file of module `name` as the worker would import it (the project
-    root first on the path), found by the import system's finders alone: no package's
-    __init__ runs. None for a module without Python source (built in, compiled)."""
-    parts = name.split(".")
-    if not all(part.isidentifier() for part in parts):
-        raise AssertionSpecError(f"python assertion {target.target!r}: {name!r} is not a "
-                                 "module name", key="value", hint=_HINT)
-    if name in sys.builtin_module_names:
-        return None
-    search: list[str] | None = [str(root_dir), *(p for p in sys.path if p)]
-    spec = None
-    for i in range(len(parts)):
-        spec = importlib.machinery.PathFinder.find_spec(".".join(parts[: i + 1]), search)
-        if spec is None:
-            raise AssertionSpecError(
-                f"python assertion {target.target!r}: cannot import module {name!r}: "
-                f"no module named {'.'.join(parts[: i + 1])!r}", key="value",
-                hint=f"modules are imported from the project root ({root_dir}); or "
-                     "write path/to/file.py:function")
-        locations = spec.submodule_search_locations
-        search = list(locations) if locations is not None else None
-        if search is None and i < len(parts) - 1:
-            raise AssertionSpecError(
-                f"python assertion {target.target!r}: cannot import module {name!r}: "
-                f"{'.'.join(parts[: i + 1])!r} is not a package", key="value", hint=_HINT)
-    assert spec is not None
-    if spec.origin is None or not spec.has_location:  # a namespace package
-        return Path(os.devnull)
-    origin = Path(spec.origin)
-    return origin if origin.suffix == ".py" else None
+    return Located(name, None, path, root_dir)
 
 
 # ------------------------------------------------------------------ static validation

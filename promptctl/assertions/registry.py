@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from .. import contain
-from ..errors import InfraError
+from ..errors import InfraError, quote
 from ..results import AssertionResult
 from ..schema import AssertionSpec
 from .base import (
@@ -188,7 +188,7 @@ class Plan:
             except BaseException as exc:
                 if contain.escapes(exc):
                     raise
-                return self.fail(f"transform {self.transform_src!r} failed: {exc_text(exc)}")
+                return self.fail(f"transform {quote(self.transform_src)} failed: {exc_text(exc)}")
         try:
             verdict = self.check(text, self.arg, ctx)
         except InfraError:

@@ -31,6 +31,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from ..errors import quote as quote_value
 from .base import AssertionContext, AssertionSpecError, Prepared, kind_of, quote
 from .registry import register
 
@@ -245,7 +246,8 @@ def _prep_pii(p: Prepared) -> tuple[str, ...]:
                                  key="kinds", hint="e.g. kinds: [email, phone]")
     for kind in kinds:
         if kind not in KINDS:
-            raise AssertionSpecError(f"unknown kind of personal data {kind!r}", key="kinds",
+            raise AssertionSpecError(f"unknown kind of personal data {quote_value(kind)}",
+                                     key="kinds",
                                      hint="kinds: " + ", ".join(KINDS))
     return tuple(k for k in KINDS if k in kinds)
 

@@ -1,7 +1,14 @@
 """Checks on structured output: is-json (optionally with a schema) and json-schema.
 
 jsonschema is imported when a schema is first compiled, never at module import: `lint`
-of a suite without schemas does not pay for it.
+of a suite without schemas does not pay for it. The schema's patterns (`pattern`,
+`patternProperties`) are matched in bounded time (see regexes.py): past the check's
+time limit the check fails with "timed out".
+
+A schema is self-contained: a `$ref` may point only inside it (`#/$defs/x`, or an `$id`
+it defines). jsonschema would otherwise fetch `file://` and `http(s)://` references and
+quote what it read in its messages; an external `$ref` is refused when the assertion is
+validated, and the validator's registry refuses to retrieve anything.
 """
 
 from __future__ import annotations
@@ -10,6 +17,7 @@ import json
 from typing import Any
 
 from .base import AssertionContext, AssertionSpecError, Prepared, kind_of, quote
+from .regexes import bounded_validator, deadline, timed_out
 from .registry import register
 
 
@@ -41,6 +49,37 @@ def json_equal(a: Any, b: Any) -> bool:
     return type(a) is type(b) and a == b
 
 
+REF_KEYS = ("$ref", "$dynamicRef", "$recursiveRef")
+
+
+def external_refs(schema: Any) -> list[str]:
+    """Every reference in `schema` to a document other than itself (a `$ref` whose
+    part before '#' is not empty and names no `$id` defined in it)."""
+    ids: set[str] = set()
+    refs: list[str] = []
+    stack = [schema]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, dict):
+            for key, value in node.items():
+                if isinstance(value, str) and key == "$id":
+                    ids.add(value.split("#", 1)[0].rstrip("/"))
+                elif isinstance(value, str) and key in REF_KEYS:
+                    refs.append(value)
+                else:
+                    stack.append(value)
+        elif isinstance(node, list):
+            stack.extend(node)
+    return [r for r in refs if r.split("#", 1)[0] and
+            r.split("#", 1)[0].rstrip("/") not in ids]
+
+
+def _no_retrieval(uri: str) -> Any:
+    from referencing.exceptions import NoSuchResource
+
+    raise NoSuchResource(ref=uri)  # type: ignore[call-arg]  # never a file or the network
+
+
 class Schema:
     """A compiled JSON schema validator."""
 
@@ -55,6 +94,13 @@ class Schema:
                 f"'{name}' needs a JSON schema mapping as 'value', got {kind_of(schema)}",
                 key="value", hint="write the schema inline, e.g. value: {type: object, "
                                   "required: [name]}")
+        outside = external_refs(schema)
+        if outside:
+            raise AssertionSpecError(
+                f"JSON schema $ref {outside[0]!r} points outside the schema: promptctl "
+                "does not read schema files or URLs", key="value",
+                hint="inline the referenced schema under $defs and write "
+                     "$ref: '#/$defs/NAME'")
         cls = jsonschema.validators.validator_for(schema)
         try:
             cls.check_schema(schema)
@@ -64,12 +110,21 @@ class Schema:
                 f"invalid JSON schema{' at ' + where if where else ''}: {exc.message}",
                 key="value", hint="see https://json-schema.org/understanding-json-schema"
             ) from None
-        self.validator = cls(schema, format_checker=cls.FORMAT_CHECKER)
+        import referencing
+        from jsonschema_specifications import REGISTRY as SPECIFICATIONS
+
+        # the metaschemas only: no $ref is ever retrieved (see the module docstring)
+        registry = SPECIFICATIONS.combine(
+            referencing.Registry(retrieve=_no_retrieval))  # type: ignore[call-arg]
+        self.validator = bounded_validator(cls)(schema, format_checker=cls.FORMAT_CHECKER,
+                                                registry=registry)
         self.best_match = best_match
 
-    def problem(self, instance: Any) -> str | None:
-        """None if the instance is valid, else the most relevant error in plain words."""
-        errors = list(self.validator.iter_errors(instance))
+    def problem(self, instance: Any, timeout: float | None = None) -> str | None:
+        """None if the instance is valid, else the most relevant error in plain words.
+        Raises TimeoutError when the schema's patterns take more than `timeout` s."""
+        with deadline(timeout):
+            errors = list(self.validator.iter_errors(instance))
         if not errors:
             return None
         err = self.best_match(errors)
@@ -114,7 +169,10 @@ def _is_json(output: str, schema: Schema | None, ctx: AssertionContext) -> Any:
     if schema is None:
         reason = f"valid JSON ({_kind(parsed)})"
         return True, 1.0, reason, reason + " (must not)"
-    problem = schema.problem(parsed)
+    try:
+        problem = schema.problem(parsed, ctx.check_timeout)
+    except TimeoutError:
+        return None, 0.0, f"{timed_out(ctx.check_timeout)} matching the schema", None
     if problem is None:
         reason = "valid JSON matching the schema"
         return True, 1.0, reason, reason + " (must not)"
@@ -127,7 +185,10 @@ def _json_schema(output: str, schema: Schema, ctx: AssertionContext) -> Any:
     ok, parsed = parse_json(output)
     if not ok:
         return False, 0.0, _with_output(parsed, output), parsed
-    problem = schema.problem(parsed)
+    try:
+        problem = schema.problem(parsed, ctx.check_timeout)
+    except TimeoutError:
+        return None, 0.0, f"{timed_out(ctx.check_timeout)} matching the schema", None
     if problem is None:
         return True, 1.0, "matches the JSON schema", "matches the JSON schema (must not)"
     return False, 0.0, problem, f"does not match the schema: {problem}"

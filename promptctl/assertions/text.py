@@ -7,6 +7,7 @@ import re
 from collections.abc import Callable
 from typing import Any
 
+from ..errors import quote as quote_value
 from .base import (
     AssertionContext,
     AssertionSpecError,
@@ -15,6 +16,7 @@ from .base import (
     kind_of,
     quote,
 )
+from .regexes import compile_pattern, search, timed_out
 from .registry import register
 from .structured import json_equal, parse_json
 
@@ -216,12 +218,12 @@ def _starts_with(output: str, prefix: str, ctx: AssertionContext) -> Any:
 # ----------------------------------------------------------------------------- regex
 
 
-def _prep_regex(p: Prepared) -> tuple[re.Pattern[str], str]:
+def _prep_regex(p: Prepared) -> tuple[Any, str]:
     pattern = text_value(p, numbers=False)
     try:
-        compiled = re.compile(pattern)
+        compiled = compile_pattern(pattern)
     except re.error as exc:
-        raise AssertionSpecError(f"invalid regex {pattern!r}: {exc}", key="value",
+        raise AssertionSpecError(f"invalid regex {quote_value(pattern)}: {exc}", key="value",
                                  hint="Python 're' syntax; in YAML, single-quote patterns "
                                       "that contain backslashes") from None
     shown = pattern if len(pattern) <= 60 else pattern[:57] + "..."
@@ -230,8 +232,11 @@ def _prep_regex(p: Prepared) -> tuple[re.Pattern[str], str]:
 
 @register("regex", prepare=_prep_regex,
           value_hint="value: a Python regular expression searched in the output")
-def _regex(output: str, arg: tuple[re.Pattern[str], str], ctx: AssertionContext) -> Any:
-    match = arg[0].search(output)
+def _regex(output: str, arg: tuple[Any, str], ctx: AssertionContext) -> Any:
+    try:
+        match = search(arg[0], output, ctx.check_timeout)
+    except TimeoutError:  # catastrophic backtracking: a failure, negated or not
+        return None, 0.0, f"{timed_out(ctx.check_timeout)} matching {arg[1]}", None
     if match is not None:
         reason = f"matched {arg[1]} at {quote(match.group(0), 40)}"
         return True, 1.0, reason, reason + " (must not)"

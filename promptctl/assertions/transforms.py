@@ -1,6 +1,8 @@
 """`transform`: a Jinja expression over the output (and the case's vars), compiled once
-in a sandboxed environment with undefined variables as errors. jinja2 is imported on
-first use; plain filter chains (`output | trim | lower`) skip Jinja altogether."""
+in the immutable sandbox (it cannot change the case's vars) with undefined variables
+as errors, bounded in size as prompt templates are (render_bounds.py). jinja2 is
+imported on first use; plain filter chains (`output | trim | lower`) skip Jinja
+altogether."""
 
 from __future__ import annotations
 
@@ -10,6 +12,7 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
+from ..errors import quote
 from .base import AssertionContext, AssertionSpecError, to_text
 
 _ENV: Any = None
@@ -22,9 +25,14 @@ def _env() -> Any:
         with _ENV_LOCK:
             if _ENV is None:
                 import jinja2
-                from jinja2.sandbox import SandboxedEnvironment
+                from jinja2.sandbox import ImmutableSandboxedEnvironment
 
-                env = SandboxedEnvironment(undefined=jinja2.StrictUndefined, autoescape=False)
+                from ..render_bounds import BoundedSandbox
+
+                class Bounded(BoundedSandbox, ImmutableSandboxedEnvironment):
+                    pass
+
+                env = Bounded(undefined=jinja2.StrictUndefined, autoescape=False)
                 env.filters["json"] = lambda v, indent=None: json.dumps(
                     v, indent=indent, ensure_ascii=False, sort_keys=indent is not None)
                 env.filters["from_json"] = json.loads
@@ -48,7 +56,7 @@ def compile_transform(src: str) -> Callable[[str, AssertionContext], str]:
     try:
         expr = _env().compile_expression(expr_src, undefined_to_none=False)
     except jinja2.TemplateSyntaxError as exc:
-        raise AssertionSpecError(f"invalid transform {src!r}: {exc.message}", key="transform",
+        raise AssertionSpecError(f"invalid transform {quote(src)}: {exc.message}", key="transform",
                                  hint="write a Jinja expression over 'output', "
                                       "e.g. output | trim | lower") from None
 

@@ -35,12 +35,15 @@ def update(
     fingerprint. With --filter only the matching cases are replaced.
 
     Never runs as a side effect of another command: updates are always explicit."""
-    from ..gate import load_run, update_baselines
+    from ..gate import load_baselines, load_run, update_baselines
     from ..project import display_path
     from ..runner import run_suites
     from . import output
 
     project = common.project(config)
+    common.check_state(project, "baselines")
+    if run is None:
+        common.check_state(project)
     if run is not None:
         saved = load_run(project, None if run == "latest" else run)
         wanted = {p.stem for p in project.suite_paths(suites)} if suites else None
@@ -49,6 +52,10 @@ def update(
         partial = saved.filtered
     else:
         loaded = common.load_suites(project, suites, model)
+        if filter is not None or shard is not None:
+            # a partial update keeps the other cases of each file: read them first, so
+            # that a broken one fails before any model time is spent
+            load_baselines(project, loaded, allow_missing=True)
         options = common.run_options(model, repeat, concurrency, no_cache, filter,
                                  max_repeat, resample, shard)
         start = time.perf_counter()
@@ -64,8 +71,10 @@ def update(
             counts = w.previous.counts()
             moved = ", ".join(f"{n} {k}" for k, n in sorted(counts.items()) if k != "unchanged")
             line += f" (vs previous: {moved or 'no changes'})"
+        elif w.replaced_broken:
+            line += " (replaced an unreadable baseline)"
         else:
             line += " (new baseline)"
-        output.out.print(line)
+        output.out.print(line, markup=False)
     if not written:
         output.err.print("no baseline written: the run has no results for these suites")

@@ -19,13 +19,13 @@ def stats(config: common.ConfigOpt = None) -> None:
 
     project = common.project(config)
     data = project.cache().stats()
-    out.print(f"cache: {data['path']}")
+    out.print(f"cache: {data['path']}", markup=False)
     cap = f" of {data['max_bytes'] / 2**20:.0f} MiB" if data.get("max_bytes") else ""
     out.print(f"entries: {data['entries']:,}  hits: {data.get('hits', 0):,}  "
               f"misses: {data.get('misses', 0):,}  size: {data['bytes'] / 2**20:.2f} MiB{cap}")
     for row in data["by_model"]:
         out.print(f"  {row['provider']} {row['model']}: {row['entries']:,} entries, "
-                  f"{row['hits']:,} hits")
+                  f"{row['hits']:,} hits", markup=False)
 
 
 @app.command("clear")

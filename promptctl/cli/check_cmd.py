@@ -32,7 +32,7 @@ def write_outputs(paths: list[Path] | None, data: ReportData) -> None:
 
     for path in paths or []:
         write_report(path, data)
-        output.err.print(f"wrote {path}")
+        output.err.print(f"wrote {path}", markup=False)
 
 
 def check_outputs(paths: list[Path] | None, formats: tuple[str, ...] | None = None) -> None:
@@ -73,11 +73,15 @@ def check(
 
     check_outputs(output_file)
     project = common.project(config)
+    common.check_state(project)
     loaded = common.load_suites(project, suites, model)
     options = common.run_options(model, repeat, concurrency, no_cache, filter,
                                  max_repeat, resample, shard)
     if not common.select_changed(project, loaded, options, changed_since):
         raise typer.Exit(0)
+    from ..runner import plan
+
+    plan(project, loaded, options)  # a template error comes before a missing baseline
     start = time.perf_counter()
     with output.progress(not quiet) as (set_total, advance):
         result, report = run_check(project, loaded, options, strict=strict,

@@ -60,10 +60,61 @@ def project(config: Path | None) -> Project:
     return load_project(config=config)
 
 
+def check_state(proj: Project, key: str = "state") -> None:
+    """The state directory (paths.state, default .promptctl; or another of `paths`,
+    e.g. baselines) must be a directory that can be written, or be creatable there:
+    checked before any model call, so a run never dies half-way with nothing recorded.
+    Nothing is created here."""
+    from ..reports import unwritable_dir
+
+    target = proj.root / getattr(proj.config.paths, key)
+    existing = target
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if existing.is_dir():
+        problem = unwritable_dir(existing)
+    elif existing == target:
+        problem = "it is a file, not a directory"
+    else:
+        problem = f"{existing} is a file, not a directory"
+    if problem is None:
+        return
+    from ..project import display_path
+
+    shown = display_path(target)
+    src = proj.config_source
+    line = src.key_lines.get(("paths", key)) if src is not None else None
+    if line is not None:
+        raise UserError(f"paths.{key} '{getattr(proj.config.paths, key)}' ({shown}): "
+                        f"{problem}", file=proj.config_file, line=line,
+                        hint=f"point paths.{key} at a directory you can write to")
+    what = "state directory" if key == "state" else f"{key} directory"
+    raise UserError(f"the {what}: {problem}", file=shown,
+                    hint=f"remove or move it, or set paths.{key} in promptctl.yaml")
+
+
 def load_suites(proj: Project, targets: list[str] | None, models: list[str] | None
                 ) -> list[Suite]:
-    """The suites named on the command line (default: all), with -m applied."""
-    return [proj.load_suite(p, models=models or []) for p in proj.suite_paths(targets or [])]
+    """The suites named on the command line (default: all), with -m applied. A local
+    model file that is missing is refused here, naming where it is written, before a
+    run folder exists."""
+    from ..project import missing_model_file
+
+    loaded = [proj.load_suite(p, models=models or []) for p in proj.suite_paths(targets or [])]
+    for suite in loaded:
+        for i, name in enumerate(suite.models):
+            problem = missing_model_file(proj.root, proj.model(name))
+            if problem is None:
+                continue
+            file, line = None, None
+            if name in proj.config.models and proj.config_source is not None:
+                file = proj.config_file
+                line = proj.config_source.line(("models", name, "model"))
+            elif not models:
+                file, line = suite.file, suite.source.line(("models", i))
+            raise UserError(f"model '{name}': {problem}", file=file, line=line,
+                            hint="give the path to a .gguf file, or use builtin:smollm2")
+    return loaded
 
 
 def run_options(model: list[str] | None, repeat: str | None, concurrency: int | None,
@@ -111,8 +162,8 @@ def select_changed(proj: Project, suites: list[Suite], options: RunOptions,
     selected, total = deps.select_changed(proj, suites, ref, options.filter)
     message = deps.describe_selection(len(selected), total, ref)
     if not selected:
-        out.print(f"{message}: nothing to run")
+        out.print(f"{message}: nothing to run", markup=False)
         return False
-    err.print(message)
+    err.print(message, markup=False)
     options.only = selected
     return True

@@ -6,7 +6,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
@@ -54,7 +53,8 @@ def compare(
     Prompts: each suite runs on A and B in place of its prompts (default: the suites
     that use A or B). Models: each suite runs on A and B. Runs: their records are
     compared, nothing is called. Prints the cases whose outputs differ, wins / losses /
-    ties per case, the differences B - A with 95% intervals and a paired verdict.
+    ties per case, the differences B - A with intervals that agree with the paired test,
+    and a paired verdict.
 
     Exit 0 when the comparison ran (whatever it found), 2 for bad input, 3 when errors
     left cases without a verdict."""
@@ -67,6 +67,7 @@ def compare(
     for path in output_file or []:
         check_output_path(path, FORMATS)
     project = common.project(config)
+    common.check_state(project)
     ta, tb = classify_pair(project, a, b)
     targets = [*(suites or []), *(suite or [])]
     if ta.kind == "run" and (model or repeat or targets or no_cache):
@@ -81,7 +82,7 @@ def compare(
     output.out.print(Text(comp.verdict(), style=_style(comp)))
     for path in output_file or []:
         write(path, comp)
-        output.err.print(f"wrote {path}")
+        output.err.print(f"wrote {path}", markup=False)
     raise typer.Exit(int(comp.exit_code))
 
 
@@ -96,8 +97,8 @@ def show(comp: Comparison, *, verbose: bool) -> None:
     from ..reports.compare_report import _tally, changed
     from .output import out, short
 
-    out.print(f"A = {escape(comp.a)} · B = {escape(comp.b)} · {len(comp.pairs)} cases "
-              f"x up to {comp.repeats} samples ({comp.kind}s)")
+    out.print(f"A = {comp.a} · B = {comp.b} · {len(comp.pairs)} cases "
+              f"x up to {comp.repeats} samples ({comp.kind}s)", markup=False)
     rows = changed(comp)
     if rows:
         table = Table(pad_edge=False, title="cases that differ", title_justify="left")
@@ -107,7 +108,7 @@ def show(comp: Comparison, *, verbose: bool) -> None:
         table.add_column("B output", overflow="fold", ratio=1, min_width=20)
         for p in rows if verbose else rows[:LIMIT]:
             ra, rb = p.first("a"), p.first("b")
-            table.add_row(escape(p.label), _tally(p.a), _tally(p.b),
+            table.add_row(Text(p.label), _tally(p.a), _tally(p.b),
                           Text(short(ra.output or ra.error, 80)),
                           Text(short(rb.output or rb.error, 80)))
         out.print(table)
@@ -120,6 +121,6 @@ def show(comp: Comparison, *, verbose: bool) -> None:
         out.print(f"[yellow]{len(comp.unscored)} cases have no verdict: errors[/yellow]")
     for d in comp.differences:
         out.print(f"{d.name}: A {d.fmt(d.a, False)} · B {d.fmt(d.b, False)} · "
-                  f"B wins {d.wins}, loses {d.losses}, ties {d.ties}")
+                  f"B wins {d.wins}, loses {d.losses}, ties {d.ties}", markup=False)
         if len(comp.differences) > 1 or not d.significant:
-            out.print(f"  {escape(d.verdict())}")
+            out.print(f"  {d.verdict()}", markup=False)

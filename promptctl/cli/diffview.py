@@ -66,14 +66,14 @@ def show_report(report: DiffReport, *, verbose: bool = False) -> None:
         table.add_column("output (before -> after)", overflow="fold", ratio=2)
         table.add_column("why", overflow="fold", ratio=1)
         for c in rows:
-            cells: list[Text | str] = [Text(c.status.upper(), style=STYLE[c.status])]
+            cells: list[Text] = [Text(c.status.upper(), style=STYLE[c.status])]
             if many_suites:
-                cells.append(c.suite)
-            cells.append(c.case)
+                cells.append(Text(c.suite))
+            cells.append(Text(c.case))
             if many_prompts:
-                cells.append(c.prompt)
+                cells.append(Text(c.prompt))
             if many_models:
-                cells.append(c.model)
+                cells.append(Text(c.model))
             cells.append(_output_cell(c))
             why = [*c.reasons[:3], *(f for f in c.fingerprint
                                       if f not in common.get(c.suite, set()))]

@@ -30,7 +30,7 @@ def init(
 
     made = scaffold(directory, force=force)
     for path in made.written:
-        out.print(f"wrote {display_path(path)}")
+        out.print(f"wrote {display_path(path)}", markup=False)
     if no_baseline:
         out.print("next: promptctl baseline update, then promptctl check")
         return
@@ -38,5 +38,6 @@ def init(
     suites = [project.load_suite(p) for p in project.suite_paths()]
     result = run_suites(project, suites, RunOptions())
     for w in update_baselines(project, suites, result.records, partial=False):
-        out.print(f"wrote {display_path(w.path)}: {w.cases} cases, {w.passed} passing")
+        out.print(f"wrote {display_path(w.path)}: {w.cases} cases, {w.passed} passing",
+                  markup=False)
     out.print("next: promptctl check (and git add the files)")

@@ -39,12 +39,13 @@ def merge(
 
     check_outputs(output_file, RUN_FORMATS)
     project = common.project(config)
+    common.check_state(project)
     merged = merge_runs(project, runs, allow_partial=allow_partial)
     if not quiet:
         for src in merged.sources:
             shard = format_shard(src.shard)
             output.err.print(f"  {src.run_id}" + (f" (shard {shard})" if shard else "")
-                             + f": {len(src.records)} calls", highlight=False)
+                             + f": {len(src.records)} calls", highlight=False, markup=False)
     s = merged.summary
     count = next((src.shard[1] for src in merged.sources if src.shard), 0)
     note = ("; missing shards " + ", ".join(f"{i}/{count}" for i in merged.missing_shards)
@@ -52,6 +53,7 @@ def merge(
     n = len(merged.sources)
     output.out.print(f"merged {n} run{'s' * (n != 1)} into {display_path(merged.path)}: "
                      f"{len(merged.records)} calls, {len(s.cells)} cases: {s.passed} passed, "
-                     f"{s.failed} failed, {s.errors} errors{note}", highlight=False)
+                     f"{s.failed} failed, {s.errors} errors{note}", highlight=False,
+                     markup=False)
     write_outputs(output_file, ReportData(merged.run_id, merged.started, merged.finished,
                                           merged.records, merged.summary))

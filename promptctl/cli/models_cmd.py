@@ -22,8 +22,8 @@ def models(
 
     Exit 0 when all answer, 3 when any is unreachable, 2 when any is misconfigured
     (a missing key, a missing model file)."""
-    from rich.markup import escape
     from rich.table import Table
+    from rich.text import Text
 
     from .output import out
 
@@ -37,16 +37,16 @@ def models(
     worst = ExitCode.OK
     for name in names:
         entry = project.model(name)
-        status = "not checked"
+        status = Text("not checked")
         if check:
             try:
-                status = "[green]ok[/green]: " + project.provider(name).check()
+                status = Text.assemble(("ok", "green"), ": " + project.provider(name).check())
             except UserError as exc:
-                status = f"[red]misconfigured[/red]: {escape(str(exc))}"
+                status = Text.assemble(("misconfigured", "red"), f": {exc}")
                 worst = max(worst, ExitCode.USAGE)
             except PromptctlError as exc:
-                status = f"[red]unreachable[/red]: {escape(str(exc))}"
+                status = Text.assemble(("unreachable", "red"), f": {exc}")
                 worst = max(worst, ExitCode.INFRA)
-        table.add_row(name, entry.provider, entry.model or "", status)
+        table.add_row(Text(name), Text(entry.provider), Text(entry.model or ""), status)
     out.print(table)
     raise typer.Exit(int(worst))

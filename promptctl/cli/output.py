@@ -1,4 +1,9 @@
-"""Everything rich: the progress bar, the results table, the summary line."""
+"""Everything rich: the progress bar, the results table, the summary line.
+
+User and model text (case ids, outputs, reasons, paths, names) never goes through
+rich's markup or emoji codes: it is a Text, printed with markup=False, or written as
+it is (write_raw), so `[bold]` and `:smile:` print as typed. Emoji codes are off for
+every console; markup stays for promptctl's own styling only."""
 
 from __future__ import annotations
 
@@ -8,7 +13,6 @@ from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
-from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
@@ -21,7 +25,7 @@ if TYPE_CHECKING:
 def _console(stderr: bool = False) -> Console:
     """Off a terminal (CI logs, pipes) rich would assume 80 columns and squeeze the
     output column to a few characters: use COLUMNS, else a log-friendly 160."""
-    console = Console(stderr=stderr, highlight=False, soft_wrap=False)
+    console = Console(stderr=stderr, highlight=False, soft_wrap=False, emoji=False)
     if not console.is_terminal and "COLUMNS" not in os.environ:
         console.width = 160
     return console
@@ -33,6 +37,14 @@ err = _console(stderr=True)
 STATUS_STYLE = {"pass": "green", "fail": "red", "error": "yellow", "flaky": "yellow"}
 ORDER = {"error": 0, "fail": 1, "flaky": 2, "pass": 3}
 TABLE_LIMIT = 40
+
+
+def write_raw(text: str, console: Console | None = None) -> None:
+    """Text exactly as it is, byte for byte: rich would read markup and emoji codes,
+    expand tabs, drop control characters and wrap long lines."""
+    stream = (console or out).file
+    stream.write(text)
+    stream.flush()
 
 
 def short(text: str | None, width: int = 60) -> str:
@@ -109,7 +121,7 @@ def results_table(records: Sequence[CallRecord], *, verbose: bool) -> tuple[Tabl
         cells: list[Any] = [Text(status.upper(), style=STATUS_STYLE[status])]
         for name in ("suite", "case", "prompt", "model"):
             if name == "case" or many[name]:
-                cells.append(escape(str(getattr(r, name))))
+                cells.append(Text(str(getattr(r, name))))
         if tally is not None:
             cells.append(tally)
         cells.append(Text(short(r.output) + (" (cached)" if r.cached else "")))

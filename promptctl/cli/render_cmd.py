@@ -32,6 +32,7 @@ def render(
     project = common.project(config)
     ref = project.prompt(prompt)
     variables: dict = {}
+    where: dict = {}  # the case's id and place, for error messages
     if case is not None:
         suite_name, sep, case_id = case.rpartition(":")
         if not sep or not suite_name or not case_id:
@@ -46,26 +47,24 @@ def render(
                             hint=suggest(case_id, [c.id for c in suite.cases])
                             or "list the case ids in the suite file")
         variables.update(found.vars)
+        where = {"file": found.file, "line": found.line, "case": found.id}
     variables.update(common.parse_vars(var))
     if diff is not None:
         from ..deps import prompt_at
 
         old_ref = prompt_at(project, ref, diff)  # a bad ref fails before any rendering
-        _show_diff(ref, old_ref, variables, render_messages(ref, variables), diff,
+        _show_diff(ref, old_ref, variables, render_messages(ref, variables, **where), diff,
                    as_json=as_json)
         return
-    messages = render_messages(ref, variables)
+    messages = render_messages(ref, variables, **where)
     if as_json:
         print(json.dumps(messages, indent=2, ensure_ascii=False))
         return
-    from rich.markup import escape
-
-    from .output import out
+    from .output import out, write_raw
 
     for msg in messages:
-        out.print(f"[bold cyan]{msg['role']}[/bold cyan]")
-        out.print(escape(msg["content"]))
-        out.print()
+        out.print(msg["role"], style="bold cyan", markup=False)
+        write_raw(msg["content"] + "\n\n")  # what the model sees, as it is
 
 
 def _as_lines(messages: list[dict[str, str]]) -> list[str]:
@@ -81,9 +80,9 @@ def _show_diff(ref: PromptRef, old_ref: PromptRef, variables: dict,
     """The prompt rendered as it was at git_ref and as it is now, with the same vars."""
     import difflib
 
-    from rich.markup import escape
+    from rich.text import Text
 
-    from .output import out
+    from .output import out, write_raw
 
     try:
         old = render_messages(old_ref, variables)
@@ -99,9 +98,12 @@ def _show_diff(ref: PromptRef, old_ref: PromptRef, variables: dict,
                          indent=2, ensure_ascii=False))
         return
     if not lines:
-        out.print(f"no change: {escape(ref.id)} renders the same as at {escape(git_ref)}")
+        out.print(f"no change: {ref.id} renders the same as at {git_ref}", markup=False)
+        return
+    if not out.is_terminal:  # a pipe or a file: the diff's bytes, as `git diff` writes
+        write_raw("".join(line + "\n" for line in lines))
         return
     styles = {"+": "green", "-": "red", "@": "cyan"}
     for line in lines:
         style = "bold" if line.startswith(("+++", "---")) else styles.get(line[:1])
-        out.print(f"[{style}]{escape(line)}[/{style}]" if style else escape(line))
+        out.print(Text(line, style=style or ""), soft_wrap=True)

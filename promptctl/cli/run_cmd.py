@@ -78,6 +78,7 @@ def run(
 
     check_outputs(output_file, RUN_FORMATS)
     project = common.project(config)
+    common.check_state(project)
     options = common.run_options(model, repeat, concurrency, no_cache, filter,
                                  max_repeat, resample, shard)
     if (resume or retry_errors) and (changed_since or watch):
@@ -102,7 +103,7 @@ def run(
         target = prepare(project, targets[0] if targets else None, concurrency=concurrency)
         check_flags(target.run_id, target.options, options, explicit_flags(ctx))
         if not quiet:
-            output.err.print(describe(target, retry_errors), highlight=False)
+            output.err.print(describe(target, retry_errors), highlight=False, markup=False)
         with output.progress(not quiet) as (set_total, advance):
             result = resume_run(project, target, retry_errors=retry_errors,
                                 on_plan=set_total, on_record=advance)
@@ -129,7 +130,6 @@ def _watch(root: Path, targets: list[str], options: RunOptions, config: Path | N
     the cells that changed since the previous save marked, and the summary line."""
     import threading
 
-    from rich.markup import escape
     from rich.table import Table
     from rich.text import Text
 
@@ -160,8 +160,8 @@ def _watch(root: Path, targets: list[str], options: RunOptions, config: Path | N
             mark, style = MARKS.get(how or "", ("", ""))
             table.add_row(Text(mark, style=style),
                           Text(rec.status.upper(), style=output.STATUS_STYLE[rec.status]),
-                          escape(rec.suite), escape(rec.case), escape(rec.prompt),
-                          escape(rec.model),
+                          Text(rec.suite), Text(rec.case), Text(rec.prompt),
+                          Text(rec.model),
                           Text(output.short(rec.output) + (" (cached)" if rec.cached else "")),
                           Text(output._why(rec, verbose)))
         if rows:
@@ -173,10 +173,10 @@ def _watch(root: Path, targets: list[str], options: RunOptions, config: Path | N
             files = ", ".join(display_path(p) for p in res.files[:3]) or "a file"
             what = (f"{files} saved: ran {len(res.ran)} of {res.total} cases again, "
                     f"{len(res.changed)} changed (+ new, ↑ better, ↓ worse, ~ other output)")
-        output.out.print(f"[dim]{escape(what)} · watching for changes, Ctrl-C stops[/dim]")
+        output.out.print(Text(f"{what} · watching for changes, Ctrl-C stops", style="dim"))
 
     def fail(exc: PromptctlError) -> None:
-        output.err.print(escape(error_line(exc)))
+        output.err.print(error_line(exc), markup=False)
         output.err.print("[dim]watching for changes, Ctrl-C stops[/dim]")
 
     stop = threading.Event()

@@ -1,20 +1,26 @@
 """`openai`: the official SDK, for OpenAI and every OpenAI-compatible server
-(vLLM, Ollama, LM Studio, llama.cpp server, Together, Groq...)."""
+(vLLM, Ollama, LM Studio, llama.cpp server, Together, Groq...).
+
+A base_url's credentials (userinfo, query string) are used for the requests only: the
+identity, every message and every error name the endpoint by promptctl.redact."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import gc
+import json
 import os
 import re
 import sys
 import time
 from collections.abc import Awaitable, Callable, Iterator
 from typing import Any, TypeVar
+from urllib.parse import urlsplit
 
 from .. import aio, retry
 from ..errors import UserError
+from ..redact import redact_url, scrub, split_url
 from ..results import Completion
 from .base import Provider, ProviderError
 from .registry import missing_extra
@@ -71,6 +77,8 @@ class OpenAIProvider(Provider):
             raise UserError(f"model '{alias}' (openai) needs a 'model' name",
                             hint="e.g. model: gpt-4o-mini")
         self.base_url = entry.base_url or os.environ.get("OPENAI_BASE_URL") or None
+        if self.base_url:
+            self._check_base_url(self.base_url)
         self.max_concurrency = entry.concurrency or DEFAULT_CONCURRENCY
         # resolved now, so a missing key is a config error before any call is made
         self._key = self._api_key()
@@ -84,6 +92,22 @@ class OpenAIProvider(Provider):
         self.retrier = retry.Retrier(retry.RetryPolicy.defaults(entry.max_retries),
                                      budget=self.budget, limiter=self.limiter,
                                      cancel=self._cancel)
+
+    def _check_base_url(self, url: str) -> None:
+        """An http(s) URL with a host and a valid port, or exit 2 naming it redacted
+        (the parser's own message may quote a password: it is not shown)."""
+        try:
+            parts = urlsplit(url.strip())
+            ok = parts.scheme in ("http", "https") and bool(parts.hostname)
+            parts.port  # noqa: B018 - raises on a port that is not a number in range
+        except ValueError:
+            ok = False
+        if not ok:
+            where = "base_url" if self.entry.base_url else "OPENAI_BASE_URL"
+            raise UserError(f"model '{self.alias}': {where} {redact_url(url)!r} is not a "
+                            "valid http(s) URL",
+                            hint="e.g. http://127.0.0.1:8080/v1; percent-encode any of "
+                                 ":/?#@ in a user name or password")
 
     def _api_key(self) -> str:
         if self.entry.api_key:
@@ -106,16 +130,19 @@ class OpenAIProvider(Provider):
 
     def identity(self) -> dict[str, Any]:
         # never the key: the identity goes into fingerprints, the cache and reports
+        # nor the base_url's credentials: it names the endpoint, not who calls it
         return {"provider": self.name, "model": self.entry.model,
-                "base_url": (self.base_url or DEFAULT_BASE_URL).rstrip("/")}
+                "base_url": redact_url(self.base_url or DEFAULT_BASE_URL).rstrip("/")}
 
     def client(self) -> Any:
         """The SDK's async client (on the engine loop only; closed when it stops)."""
         if self._client is None:
             # one attempt per request: the retries are the Retrier's
             sdk = _sdk()
+            base_url, query = split_url(self.base_url) if self.base_url else (None, [])
             with _collector_paused():
-                self._client = sdk.AsyncOpenAI(api_key=self._key, base_url=self.base_url,
+                self._client = sdk.AsyncOpenAI(api_key=self._key, base_url=base_url,
+                                               default_query=dict(query) or None,
                                                timeout=self.entry.timeout, max_retries=0)
             self._closer = aio.on_shutdown(self._client.close)
         return self._client
@@ -143,7 +170,7 @@ class OpenAIProvider(Provider):
         client = self.client()
 
         async def listed() -> list[str]:
-            return [m.id for m in (await client.models.list()).data]
+            return _model_ids(await client.get("/models", cast_to=object))
 
         models, _ = await self._request(listed)
         listed_ = "listed" if self.entry.model in models else "not listed by the server"
@@ -178,8 +205,8 @@ class OpenAIProvider(Provider):
         try:
             return self._completion(reply, latency, retries)
         except (LookupError, TypeError, ValueError, AttributeError):
-            raise ProviderError(f"the server returned no completion: {str(reply)[:120]!r}",
-                                retries=retries) from None
+            raise ProviderError(self._scrub(f"the server returned no completion: "
+                                            f"{str(reply)[:120]!r}"), retries=retries) from None
 
     async def _post_completion(self, body: dict[str, Any]) -> dict[str, Any]:
         """One POST /chat/completions through the SDK's client (its URL, headers,
@@ -297,7 +324,9 @@ class OpenAIProvider(Provider):
         if isinstance(exc, _Final):
             return retry.Failure(self._explain(exc.error), retryable=False)
         if isinstance(exc, _BadBody):
-            return retry.Failure(str(exc), retryable=True)
+            return retry.Failure(self._scrub(str(exc)), retryable=True)
+        if isinstance(exc, _NotModels):  # asking again will not make it a model list
+            return retry.Failure(self._scrub(str(exc)), retryable=False)
         if isinstance(exc, openai.APITimeoutError):
             return retry.Failure(f"request timed out after {self.entry.timeout:g}s",
                                  retryable=True)
@@ -310,8 +339,8 @@ class OpenAIProvider(Provider):
         if isinstance(exc, openai.OpenAIError):
             return retry.Failure(self._explain(exc), retryable=False)
         if isinstance(exc, ValueError):  # a 200 whose JSON body does not parse
-            return retry.Failure(_one_line(f"the server sent a body that is not JSON: {exc}"),
-                                 retryable=True)
+            return retry.Failure(self._scrub(
+                _one_line(f"the server sent a body that is not JSON: {exc}")), retryable=True)
         return None
 
     def _classify_status(self, exc: Any) -> retry.Failure:
@@ -331,11 +360,17 @@ class OpenAIProvider(Provider):
         return retry.Failure(message, retryable=retryable, delay=delay, explicit=explicit)
 
     def _explain(self, exc: Exception) -> str:
-        """A one-line cause for the record; never includes the API key."""
-        text = _explain(exc)
+        """A one-line cause for the record; never includes the API key nor the
+        base_url's credentials."""
+        text = self._scrub(_explain(exc))
+        if isinstance(exc, _sdk().NotFoundError) and _request_path(exc).endswith("/models"):
+            text += " (the server does not list its models at /models)"
+        return text
+
+    def _scrub(self, text: str) -> str:
         if self._key and self._key != NO_KEY:
             text = text.replace(self._key, "***")
-        return text
+        return scrub(text, self.base_url)
 
 
 _closing: set[asyncio.Future[Any]] = set()
@@ -350,6 +385,25 @@ def _background(awaitable: Any) -> None:
 
 class _BadBody(Exception):
     """A 200 whose body is not a completion: retried like a 5xx."""
+
+
+class _NotModels(Exception):
+    """A /models answer that is not a model list (an HTML page, JSON of another shape)."""
+
+
+def _model_ids(reply: Any) -> list[str]:
+    """The model ids of a GET /models answer, or _NotModels."""
+    data = reply.get("data") if isinstance(reply, dict) else None
+    if not isinstance(data, list):
+        shown = reply if isinstance(reply, str) else json.dumps(reply)
+        raise _NotModels(_one_line(f"the server's /models answer is not a model list: "
+                                   f"{shown[:120]!r}"))
+    return [str(m["id"]) for m in data if isinstance(m, dict) and "id" in m]
+
+
+def _request_path(exc: Any) -> str:
+    request = getattr(exc, "request", None)
+    return str(getattr(getattr(request, "url", None), "path", ""))
 
 
 class _Final(Exception):
@@ -396,8 +450,9 @@ def _explain(exc: Exception) -> str:
             text = body["message"]  # OpenAI's error object
         else:  # the SDK's "Error code: 503 - {...}" without the repeated status
             text = exc.message if isinstance(exc.message, str) else str(body)
-            text = re.sub(r"^Error code: \d+ - ", "", text)
-        return _one_line(f"HTTP {exc.status_code}: {text}")
+            text = re.sub(r"^Error code: \d+( - )?", "", text)
+        return _one_line(f"HTTP {exc.status_code}: {text}" if text.strip()
+                         else f"HTTP {exc.status_code}")
     return _one_line(f"{type(exc).__name__}: {exc}")
 
 

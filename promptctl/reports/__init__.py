@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -46,10 +47,36 @@ def check_output_path(path: Path, formats: tuple[str, ...] = RUN_FORMATS) -> Non
     """Fail before running anything if the report could not be written."""
     if path.suffix.lower() not in formats:
         raise UserError(f"unsupported output format '{path.suffix or path.name}'",
-                        hint="use one of: " + ", ".join(formats))
+                        file=str(path), hint="use one of: " + ", ".join(formats))
     if path.parent and not path.parent.exists():
         raise UserError(f"directory {path.parent} does not exist", file=str(path),
                         hint="create it first")
+    if path.is_dir():
+        raise UserError("cannot write the report: this is a directory", file=str(path),
+                        hint=f"name a file in it, e.g. {path / ('results' + path.suffix)}")
+    if not path.parent.is_dir():
+        raise UserError(f"cannot write the report: {path.parent} is not a directory",
+                        file=str(path), hint="name a file in an existing directory")
+    problem = unwritable_dir(path.parent)
+    if problem is None and path.exists() and not os.access(path, os.W_OK):
+        problem = "the file is read-only"
+    if problem is not None:
+        raise UserError(f"cannot write the report: {problem}", file=str(path),
+                        hint="choose a path you can write to")
+
+
+def unwritable_dir(directory: Path) -> str | None:
+    """Why a file cannot be created in `directory` (None: it can). Tried for real, with
+    a probe file removed at once: permissions, read-only mounts and root all answer."""
+    import tempfile
+
+    try:
+        fd, name = tempfile.mkstemp(prefix=".promptctl-probe-", dir=directory)
+    except OSError as exc:
+        return f"{directory} is not writable ({exc.strerror or exc})"
+    os.close(fd)
+    os.unlink(name)
+    return None
 
 
 def write_report(path: Path, data: ReportData) -> None:

@@ -1,4 +1,6 @@
-"""`promptctl compare -o FILE`: .md (a pull-request comment), .json, .html."""
+"""`promptctl compare -o FILE`: .md (a pull-request comment), .json, .html. Every value
+from the project or a model enters the Markdown through reports/md.py and the HTML
+through html.escape."""
 
 from __future__ import annotations
 
@@ -7,13 +9,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..store import write_json_atomic
-from .markdown import _cell
+from . import md
 
 if TYPE_CHECKING:
     from ..compare import Comparison, Pair
 
 FORMATS = (".md", ".json", ".html")
-VERSION = 1
+VERSION = 2  # 2: "ci" and "ci_level" replace "ci95"; "note"
 LIMIT = 50
 
 
@@ -32,7 +34,8 @@ def document(comp: Comparison) -> dict[str, Any]:
         "version": VERSION, "kind": comp.kind, "a": comp.a, "b": comp.b,
         "alpha": comp.alpha, "verdict": comp.verdict(), "exit_code": int(comp.exit_code),
         "differences": [{"name": d.name, "a": d.a, "b": d.b, "diff": d.diff,
-                         "ci95": [d.lo, d.hi], "p_value": d.p_value,
+                         "ci": [d.lo, d.hi], "ci_level": 1 - d.ci_alpha,
+                         "p_value": d.p_value, "note": d.note,
                          "adjusted_p": d.adjusted, "significant": d.significant,
                          "wins": d.wins, "losses": d.losses, "ties": d.ties,
                          "verdict": d.verdict()} for d in comp.differences],
@@ -62,16 +65,17 @@ def _tally(recs: list[Any]) -> str:
 
 def markdown(comp: Comparison) -> str:
     n = len(comp.pairs)
-    lines = [f"## promptctl compare: {comp.a} (A) vs {comp.b} (B)", "",
-             f"**{comp.verdict()}**", "",
+    lines = [f"## promptctl compare: {md.text(comp.a)} (A) vs {md.text(comp.b)} (B)", "",
+             f"**{md.text(comp.verdict())}**", "",
              f"{n} cases x up to {comp.repeats} samples, compared pairwise by case "
              f"({comp.kind}s).", ""]
     if comp.differences:
-        lines += ["| measure | A | B | B - A | 95% CI | p | B wins / losses / ties |",
+        level = f"{(1 - comp.alpha) * 100:.1f}".removesuffix(".0")
+        lines += [f"| measure | A | B | B - A | {level}% CI | p | B wins / losses / ties |",
                   "| --- | --- | --- | --- | --- | --- | --- |"]
         for d in comp.differences:
-            lines.append(f"| {d.name} | {d.fmt(d.a, False)} | {d.fmt(d.b, False)} | "
-                         f"{d.fmt(d.diff)} | {d.fmt(d.lo)}..{d.fmt(d.hi)} | {d.p_text()} | "
+            lines.append(f"| {md.text(d.name)} | {d.fmt(d.a, False)} | {d.fmt(d.b, False)} | "
+                         f"{d.fmt(d.diff)} | {d.ci_text()} | {d.p_text()} | "
                          f"{d.wins} / {d.losses} / {d.ties} |")
         lines.append("")
     rows = changed(comp)
@@ -81,14 +85,15 @@ def markdown(comp: Comparison) -> str:
                   "| --- | --- | --- | --- | --- |"]
         for p in rows[:LIMIT]:
             a, b = p.first("a"), p.first("b")
-            lines.append(f"| `{p.label}` | {_tally(p.a)} | {_tally(p.b)} | "
-                         f"{_cell(a.output or a.error)} | {_cell(b.output or b.error)} |")
+            lines.append(f"| {md.code(p.label)} | {_tally(p.a)} | {_tally(p.b)} | "
+                         f"{md.text(a.output or a.error, 120)} | "
+                         f"{md.text(b.output or b.error, 120)} |")
         if len(rows) > LIMIT:
             lines.append(f"\n… and {len(rows) - LIMIT} more")
     for side, keys in (("A", comp.only_a), ("B", comp.only_b)):
         if keys:
             lines += ["", f"Only in {side} (not compared): "
-                      + ", ".join("/".join(k) for k in keys[:LIMIT])]
+                      + md.text(", ".join("/".join(k) for k in keys[:LIMIT]))]
     return "\n".join(lines) + "\n"
 
 
@@ -98,7 +103,7 @@ def render_html(comp: Comparison) -> str:
             f"<p><strong>{e(comp.verdict())}</strong></p>")
     diffs = "".join(
         f"<tr><td>{e(d.name)}</td><td>{d.fmt(d.a, False)}</td><td>{d.fmt(d.b, False)}</td>"
-        f"<td>{d.fmt(d.diff)}</td><td>{d.fmt(d.lo)}..{d.fmt(d.hi)}</td>"
+        f"<td>{d.fmt(d.diff)}</td><td>{e(d.ci_text())}</td>"
         f"<td>{e(d.p_text())}</td><td>{d.wins} / {d.losses} / {d.ties}</td></tr>"
         for d in comp.differences)
     cases = "".join(
@@ -111,7 +116,7 @@ def render_html(comp: Comparison) -> str:
              "pre{white-space:pre-wrap;margin:0;max-width:40em}")
     return ("<!doctype html><html><head><meta charset='utf-8'><title>promptctl compare"
             f"</title><style>{style}</style></head><body>{head}"
-            "<table><tr><th>measure</th><th>A</th><th>B</th><th>B - A</th><th>95% CI</th>"
+            "<table><tr><th>measure</th><th>A</th><th>B</th><th>B - A</th><th>CI</th>"
             f"<th>p</th><th>B wins / losses / ties</th></tr>{diffs}</table>"
             "<h2>Cases that differ</h2><table><tr><th>case</th><th>A passed</th>"
             "<th>B passed</th><th>A output</th><th>B output</th></tr>"

@@ -1,5 +1,6 @@
 """Diff reports to files: Markdown (a pull-request comment or GitHub job summary) and
-JSON (for scripts)."""
+JSON (for scripts). Every value from the project or a model enters the Markdown through
+reports/md.py: only the markup written here is Markdown."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from ..baseline import Cell
 from ..diff import CellDiff, DiffReport, word_diff
 from ..errors import ExitCode
 from ..store import write_json_atomic
+from . import md
 
 VERDICT = {ExitCode.OK: "pass", ExitCode.FAILED: "regressed", ExitCode.INFRA: "error"}
 HEADLINE = {ExitCode.OK: "✅ no regressions", ExitCode.FAILED: "❌ regressions found",
@@ -63,14 +65,27 @@ def document(report: DiffReport) -> dict[str, Any]:
     }
 
 
-def _md_escape(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ").replace("`", "'")
+OUTPUT_LIMIT = 300  # characters of output (or of its word diff) shown per case
 
 
-def _md_diff(before: str, after: str) -> str:
+def _md_diff(before: str, after: str, limit: int = OUTPUT_LIMIT) -> str:
+    """The word diff, ~~removed~~ and **added**, cut to `limit` characters of text
+    (cut before escaping, so no cut falls inside markup)."""
     marks = {"-": "~~{}~~", "+": "**{}**", " ": "{}"}
-    return " ".join(marks[op].format(_md_escape(words)) for op, words in
-                    word_diff(before, after))
+    parts: list[str] = []
+    left = limit
+    for op, words in word_diff(before, after):
+        if left <= 0:
+            parts.append("…")
+            break
+        whole = md.flat(words)
+        shown = md.flat(whole, left)
+        if shown:
+            parts.append(marks[op].format(md.text(shown)))
+        if len(whole) > left:
+            break  # the cut shows its own ellipsis
+        left -= len(shown) + 1
+    return " ".join(parts)
 
 
 def _pct(x: float | None) -> str:
@@ -82,45 +97,47 @@ def _md_row(c: CellDiff) -> str:
         output = _md_diff(c.before.outputs[0], c.after.outputs[0])
     else:
         cell = c.after or c.before
-        output = _md_escape(cell.outputs[0]) if cell else ""
-    if len(output) > 300:
-        output = output[:299] + "…"
+        output = md.text(cell.outputs[0], OUTPUT_LIMIT) if cell else ""
     why = "; ".join([*c.reasons[:3], *c.fingerprint])
     if c.sample_counts is not None:
         k0, n0, k1, n1 = c.sample_counts
         rates = f"{k0}/{n0} → {k1}/{n1}"
         if c.p_value is not None and k1 / n1 < k0 / n0:
-            rates += f" (p={c.p_value:.3g}, adj. {c.adjusted or 1:.3g})"
+            adjusted = 1.0 if c.adjusted is None else c.adjusted
+            rates += f" (p={c.p_value:.3g}, adj. {adjusted:.3g})"
         why = f"{rates}; {why}" if why else rates
-    return f"| `{c.case}` | {c.prompt} | {c.model} | {output} | {_md_escape(why)} |"
+    return (f"| {md.code(c.case)} | {md.text(c.prompt)} | {md.text(c.model)} | {output} | "
+            f"{md.text(why, OUTPUT_LIMIT)} |")
 
 
 def markdown(report: DiffReport) -> str:
     code = report.exit_code
     lines = [f"## promptctl: {HEADLINE[code]}", ""]
     if report.run_id:
-        lines += [f"Run `{report.run_id}`" + (" (strict)" if report.strict else ""), ""]
+        strict = " (strict)" if report.strict else ""
+        lines += [f"Run {md.code(report.run_id, in_table=False)}{strict}", ""]
     lines += ["| suite | pass rate | metrics | cases |", "| --- | --- | --- | --- |"]
     for s in report.suites:
-        metrics = ", ".join(f"{k} {b if b is None else round(b, 3)} → "
+        metrics = ", ".join(f"{md.text(k)} {b if b is None else round(b, 3)} → "
                             f"{a if a is None else round(a, 3)}"
                             for k, (b, a) in s.metrics.items()) or "—"
         counts: dict[str, int] = {}
         for c in s.cells:
             counts[c.status] = counts.get(c.status, 0) + 1
         summary = ", ".join(f"{n} {k}" for k, n in sorted(counts.items()))
-        name = s.suite if s.has_baseline else f"{s.suite} (no baseline)"
+        name = md.text(s.suite) + ("" if s.has_baseline else " (no baseline)")
         ci_b, ci_a = (f" [{c[0]:.0%}–{c[1]:.0%}]" if c else "" for c in s.pass_rate_ci)
         lines.append(f"| {name} | {_pct(s.pass_rate[0])}{ci_b} → {_pct(s.pass_rate[1])}{ci_a} | "
                      f"{metrics} | {summary} |")
     for s in report.suites:
         for reg in s.metric_regressions:
-            lines.append(f"\n**{s.suite}**: {reg}")
+            lines.append(f"\n**{md.text(s.suite)}**: {md.text(reg)}")
         for h in s.hypotheses:
             if not h.regression:
-                lines.append(f"\n{s.suite}: {h.describe()}: not a significant drop")
+                lines.append(f"\n{md.text(s.suite)}: {md.text(h.describe())}: "
+                             "not a significant drop")
         if s.power is not None:
-            lines.append(f"\n{s.suite}: {s.power.describe()}.")
+            lines.append(f"\n{md.text(s.suite)}: {md.text(s.power.describe())}.")
     for status, title in SECTIONS:
         rows = [c for c in report.cells() if c.status == status]
         if not rows:
@@ -132,7 +149,8 @@ def markdown(report: DiffReport) -> str:
     changed_fp = [c for c in report.cells() if c.fingerprint]
     if changed_fp:
         kinds = sorted({f for c in changed_fp for f in c.fingerprint})
-        lines += ["", f"Fingerprint changes in {len(changed_fp)} cases: " + "; ".join(kinds)]
+        lines += ["", f"Fingerprint changes in {len(changed_fp)} cases: "
+                  + md.text("; ".join(kinds))]
     return "\n".join(lines) + "\n"
 
 

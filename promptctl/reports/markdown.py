@@ -1,19 +1,19 @@
 """`-o FILE.md`: for check/diff the pull-request comment (reports/diff_report.py); for
-a run, a summary and the failing cases, for a job summary or a chat message."""
+a run, a summary and the failing cases, for a job summary or a chat message.
+
+Every value from the project or a model goes through reports/md.py: only the markup
+written here is Markdown."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from . import md
+
 if TYPE_CHECKING:
     from . import ReportData
 
 LIMIT = 50
-
-
-def _cell(text: str | None, width: int = 120) -> str:
-    flat = " ".join((text or "").split()).replace("|", "\\|").replace("`", "'")
-    return flat if len(flat) <= width else flat[: width - 1] + "…"
 
 
 def markdown(data: ReportData) -> str:
@@ -25,12 +25,13 @@ def markdown(data: ReportData) -> str:
     lo, hi = s.pass_rate_interval()
     icon = "✅" if not s.failed and not s.errors else "❌" if s.failed else "⚠️"
     lines = [f"## promptctl run {icon} {s.passed}/{len(s.cells)} cases passed", "",
-             f"Run `{data.run_id}` · pass rate {s.pass_rate:.1%} [{lo:.0%}, {hi:.0%}]"
+             f"Run {md.code(data.run_id, in_table=False)} · pass rate {s.pass_rate:.1%} "
+             f"[{lo:.0%}, {hi:.0%}]"
              f" · {s.samples} samples · {s.cached} cached", ""]
     metrics = s.metric_intervals()
     if metrics:
         lines += ["| metric | mean | 95% interval |", "| --- | --- | --- |"]
-        lines += [f"| {name} | {mean:.3f} | {mlo:.3f} – {mhi:.3f} |"
+        lines += [f"| {md.text(name)} | {mean:.3f} | {mlo:.3f} – {mhi:.3f} |"
                   for name, (mean, mlo, mhi, _) in metrics.items()]
         lines.append("")
     bad = [r for r in data.records if r.status != "pass"]
@@ -41,8 +42,9 @@ def markdown(data: ReportData) -> str:
         for r in bad[:LIMIT]:
             why = r.error or "; ".join(f"{a.type}: {a.reason}" for a in r.assertions
                                        if not a.passed)
-            lines.append(f"| {r.status} | {r.suite} | `{r.case}` | {r.prompt} | {r.model} | "
-                         f"{r.repeat} | {_cell(r.output)} | {_cell(why, 200)} |")
+            lines.append(f"| {r.status} | {md.text(r.suite)} | {md.code(r.case)} | "
+                         f"{md.text(r.prompt)} | {md.text(r.model)} | {r.repeat} | "
+                         f"{md.text(r.output, 120)} | {md.text(why, 200)} |")
         if len(bad) > LIMIT:
             lines.append(f"\n… and {len(bad) - LIMIT} more")
     return "\n".join(lines) + "\n"

@@ -34,7 +34,8 @@ def sample_text(c: CellDiff) -> str:
     k0, n0, k1, n1 = c.sample_counts or (0, 0, 0, 0)
     text = f"{k0}/{n0} -> {k1}/{n1} passed"
     if c.p_value is not None and k1 / max(n1, 1) < k0 / max(n0, 1):
-        text += f", p={c.p_value:.3g} (adjusted {c.adjusted or 1:.3g})"
+        adjusted = 1.0 if c.adjusted is None else c.adjusted
+        text += f", p={c.p_value:.3g} (adjusted {adjusted:.3g})"
     return text
 
 
