@@ -161,6 +161,7 @@ def _kind(value: Any) -> str:
 
 
 @register("is-json", needs_value=False, prepare=_prep_is_json,
+          bounds_itself=True,  # its patterns run under ctx.check_timeout (regexes.py)
           value_hint="value (optional): a JSON schema the parsed output must match")
 def _is_json(output: str, schema: Schema | None, ctx: AssertionContext) -> Any:
     ok, parsed = parse_json(output)
@@ -180,6 +181,7 @@ def _is_json(output: str, schema: Schema | None, ctx: AssertionContext) -> Any:
 
 
 @register("json-schema", prepare=lambda p: Schema(p.value, p.name),
+          bounds_itself=True,  # its patterns run under ctx.check_timeout (regexes.py)
           value_hint="value: a JSON schema mapping, e.g. {type: object, required: [name]}")
 def _json_schema(output: str, schema: Schema, ctx: AssertionContext) -> Any:
     ok, parsed = parse_json(output)

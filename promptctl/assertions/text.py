@@ -231,6 +231,7 @@ def _prep_regex(p: Prepared) -> tuple[Any, str]:
 
 
 @register("regex", prepare=_prep_regex,
+          bounds_itself=True,  # its patterns run under ctx.check_timeout (regexes.py)
           value_hint="value: a Python regular expression searched in the output")
 def _regex(output: str, arg: tuple[Any, str], ctx: AssertionContext) -> Any:
     try:
