@@ -47,7 +47,21 @@ class Finding:
                                                             else "")
 
 
+_FACTS: dict[tuple[int, str], templates.TemplateFacts] = {}
+
+
+def _analyse(env: Any, text: str) -> templates.TemplateFacts:
+    """templates.analyse, once per template text and lint run: a prompt is analysed for
+    itself and again for every suite that uses it."""
+    key = (id(env), text)
+    facts = _FACTS.get(key)
+    if facts is None:
+        facts = _FACTS[key] = templates.analyse(env, text)
+    return facts
+
+
 def lint_project(project: Project, paths: Sequence[str] = ()) -> list[Finding]:
+    _FACTS.clear()  # files may have changed since the last run (watch, the pytest plugin)
     findings: list[Finding] = lint_config(project) if not paths else []
     prompt_files, suite_files = _classify(project, paths)
 
@@ -97,7 +111,7 @@ def _lint_prompt(project: Project, ref: PromptRef) -> list[Finding]:
     out = _template_problems(project, ref)
     used: set[str] = set()
     for _, text, _ in iter_prompt_texts(ref):
-        used |= templates.analyse(project.env, text).names
+        used |= _analyse(project.env, text).names
     for name in ref.spec.vars:
         if name not in used:
             out.append(Finding("warning", ref.file, ref.source.line((*ref.loc, "vars", name),
@@ -111,7 +125,7 @@ def _template_problems(project: Project, ref: PromptRef) -> list[Finding]:
     """What `render` would refuse in any case: a missing include, a blocked attribute..."""
     out = []
     for what, text, loc in iter_prompt_texts(ref):
-        for file, line, message, hint in templates.analyse(project.env, text).problems:
+        for file, line, message, hint in _analyse(project.env, text).problems:
             where = _template_place(ref, text, loc, file, line)
             out.append(Finding("error", *where, f"prompt '{ref.id}' {what}: {message}", hint))
     return out
@@ -176,7 +190,7 @@ def _lint_suite(project: Project, suite: Suite) -> list[Finding]:
             broken.add(ref.id)
             out.extend(problems)
         for _, text, loc in iter_prompt_texts(ref):
-            facts = templates.analyse(env, text)
+            facts = _analyse(env, text)
             used |= facts.names
             for name, (file, line) in facts.required.items():
                 needs[ref.id].setdefault(name, _template_place(ref, text, loc, file, line))
@@ -184,7 +198,7 @@ def _lint_suite(project: Project, suite: Suite) -> list[Finding]:
         if "{{" in text or "{%" in text:
             # a syntax error here was already reported when the suite was loaded
             with contextlib.suppress(jinja2.TemplateError):
-                used |= templates.analyse(env, text).names
+                used |= _analyse(env, text).names
     used.discard("output")
     unused_reported: set[str] = set()
     render_failed: set[tuple[str, str | None, int | None]] = set()

@@ -18,12 +18,14 @@ from __future__ import annotations
 import functools
 import os
 import posixpath
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import jinja2
 import jinja2.meta
+import jinja2.parser
 from jinja2 import nodes
 from jinja2.sandbox import ImmutableSandboxedEnvironment, SandboxedEnvironment
 
@@ -107,13 +109,25 @@ def compile_template(
                         hint="fix the Jinja syntax") from None
 
 
+@functools.lru_cache(maxsize=2048)
+def parsed(env: jinja2.Environment, text: str) -> nodes.Template:
+    """The AST of a template text, for analysis only (read, never compiled): parsed by
+    Jinja's own parser without the render bounds' rewriting, once per distinct text
+    (lint asks for the same prompt's AST per suite that uses it). Keyed by the text, so
+    an edited file is parsed anew. Raises TemplateSyntaxError."""
+    return jinja2.parser.Parser(env, text).parse()
+
+
+_REFERENCES = re.compile(r"\{%[-+]?\s*(?:include|import|from|extends)\b")
+
+
 def undeclared_variables(env: SandboxedEnvironment, src: str) -> set[str]:
     """Variables a template (and what it includes or imports) reads from its context."""
     found: set[str] = set()
     seen: set[str] = set()
 
     def visit(text: str) -> None:
-        ast = env.parse(text)
+        ast = parsed(env, text)
         found.update(jinja2.meta.find_undeclared_variables(ast))
         for name in jinja2.meta.find_referenced_templates(ast):
             if name is None or name in seen:
@@ -174,7 +188,7 @@ def analyse(env: jinja2.Environment, src: str) -> TemplateFacts:
 
     def visit(text: str, file: str | None, name: str | None) -> None:
         try:
-            ast = env.parse(text)
+            ast = parsed(env, text)
         except jinja2.TemplateSyntaxError as exc:
             if file is not None:
                 facts.problems.append((file, exc.lineno, f"template syntax error in "
@@ -270,7 +284,7 @@ def _recursive_includes(edges: dict[str | None, list[tuple[str, str | None, int]
 def _exported_names(env: jinja2.Environment, text: str) -> set[str] | None:
     """The macros and variables a file defines (None: it does not parse)."""
     try:
-        ast = env.parse(text)
+        ast = parsed(env, text)
     except jinja2.TemplateSyntaxError:
         return None
     names = {m.name for m in ast.find_all(nodes.Macro)}
@@ -409,8 +423,10 @@ def check_includes(env: SandboxedEnvironment, src: str, *, file: str, line: int 
     seen: set[str] = set()
 
     def visit(text: str) -> None:
+        if _REFERENCES.search(text) is None:
+            return  # no include, import or extends tag: nothing to load
         try:
-            names = list(jinja2.meta.find_referenced_templates(env.parse(text)))
+            names = list(jinja2.meta.find_referenced_templates(parsed(env, text)))
         except jinja2.TemplateSyntaxError:
             return  # reported where the template is compiled
         for name in names:
