@@ -259,8 +259,10 @@ class Project:
 
         return Cache(self.state_dir / "cache.sqlite", self.config.cache.max_mb)
 
-    @property
+    @functools.cached_property
     def env(self) -> jinja2.sandbox.SandboxedEnvironment:
+        """The Jinja environment of prompts/ (one per project: finding it resolves a path,
+        and every prompt, case and lint check asks for it)."""
         return templates.prompts_env(self.root, self.config.paths.prompts, self.boundary,
                                      self.config.limits)
 
