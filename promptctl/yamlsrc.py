@@ -49,6 +49,18 @@ class _Refused(Exception):
 _Composer = yaml.composer.Composer
 
 
+# The C composer is safe (and several times faster) when the text cannot nest deeply:
+# every level of nesting needs one of these characters, so fewer of them than this
+# bounds the C composer's recursion far below any stack's limit. _walk still refuses
+# past MAX_DEPTH on either path.
+_NESTING_MARKS = "[{-:?"
+_C_COMPOSER_SAFE = 1_000
+
+
+def _nesting_bound(text: str) -> int:
+    return sum(text.count(mark) for mark in _NESTING_MARKS)
+
+
 class _BoundedLoader(_Loader):
     """The safe loader with PyYAML's Python composer in place of the C one: the same
     nodes from the same (C) parser's events, but with the nesting depth counted (the C
@@ -194,7 +206,7 @@ def parse_yaml(text: str, file: str) -> tuple[Any, Source]:
     if len(text) > MAX_YAML_BYTES:
         raise _too_big(file)
     try:
-        loader = _BoundedLoader(text)
+        loader = (_Loader if _nesting_bound(text) < _C_COMPOSER_SAFE else _BoundedLoader)(text)
         try:
             node = loader.get_single_node()
             if node is None:
