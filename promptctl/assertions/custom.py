@@ -36,6 +36,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from ..errors import quote
 from ..results import AssertionResult
 from .base import (
     AssertionContext,
@@ -85,7 +86,7 @@ def _prep_python(p: Prepared) -> Target:
                                  f"{kind_of(value)}", key="value", hint=_HINT)
     module, sep, function = value.strip().rpartition(":")
     if not sep or not module or not function.isidentifier():
-        raise AssertionSpecError(f"python assertion {value!r} does not name a function",
+        raise AssertionSpecError(f"python assertion {quote(value)} does not name a function",
                                  key="value", hint=_HINT)
     threshold = DEFAULT_THRESHOLD if p.threshold is None else p.threshold
     return Target(value.strip(), module, function, threshold)
@@ -112,11 +113,11 @@ def check_file(target: str, module: str, root: Path) -> Path:
     else:
         parts = module.split(".")
         if not all(p.isidentifier() for p in parts):
-            raise AssertionSpecError(f"python assertion {target!r}: {module!r} is not a "
+            raise AssertionSpecError(f"python assertion {quote(target)}: {quote(module)} is not a "
                                      "module name", key="value", hint=_HINT)
         if parts[0] in sys.stdlib_module_names:
             raise AssertionSpecError(
-                f"python assertion {target!r}: module {module!r} is Python's own, not a "
+                f"python assertion {quote(target)}: module {quote(module)} is Python's own, not a "
                 "file of the project", key="value",
                 hint="a project module must not share its name with a standard library "
                      "module: rename it, or write path/to/file.py:function")
@@ -131,15 +132,15 @@ def check_file(target: str, module: str, root: Path) -> Path:
             real = safe_path(found[0], boundary, what="python check", written=found[1],
                              file=found[1])
         except UserError as exc:
-            raise AssertionSpecError(f"python assertion {target!r}: {exc.message}",
+            raise AssertionSpecError(f"python assertion {quote(target)}: {exc.message}",
                                      key="value", hint=exc.hint) from None
     if real is None or not real.is_file():
         if is_path_form(module):
-            raise AssertionSpecError(f"python assertion {target!r}: no file {module!r} "
+            raise AssertionSpecError(f"python assertion {quote(target)}: no file {quote(module)} "
                                      f"under {root.resolve()}", key="value",
                                      hint="paths are relative to the project root")
         raise AssertionSpecError(
-            f"python assertion {target!r}: cannot import module {module!r}: no "
+            f"python assertion {quote(target)}: cannot import module {quote(module)}: no "
             f"{candidates[-1][1]} in the project ({root.resolve()})", key="value",
             hint="python checks are the project's own code: a module file under the "
                  "project root, or path/to/file.py:function")
@@ -268,20 +269,20 @@ def _check_defines(target: Target, source: Path) -> None:
     try:
         names, dynamic = ({}, False) if str(source) == os.devnull else _parse(source, key)
     except AssertionSpecError as exc:
-        exc.message = f"python assertion {target.target!r}: {exc.message}"
+        exc.message = f"python assertion {quote(target.target)}: {exc.message}"
         raise
     what = target.function
     if what in names:
         if not names[what]:
-            raise AssertionSpecError(f"python assertion {target.target!r}: {what!r} is "
+            raise AssertionSpecError(f"python assertion {quote(target.target)}: {quote(what)} is "
                                      "not a function", key="value")
     elif not dynamic:
         public = sorted(n for n, callable_ in names.items()
                         if callable_ and not n.startswith("_"))
         match = difflib.get_close_matches(what, public, n=1, cutoff=0.6)
         raise AssertionSpecError(
-            f"python assertion {target.target!r}: module {target.module!r} has no "
-            f"function {what!r}", key="value",
+            f"python assertion {quote(target.target)}: module {quote(target.module)} has no "
+            f"function {quote(what)}", key="value",
             hint=f"did you mean '{match[0]}'?" if match else
             ("functions there: " + ", ".join(public[:10])) if public else None)
     target.checked.add(key)
