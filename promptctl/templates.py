@@ -121,28 +121,6 @@ def parsed(env: jinja2.Environment, text: str) -> nodes.Template:
 _REFERENCES = re.compile(r"\{%[-+]?\s*(?:include|import|from|extends)\b")
 
 
-def undeclared_variables(env: SandboxedEnvironment, src: str) -> set[str]:
-    """Variables a template (and what it includes or imports) reads from its context."""
-    found: set[str] = set()
-    seen: set[str] = set()
-
-    def visit(text: str) -> None:
-        ast = parsed(env, text)
-        found.update(jinja2.meta.find_undeclared_variables(ast))
-        for name in jinja2.meta.find_referenced_templates(ast):
-            if name is None or name in seen:
-                continue
-            seen.add(name)
-            try:
-                source, _, _ = env.loader.get_source(env, name)  # type: ignore[union-attr]
-            except jinja2.TemplateNotFound:
-                continue  # reported when the template is rendered
-            visit(source)
-
-    visit(src)
-    return found
-
-
 @dataclass
 class TemplateFacts:
     """What static analysis finds in a template and everything it includes or imports.
