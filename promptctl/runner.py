@@ -223,11 +223,21 @@ class Runner:
                 self._providers[alias] = provider
             return self._providers[alias]
 
-    def run(self, calls: Sequence[Call]) -> None:
-        """Run a batch of calls; records and summary accumulate over batches."""
-        # providers are created (and models located) before any call: config errors first
+    def locate(self, calls: Sequence[Call]) -> None:
+        """Create the providers (and locate the models) the calls need: a configuration
+        error (no API key, no GGUF file) is raised before any call is made."""
         for alias in dict.fromkeys(c.model for c in calls):
             self.provider(alias)
+
+    def attach(self, writer: RunWriter) -> None:
+        """Stream records to `writer` from now on: a fresh run's folder is made once its
+        models are located, so a configuration error leaves no run folder behind."""
+        self.writer = writer
+        self.keep_records = False
+
+    def run(self, calls: Sequence[Call]) -> None:
+        """Run a batch of calls; records and summary accumulate over batches."""
+        self.locate(calls)
         for i, c in enumerate(calls, start=len(self._order)):
             self._order[(c.suite.name, c.case.id, c.prompt.id, c.model, c.repeat)] = i
 
@@ -477,25 +487,32 @@ def run_suites(project: Project, suites: Sequence[Suite], options: RunOptions, *
             raise
     else:
         started = now_iso()
-        writer = RunWriter(project.state_dir / "runs") if record_run else None
-        if writer is not None:
-            writer.meta({"run_id": writer.run_id, "started": started,
-                         "suites": [s.file for s in suites], "calls": len(calls),
-                         "options": {"models": options.models,
-                                     "repeat": "auto" if options.auto_repeat
-                                     else options.repeat,
-                                     "max_repeat": options.max_repeat,
-                                     "seed_offset": options.seed_offset,
-                                     "filter": options.filter, "use_cache": options.use_cache,
-                                     "params": options.params,
-                                     "shard": (f"{options.shard[0]}/{options.shard[1]}"
-                                               if options.shard else None)},
-                         # --changed-since: the cells it selected, so that resume
-                         # makes the same plan whatever git says by then
-                         **({"partial": True, "only": sorted(map(list, options.only))}
-                            if options.only is not None else {}),
-                         **(meta or {})})
+        writer = None
     runner = Runner(project, options, on_record=on_record, writer=writer)
+    if resume is None and record_run:
+        try:
+            runner.locate(calls)
+        except BaseException:
+            runner.close()
+            raise
+        writer = RunWriter(project.state_dir / "runs")
+        runner.attach(writer)
+        writer.meta({"run_id": writer.run_id, "started": started,
+                     "suites": [s.file for s in suites], "calls": len(calls),
+                     "options": {"models": options.models,
+                                 "repeat": "auto" if options.auto_repeat
+                                 else options.repeat,
+                                 "max_repeat": options.max_repeat,
+                                 "seed_offset": options.seed_offset,
+                                 "filter": options.filter, "use_cache": options.use_cache,
+                                 "params": options.params,
+                                 "shard": (f"{options.shard[0]}/{options.shard[1]}"
+                                           if options.shard else None)},
+                     # --changed-since: the cells it selected, so that resume
+                     # makes the same plan whatever git says by then
+                     **({"partial": True, "only": sorted(map(list, options.only))}
+                        if options.only is not None else {}),
+                     **(meta or {})})
     replay = _Replay(done)
     try:
         replay.round(runner, calls)

@@ -298,3 +298,24 @@ def test_a_torn_last_record_is_skipped_but_corruption_is_an_error(make_project):
     path.write_text(lines[0][:20] + "\n" + lines[1])
     with pytest.raises(UserError, match="corrupt run record"):
         list(read_records(run_dir))
+
+
+@pytest.mark.parametrize("model", ["openai:gpt-4o-mini", "missing.gguf"])
+def test_a_model_that_cannot_be_set_up_leaves_no_run_behind(make_project, cli, monkeypatch,
+                                                             model):
+    """No API key, no GGUF file: exit 2 before a run folder exists, and `latest` still
+    names the last real run (a folder with only meta.json would become `latest`)."""
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    monkeypatch.delenv("OPENAI_BASE_URL", raising=False)
+    root = make_project({
+        "prompts/p.yaml": "prompts:\n  q:\n    template: 'Hi {{ name }}'\n",
+        "suites/s.yaml": "prompts: [p.q]\ncases:\n  - id: a\n    vars: {name: x}\n"
+                         "    assert: [{type: contains, value: x}]\n"})
+    assert cli("run", "-m", "echo", "-q").exit_code == 0
+    runs = root / ".promptctl" / "runs"
+    before = sorted(p.name for p in runs.iterdir())
+    latest = (runs / "latest").read_text()
+    result = cli("run", "-m", model, "-q")
+    assert result.exit_code == ExitCode.USAGE, result.output
+    assert sorted(p.name for p in runs.iterdir()) == before
+    assert (runs / "latest").read_text() == latest
