@@ -33,8 +33,6 @@ from .verdicts import (
     suite_hypotheses,
 )
 
-STATUSES = ("broken", "error", "tolerated", "dropped", "fixed", "improved", "failing", "flaky",
-            "changed", "new", "removed", "unchanged")
 FAILS_CHECK = {"broken"}
 FAILS_STRICT = {"broken", "tolerated", "fixed", "changed", "new", "removed"}
 

@@ -23,7 +23,6 @@ from .boundary import project_boundary, safe_path
 from .errors import UserError, cut, quote
 from .schema import (
     AssertionSpec,
-    CaseSpec,
     ModelEntry,
     Params,
     ProjectConfig,
@@ -481,6 +480,3 @@ def load_project(root: Path | None = None, config: Path | None = None) -> Projec
             project.model(alias, file=file, line=src.line((key,)))
     return project
 
-
-def parse_case_spec(data: Any, src: Source, loc: Loc) -> CaseSpec:
-    return validate(CaseSpec, data, src, loc)

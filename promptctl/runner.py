@@ -536,7 +536,7 @@ def run_suites(project: Project, suites: Sequence[Suite], options: RunOptions, *
 def _sample_adaptively(runner: Runner, firsts: Sequence[Call], total: int,
                        options: RunOptions, more: MorePolicy,
                        on_plan: Callable[[int], None] | None,
-                       replay: _Replay | None = None) -> None:
+                       replay: _Replay) -> None:
     for i in range(1, options.max_repeat):
         outcomes = runner.summary.outcomes
         batch = []
@@ -552,7 +552,4 @@ def _sample_adaptively(runner: Runner, firsts: Sequence[Call], total: int,
         total += len(batch)
         if on_plan is not None:
             on_plan(total)
-        if replay is not None:
-            replay.round(runner, batch)
-        else:
-            runner.run(batch)
+        replay.round(runner, batch)
