@@ -18,6 +18,17 @@ from urllib.parse import parse_qsl, quote, unquote, urlsplit
 SHORTEST_SCRUBBED = 3  # shorter parts are not secrets, and replacing them garbles text
 
 
+def is_http_url(url: str) -> bool:
+    """An http(s) URL with a host and, if it has one, a port that is a number in range.
+    (The parser's own error may quote a password: callers name the URL redacted.)"""
+    try:
+        parts = urlsplit(url.strip())
+        parts.port  # noqa: B018 - raises on a port that is not a number in range
+    except ValueError:
+        return False
+    return parts.scheme in ("http", "https") and bool(parts.hostname)
+
+
 def redact_url(url: str) -> str:
     """`url` without userinfo, query and fragment: what may be shown and stored."""
     text = url.strip()

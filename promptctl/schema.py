@@ -79,16 +79,9 @@ def _url(value: Any) -> Any:
     """base_url: an http(s) URL with a host, e.g. http://127.0.0.1:8080/v1."""
     if value is None:
         return None
-    from urllib.parse import urlsplit
+    from .redact import is_http_url, redact_url  # never quote a URL's credentials
 
-    try:
-        parts = urlsplit(str(value))
-        parts.port  # noqa: B018 - raises on a port that is not a number
-    except ValueError:
-        parts = None
-    if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
-        from .redact import redact_url  # never quote a URL's credentials
-
+    if not is_http_url(str(value)):
         raise ValueError(f"base_url '{redact_url(str(value))}' is not a valid http(s) URL "
                          "with a host, e.g. http://127.0.0.1:8080/v1")
     return value

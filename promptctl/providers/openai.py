@@ -16,11 +16,10 @@ import sys
 import time
 from collections.abc import Awaitable, Callable, Iterator
 from typing import Any, TypeVar
-from urllib.parse import urlsplit
 
 from .. import aio, retry
 from ..errors import UserError
-from ..redact import redact_url, scrub, split_url
+from ..redact import is_http_url, redact_url, scrub, split_url
 from ..results import Completion
 from .base import Provider, ProviderError
 from .registry import missing_extra
@@ -96,13 +95,7 @@ class OpenAIProvider(Provider):
     def _check_base_url(self, url: str) -> None:
         """An http(s) URL with a host and a valid port, or exit 2 naming it redacted
         (the parser's own message may quote a password: it is not shown)."""
-        try:
-            parts = urlsplit(url.strip())
-            ok = parts.scheme in ("http", "https") and bool(parts.hostname)
-            parts.port  # noqa: B018 - raises on a port that is not a number in range
-        except ValueError:
-            ok = False
-        if not ok:
+        if not is_http_url(url):
             where = "base_url" if self.entry.base_url else "OPENAI_BASE_URL"
             raise UserError(f"model '{self.alias}': {where} {redact_url(url)!r} is not a "
                             "valid http(s) URL",
