@@ -28,6 +28,8 @@ import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+from .errors import cut
+
 T = TypeVar("T")
 
 _REFIRE = 0.25  # seconds between two raises in code that swallowed the first
@@ -89,15 +91,12 @@ def describe(exc: BaseException) -> str:
     """What user code did, for a reason or an error: 'called sys.exit(0)',
     'raised ValueError: bad output'."""
     if isinstance(exc, SystemExit):
-        code = "" if exc.code is None else _short(repr(exc.code))
+        code = "" if exc.code is None else cut(repr(exc.code), 300)
         return f"called sys.exit({code})"
-    text = _short(str(exc))
+    text = cut(str(exc), 300)
     return f"raised {type(exc).__name__}: {text}" if text else \
         f"raised {type(exc).__name__}"
 
-
-def _short(text: str, limit: int = 300) -> str:
-    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 # ------------------------------------------------------------------------ time limits
