@@ -395,10 +395,10 @@ def _failed(record: CallRecord, exc: InfraError) -> CallRecord:
 
 def score_call(record: CallRecord, call: Call, completion: Completion,
                project: Project, services: Any = None) -> None:
-    # checks that run user code (python, judges, plugins' types) get copies: it may
-    # change what it is given, and neither the next call of this case nor the record
-    # may see that. The built-in inline checks only read: no copy on the hot path.
-    private = not assertions.runs_inline(call.case.asserts)
+    # a plugin's check type gets copies: it may change what it is given, and neither
+    # the next call of this case nor the record may see that. Built-ins only read, and
+    # a python check's ctx is copied into its worker process anyway.
+    private = assertions.shares_inputs(call.case.asserts)
     ctx = assertions.AssertionContext(
         vars=copy.deepcopy(call.case.vars) if private else call.case.vars,
         latency_ms=completion.latency_ms,

@@ -164,9 +164,33 @@ def test_a_transform_cannot_change_the_vars(make_project, cli):
         assert not a["passed"] and "unsafe" in a["reason"], a
 
 
-def test_python_checks_get_their_own_copy_of_the_vars(make_project, cli):
+def _grab(output, arg, ctx):
+    """An in-process plugin type doing what checks.py:grab does below."""
+    ctx.vars["names"].append("x")
+    ctx.vars["opts"]["mode"] = "changed"
+    ctx.vars["new"] = 1
+    ctx.messages.append({"role": "user", "content": "injected"})
+    ctx.messages[0]["content"] = "rewritten"
+    return True
+
+
+@pytest.fixture
+def grab_type():
+    from promptctl.assertions import register, registry
+
+    register("grab-inputs", needs_value=False, takes_value=False)(_grab)
+    yield "grab-inputs"
+    registry._REGISTRY.pop("grab-inputs")
+
+
+@pytest.mark.parametrize("kind", ["python check", "plugin type"])
+def test_user_checks_get_their_own_copy_of_the_vars(make_project, cli, request, kind):
     """User code may do what it likes with ctx.vars and ctx.messages: no other call
-    (another case, a data row, a repeat) sees it, and the record keeps its messages."""
+    (another case, a data row, a repeat) sees it, and the record keeps its messages.
+    A python check's copy is the one sent to its worker; a plugin's type, in-process,
+    is handed copies."""
+    check = ('{type: python, value: "checks.py:grab"}' if kind == "python check"
+             else f"{{type: {request.getfixturevalue('grab_type')}}}")
     make_project({
         "checks.py": """
             def grab(output, ctx):
@@ -190,12 +214,12 @@ def test_python_checks_get_their_own_copy_of_the_vars(make_project, cli):
             repeat: 2
             defaults:
               vars: {names: [ann], opts: {mode: a}}
-              assert: [{type: python, value: "checks.py:grab"}]
+              assert: [CHECK]
             cases:
               - {id: one}
               - {id: two}
               - {from: data/rows.jsonl, vars: {names: [row]}}
-            """})
+            """.replace("CHECK", check)})
     code, doc = _run_json(cli)
     assert code == 0, doc
     outputs = {(r["case"], r["repeat"]): r["output"] for r in doc["results"]}

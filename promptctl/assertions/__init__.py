@@ -8,6 +8,7 @@ Public surface used by the rest of promptctl:
   failing check: a failing assertion is a result with a reason in plain words.
 - `register(name, options=...)` adds a type (plugins can call it too).
 - `runs_inline(specs)`: may these checks run on the async engine's event loop?
+- `shares_inputs(specs)`: does any of them run a plugin's code, which gets copies?
 """
 
 from .registry import (
@@ -17,6 +18,7 @@ from .registry import (
     names,
     register,
     runs_inline,
+    shares_inputs,
     validate_spec,
 )
 
@@ -27,5 +29,6 @@ __all__ = [
     "names",
     "register",
     "runs_inline",
+    "shares_inputs",
     "validate_spec",
 ]

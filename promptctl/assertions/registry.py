@@ -50,7 +50,7 @@ from .base import (
 from .transforms import compile_transform
 
 __all__ = ["AssertionContext", "AssertionSpecError", "Prepared", "evaluate", "names",
-           "register", "runs_inline", "validate_spec"]
+           "register", "runs_inline", "shares_inputs", "validate_spec"]
 
 NEGATION = "not-"
 COMMON_KEYS = ("type", "value", "threshold", "weight", "metric", "transform", "max_drop",
@@ -359,6 +359,15 @@ def validate_spec(spec: AssertionSpec, *, root: Path | None = None) -> None:
 def runs_inline(specs: Iterable[AssertionSpec]) -> bool:
     """Can every one of these checks run on the event loop (see `register`)?"""
     return all(_plan(spec).entry.inline for spec in specs)
+
+
+def shares_inputs(specs: Iterable[AssertionSpec]) -> bool:
+    """Does any of these checks run code that is not promptctl's in promptctl's process
+    (a type a plugin registered)? Such code may change what it is given, so it gets
+    copies of the case's vars and messages. The built-ins only read, and a `python`
+    check gets its copy by crossing to its worker process."""
+    return any(not _plan(spec).entry.check.__module__.startswith(f"{__package__}.")
+               for spec in specs)
 
 
 def evaluate(spec: AssertionSpec, output: str, ctx: AssertionContext) -> AssertionResult:
