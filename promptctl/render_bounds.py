@@ -38,6 +38,10 @@ from typing import Any
 from jinja2 import nodes
 from jinja2.visitor import NodeTransformer
 
+from .schema import Limits
+
+DEFAULTS = Limits()  # promptctl.yaml's `limits:` when it says nothing
+
 MAX_INT_BITS = 100_000  # about 30,000 decimal digits: far past any prompt's arithmetic
 BUFFERED_FACTOR = 10  # output built inside macros and blocks: 10 x max_prompt_chars
 _CHECK_EVERY = 256  # loop iterations between two looks at the clock
@@ -200,8 +204,8 @@ class BoundedSandbox:
 
     intercepted_binops = frozenset({"*", "**", "+", "%"})
 
-    def __init__(self, *args: Any, max_prompt_chars: int = 1_000_000,
-                 render_timeout: float = 10.0, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, max_prompt_chars: int = DEFAULTS.max_prompt_chars,
+                 render_timeout: float = DEFAULTS.render_timeout, **kwargs: Any) -> None:
         self.max_prompt_chars = max_prompt_chars
         self.render_timeout = render_timeout
         user_finalize = kwargs.pop("finalize", None)

@@ -31,8 +31,9 @@ def render_messages(ref: PromptRef, variables: dict[str, Any], *,
         return _render_messages(ref, variables, file, line, case)
     env = next(iter(ref._compiled.values())).environment
     try:
-        with render_bounds.scope(getattr(env, "render_timeout", 10.0),
-                                 getattr(env, "max_prompt_chars", 1_000_000)):
+        with render_bounds.scope(
+                getattr(env, "render_timeout", render_bounds.DEFAULTS.render_timeout),
+                getattr(env, "max_prompt_chars", render_bounds.DEFAULTS.max_prompt_chars)):
             return _render_messages(ref, variables, file, line, case)
     except render_bounds.RenderLimit as exc:
         raise _limit_error(ref, exc.template_key, exc, file, line, case) from None

@@ -63,8 +63,9 @@ class BoundedLoader(jinja2.FileSystemLoader):
 
 @functools.lru_cache(maxsize=8)
 def environment(prompts_dir: str, boundary: str | None = None,
-                max_prompt_chars: int = Limits().max_prompt_chars,
-                render_timeout: float = Limits().render_timeout) -> SandboxedEnvironment:
+                max_prompt_chars: int = render_bounds.DEFAULTS.max_prompt_chars,
+                render_timeout: float = render_bounds.DEFAULTS.render_timeout
+                ) -> SandboxedEnvironment:
     env = _BoundedSandbox(
         max_prompt_chars=max_prompt_chars, render_timeout=render_timeout,
         loader=jinja2.FileSystemLoader(prompts_dir) if boundary is None
