@@ -29,13 +29,15 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from promptctl.baseline import Baseline, cells_from_records  # noqa: E402
-from promptctl.diff import diff_run  # noqa: E402
 from promptctl.errors import ExitCode  # noqa: E402
-from promptctl.gate import uncertain_against  # noqa: E402
-from promptctl.project import Suite, load_project  # noqa: E402
+from promptctl.gate.baseline import Baseline, cells_from_records  # noqa: E402
+from promptctl.gate.check import uncertain_against  # noqa: E402
+from promptctl.gate.diff import diff_run  # noqa: E402
+from promptctl.load.project import load_project  # noqa: E402
+from promptctl.load.suites import Suite, load_suite  # noqa: E402
 from promptctl.results import CallRecord  # noqa: E402
-from promptctl.runner import RunOptions, run_suites  # noqa: E402
+from promptctl.run.options import RunOptions  # noqa: E402
+from promptctl.run.runner import run_suites  # noqa: E402
 
 QA = [
     ("capital-france", "What is the capital of France?", "Paris"),
@@ -112,7 +114,7 @@ def pools(workdir: Path) -> tuple[Suite, dict[str, dict[str, list[CallRecord]]]]
 
     os.chdir(workdir)
     project = load_project(workdir)
-    suite = project.load_suite(workdir / "suites" / "qa.yaml")
+    suite = load_suite(project, workdir / "suites" / "qa.yaml")
     start = time.perf_counter()
     result = run_suites(project, [suite], RunOptions(repeat=POOL), record_run=False)
     seconds = time.perf_counter() - start

@@ -2,10 +2,10 @@
 
 The public API, shared by the CLI, the pytest plugin and the tests::
 
-    from promptctl import load_project, run_suites, RunOptions
+    from promptctl import load_project, load_suite, run_suites, RunOptions
 
     project = load_project()
-    suites = [project.load_suite(p) for p in project.suite_paths()]
+    suites = [load_suite(project, p) for p in project.suite_paths()]
     result = run_suites(project, suites, RunOptions(models=["echo"]))
     print(result.summary.to_dict(), result.exit_code)
 
@@ -20,15 +20,16 @@ from typing import TYPE_CHECKING, Any
 __version__ = "0.1.0"
 
 _EXPORTS = {
-    "load_project": "promptctl.project",
-    "Project": "promptctl.project",
-    "Suite": "promptctl.project",
-    "Case": "promptctl.project",
-    "render_messages": "promptctl.rendering",
-    "run_suites": "promptctl.runner",
-    "RunOptions": "promptctl.runner",
-    "RunResult": "promptctl.runner",
-    "lint_project": "promptctl.lint",
+    "load_project": "promptctl.load.project",
+    "Project": "promptctl.load.project",
+    "load_suite": "promptctl.load.suites",
+    "Suite": "promptctl.load.suites",
+    "Case": "promptctl.load.suites",
+    "render_messages": "promptctl.load.rendering",
+    "run_suites": "promptctl.run.runner",
+    "RunOptions": "promptctl.run.options",
+    "RunResult": "promptctl.run.runner",
+    "lint_project": "promptctl.load.lint",
     "CallRecord": "promptctl.results",
     "AssertionResult": "promptctl.results",
     "Completion": "promptctl.results",
@@ -39,18 +40,20 @@ _EXPORTS = {
 }
 
 __all__ = [  # noqa: RUF022 - grouped by module, as in _EXPORTS
-    "load_project", "Project", "Suite", "Case", "render_messages", "run_suites",
+    "load_project", "Project", "load_suite", "Suite", "Case", "render_messages", "run_suites",
     "RunOptions", "RunResult", "lint_project", "CallRecord", "AssertionResult",
     "Completion", "ExitCode", "UserError", "InfraError", "PromptctlError", "__version__",
 ]
 
 if TYPE_CHECKING:
     from .errors import ExitCode, InfraError, PromptctlError, UserError
-    from .lint import lint_project
-    from .project import Case, Project, Suite, load_project
-    from .rendering import render_messages
+    from .load.lint import lint_project
+    from .load.project import Project, load_project
+    from .load.rendering import render_messages
+    from .load.suites import Case, Suite, load_suite
     from .results import AssertionResult, CallRecord, Completion
-    from .runner import RunOptions, RunResult, run_suites
+    from .run.options import RunOptions
+    from .run.runner import RunResult, run_suites
 
 
 def __getattr__(name: str) -> Any:

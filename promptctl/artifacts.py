@@ -30,6 +30,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 
 from .errors import UserError
 from .results import CallRecord
+from .schema import parse_shard
 
 M = TypeVar("M", bound=BaseModel)
 Loc = tuple[str | int, ...]
@@ -85,8 +86,6 @@ class BaselineFile(Shape):
 
 def _shard(value: str | None) -> str | None:
     if value is not None:
-        from .sharding import parse_shard
-
         try:
             parse_shard(value)
         except UserError as exc:

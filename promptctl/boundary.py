@@ -131,3 +131,11 @@ def read_bytes(path: Path) -> bytes:
     finally:
         if fd >= 0:
             os.close(fd)
+
+
+def display_path(path: Path) -> str:
+    """A path as the user would type it: relative to the working directory if inside."""
+    try:
+        return os.path.relpath(path)
+    except ValueError:  # another drive on Windows
+        return str(path)

@@ -7,7 +7,9 @@ the only place that turns them into a message and an exit code.
 
 from __future__ import annotations
 
+import difflib
 import enum
+from collections.abc import Iterable
 from pathlib import Path
 
 
@@ -77,3 +79,14 @@ class InfraError(PromptctlError):
     """A model or server could not be reached or failed: exit code 3."""
 
     exit_code = ExitCode.INFRA
+
+
+def suggest(name: str, choices: Iterable[str]) -> str | None:
+    """'did you mean ...?' for a close spelling, or the one choice that contains it."""
+    options = list(choices)
+    match = difflib.get_close_matches(name, options, n=1, cutoff=0.6)
+    if not match and name:
+        match = [c for c in options if name in c][:2]
+        if len(match) != 1:
+            return None
+    return f"did you mean '{match[0]}'?" if match else None

@@ -1,10 +1,33 @@
 """Plain data that flows between stages: what a provider returns, what an assertion
-decides, and the record of one model call. These are results, never exceptions."""
+decides, and the record of one model call. These are results, never exceptions.
+
+The keys every stage shares are defined here, once: a cell of the matrix is one case on
+one prompt and one model of a suite (CellKey); each of its samples is a RecordKey.
+"""
 
 from __future__ import annotations
 
+import hashlib
+import json
 from dataclasses import dataclass, field
 from typing import Any
+
+CellKey = tuple[str, str, str, str]  # (suite, case, prompt, model)
+RecordKey = tuple[str, str, str, str, int]  # (suite, case, prompt, model, repeat)
+SuiteCellKey = tuple[str, str, str]  # a cell within its suite: (case, prompt, model)
+
+
+def canonical(value: Any) -> str:
+    """The one JSON text of a value: keys sorted, no spaces, non-ASCII kept; what
+    cannot be JSON becomes its str(). Equal values give equal texts."""
+    return json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":"),
+                      default=str)
+
+
+def digest(value: Any) -> str:
+    """sha256 of canonical(value): the key of a response in the cache, of a judge's or
+    embedder's answer, of a call's rendered messages (its fingerprint)."""
+    return hashlib.sha256(canonical(value).encode()).hexdigest()
 
 
 @dataclass
@@ -64,8 +87,12 @@ class CallRecord:
     retries: int = 0  # failed attempts of this call (an error's message says why)
 
     @property
-    def key(self) -> tuple[str, str, str, str, int]:
+    def key(self) -> RecordKey:
         return (self.suite, self.case, self.prompt, self.model, self.repeat)
+
+    @property
+    def cell(self) -> CellKey:
+        return (self.suite, self.case, self.prompt, self.model)
 
     @property
     def status(self) -> str:

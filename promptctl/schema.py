@@ -6,6 +6,7 @@ line number instead of a silently ignored setting.
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -17,7 +18,7 @@ from pydantic import (
     model_validator,
 )
 
-from .errors import quote
+from .errors import UserError, quote
 
 
 class Strict(BaseModel):
@@ -276,3 +277,25 @@ class SuiteSpec(Strict):
         if isinstance(value, int) and not isinstance(value, bool) and value >= 1:
             return value
         raise ValueError(f"repeat must be a whole number >= 1 or 'auto', got {quote(value)}")
+
+
+# -- --shard I/N: written on the command line, recorded in meta.json -------------------
+
+_SHARD = re.compile(r"\s*(\d+)\s*/\s*(\d+)\s*")
+
+
+def parse_shard(text: str) -> tuple[int, int]:
+    """'2/3' -> (2, 3). I is 1-based: 1 <= I <= N."""
+    m = _SHARD.fullmatch(text or "")
+    if m is None:
+        raise UserError(f"bad --shard '{text}'", hint="write I/N with 1 <= I <= N, e.g. 2/3")
+    index, count = int(m.group(1)), int(m.group(2))
+    if count < 1 or not 1 <= index <= count:
+        why = "N must be at least 1" if count < 1 else f"I must be between 1 and {count}"
+        raise UserError(f"bad --shard '{text}': {why}",
+                        hint="write I/N with 1 <= I <= N, e.g. 2/3; shards count from 1")
+    return index, count
+
+
+def format_shard(shard: tuple[int, int] | None) -> str | None:
+    return f"{shard[0]}/{shard[1]}" if shard else None

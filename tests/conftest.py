@@ -6,61 +6,20 @@ from __future__ import annotations
 import contextlib
 import functools
 import os
-import socket
 import subprocess
 import sys
-import textwrap
 import time
 import urllib.request
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 import typer.main
 import typer.testing
+from helpers import CliResult, assert_no_internal_error, free_port, write_files
 from typer.testing import CliRunner
 
 from promptctl.cli.main import app
-
-
-@dataclass
-class CliResult:
-    exit_code: int
-    stdout: str
-    stderr: str
-
-    @property
-    def output(self) -> str:
-        return self.stdout + self.stderr
-
-
-def write_files(root: Path, files: dict[str, str]) -> Path:
-    for name, text in files.items():
-        path = root / name
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(textwrap.dedent(text).lstrip("\n"), encoding="utf-8")
-    return root
-
-
-def provider_plugin_site(site: Path, dist: str, entry_point: str,
-                         modules: dict[str, str] | None = None) -> Path:
-    """A directory laid out as pip would install a provider plugin: a dist-info whose
-    entry_points.txt registers `entry_point` ("name = module:Class") in the
-    `promptctl.providers` group, plus any modules it needs. Put it on sys.path."""
-    info = site / f"{dist.replace('-', '_')}-1.0.dist-info"
-    info.mkdir(parents=True)
-    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {dist}\nVersion: 1.0\n")
-    (info / "entry_points.txt").write_text(f"[promptctl.providers]\n{entry_point}\n")
-    for name, text in (modules or {}).items():
-        (site / name).write_text(text)
-    return site
-
-
-def assert_no_internal_error(output: str) -> None:
-    """An 'internal error' is a bug in promptctl: no CLI call in the tests may print one,
-    whatever the input (issue 12: bad input is exit 2 with file:line, never a crash)."""
-    assert "internal error" not in output, output
 
 
 @pytest.fixture
@@ -94,27 +53,15 @@ def cli(monkeypatch: pytest.MonkeyPatch):
     return invoke
 
 
-def run_subprocess(*args: str, cwd: Path, env: dict[str, str] | None = None,
-                   timeout: float = 300) -> CliResult:
-    proc = subprocess.run([sys.executable, "-m", "promptctl", *args], cwd=cwd,
-                          capture_output=True, text=True, timeout=timeout,
-                          env={**os.environ, "COLUMNS": "200", **(env or {})})
-    # whatever the outcome, never a traceback: not for bad input, not at exit
-    assert "Traceback (most recent call last)" not in proc.stderr, proc.stderr
-    assert "Exception ignored" not in proc.stderr, proc.stderr
-    assert_no_internal_error(proc.stdout + proc.stderr)
-    return CliResult(proc.returncode, proc.stdout, proc.stderr)
-
-
 @pytest.fixture
 def scripted(monkeypatch: pytest.MonkeyPatch):
-    """The scripted provider (tests/scripted_provider.py), registered as `scripted`
+    """The scripted provider (tests/helpers/scripted_provider.py), registered as `scripted`
     and reset: for unit tests of runner logic, never for claims about models."""
-    from scripted_provider import ScriptedProvider
+    from helpers.scripted_provider import ScriptedProvider
 
     from promptctl.providers import registry
 
-    monkeypatch.setitem(registry.BUILTIN, "scripted", "scripted_provider:ScriptedProvider")
+    monkeypatch.setitem(registry.BUILTIN, "scripted", "helpers.scripted_provider:ScriptedProvider")
     ScriptedProvider.reset()
     return ScriptedProvider
 
@@ -124,12 +71,6 @@ def smollm2_path() -> Path:
     from promptctl.providers.llama_cpp import resolve_model_path
 
     return resolve_model_path("builtin:smollm2")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @contextlib.contextmanager
@@ -183,11 +124,11 @@ def embedding_server(smollm2_path: Path, tmp_path_factory: pytest.TempPathFactor
 
 @pytest.fixture
 def fault_proxy(request: pytest.FixtureRequest) -> Iterator[object]:
-    """Factory for fault-injecting proxies (tests/fault_proxy.py):
+    """Factory for fault-injecting proxies (tests/helpers/fault_proxy.py):
     `fault_proxy(upstream=None, **FaultProxy options)` returns a started FaultProxy
     in front of `upstream` (a loopback URL; by default the real `llama_server`).
     Every proxy made is stopped at teardown, its threads joined."""
-    from fault_proxy import FaultProxy
+    from helpers.fault_proxy import FaultProxy
 
     proxies: list[FaultProxy] = []
 

@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import difflib
 import json
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from ..schema import Limits
+
+NEGATION = "not-"
 
 
 class AssertionSpecError(Exception):
@@ -60,6 +62,90 @@ class Prepared:
     options: dict[str, Any]
     # scored types: as written, else their default_threshold; others: as written
     threshold: float | None
+
+
+# ------------------------------------------------------------------------ definitions
+
+Check = Callable[[str, Any, AssertionContext], Any]
+Prepare = Callable[[Prepared], Any]
+
+
+@dataclass(frozen=True)
+class Entry:
+    name: str
+    check: Check
+    options: tuple[str, ...]
+    needs_value: bool
+    takes_value: bool
+    prepare: Prepare | None
+    scored: bool
+    default_threshold: float | None
+    value_hint: str | None
+    on_validate: Callable[[Any, Path], None] | None
+    inline: bool  # quick and self-contained: may run on the engine's event loop
+    bounds_itself: bool  # enforces ctx.check_timeout itself: not interrupted in-process
+
+
+# Built-in checks that only compute on the output: no model, no user code, no waiting.
+# Everything else (similar, the judges, python, plugins' types unless they say so)
+# is scored in a worker thread when its call came from the async engine.
+_INLINE_MODULES = {f"{__package__}.{m}"
+                   for m in ("text", "structured", "metrics", "safety", "usage")}
+# Model-graded checks wait on a provider, which has its own timeout: interrupting them
+# in the middle of an HTTP client's or a model's code could leave it broken.
+_MODEL_MODULES = {f"{__package__}.{m}" for m in ("models", "judges")}
+
+
+def make_entry(
+    name: str,
+    fn: Check,
+    *,
+    options: Iterable[str] = (),
+    needs_value: bool = True,
+    takes_value: bool = True,
+    prepare: Prepare | None = None,
+    scored: bool = False,
+    default_threshold: float | None = None,
+    value_hint: str | None = None,
+    on_validate: Callable[[Any, Path], None] | None = None,
+    inline: bool | None = None,
+    bounds_itself: bool | None = None,
+) -> Entry:
+    """A check under `name`.
+
+    options: the extra keys it accepts (`threshold` in there means the check reads the
+    threshold itself, with its own meaning). scored: the check returns a score in [0, 1]
+    that passes at `threshold` (default `default_threshold`).
+    on_validate(arg, root): extra checks that need the project root (`validate_spec`).
+    inline: the check is quick and never blocks (no model, no I/O), so the async engine
+    may run it on its event loop; by default only the pure built-ins are.
+    bounds_itself: the check keeps to ctx.check_timeout on its own, so it is not
+    interrupted from outside (by default: the model-graded built-ins).
+    """
+    if name.startswith(NEGATION):
+        raise ValueError(f"assertion type names cannot start with {NEGATION!r}")
+    return Entry(
+        name=name, check=fn, options=tuple(options), needs_value=needs_value,
+        takes_value=takes_value or needs_value, prepare=prepare, scored=scored,
+        default_threshold=default_threshold, value_hint=value_hint,
+        on_validate=on_validate,
+        inline=fn.__module__ in _INLINE_MODULES if inline is None else inline,
+        bounds_itself=fn.__module__ in _MODEL_MODULES if bounds_itself is None
+        else bounds_itself)
+
+
+class Types(dict[str, Entry]):
+    """The types one built-in module defines (its `TYPES`), read by the registry when
+    one of them is first used (builtins.py lists which module defines which)."""
+
+    def add(self, name: str, **options: Any) -> Callable[[Check], Check]:
+        """Define a check under `name`; the options are make_entry's."""
+
+        def decorator(fn: Check) -> Check:
+            self[name] = make_entry(name, fn, **options)
+            return fn
+
+        return decorator
 
 
 # ---------------------------------------------------------------------------- wording

@@ -42,10 +42,12 @@ from .base import (
     AssertionContext,
     AssertionSpecError,
     Prepared,
+    Types,
     fmt_num,
     kind_of,
 )
-from .registry import register
+
+TYPES = Types()  # the types this module defines (builtins.py lists them)
 
 DEFAULT_THRESHOLD = 0.5
 _HINT = "write value: module:function (imported from the project root) or " \
@@ -237,7 +239,7 @@ def _defined_names(tree: ast.Module) -> tuple[dict[str, bool], bool]:
 
 
 def _parse(source: Path, key: tuple[str, int, int]) -> tuple[dict[str, bool], bool]:
-    from ..project import display_path
+    from ..boundary import display_path
 
     found = _DEFINED.get(key)
     if found is not None:
@@ -414,7 +416,7 @@ def _request(output: str, target: Target, located: Located,
     }
 
 
-@register("python", prepare=_prep_python, scored=True, default_threshold=DEFAULT_THRESHOLD,
+@TYPES.add("python", prepare=_prep_python, scored=True, default_threshold=DEFAULT_THRESHOLD,
           on_validate=_on_validate, bounds_itself=True,
           value_hint="value: module:function or path/to/file.py:function; the function "
                      "gets (output, ctx)")

@@ -18,9 +18,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from .base import AssertionContext, AssertionSpecError, Prepared, fmt_num, kind_of
+from .base import AssertionContext, AssertionSpecError, Prepared, Types, fmt_num, kind_of
 from .models import _alias, _services
-from .registry import register
+
+TYPES = Types()  # the types this module defines (builtins.py lists them)
 
 SCHEMA = {
     "type": "object",
@@ -109,6 +110,6 @@ for _kind, _hint in (("llm-rubric", "value: the criterion the output must meet")
                      ("factuality", "value: the reference answer"),
                      ("answer-relevance", "no value; question: defaults to the prompt's "
                                           "last user message")):
-    register(_kind, options=_OPTIONS, needs_value=_kind != "answer-relevance",
+    TYPES.add(_kind, options=_OPTIONS, needs_value=_kind != "answer-relevance",
              takes_value=_kind != "answer-relevance", prepare=_prep, scored=True,
              default_threshold=None, value_hint=_hint)(_judge)

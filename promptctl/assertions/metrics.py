@@ -25,9 +25,10 @@ from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
-from .base import AssertionContext, AssertionSpecError, Prepared, fmt_num, kind_of, quote
-from .registry import register
+from .base import AssertionContext, AssertionSpecError, Prepared, Types, fmt_num, kind_of, quote
 from .text import text_value
+
+TYPES = Types()  # the types this module defines (builtins.py lists them)
 
 Tokens = list[str]
 NGrams = Counter[tuple[str, ...]]
@@ -193,11 +194,11 @@ def _prep_rouge_l(p: Prepared) -> Metric:
     return Metric("rouge-l", tuple(quote(r, 40) for r in refs), p.threshold, score)
 
 
-register("rouge-n", options=("n",), prepare=_prep_rouge_n, scored=True,
+TYPES.add("rouge-n", options=("n",), prepare=_prep_rouge_n, scored=True,
          default_threshold=0.75,
          value_hint="value: the reference text (or a list: the best one counts); n: 1 "
                     "(default) or 2...")(_check)
-register("rouge-l", prepare=_prep_rouge_l, scored=True, default_threshold=0.75,
+TYPES.add("rouge-l", prepare=_prep_rouge_l, scored=True, default_threshold=0.75,
          value_hint="value: the reference text (or a list: the best one counts)")(_check)
 
 
@@ -288,7 +289,7 @@ def _prep_bleu(p: Prepared) -> Metric:
     return Metric("bleu", (names,), p.threshold, score)
 
 
-register("bleu", options=("lowercase",), prepare=_prep_bleu, scored=True,
+TYPES.add("bleu", options=("lowercase",), prepare=_prep_bleu, scored=True,
          default_threshold=0.5,
          value_hint="value: the reference text or a list of references (as sacrebleu's "
                     "sentence_bleu); lowercase: true to ignore case")(_check)
@@ -330,7 +331,7 @@ def _prep_exact(p: Prepared) -> tuple[tuple[str, ...], list[str]]:
     return _squad_refs(p)
 
 
-@register("exact-match", prepare=_prep_exact,
+@TYPES.add("exact-match", prepare=_prep_exact,
           value_hint="value: the answer, or a list of acceptable answers (compared "
                      "ignoring case, punctuation, articles and spacing, as SQuAD)")
 def _exact_match(output: str, arg: tuple[tuple[str, ...], list[str]],
@@ -357,6 +358,6 @@ def _prep_f1(p: Prepared) -> Metric:
     return Metric("f1", tuple(quote(r, 40) for r in refs), p.threshold, score)
 
 
-register("f1", prepare=_prep_f1, scored=True, default_threshold=0.5,
+TYPES.add("f1", prepare=_prep_f1, scored=True, default_threshold=0.5,
          value_hint="value: the answer, or a list of acceptable answers (token F1 after "
                     "SQuAD normalisation; the best counts)")(_check)

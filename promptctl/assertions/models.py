@@ -13,8 +13,9 @@ import math
 from typing import Any
 
 from ..errors import InfraError
-from .base import AssertionContext, AssertionSpecError, Prepared, fmt_num, kind_of, quote
-from .registry import register
+from .base import AssertionContext, AssertionSpecError, Prepared, Types, fmt_num, kind_of, quote
+
+TYPES = Types()  # the types this module defines (builtins.py lists them)
 
 
 def _services(ctx: AssertionContext) -> Any:
@@ -53,7 +54,7 @@ def _prep_similar(p: Prepared) -> tuple[tuple[str, ...], str | None, float]:
     return refs, _alias(p, "embedder"), 0.8 if p.threshold is None else p.threshold
 
 
-@register("similar", options=("embedder",), prepare=_prep_similar, scored=True,
+@TYPES.add("similar", options=("embedder",), prepare=_prep_similar, scored=True,
           default_threshold=0.8,
           value_hint="value: the reference text; passes at cosine similarity >= threshold "
                      "(default 0.8) between the embeddings of the output and the reference")
@@ -90,7 +91,7 @@ def _prep_choice(p: Prepared) -> tuple[tuple[str, ...], str, bool]:
     return labels, expected, normalize
 
 
-@register("choice", options=("expected", "normalize"), needs_value=True,
+@TYPES.add("choice", options=("expected", "normalize"), needs_value=True,
           prepare=_prep_choice,
           value_hint="value: [label, ...] and expected: LABEL; the model under test "
                      "must find the expected label the most likely reply")
@@ -128,7 +129,7 @@ def _prep_perplexity(p: Prepared) -> float:
     return float(limit)
 
 
-@register("perplexity", options=("max",), needs_value=False, takes_value=False,
+@TYPES.add("perplexity", options=("max",), needs_value=False, takes_value=False,
           prepare=_prep_perplexity,
           value_hint="use max: N; the perplexity of the output under the model that "
                      "wrote it must not exceed N")

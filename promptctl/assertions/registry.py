@@ -27,65 +27,41 @@ propagate.
 from __future__ import annotations
 
 import dataclasses
+import functools
+import importlib
 import json
 import math
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from .. import contain
-from ..errors import InfraError, quote
+from ..errors import InfraError, PromptctlError, quote
 from ..results import AssertionResult
 from ..schema import AssertionSpec
 from .base import (
+    NEGATION,
     AssertionContext,
     AssertionSpecError,
+    Check,
+    Entry,
+    Prepare,
     Prepared,
     exc_text,
     fmt_num,
+    make_entry,
     suggest,
     to_text,
 )
+from .builtins import BUILTINS
 from .transforms import compile_transform
 
 __all__ = ["AssertionContext", "AssertionSpecError", "Prepared", "evaluate", "names",
            "register", "runs_inline", "shares_inputs", "validate_spec"]
 
-NEGATION = "not-"
 COMMON_KEYS = ("type", "value", "threshold", "weight", "metric", "transform", "max_drop",
                "timeout")
 _CACHE_LIMIT = 50_000
-
-
-Check = Callable[[str, Any, AssertionContext], Any]
-Prepare = Callable[[Prepared], Any]
-
-
-@dataclass(frozen=True)
-class Entry:
-    name: str
-    check: Check
-    options: tuple[str, ...]
-    needs_value: bool
-    takes_value: bool
-    prepare: Prepare | None
-    scored: bool
-    default_threshold: float | None
-    value_hint: str | None
-    on_validate: Callable[[Any, Path], None] | None
-    inline: bool  # quick and self-contained: may run on the engine's event loop
-    bounds_itself: bool  # enforces ctx.check_timeout itself: not interrupted in-process
-
-
-# Built-in checks that only compute on the output: no model, no user code, no waiting.
-# Everything else (similar, the judges, python, plugins' types unless they say so)
-# is scored in a worker thread when its call came from the async engine.
-_INLINE_MODULES = {f"{__package__}.{m}"
-                   for m in ("text", "structured", "metrics", "safety", "usage")}
-# Model-graded checks wait on a provider, which has its own timeout: interrupting them
-# in the middle of an HTTP client's or a model's code could leave it broken.
-_MODEL_MODULES = {f"{__package__}.{m}" for m in ("models", "judges")}
 
 
 _REGISTRY: dict[str, Entry] = {}
@@ -105,39 +81,83 @@ def register(
     inline: bool | None = None,
     bounds_itself: bool | None = None,
 ) -> Callable[[Check], Check]:
-    """Register a check under `name` (a later registration replaces an earlier one).
-
-    options: the extra keys it accepts (`threshold` in there means the check reads the
-    threshold itself, with its own meaning). scored: the check returns a score in [0, 1]
-    that passes at `threshold` (default `default_threshold`).
-    on_validate(arg, root): extra checks that need the project root (`validate_spec`).
-    inline: the check is quick and never blocks (no model, no I/O), so the async engine
-    may run it on its event loop; by default only the pure built-ins are.
-    bounds_itself: the check keeps to ctx.check_timeout on its own, so it is not
-    interrupted from outside (by default: the model-graded built-ins).
-    """
-    if name.startswith(NEGATION):
-        raise ValueError(f"assertion type names cannot start with {NEGATION!r}")
+    """Register a check under `name` (a later registration replaces an earlier one):
+    how a plugin adds a type. The options are those of `Types.add` (base.py)."""
 
     def decorator(fn: Check) -> Check:
-        _REGISTRY[name] = Entry(
-            name=name, check=fn, options=tuple(options), needs_value=needs_value,
-            takes_value=takes_value or needs_value, prepare=prepare, scored=scored,
-            default_threshold=default_threshold, value_hint=value_hint,
-            on_validate=on_validate,
-            inline=fn.__module__ in _INLINE_MODULES if inline is None else inline,
-            bounds_itself=fn.__module__ in _MODEL_MODULES if bounds_itself is None
-            else bounds_itself)
-        _PLANS_BY_ID.clear()
-        _PLANS_BY_CONTENT.clear()
+        _add(make_entry(name, fn, options=options, needs_value=needs_value,
+                        takes_value=takes_value, prepare=prepare, scored=scored,
+                        default_threshold=default_threshold, value_hint=value_hint,
+                        on_validate=on_validate, inline=inline,
+                        bounds_itself=bounds_itself))
         return fn
 
     return decorator
 
 
+def _add(entry: Entry) -> None:
+    _REGISTRY[entry.name] = entry
+    _PLANS_BY_ID.clear()
+    _PLANS_BY_CONTENT.clear()
+
+
+ENTRY_POINT_GROUP = "promptctl.assertions"
+
+
 def names() -> list[str]:
-    """Registered assertion types (each also usable with a `not-` prefix)."""
-    return sorted(_REGISTRY)
+    """Every assertion type: built-in, registered, or offered by an installed plugin
+    (each also usable with a `not-` prefix)."""
+    return sorted({*BUILTINS, *_REGISTRY, *_plugins()})
+
+
+def _entry(name: str) -> Entry | None:
+    """The check of a type: registered already, else built in (its module imported
+    now), else a plugin's (loaded now); None if nothing defines it."""
+    entry = _REGISTRY.get(name)
+    if entry is not None:
+        return entry
+    module = BUILTINS.get(name)
+    if module is not None:
+        defined = importlib.import_module(f"{__package__}.{module}").TYPES
+        for entry in defined.values():
+            _REGISTRY.setdefault(entry.name, entry)
+        return _REGISTRY[name]
+    target = _plugins().get(name)
+    if target is None:
+        return None
+    fn = _load_plugin(name, target)
+    if name not in _REGISTRY:  # its module did not register it: plain defaults
+        _add(make_entry(name, fn, needs_value=False))
+    return _REGISTRY[name]
+
+
+@functools.lru_cache(maxsize=1)
+def _plugins() -> dict[str, str]:
+    """Plugins' types: entry points `type-name = "package.module:check"` in the group
+    promptctl.assertions. A built-in name is not theirs to take."""
+    from importlib.metadata import entry_points
+
+    return {ep.name: ep.value for ep in entry_points(group=ENTRY_POINT_GROUP)
+            if ep.name not in BUILTINS and not ep.name.startswith(NEGATION)}
+
+
+def _load_plugin(name: str, target: str) -> Check:
+    """Import a plugin's check. Whatever its import raises (SystemExit too) is an
+    error of the environment, exit 3, naming it; only a real Ctrl-C passes."""
+    module_name, _, attr = target.partition(":")
+    try:
+        fn = getattr(importlib.import_module(module_name), attr)
+    except BaseException as exc:
+        if contain.escapes(exc) or isinstance(exc, PromptctlError):
+            raise
+        raise InfraError(f"assertion type '{name}' ({target}): importing it "
+                         f"{contain.describe(exc)}",
+                         hint="fix or uninstall the plugin (pip show -f the package that "
+                              "provides it)") from None
+    if not callable(fn):
+        raise InfraError(f"assertion type '{name}' ({target}) is not a function",
+                         hint="the entry point must name the check: module:function")
+    return fn
 
 
 # ------------------------------------------------------------------------------ plans
@@ -263,9 +283,10 @@ def _normalize(verdict: Any, threshold: float | None) -> tuple[bool, float, str,
 def _lookup(type_name: str) -> tuple[Entry, bool]:
     negated = type_name.startswith(NEGATION)
     base = type_name[len(NEGATION):] if negated else type_name
-    entry = _REGISTRY.get(base)
+    entry = _entry(base)
     if entry is None:
-        hint = suggest(base, _REGISTRY) or suggest(base.lower(), _REGISTRY)
+        known = names()
+        hint = suggest(base, known) or suggest(base.lower(), known)
         if hint and negated:
             hint = hint.replace("'", f"'{NEGATION}", 1)
         raise AssertionSpecError(
@@ -377,11 +398,3 @@ def evaluate(spec: AssertionSpec, output: str, ctx: AssertionContext) -> Asserti
     hit = _PLANS_BY_ID.get(id(spec))
     plan = hit[1] if hit is not None and hit[0] is spec else _plan(spec)
     return plan.run(output, ctx)
-
-
-def _load_builtins() -> None:
-    """The built-in types register themselves when their modules are imported."""
-    from . import custom, judges, metrics, models, safety, structured, text, usage  # noqa: F401
-
-
-_load_builtins()

@@ -32,8 +32,9 @@ import re
 from typing import Any
 
 from ..errors import quote as quote_value
-from .base import AssertionContext, AssertionSpecError, Prepared, kind_of, quote
-from .registry import register
+from .base import AssertionContext, AssertionSpecError, Prepared, Types, kind_of, quote
+
+TYPES = Types()  # the types this module defines (builtins.py lists them)
 
 # ---------------------------------------------------------------------------- refusal
 
@@ -105,7 +106,7 @@ def _sentence(text: str, match: re.Match[str]) -> str:
     return text[begin:after.end() if after else len(text)].strip()
 
 
-@register("is-refusal", needs_value=False, takes_value=False,
+@TYPES.add("is-refusal", needs_value=False, takes_value=False,
           value_hint="takes no value: it looks for a refusal ('I'm sorry, but I can't...') "
                      "at the start of the output; use not-is-refusal to require an answer")
 def _is_refusal(output: str, arg: Any, ctx: AssertionContext) -> Any:
@@ -252,7 +253,7 @@ def _prep_pii(p: Prepared) -> tuple[str, ...]:
     return tuple(k for k in KINDS if k in kinds)
 
 
-@register("pii", options=("kinds",), needs_value=False, takes_value=False,
+@TYPES.add("pii", options=("kinds",), needs_value=False, takes_value=False,
           prepare=_prep_pii,
           value_hint="takes no value: it passes when the output holds personal data "
                      "(kinds: email, phone, card, ssn, ni, iban); use not-pii to forbid it")

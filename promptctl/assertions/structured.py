@@ -16,9 +16,10 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from .base import AssertionContext, AssertionSpecError, Prepared, kind_of, quote
+from .base import AssertionContext, AssertionSpecError, Prepared, Types, kind_of, quote
 from .regexes import bounded_validator, deadline, timed_out
-from .registry import register
+
+TYPES = Types()  # the types this module defines (builtins.py lists them)
 
 
 def parse_json(text: str) -> tuple[bool, Any]:
@@ -160,7 +161,7 @@ def _kind(value: Any) -> str:
     return "a number"
 
 
-@register("is-json", needs_value=False, prepare=_prep_is_json,
+@TYPES.add("is-json", needs_value=False, prepare=_prep_is_json,
           bounds_itself=True,  # its patterns run under ctx.check_timeout (regexes.py)
           value_hint="value (optional): a JSON schema the parsed output must match")
 def _is_json(output: str, schema: Schema | None, ctx: AssertionContext) -> Any:
@@ -180,7 +181,7 @@ def _is_json(output: str, schema: Schema | None, ctx: AssertionContext) -> Any:
     return False, 0.0, problem, f"does not match the schema: {problem}"
 
 
-@register("json-schema", prepare=lambda p: Schema(p.value, p.name),
+@TYPES.add("json-schema", prepare=lambda p: Schema(p.value, p.name),
           bounds_itself=True,  # its patterns run under ctx.check_timeout (regexes.py)
           value_hint="value: a JSON schema mapping, e.g. {type: object, required: [name]}")
 def _json_schema(output: str, schema: Schema, ctx: AssertionContext) -> Any:

@@ -12,13 +12,15 @@ from .base import (
     AssertionContext,
     AssertionSpecError,
     Prepared,
+    Types,
     fmt_num,
     kind_of,
     quote,
 )
 from .regexes import compile_pattern, search, timed_out
-from .registry import register
 from .structured import json_equal, parse_json
+
+TYPES = Types()  # the types this module defines (builtins.py lists them)
 
 
 def text_value(p: Prepared, *, numbers: bool = True, empty: bool = False) -> str:
@@ -97,7 +99,7 @@ def _prep_equals(p: Prepared) -> tuple[Callable[[str, Any], Any], Any]:
     raise AssertionSpecError(f"'equals' cannot compare with {kind_of(p.value)}", key="value")
 
 
-@register("equals", prepare=_prep_equals,
+@TYPES.add("equals", prepare=_prep_equals,
           value_hint="value: the exact expected output (a number, list or mapping compares "
                      "the output parsed as JSON)")
 def _equals(output: str, arg: tuple[Callable[[str, Any], Any], Any],
@@ -117,7 +119,7 @@ def _prep_one_ci(p: Prepared) -> tuple[str, str]:
     return text, text.casefold()
 
 
-@register("contains", prepare=_prep_one,
+@TYPES.add("contains", prepare=_prep_one,
           value_hint="value: the text the output must contain")
 def _contains(output: str, needle: str, ctx: AssertionContext) -> Any:
     if needle in output:
@@ -127,7 +129,7 @@ def _contains(output: str, needle: str, ctx: AssertionContext) -> Any:
             f"does not contain {quote(needle)}")
 
 
-@register("icontains", prepare=_prep_one_ci,
+@TYPES.add("icontains", prepare=_prep_one_ci,
           value_hint="value: the text the output must contain, in any case")
 def _icontains(output: str, arg: tuple[str, str], ctx: AssertionContext) -> Any:
     needle, folded = arg
@@ -181,31 +183,31 @@ def _all(output: str, arg: _Many, ci: bool) -> Any:
             f"missing {_listing(missing)} ({found})")
 
 
-@register("contains-any", prepare=_prep_many(False),
+@TYPES.add("contains-any", prepare=_prep_many(False),
           value_hint="value: a list of strings, one of which the output must contain")
 def _contains_any(output: str, arg: _Many, ctx: AssertionContext) -> Any:
     return _any(output, arg, False)
 
 
-@register("icontains-any", prepare=_prep_many(True),
+@TYPES.add("icontains-any", prepare=_prep_many(True),
           value_hint="value: a list of strings, one of which the output must contain")
 def _icontains_any(output: str, arg: _Many, ctx: AssertionContext) -> Any:
     return _any(output, arg, True)
 
 
-@register("contains-all", prepare=_prep_many(False), scored=True, default_threshold=1.0,
+@TYPES.add("contains-all", prepare=_prep_many(False), scored=True, default_threshold=1.0,
           value_hint="value: a list of strings the output must all contain")
 def _contains_all(output: str, arg: _Many, ctx: AssertionContext) -> Any:
     return _all(output, arg, False)
 
 
-@register("icontains-all", prepare=_prep_many(True), scored=True, default_threshold=1.0,
+@TYPES.add("icontains-all", prepare=_prep_many(True), scored=True, default_threshold=1.0,
           value_hint="value: a list of strings the output must all contain")
 def _icontains_all(output: str, arg: _Many, ctx: AssertionContext) -> Any:
     return _all(output, arg, True)
 
 
-@register("starts-with", prepare=_prep_one,
+@TYPES.add("starts-with", prepare=_prep_one,
           value_hint="value: the text the output must start with")
 def _starts_with(output: str, prefix: str, ctx: AssertionContext) -> Any:
     if output.startswith(prefix):
@@ -230,7 +232,7 @@ def _prep_regex(p: Prepared) -> tuple[Any, str]:
     return compiled, f"/{shown}/"
 
 
-@register("regex", prepare=_prep_regex,
+@TYPES.add("regex", prepare=_prep_regex,
           bounds_itself=True,  # its patterns run under ctx.check_timeout (regexes.py)
           value_hint="value: a Python regular expression searched in the output")
 def _regex(output: str, arg: tuple[Any, str], ctx: AssertionContext) -> Any:
@@ -273,7 +275,7 @@ def _prep_length(p: Prepared) -> tuple[tuple[str, int | None, int | None], ...]:
     return tuple(rules)
 
 
-@register("length", options=_LENGTH_OPTIONS, needs_value=False, takes_value=False,
+@TYPES.add("length", options=_LENGTH_OPTIONS, needs_value=False, takes_value=False,
           prepare=_prep_length,
           value_hint="use its options: min_chars, max_chars, min_words, max_words")
 def _length(output: str, rules: tuple[tuple[str, int | None, int | None], ...],
@@ -326,7 +328,7 @@ def _prep_levenshtein(p: Prepared) -> _Ref:
     return _Ref(ref, 0.8 if p.threshold is None else p.threshold, max_distance)
 
 
-@register("levenshtein", options=("max_distance",), prepare=_prep_levenshtein, scored=True,
+@TYPES.add("levenshtein", options=("max_distance",), prepare=_prep_levenshtein, scored=True,
           value_hint="value: the reference text; passes at similarity >= threshold "
                      "(default 0.8) or with max_distance: N edits")
 def _levenshtein(output: str, arg: _Ref, ctx: AssertionContext) -> Any:

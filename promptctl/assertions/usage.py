@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from .base import AssertionContext, AssertionSpecError, Prepared, fmt_num, kind_of
-from .registry import register
+from .base import AssertionContext, AssertionSpecError, Prepared, Types, fmt_num, kind_of
+
+TYPES = Types()  # the types this module defines (builtins.py lists them)
 
 
 def _limit(p: Prepared, key: str) -> float | None:
@@ -35,7 +36,7 @@ def _one_limit(p: Prepared, key: str, unit: str) -> float:
     return limit
 
 
-@register("latency", options=("max_ms", "threshold"), needs_value=False, takes_value=False,
+@TYPES.add("latency", options=("max_ms", "threshold"), needs_value=False, takes_value=False,
           prepare=lambda p: _one_limit(p, "max_ms", "ms"),
           value_hint="use max_ms: N (milliseconds)")
 def _latency(output: str, max_ms: float, ctx: AssertionContext) -> Any:
@@ -54,7 +55,7 @@ def _money(x: float) -> str:
     return f"${x:.6g}"
 
 
-@register("cost", options=("max", "threshold"), needs_value=False, takes_value=False,
+@TYPES.add("cost", options=("max", "threshold"), needs_value=False, takes_value=False,
           prepare=lambda p: _one_limit(p, "max", "dollars"),
           value_hint="use max: N (dollars)")
 def _cost(output: str, limit: float, ctx: AssertionContext) -> Any:
@@ -73,7 +74,7 @@ def _prep_tokens(p: Prepared) -> tuple[tuple[str, float], ...]:
     return limits
 
 
-@register("tokens", options=_TOKEN_OPTIONS, needs_value=False, takes_value=False,
+@TYPES.add("tokens", options=_TOKEN_OPTIONS, needs_value=False, takes_value=False,
           prepare=_prep_tokens,
           value_hint="use its options: max (completion tokens), max_prompt, max_total")
 def _tokens(output: str, limits: tuple[tuple[str, float], ...],

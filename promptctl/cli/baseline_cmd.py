@@ -35,9 +35,10 @@ def update(
     fingerprint. With --filter only the matching cases are replaced.
 
     Never runs as a side effect of another command: updates are always explicit."""
-    from ..gate import load_baselines, load_run, update_baselines
-    from ..project import display_path
-    from ..runner import run_suites
+    from ..boundary import display_path
+    from ..gate.check import load_baselines, update_baselines
+    from ..run.meta import load_run
+    from ..run.runner import run_suites
     from . import output
 
     project = common.project(config)

@@ -15,10 +15,11 @@ app = typer.Typer(help="Inspect or clear the response cache in .promptctl/.",
 @funnel
 def stats(config: common.ConfigOpt = None) -> None:
     """Entries, hits and size of the response cache, per model."""
+    from ..run.cache import open_cache
     from .output import out
 
     project = common.project(config)
-    data = project.cache().stats()
+    data = open_cache(project).stats()
     out.print(f"cache: {data['path']}", markup=False)
     cap = f" of {data['max_bytes'] / 2**20:.0f} MiB" if data.get("max_bytes") else ""
     out.print(f"entries: {data['entries']:,}  hits: {data.get('hits', 0):,}  "
@@ -32,8 +33,9 @@ def stats(config: common.ConfigOpt = None) -> None:
 @funnel
 def clear(config: common.ConfigOpt = None) -> None:
     """Delete every cached response."""
+    from ..run.cache import open_cache
     from .output import out
 
     project = common.project(config)
-    removed = project.cache().clear()
+    removed = open_cache(project).clear()
     out.print(f"removed {removed:,} cached responses")

@@ -67,7 +67,7 @@ def check(
     Exit 0 when nothing regressed, 1 when something did, 2 for bad input (including a
     suite with no baseline), 3 when errors left cases without a verdict. A case that
     already failed in the baseline is not a regression."""
-    from ..gate import check as run_check
+    from ..gate.check import check as run_check
     from . import output
     from .diffview import show_report
 
@@ -79,7 +79,7 @@ def check(
                                  max_repeat, resample, shard)
     if not common.select_changed(project, loaded, options, changed_since):
         raise typer.Exit(0)
-    from ..runner import plan
+    from ..run.plan import plan
 
     plan(project, loaded, options)  # a template error comes before a missing baseline
     start = time.perf_counter()

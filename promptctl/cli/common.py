@@ -8,10 +8,11 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from ..errors import UserError
-from ..project import Project, Suite, load_project
+from ..load.project import Project, load_project
+from ..load.suites import Suite
 
 if TYPE_CHECKING:
-    from ..runner import RunOptions
+    from ..run.options import RunOptions
 
 SuitesArg = Annotated[list[str] | None, typer.Argument(
     help="Suite files, directories, or names in suites/ (default: all).",
@@ -79,7 +80,7 @@ def check_state(proj: Project, key: str = "state") -> None:
         problem = f"{existing} is a file, not a directory"
     if problem is None:
         return
-    from ..project import display_path
+    from ..boundary import display_path
 
     shown = display_path(target)
     src = proj.config_source
@@ -98,9 +99,10 @@ def load_suites(proj: Project, targets: list[str] | None, models: list[str] | No
     """The suites named on the command line (default: all), with -m applied. A local
     model file that is missing is refused here, naming where it is written, before a
     run folder exists."""
-    from ..project import missing_model_file
+    from ..load.project import missing_model_file
+    from ..load.suites import load_suite
 
-    loaded = [proj.load_suite(p, models=models or []) for p in proj.suite_paths(targets or [])]
+    loaded = [load_suite(proj, p, models=models or []) for p in proj.suite_paths(targets or [])]
     for suite in loaded:
         for i, name in enumerate(suite.models):
             problem = missing_model_file(proj.root, proj.model(name))
@@ -122,8 +124,8 @@ def run_options(model: list[str] | None, repeat: str | None, concurrency: int | 
                 resample: bool = False, shard: str | None = None) -> RunOptions:
     import secrets
 
-    from ..runner import RunOptions
-    from ..sharding import parse_shard
+    from ..run.options import RunOptions
+    from ..schema import parse_shard
 
     count: int | None = None
     if repeat is not None and repeat != "auto":
@@ -156,7 +158,7 @@ def select_changed(proj: Project, suites: list[Suite], options: RunOptions,
     are. False when none changed (the caller exits 0 with that message)."""
     if ref is None:
         return True
-    from .. import deps
+    from ..load import deps
     from .output import err, out
 
     selected, total = deps.select_changed(proj, suites, ref, options.filter)

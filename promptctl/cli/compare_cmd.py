@@ -14,7 +14,7 @@ from .check_cmd import AlphaOpt
 from .funnel import funnel
 
 if TYPE_CHECKING:
-    from ..compare import Comparison
+    from ..gate.compare import Comparison
 
 _SIDE = "a prompt (COLLECTION.PROMPT), a model alias or spec, or a run id"
 AArg = Annotated[str, typer.Argument(metavar="A", help=f"The baseline: {_SIDE}.",
@@ -58,8 +58,8 @@ def compare(
 
     Exit 0 when the comparison ran (whatever it found), 2 for bad input, 3 when errors
     left cases without a verdict."""
-    from ..compare import classify_pair, compare_targets
     from ..errors import UserError
+    from ..gate.compare import classify_pair, compare_targets
     from ..reports import check_output_path
     from ..reports.compare_report import FORMATS, write
     from . import output

@@ -5,7 +5,8 @@ from __future__ import annotations
 from rich.table import Table
 from rich.text import Text
 
-from ..diff import CellDiff, DiffReport, SuiteDiff, word_diff
+from ..gate.diff import word_diff
+from ..gate.outcome import CellDiff, DiffReport, SuiteDiff
 from ..reports import wording
 from ..reports.wording import sample_text, shared_fingerprint
 from .output import out, short

@@ -22,10 +22,13 @@ def init(
     """Create promptctl.yaml, a prompt, a suite, its baseline, a pre-commit config, a
     GitHub workflow and a .gitignore entry. `promptctl init && promptctl check` passes
     at once on the embedded model. Refuses to overwrite files unless --force."""
-    from ..gate import update_baselines
-    from ..project import display_path, load_project
-    from ..runner import RunOptions, run_suites
-    from ..scaffold import scaffold
+    from ..boundary import display_path
+    from ..gate.check import update_baselines
+    from ..load.project import load_project
+    from ..load.scaffold import scaffold
+    from ..load.suites import load_suite
+    from ..run.options import RunOptions
+    from ..run.runner import run_suites
     from .output import out
 
     made = scaffold(directory, force=force)
@@ -35,7 +38,7 @@ def init(
         out.print("next: promptctl baseline update, then promptctl check")
         return
     project = load_project(config=directory / "promptctl.yaml")
-    suites = [project.load_suite(p) for p in project.suite_paths()]
+    suites = [load_suite(project, p) for p in project.suite_paths()]
     result = run_suites(project, suites, RunOptions())
     for w in update_baselines(project, suites, result.records, partial=False):
         out.print(f"wrote {display_path(w.path)}: {w.cases} cases, {w.passed} passing",

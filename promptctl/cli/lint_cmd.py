@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from ..errors import ExitCode
-from ..lint import lint_project, lint_summary
+from ..load.lint import lint_project, lint_summary
 from . import common
 from .funnel import funnel
 

@@ -31,9 +31,10 @@ def merge(
     Exit 0 when the runs were joined (the verdict comes from `diff`), 2 when they
     cannot be: a shard missing or unfinished, different options, or the same call
     with different results in two runs."""
-    from ..project import display_path
+    from ..boundary import display_path
     from ..reports import RUN_FORMATS, ReportData
-    from ..sharding import format_shard, merge_runs
+    from ..run.sharding import merge_runs
+    from ..schema import format_shard
     from . import output
     from .check_cmd import check_outputs, write_outputs
 

@@ -16,11 +16,11 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from ..results import CallRecord
-from ..summary import Summary
+from ..results import CallRecord, CellKey
+from ..run.summary import Summary
 
 if TYPE_CHECKING:
-    from ..runner import RunResult
+    from ..run.runner import RunResult
 
 def _console(stderr: bool = False) -> Console:
     """Off a terminal (CI logs, pipes) rich would assume 80 columns and squeeze the
@@ -135,9 +135,9 @@ def _cell_rows(records: Sequence[CallRecord]) -> list[tuple[str, CallRecord, str
     first failing one), and 'k/n [lo-hi]'."""
     from ..stats import wilson
 
-    cells: dict[tuple[str, str, str, str], list[CallRecord]] = {}
+    cells: dict[CellKey, list[CallRecord]] = {}
     for r in records:
-        cells.setdefault((r.suite, r.case, r.prompt, r.model), []).append(r)
+        cells.setdefault(r.cell, []).append(r)
     rows: list[tuple[str, CallRecord, str | None]] = []
     for recs in cells.values():
         scored = [r for r in recs if r.error is None]

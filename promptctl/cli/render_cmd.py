@@ -8,8 +8,8 @@ from typing import Annotated
 import typer
 
 from ..errors import UserError
-from ..project import PromptRef
-from ..rendering import render_messages
+from ..load.project import PromptRef
+from ..load.rendering import render_messages
 from . import common
 from .funnel import funnel
 
@@ -38,10 +38,12 @@ def render(
         if not sep or not suite_name or not case_id:
             raise UserError(f"bad --case '{case}'", hint="write --case SUITE:CASE")
         (path,) = project.suite_paths([suite_name])
-        suite = project.load_suite(path)
+        from ..load.suites import load_suite  # only with --case: keeps render quick
+
+        suite = load_suite(project, path)
         found = next((c for c in suite.cases if c.id == case_id), None)
         if found is None:
-            from ..project import suggest
+            from ..errors import suggest
 
             raise UserError(f"no case '{case_id}' in suite {suite.file}",
                             hint=suggest(case_id, [c.id for c in suite.cases])
@@ -50,7 +52,7 @@ def render(
         where = {"file": found.file, "line": found.line, "case": found.id}
     variables.update(common.parse_vars(var))
     if diff is not None:
-        from ..deps import prompt_at
+        from ..load.deps import prompt_at
 
         old_ref = prompt_at(project, ref, diff)  # a bad ref fails before any rendering
         _show_diff(ref, old_ref, variables, render_messages(ref, variables, **where), diff,

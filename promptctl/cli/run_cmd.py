@@ -12,7 +12,7 @@ from . import common
 from .funnel import funnel
 
 if TYPE_CHECKING:
-    from ..runner import RunOptions
+    from ..run.options import RunOptions
 
 ResumeOpt = Annotated[bool, typer.Option(
     "--resume", help="Continue a run that was stopped or killed, from its records: the "
@@ -26,19 +26,17 @@ WatchOpt = Annotated[bool, typer.Option(
     "--watch", "-w", help="Keep running: on every save of a prompt, template, suite, data "
     "file or promptctl.yaml run again only the cases it affects; Ctrl-C stops.")]
 
-# the run command's parameters that shape a plan, by their flag names
-_PLAN_PARAMS = {"model": "--model", "repeat": "--repeat", "max_repeat": "--max-repeat",
-                "resample": "--resample", "no_cache": "--no-cache", "filter": "--filter",
-                "shard": "--shard"}
 
 
 def explicit_flags(ctx: typer.Context) -> set[str]:
     """The plan-shaping flags given on the command line (not left at their default)."""
     out = set()
-    for param, flag in _PLAN_PARAMS.items():
-        source = ctx.get_parameter_source(param)
+    from ..run.options import PLAN_FLAGS
+
+    for f in PLAN_FLAGS:
+        source = ctx.get_parameter_source(f.param)
         if source is not None and source.name not in ("DEFAULT", "DEFAULT_MAP"):
-            out.add(flag)
+            out.add(f.flag)
     return out
 
 
@@ -72,7 +70,7 @@ def run(
     a verdict, 2 for bad input."""
     from ..errors import UserError
     from ..reports import RUN_FORMATS, ReportData
-    from ..runner import run_suites
+    from ..run.runner import run_suites
     from . import output
     from .check_cmd import check_outputs, write_outputs
 
@@ -92,7 +90,9 @@ def run(
         raise typer.Exit(0)
     start = time.perf_counter()
     if resume or retry_errors:
-        from ..resume import check_flags, describe, prepare, resume_run
+        from ..gate.check import resume_run
+        from ..run.options import check_flags
+        from ..run.resume import describe, prepare
 
         targets = suites or []
         if len(targets) > 1:
@@ -133,9 +133,9 @@ def _watch(root: Path, targets: list[str], options: RunOptions, config: Path | N
     from rich.table import Table
     from rich.text import Text
 
+    from ..boundary import display_path
     from ..errors import PromptctlError
-    from ..project import display_path
-    from ..watch import WatchResult, watch
+    from ..integrations.watch import WatchResult, watch
     from . import output
     from .funnel import error_line
 
@@ -150,7 +150,7 @@ def _watch(root: Path, targets: list[str], options: RunOptions, config: Path | N
         table.add_column("why", overflow="fold", ratio=2, min_width=16)
         rows = []
         for rec in res.records:
-            key = (rec.suite, rec.case, rec.prompt, rec.model)
+            key = rec.cell
             how = changed.get(key)
             if rec.status == "pass" and how is None and not verbose:
                 continue

@@ -17,10 +17,11 @@ import time
 from collections.abc import Awaitable, Callable, Iterator
 from typing import Any, TypeVar
 
-from .. import aio, retry
+from .. import aio
 from ..errors import UserError
 from ..redact import is_http_url, redact_url, scrub, split_url
 from ..results import Completion
+from . import retry
 from .base import Provider, ProviderError
 from .registry import missing_extra
 
@@ -84,7 +85,7 @@ class OpenAIProvider(Provider):
         self._client: Any = None  # made on the engine loop, used only there
         self._closer = 0  # its aio.on_shutdown handle
         self._schema_dialect: str | None = None  # learnt from the first schema call
-        # retries are promptctl's, not the SDK's: see promptctl/retry.py
+        # retries are promptctl's, not the SDK's: see promptctl/providers/retry.py
         self._cancel = asyncio.Event()
         self.limiter = retry.AdaptiveLimiter(self.max_concurrency)
         self.budget = retry.RetryBudget(retry.BUDGET_RATIO, retry.BUDGET_MIN)

@@ -17,10 +17,10 @@ from typing import TYPE_CHECKING
 from ..errors import UserError
 
 if TYPE_CHECKING:
-    from ..diff import DiffReport
+    from ..gate.outcome import DiffReport
     from ..results import CallRecord
-    from ..runner import RunResult
-    from ..summary import Summary
+    from ..run.runner import RunResult
+    from ..run.summary import Summary
 
 RUN_FORMATS = (".json", ".jsonl", ".xml", ".html", ".md")
 GATE_FORMATS = (".json", ".md", ".xml", ".html")

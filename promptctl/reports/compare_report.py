@@ -8,11 +8,11 @@ import html
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..store import write_json_atomic
+from ..run.store import write_json_atomic
 from . import md
 
 if TYPE_CHECKING:
-    from ..compare import Comparison, Pair
+    from ..gate.compare import Comparison, Pair
 
 FORMATS = (".md", ".json", ".html")
 VERSION = 2  # 2: "ci" and "ci_level" replace "ci95"; "note"
@@ -20,7 +20,7 @@ LIMIT = 50
 
 
 def _side(recs: list[Any]) -> dict[str, Any]:
-    from ..compare import Pair
+    from ..gate.compare import Pair
 
     ok = [r for r in recs if r.error is None]
     first = min(recs, key=lambda r: r.repeat)
@@ -48,7 +48,7 @@ def document(comp: Comparison) -> dict[str, Any]:
 
 def changed(comp: Comparison) -> list[Pair]:
     """Pairs whose first outputs or pass rates differ, largest rate change first."""
-    from ..compare import Pair
+    from ..gate.compare import Pair
 
     rows = [p for p in comp.pairs
             if (p.first("a").output or "") != (p.first("b").output or "")

@@ -7,10 +7,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from ..baseline import Cell
-from ..diff import CellDiff, DiffReport, word_diff
 from ..errors import ExitCode
-from ..store import write_json_atomic
+from ..gate.baseline import Cell
+from ..gate.diff import word_diff
+from ..gate.outcome import CellDiff, DiffReport
+from ..run.store import write_json_atomic
 from . import md
 
 VERDICT = {ExitCode.OK: "pass", ExitCode.FAILED: "regressed", ExitCode.INFRA: "error"}

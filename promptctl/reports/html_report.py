@@ -15,7 +15,8 @@ from dataclasses import dataclass, field
 from html import escape
 from typing import TYPE_CHECKING
 
-from ..diff import CellDiff, word_diff
+from ..gate.diff import word_diff
+from ..gate.outcome import CellDiff
 from .diff_report import VERDICT
 from .wording import plain, suite_line, verdict
 

@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..store import write_text_atomic
+from ..run.store import write_text_atomic
 
 if TYPE_CHECKING:
     from . import ReportData

@@ -14,11 +14,10 @@ import xml.etree.ElementTree as ET
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from ..diff import CellDiff
-    from ..results import CallRecord
+    from ..gate.outcome import CellDiff
+    from ..results import CallRecord, CellKey
     from . import ReportData
 
-Key = tuple[str, str, str, str]
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 
 
@@ -48,10 +47,10 @@ def _failure_text(records: list[CallRecord]) -> tuple[str, str]:
 
 
 def junit_xml(data: ReportData) -> str:
-    cells: dict[Key, list[CallRecord]] = {}
+    cells: dict[CellKey, list[CallRecord]] = {}
     for r in data.records:
-        cells.setdefault((r.suite, r.case, r.prompt, r.model), []).append(r)
-    diffs: dict[Key, CellDiff] = {}
+        cells.setdefault(r.cell, []).append(r)
+    diffs: dict[CellKey, CellDiff] = {}
     if data.diff is not None:
         diffs = {(c.suite, c.case, c.prompt, c.model): c for c in data.diff.cells()}
     keys = list(dict.fromkeys([*cells, *diffs]))

@@ -4,8 +4,8 @@ report ignores them)."""
 
 from __future__ import annotations
 
-from ..diff import CellDiff, DiffReport, SuiteDiff
 from ..errors import ExitCode
+from ..gate.outcome import CellDiff, DiffReport, SuiteDiff
 
 Segments = list[tuple[str, str]]
 

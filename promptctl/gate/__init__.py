@@ -1,0 +1,1 @@
+"""Records plus baselines to a verdict."""

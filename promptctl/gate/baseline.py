@@ -1,0 +1,173 @@
+"""Baselines: the reviewed record of how each suite behaves, committed in git.
+
+`baselines/<suite>.json` holds, per (case, prompt, model): every repeat's output,
+each assertion's pass and score, tokens, and a fingerprint (rendered prompt hash, model
+identity, generation params). It holds what a review needs and nothing that varies
+from run to run: no timestamps, no timings (a `latency` assertion's verdict is kept;
+the milliseconds stay in the run records), so an update without a change in behaviour
+rewrites the file byte for byte. The JSON is deterministic (sorted keys, one value per
+line) so a pull request shows a readable diff, and it is written atomically so an
+interrupted update never leaves half a file. Baselines written before, with a
+`latency_ms` per sample, are still read.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..boundary import display_path
+from ..errors import UserError
+from ..results import CallRecord, SuiteCellKey
+from ..run.store import write_json_atomic
+
+VERSION = 1
+
+
+@dataclass
+class Sample:
+    output: str
+    passed: bool
+    score: float
+    assertions: list[dict[str, Any]]
+    tokens: dict[str, int] = field(default_factory=dict)
+    latency_ms: float = 0.0  # read from baselines written before; never written
+
+    def to_dict(self) -> dict[str, Any]:
+        """What the baseline file keeps: behaviour only (no latency: timing noise)."""
+        return {"output": self.output, "passed": self.passed, "score": round(self.score, 6),
+                "assertions": self.assertions, "tokens": self.tokens}
+
+
+@dataclass
+class Cell:
+    """All samples of one (case, prompt, model), in repeat order."""
+
+    fingerprint: dict[str, Any]
+    samples: list[Sample]
+
+    @property
+    def passed(self) -> bool:
+        return all(s.passed for s in self.samples)
+
+    @property
+    def pass_count(self) -> int:
+        return sum(s.passed for s in self.samples)
+
+    @property
+    def score(self) -> float:
+        return sum(s.score for s in self.samples) / len(self.samples) if self.samples else 0.0
+
+    @property
+    def outputs(self) -> list[str]:
+        return [s.output for s in self.samples]
+
+    def assertion_scores(self) -> dict[int, tuple[str, float, bool, str | None]]:
+        """Per assertion index: (type, mean score, passed in every sample, metric)."""
+        out: dict[int, tuple[str, float, bool, str | None]] = {}
+        n = len(self.samples)
+        for i, first in enumerate(self.samples[0].assertions if self.samples else []):
+            scores = [s.assertions[i]["score"] for s in self.samples if i < len(s.assertions)]
+            passed = all(s.assertions[i]["passed"] for s in self.samples
+                         if i < len(s.assertions))
+            out[i] = (first["type"], sum(scores) / max(1, n), passed, first.get("metric"))
+        return out
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"fingerprint": self.fingerprint, "passed": self.passed,
+                "samples": [s.to_dict() for s in self.samples]}
+
+
+@dataclass
+class Baseline:
+    suite: str
+    cells: dict[SuiteCellKey, Cell]
+    path: Path | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        nested: dict[str, dict[str, dict[str, Any]]] = {}
+        for (case, prompt, model), cell in self.cells.items():
+            nested.setdefault(case, {}).setdefault(prompt, {})[model] = cell.to_dict()
+        passed = sum(c.passed for c in self.cells.values())
+        return {"version": VERSION, "suite": self.suite, "cases": nested,
+                "summary": {"cases": len(self.cells), "passed": passed,
+                            "failed": len(self.cells) - passed}}
+
+
+def sample_from_record(rec: CallRecord) -> Sample:
+    assertions = []
+    for a in rec.assertions:
+        item: dict[str, Any] = {"type": a.type, "passed": a.passed, "score": round(a.score, 6)}
+        if a.metric:
+            item["metric"] = a.metric
+        assertions.append(item)
+    return Sample(output=rec.output or "", passed=rec.passed, score=rec.score,
+                  assertions=assertions, tokens=dict(rec.tokens))
+
+
+def cells_from_records(records: Iterable[CallRecord]) -> dict[str, dict[SuiteCellKey, Cell]]:
+    """Group a run's records by suite and cell, samples in repeat order."""
+    grouped: dict[str, dict[SuiteCellKey, list[CallRecord]]] = {}
+    for rec in records:
+        grouped.setdefault(rec.suite, {}).setdefault((rec.case, rec.prompt, rec.model),
+                                                     []).append(rec)
+    out: dict[str, dict[SuiteCellKey, Cell]] = {}
+    for suite, cells in grouped.items():
+        out[suite] = {}
+        for key, recs in cells.items():
+            recs.sort(key=lambda r: r.repeat)
+            out[suite][key] = Cell(fingerprint=recs[0].fingerprint,
+                                   samples=[sample_from_record(r) for r in recs])
+    return out
+
+
+def baseline_path(baselines_dir: Path, suite: str) -> Path:
+    return baselines_dir / f"{suite}.json"
+
+
+def write_baseline(path: Path, baseline: Baseline) -> None:
+    write_json_atomic(path, baseline.to_dict())
+
+
+def load_baseline(path: Path) -> Baseline | None:
+    """The baseline at path, None when there is none; a file that is not a baseline of
+    this version (see artifacts.BaselineFile) is exit 2 naming the offending line."""
+    from ..artifacts import BaselineFile, decode, json_line, parse_json, validate
+
+    if not path.is_file():
+        return None
+    name = display_path(path)
+    what = "baseline"
+    hint = (f"regenerate it with `promptctl baseline update {path.stem}`, or fix or "
+            "delete the file")
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise UserError(f"cannot read baseline: {exc.strerror}", file=name, hint=hint) from None
+    text = decode(data, name, what, hint)
+    value = parse_json(text, name, what, hint)
+    if isinstance(value, dict) and "version" in value and value["version"] != VERSION:
+        raise UserError(f"unsupported baseline version {value['version']!r}: this promptctl "
+                        f"reads version {VERSION}", file=name,
+                        line=json_line(text, ("version",)),
+                        hint=f"it was written by another promptctl version: {hint}")
+    doc = validate(BaselineFile, value, text, name, what, hint)
+    cells: dict[SuiteCellKey, Cell] = {}
+    for case, prompts in doc.cases.items():
+        for prompt, models in prompts.items():
+            for model, cell in models.items():
+                if not cell.samples:
+                    raise UserError(
+                        f"malformed baseline: case '{case}' (prompt {prompt}, model "
+                        f"{model}) has no samples", file=name,
+                        line=json_line(text, ("cases", case, prompt, model, "samples")),
+                        hint=hint)
+                samples = [Sample(output=s.output, passed=s.passed, score=s.score,
+                                  assertions=[a.model_dump(exclude_none=True)
+                                              for a in s.assertions],
+                                  tokens=dict(s.tokens))
+                           for s in cell.samples]
+                cells[(case, prompt, model)] = Cell(cell.fingerprint, samples)
+    return Baseline(suite=doc.suite, cells=cells, path=path)

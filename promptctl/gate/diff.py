@@ -1,0 +1,214 @@
+"""Compare a run with the baselines, case by case, and reach the gate's verdict.
+
+Per (case, prompt, model): fixed, broken (a regression), tolerated (pass -> fail within
+`max_drop`), still failing, changed (output differs, still passing), unchanged, new,
+removed, error; plus what changed in the fingerprint. Per suite: pass rate and every
+named metric, before -> after. A case that already failed in the baseline is never a
+regression (a ratchet).
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from .. import stats
+from ..load.suites import Suite
+from ..redact import redact_url
+from ..results import CallRecord, SuiteCellKey
+from .baseline import Baseline, Cell, cells_from_records
+from .outcome import DEFAULT_ALPHA, CellDiff, DiffReport, SuiteDiff
+from .verdicts import counts, decide, sampled, sampled_status, suite_hypotheses
+
+
+def word_diff(before: str, after: str) -> list[tuple[str, str]]:
+    """[(op, words)] with op in ' ', '-', '+': a word-level diff. A replaced run of
+    words comes out whole (all of its '-' then all of its '+'), so it reads as a phrase."""
+    a, b = before.split(), after.split()
+    out: list[tuple[str, str]] = []
+    for tag, i1, i2, j1, j2 in difflib.SequenceMatcher(None, a, b, autojunk=False
+                                                       ).get_opcodes():
+        if tag == "equal":
+            out.append((" ", " ".join(a[i1:i2])))
+            continue
+        if i2 > i1:
+            out.append(("-", " ".join(a[i1:i2])))
+        if j2 > j1:
+            out.append(("+", " ".join(b[j1:j2])))
+    return out
+
+
+def fingerprint_changes(before: dict[str, Any], after: dict[str, Any]) -> list[str]:
+    """What changed between two fingerprints, in words (deepdiff finds the paths)."""
+    if before == after:
+        return []
+    from deepdiff import DeepDiff
+
+    changes: list[str] = []
+    tree = DeepDiff(before, after, view="tree")
+    for kind, items in tree.items():
+        for item in items:
+            path = item.path(output_format="list")
+            head = path[0] if path else ""
+            name = ".".join(str(p) for p in path[1:])
+            if head == "prompt_sha256":
+                changes.append("prompt edited (rendered messages differ)")
+            elif head == "model":
+                old = "absent" if kind == "dictionary_item_added" else item.t1
+                new = "absent" if kind == "dictionary_item_removed" else item.t2
+                if name == "base_url":  # a baseline written before credentials were cut
+                    old, new = (redact_url(v) if isinstance(v, str) else v
+                                for v in (old, new))
+                    if old == new:
+                        continue  # only the credentials differ: the same endpoint
+                changes.append(f"model {name}: {_short(old)} -> {_short(new)}")
+            elif head == "params":
+                old = "unset" if kind == "dictionary_item_added" else item.t1
+                new = "unset" if kind == "dictionary_item_removed" else item.t2
+                changes.append(f"param {name}: {old!r} -> {new!r}".replace("'unset'",
+                                                                          "unset"))
+            else:
+                changes.append(f"{'.'.join(str(p) for p in path)} changed")
+    return sorted(set(changes))
+
+
+def _short(value: Any) -> str:
+    text = str(value)
+    return text[:12] + "…" if len(text) > 16 and re.fullmatch(r"[0-9a-f]+", text) else text
+
+
+def _mean(values: Sequence[float]) -> float | None:
+    return sum(values) / len(values) if values else None
+
+
+def _metric_means(cells: Iterable[Cell]) -> dict[str, float]:
+    sums: dict[str, list[float]] = {}
+    for cell in cells:
+        for sample in cell.samples:
+            for a in sample.assertions:
+                if a.get("metric"):
+                    sums.setdefault(a["metric"], []).append(float(a["score"]))
+    return {name: sum(v) / len(v) for name, v in sums.items()}
+
+
+def _tolerated(before: Cell, after: Cell, limits: list[float | None], default: float | None
+               ) -> bool:
+    """pass -> fail is tolerated when every assertion that flipped dropped by no more
+    than its max_drop (or the suite's)."""
+    b, a = before.assertion_scores(), after.assertion_scores()
+    flipped = [i for i in a if not a[i][2] and (i not in b or b[i][2])]
+    if not flipped:
+        return False
+    for i in flipped:
+        limit = limits[i] if i < len(limits) and limits[i] is not None else default
+        if limit is None or i not in b or b[i][0] != a[i][0]:
+            return False
+        if b[i][1] - a[i][1] > limit + 1e-9:
+            return False
+    return True
+
+
+def _failing_reasons(records: list[CallRecord]) -> list[str]:
+    reasons: list[str] = []
+    for rec in sorted(records, key=lambda r: r.repeat):
+        if rec.error:
+            reasons.append(f"error: {rec.error}")
+        reasons.extend(f"{a.type}: {a.reason}" for a in rec.assertions if not a.passed)
+    return list(dict.fromkeys(reasons))
+
+
+def diff_suite(suite: Suite, baseline: Baseline | None, records: list[CallRecord]
+               ) -> SuiteDiff:
+    after_cells = cells_from_records(r for r in records if r.error is None).get(suite.name, {})
+    by_cell: dict[SuiteCellKey, list[CallRecord]] = {}
+    for rec in records:
+        by_cell.setdefault((rec.case, rec.prompt, rec.model), []).append(rec)
+    before_cells = baseline.cells if baseline else {}
+    # cells the suite still defines: its own models and any -m override of this run
+    models = {*suite.models, *(suite.spec.models or ["default"])}
+    current = {(c.id, p.id, m) for c in suite.cases for p in suite.prompts for m in models}
+    cases = {c.id: c for c in suite.cases}
+    max_drop = suite.spec.max_drop
+    out: list[CellDiff] = []
+    not_run = 0
+
+    for key in sorted(set(by_cell) | set(before_cells)):
+        case, prompt, model = key
+        before = before_cells.get(key)
+        recs = by_cell.get(key, [])
+        after = after_cells.get(key)
+        diff = CellDiff(suite.name, case, prompt, model, "unchanged", before, after)
+        if not recs:
+            if key in current:
+                not_run += 1  # filtered out of this run
+                continue
+            diff.status = "removed"
+        elif any(r.error for r in recs):
+            diff.status = "error"
+            diff.reasons = _failing_reasons(recs)
+        elif before is None or after is None:
+            diff.status = "new"
+            diff.reasons = _failing_reasons(recs)
+        elif sampled(before, after):
+            diff.reasons = _failing_reasons(recs)
+            diff.sample_counts = counts(before, after)
+            k0, n0, k1, n1 = diff.sample_counts
+            diff.p_value = stats.fisher_less(k1, n1, k0, n0)
+            diff.status = sampled_status(k0, n0, k1, n1)
+        else:
+            diff.reasons = _failing_reasons(recs)
+            limits = [a.max_drop for a in cases[case].asserts] if case in cases else []
+            if before.passed and not after.passed:
+                diff.status = "tolerated" if _tolerated(before, after, limits, max_drop) \
+                    else "broken"
+            elif not before.passed and after.passed:
+                diff.status = "fixed"
+            elif not before.passed:
+                diff.status = "failing"
+            else:
+                diff.status = "changed" if before.outputs != after.outputs else "unchanged"
+            if len(before.samples) != len(after.samples):
+                diff.note = f"repeats {len(before.samples)} -> {len(after.samples)}"
+        if before is not None and recs:
+            diff.fingerprint = fingerprint_changes(before.fingerprint, recs[0].fingerprint)
+        out.append(diff)
+
+    both = [d for d in out if d.before is not None and d.after is not None]
+    before_outcomes = [[float(x.passed) for x in d.before.samples] for d in both if d.before]
+    after_outcomes = [[float(x.passed) for x in d.after.samples] for d in both if d.after]
+    rate_before = _mean([x for g in before_outcomes for x in g])
+    rate_after = _mean([x for g in after_outcomes for x in g])
+    m_before = _metric_means(d.before for d in both if d.before)
+    m_after = _metric_means(d.after for d in both if d.after)
+    metrics = {name: (m_before.get(name), m_after.get(name))
+               for name in sorted(set(m_before) | set(m_after))}
+    regressions = []
+    if max_drop is not None:  # exact cells; sampled ones are judged in verdicts.decide
+        for name, (b, a) in metrics.items():
+            if b is not None and a is not None and b - a > max_drop + 1e-9:
+                regressions.append(f"metric {name} dropped {b:.3f} -> {a:.3f} "
+                                   f"(max_drop {max_drop})")
+    result = SuiteDiff(suite.name, baseline is not None, out, (rate_before, rate_after),
+                       metrics, max_drop, regressions, not_run)
+    if both:
+        result.pass_rate_ci = (stats.rate_interval(before_outcomes)[1:],
+                               stats.rate_interval(after_outcomes)[1:])
+    if any(d.sample_counts for d in out):
+        result.metric_regressions = []  # metrics of sampled cells need a significant drop
+        result.hypotheses = suite_hypotheses(result)
+    return result
+
+
+def diff_run(suites: Sequence[Suite], baselines: dict[str, Baseline | None],
+             records: Sequence[CallRecord], *, run_id: str | None = None,
+             strict: bool = False, alpha: float = DEFAULT_ALPHA) -> DiffReport:
+    by_suite: dict[str, list[CallRecord]] = {}
+    for rec in records:
+        by_suite.setdefault(rec.suite, []).append(rec)
+    report = DiffReport(run_id, [diff_suite(s, baselines.get(s.name),
+                                            by_suite.get(s.name, [])) for s in suites],
+                        strict, alpha)
+    decide(report, alpha)
+    return report

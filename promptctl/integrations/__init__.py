@@ -1,0 +1,1 @@
+"""promptctl inside other tools: the pytest plugin and `run --watch`."""

@@ -1,0 +1,278 @@
+"""Static checks over a project: schema, template syntax, undefined and unused
+variables, includes, imported macros, sandbox-blocked attributes, references, model
+files. No model and no provider module is ever loaded.
+
+A variable guarded by `is defined` or given a `| default(...)` is optional; a variable
+read only by an assertion (a data row's too) is used."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import jinja2
+
+from ..boundary import display_path
+from ..errors import UserError
+from . import templates
+from .project import YAML_SUFFIXES, Project, PromptRef, iter_prompt_texts, missing_model_file
+from .suites import Suite, load_suite
+
+
+@dataclass(frozen=True)
+class Finding:
+    severity: str  # "error" (run would refuse the input) or "warning"
+    file: str | None
+    line: int | None
+    message: str
+    hint: str | None = None
+
+    @classmethod
+    def from_error(cls, exc: UserError) -> Finding:
+        return cls("error", exc.file, exc.line, exc.message, exc.hint)
+
+    def __str__(self) -> str:
+        where = f"{self.file}:{self.line}: " if self.file and self.line else (
+            f"{self.file}: " if self.file else "")
+        return f"{where}{self.severity}: {self.message}" + (f" ({self.hint})" if self.hint
+                                                            else "")
+
+
+_FACTS: dict[tuple[int, str], templates.TemplateFacts] = {}
+
+
+def _analyse(env: Any, text: str) -> templates.TemplateFacts:
+    """templates.analyse, once per template text and lint run: a prompt is analysed for
+    itself and again for every suite that uses it."""
+    key = (id(env), text)
+    facts = _FACTS.get(key)
+    if facts is None:
+        facts = _FACTS[key] = templates.analyse(env, text)
+    return facts
+
+
+def lint_project(project: Project, paths: Sequence[str] = ()) -> list[Finding]:
+    _FACTS.clear()  # files may have changed since the last run (watch, the pytest plugin)
+    findings: list[Finding] = lint_config(project) if not paths else []
+    prompt_files, suite_files = _classify(project, paths)
+
+    prompts: dict[str, PromptRef] = {}
+    for path in prompt_files:
+        try:
+            prompts.update(project.load_collection(path))
+        except UserError as exc:
+            findings.append(Finding.from_error(exc))
+    for ref in prompts.values():
+        findings.extend(_lint_prompt(project, ref))
+
+    for path in suite_files:
+        try:
+            suite = load_suite(project, path)
+        except UserError as exc:
+            findings.append(Finding.from_error(exc))
+            continue
+        findings.extend(_lint_suite(project, suite))
+    return sorted(set(findings), key=lambda f: (f.file or "", f.line or 0, f.message))
+
+
+def _classify(project: Project, paths: Sequence[str]) -> tuple[list[Path], list[Path]]:
+    if not paths:
+        suites = project.suite_paths() if project.suites_dir.is_dir() else []
+        return project.prompt_paths(), suites
+    prompt_files: list[Path] = []
+    suite_files: list[Path] = []
+    prompts_dir = project.prompts_dir.resolve()
+    for raw in paths:
+        path = Path(raw)
+        files = sorted(p for p in path.rglob("*") if p.suffix in YAML_SUFFIXES) \
+            if path.is_dir() else [path]
+        for f in files:
+            if f.name in ("promptctl.yaml", "promptctl.yml"):
+                continue  # already validated when the project was loaded
+            if not f.exists():
+                raise UserError("file not found", file=raw, hint="check the path")
+            if prompts_dir in f.resolve().parents:
+                prompt_files.append(f)
+            elif f.suffix in YAML_SUFFIXES:
+                suite_files.append(f)
+    return prompt_files, suite_files
+
+
+def _lint_prompt(project: Project, ref: PromptRef) -> list[Finding]:
+    out = _template_problems(project, ref)
+    used: set[str] = set()
+    for _, text, _ in iter_prompt_texts(ref):
+        used |= _analyse(project.env, text).names
+    for name in ref.spec.vars:
+        if name not in used:
+            out.append(Finding("warning", ref.file, ref.source.line((*ref.loc, "vars", name),
+                                                                    key=True),
+                               f"prompt '{ref.id}': default variable '{name}' is never used",
+                               "remove it or use it in the template"))
+    return out
+
+
+def _template_problems(project: Project, ref: PromptRef) -> list[Finding]:
+    """What `render` would refuse in any case: a missing include, a blocked attribute..."""
+    out = []
+    for what, text, loc in iter_prompt_texts(ref):
+        for file, line, message, hint in _analyse(project.env, text).problems:
+            where = _template_place(ref, text, loc, file, line)
+            out.append(Finding("error", *where, f"prompt '{ref.id}' {what}: {message}", hint))
+    return out
+
+
+def _template_place(ref: PromptRef, text: str, loc: tuple[str | int, ...],
+                    file: str | None, line: int) -> tuple[str, int | None]:
+    """A place from TemplateFacts as file:line: an included file as is, a line of the
+    prompt's own text mapped to its YAML file."""
+    if file is not None:
+        return file, line
+    return ref.file, templates._line_in_file(text, ref.source.line(loc), line)
+
+
+def _raw_assert_texts(project: Project, suite: Suite) -> list[str]:
+    """Every template an assertion carries as written (before the case's vars fill
+    it): values, the options rendered with the vars, transforms; data-file rows' own
+    assertions are read from the rows."""
+    from .suites import RENDERED_OPTIONS
+
+    texts: list[str] = []
+    specs = [*suite.spec.defaults.assert_]
+    for c in suite.spec.cases:
+        specs.extend(c.assert_)
+    specs.extend(_row_asserts(project, suite))
+    for spec in specs:
+        values: list[Any] = spec.value if isinstance(spec.value, list) else [spec.value]
+        values += [spec.options.get(k) for k in RENDERED_OPTIONS]
+        texts.extend(v for v in values if isinstance(v, str))
+        if spec.transform:
+            texts.append("{{ " + spec.transform + " }}")
+    return texts
+
+
+def _row_asserts(project: Project, suite: Suite) -> list[Any]:
+    """The assertions data-file rows carry, unrendered (the suite loaded, so they read)."""
+    from .suites import _row_case, load_rows
+
+    out: list[Any] = []
+    for i, cspec in enumerate(suite.spec.cases):
+        if cspec.from_ is None:
+            continue
+        with contextlib.suppress(UserError):
+            for row_file, row_line, row in load_rows(suite.path, project.root, cspec.from_,
+                                                     suite.source, ("cases", i, "from")):
+                if "assert" in row:
+                    out.extend(_row_case(row, row_file, row_line).assert_)
+    return out
+
+
+def _lint_suite(project: Project, suite: Suite) -> list[Finding]:
+    out: list[Finding] = []
+    env = project.env
+    # per prompt: each required variable and where the prompt first reads it
+    needs: dict[str, dict[str, tuple[str, int | None]]] = {}
+    used: set[str] = set()
+    broken: set[str] = set()  # prompts with a static problem: not rendered
+    for ref in suite.prompts:
+        needs[ref.id] = {}
+        problems = _template_problems(project, ref)  # also when only the suite is linted
+        if problems:
+            broken.add(ref.id)
+            out.extend(problems)
+        for _, text, loc in iter_prompt_texts(ref):
+            facts = _analyse(env, text)
+            used |= facts.names
+            for name, (file, line) in facts.required.items():
+                needs[ref.id].setdefault(name, _template_place(ref, text, loc, file, line))
+    for text in _raw_assert_texts(project, suite):
+        if "{{" in text or "{%" in text:
+            # a syntax error here was already reported when the suite was loaded
+            with contextlib.suppress(jinja2.TemplateError):
+                used |= _analyse(env, text).names
+    used.discard("output")
+    unused_reported: set[str] = set()
+    render_failed: set[tuple[str, str | None, int | None]] = set()
+    for case in suite.cases:
+        for ref in suite.prompts:
+            available = set(ref.spec.vars) | set(case.vars)
+            missing = sorted(set(needs[ref.id]) - available)
+            for name in missing:
+                tfile, tline = needs[ref.id][name]
+                out.append(Finding("error", tfile, tline,
+                                   f"prompt '{ref.id}' (case '{case.id}' of "
+                                   f"{case.file}:{case.line}) uses undefined variable "
+                                   f"'{name}'", "add it to the case's vars or to defaults.vars"))
+            if not missing and ref.id not in broken:
+                out.extend(_render_case(ref, case, render_failed))
+        for name in case.vars:
+            if name == "description" and case.vars[name] == case.description:
+                continue  # a data file's description column: the row's description
+            if name not in used and name != "id" and name not in unused_reported:
+                unused_reported.add(name)
+                out.append(Finding("warning", case.file, case.line,
+                                   f"case '{case.id}': variable '{name}' is not used by any "
+                                   "prompt or assertion of the suite",
+                                   "remove it, or check its spelling"))
+        if not case.asserts:
+            out.append(Finding("warning", case.file, case.line,
+                               f"case '{case.id}' has no assertions: it can never fail",
+                               "add an 'assert' list or defaults.assert"))
+    out.extend(_lint_model_files(project, suite))
+    return out
+
+
+def _render_case(ref: PromptRef, case: Any, failed: set[tuple[str, str | None, int | None]]
+                 ) -> list[Finding]:
+    """Render the case as `run` would (no model is involved) for what only data shows:
+    a filter on the wrong type, a division by zero. One finding per template line."""
+    from .rendering import render_messages
+
+    try:
+        render_messages(ref, case.vars, file=case.file, line=case.line, case=case.id)
+    except UserError as exc:
+        key = (ref.id, exc.file, exc.line)
+        if key not in failed:
+            failed.add(key)
+            return [Finding.from_error(exc)]
+    return []
+
+
+def _lint_model_files(project: Project, suite: Suite) -> list[Finding]:
+    """A `.gguf` path named in a suite's models must exist (aliases are checked with
+    promptctl.yaml)."""
+    out = []
+    for i, name in enumerate(suite.spec.models or []):
+        if name in project.config.models:
+            continue
+        problem = missing_model_file(project.root, project.model(name))
+        if problem:
+            out.append(Finding("error", suite.file, suite.source.line(("models", i)),
+                               f"model '{name}': {problem}",
+                               "give the path to a .gguf file, or use builtin:smollm2"))
+    return out
+
+
+def lint_config(project: Project) -> list[Finding]:
+    """promptctl.yaml: what loading it does not check because no run needs it yet."""
+    out = []
+    src = project.config_source
+    for alias, entry in project.config.models.items():
+        problem = missing_model_file(project.root, entry)
+        if problem and src is not None:
+            out.append(Finding("error", project.config_file,
+                               src.line(("models", alias, "model")),
+                               f"model '{alias}': {problem}",
+                               "give the path to a .gguf file, or use builtin:smollm2"))
+    return out
+
+
+def lint_summary(findings: Sequence[Finding]) -> dict[str, int]:
+    return {"errors": sum(f.severity == "error" for f in findings),
+            "warnings": sum(f.severity == "warning" for f in findings)}
+
+
+__all__ = ["Finding", "display_path", "lint_project", "lint_summary"]

@@ -1,0 +1,360 @@
+"""Resolve a suite file into runnable cases: defaults merged, data files expanded,
+assertion values rendered with the case's vars, every reference checked.
+
+Each case holds its own deep copy of its vars (defaults, entry, row): no two cases
+share a list or a mapping, so nothing one case's checks do reaches another. A setting
+given as 0 (a threshold) is a setting, not "unset": levels merge on None only.
+"""
+
+from __future__ import annotations
+
+import copy
+import csv
+import fnmatch
+import functools
+import io
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .. import assertions, render_bounds
+from ..boundary import display_path
+from ..errors import UserError
+from ..schema import AssertionSpec, CaseSpec, SuiteSpec
+from . import templates
+from .project import Project, PromptRef
+from .validate import validate
+from .yamlsrc import Loc, Source, load_yaml
+
+DATA_SUFFIXES = (".csv", ".jsonl")
+
+
+def case_matches(case_id: str, pattern: str | None) -> bool:
+    """--filter: a glob (with * ? [) matches the whole id; plain text, any part of it."""
+    if not pattern:
+        return True
+    if any(ch in pattern for ch in "*?["):
+        return fnmatch.fnmatchcase(case_id, pattern)
+    return pattern in case_id
+
+
+@dataclass
+class Case:
+    id: str
+    vars: dict[str, Any]
+    asserts: list[AssertionSpec]
+    assert_lines: list[int | None]
+    params: dict[str, Any]
+    threshold: float | None
+    file: str
+    line: int | None
+    description: str | None = None
+
+
+@dataclass
+class Suite:
+    name: str
+    path: Path
+    file: str
+    spec: SuiteSpec
+    source: Source
+    prompts: list[PromptRef]
+    models: list[str]
+    cases: list[Case]
+
+    @property
+    def repeat(self) -> int | str:
+        return self.spec.repeat
+
+
+def load_suite(project: Project, path: Path, *, models: Sequence[str] = ()) -> Suite:
+
+    file = display_path(path)
+    project.check_input(path, what="suite file")
+    data, src = load_yaml(path, file)
+    spec = validate(SuiteSpec, data, src)
+
+    prompts = [project.prompt(name, file=file, line=src.line(("prompts", i)))
+               for i, name in enumerate(spec.prompts)]
+    model_names = list(models) or list(spec.models or ["default"])
+    for i, name in enumerate(model_names):
+        project.model(name, file=file if not models else None,
+                      line=src.line(("models", i)) if not models else None)
+
+    defaults = spec.defaults
+    base_asserts: list[tuple[AssertionSpec, Loc | None]] = [
+        (a, ("defaults", "assert", i)) for i, a in enumerate(defaults.assert_)]
+    cases: list[Case] = []
+    seen: dict[str, str] = {}
+    for i, cspec in enumerate(spec.cases):
+        loc: Loc = ("cases", i)
+        if cspec.from_ is not None:
+            rows = load_rows(path, project.root, cspec.from_, src, (*loc, "from"),
+                             project=project)
+            for row_file, row_line, row in rows:
+                row_spec = _row_case(row, row_file, row_line)
+                vars_ = {**defaults.vars, **cspec.vars, **row_spec.vars}
+                asserts: list[tuple[AssertionSpec, Loc | None]] = [
+                    *base_asserts,
+                    *((a, (*loc, "assert", j)) for j, a in enumerate(cspec.assert_)),
+                    *((a, None) for a in row_spec.assert_)]
+                case = _make_case(project, src, str(row_spec.id), vars_, asserts,
+                                  {**defaults.params.set_values(), **cspec.params.set_values(),
+                                   **row_spec.params.set_values()},
+                                  _first_set(row_spec.threshold, cspec.threshold,
+                                             defaults.threshold),
+                                  row_file, row_line,
+                                  _first_set(row_spec.description, cspec.description))
+                _check_unique(case, seen)
+                cases.append(case)
+            continue
+        vars_ = {**defaults.vars, **cspec.vars}
+        asserts = [*base_asserts,
+                   *((a, (*loc, "assert", j)) for j, a in enumerate(cspec.assert_))]
+        case = _make_case(project, src, str(cspec.id), vars_, asserts,
+                          {**defaults.params.set_values(), **cspec.params.set_values()},
+                          _first_set(cspec.threshold, defaults.threshold),
+                          file, src.line((*loc, "id"), key=True), cspec.description)
+        _check_unique(case, seen)
+        cases.append(case)
+
+    return Suite(name=path.stem, path=path, file=file, spec=spec, source=src,
+                 prompts=prompts, models=model_names, cases=cases)
+
+
+def _first_set(*values: Any) -> Any:
+    """The first value that is set (not None): 0, 0.0 and "" are values."""
+    return next((v for v in values if v is not None), None)
+
+
+def _check_unique(case: Any, seen: dict[str, str]) -> None:
+    where = f"{case.file}:{case.line}"
+    if case.id in seen:
+        raise UserError(f"duplicate case id '{case.id}' (first at {seen[case.id]})",
+                        file=case.file, line=case.line,
+                        hint="case ids must be unique in a suite: baselines key on them")
+    seen[case.id] = where
+
+
+def _make_case(project: Project, src: Source, case_id: str, vars_: dict[str, Any],
+               asserts: list[tuple[AssertionSpec, Loc | None]], params: dict[str, Any],
+               threshold: float | None, file: str, line: int | None,
+               description: str | None) -> Any:
+    vars_ = copy.deepcopy(vars_)  # the case's own: the merge above shares nested values
+    out: list[AssertionSpec] = []
+    lines: list[int | None] = []
+    for spec, aloc in asserts:
+        aline = src.line(aloc) if aloc is not None else line
+        rendered = _render_value(project, spec, vars_, src.file if aloc else file, aline,
+                                 case_id)
+        try:
+            assertions.validate_spec(rendered, root=project.root)
+        except assertions.AssertionSpecError as exc:
+            key_line = aline
+            if aloc is not None and exc.key:
+                key_line = src.line((*aloc, exc.key), key=True) or aline
+            where = src.file if aloc else file
+            if exc.file is not None:  # the fault is in another file (a python check's)
+                raise UserError(f"case '{case_id}': {exc.message}", file=exc.file,
+                                line=exc.line, hint=exc.hint or f"the assertion is at "
+                                f"{where}:{key_line}") from None
+            raise UserError(f"case '{case_id}': {exc.message}", file=where, line=key_line,
+                            hint=exc.hint) from None
+        _check_references(project, rendered, src.file if aloc else file, aline)
+        _check_transform(project, rendered, vars_, case_id,
+                         src.file if aloc else file,
+                         src.line((*aloc, "transform"), key=True) if aloc else aline)
+        out.append(rendered)
+        lines.append(aline)
+    return Case(id=case_id, vars=vars_, asserts=out, assert_lines=lines, params=params,
+                threshold=threshold, file=file, line=line, description=description)
+
+
+RENDERED_OPTIONS = ("expected", "question")  # option texts that may use the case's vars
+MODEL_OPTIONS = ("judge", "embedder")  # options that name a model alias
+
+
+def _render_value(project: Project, spec: AssertionSpec, vars_: dict[str, Any], file: str,
+                  line: int | None, case_id: str) -> AssertionSpec:
+    """`value: "{{ expected }}"` takes the case's vars (data-file rows use this), and so
+    do the `expected` of a choice and the `question` of answer-relevance."""
+
+    def render(text: str) -> str:
+        if "{{" not in text and "{%" not in text:
+            return text
+        tpl = templates.compile_template(project.env, text, file=file, line=line,
+                                         what="assertion value")
+        try:
+            return templates.render(tpl, vars_, what=f"case '{case_id}' assertion value",
+                                    file=file, line=line, src=text)
+        except render_bounds.RenderLimit as exc:
+            raise UserError(f"case '{case_id}' assertion value: {exc.message}", file=file,
+                            line=line, hint=exc.hint) from None
+
+    def rendered(value: Any) -> Any:
+        if isinstance(value, str):
+            return render(value)
+        if isinstance(value, list):
+            return [render(v) if isinstance(v, str) else v for v in value]
+        return value
+
+    update = {"value": rendered(spec.value)}
+    options = spec.options
+    update.update({k: rendered(options[k]) for k in RENDERED_OPTIONS if k in options})
+    changed = {k: v for k, v in update.items() if v != getattr(spec, k, options.get(k))}
+    if not changed:
+        return spec
+    return AssertionSpec.model_validate({**spec.model_dump(), **changed})
+
+
+def _check_references(project: Project, spec: AssertionSpec, file: str,
+                      line: int | None) -> None:
+    """Model aliases and judge prompts named by an assertion must exist."""
+    for key in MODEL_OPTIONS:
+        alias = spec.options.get(key)
+        if isinstance(alias, str):
+            project.model(alias, file=file, line=line)
+    prompt = spec.options.get("judge_prompt")
+    if isinstance(prompt, str):
+        project.prompt(prompt, file=file, line=line)
+
+
+def _check_transform(project: Project, spec: AssertionSpec, vars_: dict[str, Any],
+                     case_id: str, file: str, line: int | None) -> None:
+    """A transform sees `output` and the case's vars: any other name is undefined in
+    every case, so it is refused here rather than failing each output."""
+    if not spec.transform:
+        return
+    unknown = sorted(_transform_names(spec.transform) - {"output"} - set(vars_))
+    if unknown:
+        raise UserError(f"case '{case_id}': transform {spec.transform!r} uses undefined "
+                        f"name '{unknown[0]}'", file=file, line=line,
+                        hint="a transform sees 'output' and the case's vars")
+
+
+@functools.lru_cache(maxsize=256)
+def _transform_names(transform: str) -> frozenset[str]:
+    """The names a transform needs (parsed once per distinct transform)."""
+    import jinja2
+
+    text = transform.strip()
+    if not (text.startswith("{{") and text.endswith("}}")):
+        text = "{{ " + text + " }}"
+    try:
+        return frozenset(templates.analyse(jinja2.Environment(), text).required)
+    except jinja2.TemplateError:  # reported by the assertion's own validation
+        return frozenset()
+
+
+def _row_case(row: dict[str, Any], file: str, line: int) -> CaseSpec:
+    """A data-file row: `id` names it; a `vars` key means the row is a full case,
+    otherwise every other column is a variable. A plain row's non-empty text
+    `description` column is also the case's description (it wins over the entry's)."""
+    from pydantic import ValidationError
+
+    if "vars" in row or "assert" in row:
+        data = dict(row)
+    else:
+        data = {"id": row.get("id"), "vars": {k: v for k, v in row.items() if k != "id"}}
+        described = row.get("description")
+        if isinstance(described, str) and described.strip():
+            data["description"] = described
+    if data.get("id") in (None, ""):
+        data["id"] = f"{Path(file).stem}-{line}"
+    try:
+        return CaseSpec.model_validate(data)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        where = ".".join(str(p) for p in err["loc"])
+        raise UserError(f"bad row: {where}: {err['msg']}", file=file, line=line,
+                        hint="a row is an object with an 'id', variables, and optionally "
+                             "'vars' and 'assert'") from None
+
+
+def load_rows(suite_path: Path, root: Path, ref: str, src: Source, loc: Loc, *,
+              project: Project | None = None) -> list[tuple[str, int, dict[str, Any]]]:
+    """The rows of a `from:` data file. With `project`, the file must resolve inside
+    its boundary and be a regular file (boundary.py)."""
+    import os
+
+
+    line = src.line(loc)
+    candidates = [suite_path.parent / ref, root / ref]
+    # lexists, not is_file: a link that leaves the project or a FIFO is refused below
+    path = next((p for p in candidates if os.path.lexists(p)), None)
+    if path is not None and project is not None:
+        project.check_input(path, what="data file", written=ref, file=src.file, line=line)
+    if path is None or not path.is_file():
+        raise UserError(f"data file '{ref}' not found", file=src.file, line=line,
+                        hint="paths are relative to the suite file or the project root")
+    if path.suffix.lower() not in DATA_SUFFIXES:
+        raise UserError(f"data file '{ref}' must be .csv or .jsonl", file=src.file, line=line)
+    name = display_path(path)
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UserError(f"cannot read data file '{ref}': {exc}", file=src.file, line=line,
+                        hint="check that it exists, is readable and is UTF-8") from None
+    rows = _csv_rows(text, name) if path.suffix.lower() == ".csv" else _jsonl_rows(text, name)
+    if not rows:
+        raise UserError(f"data file '{ref}' has no rows", file=src.file, line=line,
+                        hint="add rows or remove the entry")
+    return rows
+
+
+def _universal_newlines(text: str) -> str:
+    """\\r\\n and \\r as \\n, as open() reads text (deps.py parses raw bytes)."""
+    return text.replace("\r\n", "\n").replace("\r", "\n")
+
+
+def _csv_rows(text: str, name: str) -> list[tuple[str, int, dict[str, Any]]]:
+    """Rows of a CSV file, each located at its first line. A quoted cell keeps its
+    line breaks, as \\n whatever the file's line endings: the csv module is given
+    the lines with their ends (newline="", as it requires) so that it sees them."""
+    reader = csv.reader(io.StringIO(_universal_newlines(text), newline=""), strict=True)
+    try:
+        header = next(reader, None)
+        if header is None:
+            return []
+        header = [h.strip() for h in header]
+        if any(not h for h in header):
+            raise UserError("empty column name in the header", file=name, line=1,
+                            hint="name every column")
+        dupes = {h for h in header if header.count(h) > 1}
+        if dupes:
+            raise UserError(f"duplicate column '{sorted(dupes)[0]}'", file=name, line=1)
+        rows = []
+        end = reader.line_num
+        for values in reader:
+            lineno, end = end + 1, reader.line_num  # a row may span several lines
+            if not values or all(not v.strip() for v in values):
+                continue
+            if len(values) != len(header):
+                raise UserError(f"row has {len(values)} fields, the header has {len(header)}",
+                                file=name, line=lineno,
+                                hint="quote fields that contain commas")
+            rows.append((name, lineno, dict(zip(header, values, strict=True))))
+        return rows
+    except csv.Error as exc:
+        raise UserError(f"CSV error: {exc}", file=name, line=reader.line_num) from None
+
+
+def _jsonl_rows(text: str, name: str) -> list[tuple[str, int, dict[str, Any]]]:
+    rows = []
+    # lines end at \n only: str.splitlines() would also cut at U+2028, \x0c and the
+    # like, which a JSON string may hold as they are
+    for lineno, raw in enumerate(_universal_newlines(text).split("\n"), 1):
+        if not raw.strip():
+            continue
+        try:
+            row = json.loads(raw)
+        except json.JSONDecodeError as exc:
+            raise UserError(f"invalid JSON: {exc.msg} (column {exc.colno})", file=name,
+                            line=lineno, hint="each line must be one JSON object") from None
+        if not isinstance(row, dict):
+            raise UserError(f"expected a JSON object, got {type(row).__name__}", file=name,
+                            line=lineno, hint="each line must be one JSON object")
+        rows.append((name, lineno, row))
+    return rows

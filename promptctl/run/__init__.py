@@ -1,0 +1,1 @@
+"""A Suite to records and a run folder."""

@@ -1,0 +1,91 @@
+"""The plan of a run: every (case x prompt x model x repeat) call the suites and the
+options ask for, in the suites' order.
+
+Every cell is rendered while the plan is made, so a template error stops the run
+before its first model call. A Call keeps references to its suite, case and prompt,
+not a rendered copy of its messages: a plan of many thousands of calls stays small.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from ..load.project import Project, PromptRef
+from ..load.rendering import render_messages
+from ..load.suites import Case, Suite, case_matches
+from ..results import CellKey, RecordKey
+from .options import RunOptions
+from .sharding import shard_calls
+
+
+class Call:
+    """One planned model call. Its messages are rendered when asked for, not kept: a
+    plan of many thousands of calls holds references to the suite, not a rendered copy
+    of every prompt (often the larger of the two: system prompts, few-shot examples)."""
+
+    __slots__ = ("case", "model", "params", "prompt", "repeat", "suite")
+
+    def __init__(self, suite: Suite, case: Case, prompt: PromptRef, model: str,
+                 repeat: int, params: dict[str, Any]) -> None:
+        self.suite = suite
+        self.case = case
+        self.prompt = prompt
+        self.model = model
+        self.repeat = repeat
+        self.params = params
+
+    @property
+    def key(self) -> RecordKey:
+        return (self.suite.name, self.case.id, self.prompt.id, self.model, self.repeat)
+
+    @property
+    def cell(self) -> CellKey:
+        return (self.suite.name, self.case.id, self.prompt.id, self.model)
+
+    @property
+    def messages(self) -> list[dict[str, str]]:
+        return render_messages(self.prompt, self.case.vars, file=self.case.file,
+                               line=self.case.line, case=self.case.id)
+
+
+def plan(project: Project, suites: Sequence[Suite], options: RunOptions) -> list[Call]:
+    calls: list[Call] = []
+    for suite in suites:
+        repeat = 1 if adaptive(suite, options) else int(options.repeat or suite.repeat)
+        for case in suite.cases:
+            if not case_matches(case.id, options.filter):
+                continue
+            for prompt in suite.prompts:
+                models = [m for m in suite.models if options.only is None
+                          or (suite.name, case.id, prompt.id, m) in options.only]
+                if not models:
+                    continue
+                # rendered now so that a template error stops the run before its first
+                # call; rendered again when the call is made (Call.messages)
+                render_messages(prompt, case.vars, file=case.file, line=case.line,
+                                case=case.id)
+                for model in models:
+                    entry = project.model(model)
+                    base = {**entry.params.set_values(), **prompt.spec.params.set_values(),
+                            **suite.spec.params.set_values(), **case.params, **options.params}
+                    first = Call(suite, case, prompt, model, 0, base)
+                    calls.extend(repeat_call(first, i, options.seed_offset)
+                                 for i in range(repeat))
+    if options.shard is not None:
+        calls = shard_calls(calls, *options.shard)
+    return calls
+
+
+def adaptive(suite: Suite, options: RunOptions) -> bool:
+    """--repeat auto, or `repeat: auto` in the suite when no --repeat N overrides it."""
+    return options.auto_repeat or (options.repeat is None and suite.repeat == "auto")
+
+
+def repeat_call(first: Call, i: int, offset: int = 0) -> Call:
+    """Repeat i of a cell: with a seed, it uses seed + i (+ the --resample offset), so
+    repeats differ from each other and each one is reproducible."""
+    params = first.params  # shared by the repeats unless their seeds differ
+    if params.get("seed") is not None or offset:
+        params = {**params, "seed": int(params.get("seed") or 0) + i + offset}
+    return Call(first.suite, first.case, first.prompt, first.model, i, params)

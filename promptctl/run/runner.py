@@ -1,0 +1,440 @@
+"""Run a plan (plan.py): every call made, scored and recorded, in a run folder.
+
+The runner never prints: it reports each finished call through a callback. Every
+cell is rendered before the first model call (plan.py), so a template error costs no
+tokens. A call renders from its case's own vars, which no template can change (the immutable
+sandbox) and no check is handed (checks get copies): its prompt does not depend on
+which calls ran before it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import dataclasses
+import threading
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+from .. import assertions, contain
+from ..errors import ExitCode, InfraError, UserError, quote
+from ..load.project import Project
+from ..load.suites import Suite
+from ..providers import Provider
+from ..results import CallRecord, Completion, RecordKey, digest
+from .cache import cache_key, open_cache
+from .engine import Engine
+from .meta import new_meta, read_meta, write_meta
+from .options import MorePolicy, RunOptions, until_a_pass
+from .plan import Call, adaptive, plan, repeat_call
+from .resume import Replay, Resume, check_resumable
+from .services import Services
+from .store import RunWriter, dedupe, final_records, now_iso, read_records, runs_dir
+from .summary import Summary
+
+
+class RunResult:
+    """A finished run. When the run streamed its records to a run directory, they are
+    read back from there only if asked for, so a run's memory is bounded by the calls
+    in flight and the incremental summary, not by the suite."""
+
+    def __init__(self, run_id: str | None, started: str, finished: str,
+                 records: list[CallRecord] | None, summary: Summary, *,
+                 run_dir: Path | None = None,
+                 order: dict[RecordKey, int] | None = None) -> None:
+        self.run_id = run_id
+        self.started = started
+        self.finished = finished
+        self.summary = summary
+        self._records = records
+        self._run_dir = run_dir
+        self._order = order or {}
+
+    @property
+    def records(self) -> list[CallRecord]:
+        """Every record, in plan order (the order of the suite files)."""
+        if self._records is None:
+            assert self._run_dir is not None
+            loaded = final_records(self._run_dir)
+            loaded.sort(key=lambda r: self._order.get(r.key, len(self._order)))
+            self._records = loaded
+        return self._records
+
+    @property
+    def exit_code(self) -> ExitCode:
+        """1 when any case failed (a verdict), else 3 when errors left cases without
+        one, else 0."""
+        if self.summary.failed:
+            return ExitCode.FAILED
+        if self.summary.errors:
+            return ExitCode.INFRA
+        return ExitCode.OK
+
+
+class Runner:
+    def __init__(self, project: Project, options: RunOptions, *,
+                 on_record: Callable[[CallRecord], None] | None = None,
+                 writer: RunWriter | None = None) -> None:
+        self.project = project
+        self.options = options
+        self.on_record = on_record
+        self.writer = writer
+        self.cache = open_cache(project) if options.use_cache else None
+        self._providers: dict[str, Provider] = {}
+        self._lock = threading.Lock()
+        self._providers_lock = threading.Lock()
+        self._order: dict[RecordKey, int] = {}
+        self.records: list[CallRecord] = []
+        # with a run directory the records live on disk; without one, in memory
+        self.keep_records = writer is None
+        self.summary = Summary()
+        self.services = Services(project, self.cache, self.provider)
+        self._score_pool: ThreadPoolExecutor | None = None  # see aexecute
+
+    def provider(self, alias: str) -> Provider:
+        found = self._providers.get(alias)
+        if found is not None:
+            return found
+        with self._providers_lock:  # a judge's model, asked for by two checks at once
+            if alias not in self._providers:
+                provider = self.project.provider(alias)
+                if self.options.concurrency:
+                    provider.allow_concurrency(self.options.concurrency)
+                self._providers[alias] = provider
+            return self._providers[alias]
+
+    def locate(self, calls: Sequence[Call]) -> None:
+        """Create the providers (and locate the models) the calls need: a configuration
+        error (no API key, no GGUF file) is raised before any call is made."""
+        for alias in dict.fromkeys(c.model for c in calls):
+            self.provider(alias)
+
+    def attach(self, writer: RunWriter) -> None:
+        """Stream records to `writer` from now on: a fresh run's folder is made once its
+        models are located, so a configuration error leaves no run folder behind."""
+        self.writer = writer
+        self.keep_records = False
+
+    def run(self, calls: Sequence[Call]) -> None:
+        """Run a batch of calls; records and summary accumulate over batches."""
+        self.locate(calls)
+        for i, c in enumerate(calls, start=len(self._order)):
+            self._order[c.key] = i
+
+        groups: dict[str, list[Call]] = {}
+        for call in calls:
+            groups.setdefault(call.model, []).append(call)
+        if len(groups) == 1 and self._width(next(iter(groups), "")) == 1:
+            for call in calls:  # one call at a time: no engine needed
+                self._finish(self.execute(call))
+        else:
+            self._run_lanes(groups)
+
+    def replay_round(self, replay: Replay, calls: Sequence[Call]) -> None:
+        """Run a round of a resumed run: the calls that have a record get it back, the
+        others are made; all are reported in plan order."""
+        if not replay.done:
+            self.run(calls)
+            return
+        base = len(self._order)
+        kept, todo = replay.take(calls)
+        for alias in dict.fromkeys(c.model for c in todo):
+            replay.check_model(alias, self.provider(alias).identity())
+        self.keep(kept)
+        if todo:
+            self.run(todo)
+        for i, call in enumerate(calls):
+            self._order[call.key] = base + i
+
+    def keep(self, records: Sequence[CallRecord]) -> None:
+        """Records a resumed run already has: counted and reported, not written again."""
+        with self._lock:
+            for rec in records:
+                if self.keep_records:
+                    self.records.append(rec)
+                self.summary.add(rec)
+                if self.on_record is not None:
+                    self.on_record(rec)
+
+    def _finish(self, record: CallRecord, *, flush: bool = True) -> None:
+        with self._lock:
+            if self.keep_records:
+                self.records.append(record)
+            self.summary.add(record)
+            if self.writer is not None:
+                self.writer.write(record, flush=flush)
+            if self.on_record is not None:
+                self.on_record(record)
+
+    def result(self, started: str) -> RunResult:
+        run_id = self.writer.run_id if self.writer else None
+        if not self.keep_records:  # read back from the run directory when asked for
+            assert self.writer is not None
+            return RunResult(run_id, started, now_iso(), None, self.summary,
+                             run_dir=self.writer.dir, order=self._order)
+        # report in plan order (the suite file's order), whatever order calls finished in
+        self.records.sort(key=lambda r: self._order.get(r.key, len(self._order)))
+        return RunResult(run_id, started, now_iso(), self.records, self.summary)
+
+    def close(self) -> None:
+        for provider in self._providers.values():
+            try:
+                provider.close()
+            except BaseException as exc:  # a plugin's close() must not end the run
+                if contain.escapes(exc):
+                    raise
+        if self._score_pool is not None:
+            self._score_pool.shutdown(wait=False, cancel_futures=True)
+        if self.cache is not None:
+            self.cache.close()
+        from ..assertions import pool
+
+        pool.shutdown()  # no python check's worker outlives the run
+
+    def _width(self, alias: str) -> int:
+        if not alias:
+            return 1
+        limit = self.provider(alias).max_concurrency
+        return max(1, min(limit, self.options.concurrency or limit))
+
+    def _run_lanes(self, groups: dict[str, list[Call]]) -> None:
+        """One lane per model (engine.py): the local model stays serial in its own
+        thread while a hosted model's calls are coroutines on the event loop."""
+        engine = Engine()
+        for alias, group in groups.items():
+            if self.provider(alias).is_async:
+                engine.add_async(group, self._width(alias), self.aexecute)
+            else:
+                engine.add_threads(group, self._width(alias), self.execute)
+        writer = self.writer
+        try:
+            engine.wait(lambda record: self._finish(record, flush=False),
+                        writer.flush if writer is not None else None)
+        except BaseException:
+            for provider in self._providers.values():
+                provider.close()  # ends retry waits at once (Ctrl-C)
+            engine.abort()
+            raise
+
+    def execute(self, call: Call) -> CallRecord:
+        """Make one call (or find it in the cache) and score it."""
+        provider = self.provider(call.model)
+        record, key, completion = self._begin(call, provider)
+        if completion is None:
+            try:
+                completion = provider.complete(record.messages, call.params)
+            except InfraError as exc:
+                return _failed(record, exc)
+            except BaseException as exc:  # a plugin's code: SystemExit too is an error
+                if contain.escapes(exc):
+                    raise
+                return _failed(record, _provider_broke(call.model, exc))
+        return self._end(call, record, key, completion)
+
+    async def aexecute(self, call: Call) -> CallRecord:
+        """execute() for an asynchronous provider, on the engine loop. Checks that may
+        block (a judge, an embedding, user code) are scored in a worker thread."""
+        provider = self.provider(call.model)
+        record, key, completion = self._begin(call, provider)
+        if completion is None:
+            try:
+                completion = await provider.acomplete(record.messages, call.params)
+            except InfraError as exc:
+                return _failed(record, exc)
+            except BaseException as exc:  # a plugin's code: SystemExit too is an error
+                if contain.escapes(exc, on_loop=True):
+                    raise
+                return _failed(record, _provider_broke(call.model, exc))
+        if assertions.runs_inline(call.case.asserts):
+            return self._end(call, record, key, completion)
+        if self._score_pool is None:
+            self._score_pool = ThreadPoolExecutor(self._width(call.model),
+                                                  thread_name_prefix="pc-score")
+        return await asyncio.get_running_loop().run_in_executor(
+            self._score_pool, self._end, call, record, key, completion)
+
+    def _begin(self, call: Call, provider: Provider
+               ) -> tuple[CallRecord, str, Completion | None]:
+        """The call's record (no result yet), its cache key and a cached completion."""
+        identity = provider.identity()
+        messages = call.messages  # rendered once per call, here
+        record = CallRecord(
+            suite=call.suite.name, case=call.case.id, prompt=call.prompt.id, model=call.model,
+            repeat=call.repeat, messages=messages, params=call.params,
+            fingerprint={"prompt_sha256": digest(messages), "model": identity,
+                         "params": call.params},
+        )
+        if self.cache is None:
+            return record, "", None
+        key = cache_key(identity, messages, call.params, call.repeat)
+        completion = self.cache.get(key)
+        record.cached = completion is not None
+        return record, key, completion
+
+    def _end(self, call: Call, record: CallRecord, key: str,
+             completion: Completion) -> CallRecord:
+        """Cache a fresh completion, then score it."""
+        if not record.cached:
+            record.retries = completion.retries
+            if self.cache is not None:
+                self.cache.put(key, record.fingerprint["model"], completion)
+        record.output = completion.text
+        record.latency_ms = round(completion.latency_ms, 1)
+        record.tokens = {"prompt": completion.prompt_tokens,
+                         "completion": completion.completion_tokens}
+        record.cost = completion.cost
+        score_call(record, call, completion, self.project, self.services)
+        return record
+
+
+def _provider_broke(alias: str, exc: BaseException) -> InfraError:
+    """A provider raised something other than a ProviderError: the call's error."""
+    return InfraError(f"the provider of model '{alias}' {contain.describe(exc)}")
+
+
+def _failed(record: CallRecord, exc: InfraError) -> CallRecord:
+    """A call that failed for good: an error with its cause, never a failed case."""
+    record.error = exc.message
+    record.retries = getattr(exc, "retries", 0)
+    return record
+
+
+def score_call(record: CallRecord, call: Call, completion: Completion,
+               project: Project, services: Any = None) -> None:
+    # a plugin's check type gets copies: it may change what it is given, and neither
+    # the next call of this case nor the record may see that. Built-ins only read, and
+    # a python check's ctx is copied into its worker process anyway.
+    private = assertions.shares_inputs(call.case.asserts)
+    ctx = assertions.AssertionContext(
+        vars=copy.deepcopy(call.case.vars) if private else call.case.vars,
+        latency_ms=completion.latency_ms,
+        prompt_tokens=completion.prompt_tokens, completion_tokens=completion.completion_tokens,
+        cost=completion.cost,
+        messages=copy.deepcopy(record.messages) if private else record.messages,
+        root=project.root,
+        prompt=call.prompt.id, model=call.model, services=services,
+        token_logprobs=completion.token_logprobs,
+        check_timeout=project.config.limits.check_timeout)
+    results = []
+    for spec in call.case.asserts:
+        try:
+            results.append(assertions.evaluate(spec, completion.text, ctx))
+        except InfraError as exc:  # a judge, embedder or scorer failed: no verdict
+            record.error = f"{spec.type}: {exc.message}"
+            record.assertions = results
+            return
+    record.assertions = results
+    total = sum(r.weight for r in results)
+    record.score = (sum(r.score * r.weight for r in results) / total) if total else 1.0
+    if call.case.threshold is not None:
+        record.passed = record.score >= call.case.threshold
+    else:
+        record.passed = all(r.passed for r in results)
+
+
+def run_suites(project: Project, suites: Sequence[Suite], options: RunOptions, *,
+               on_plan: Callable[[int], None] | None = None,
+               on_record: Callable[[CallRecord], None] | None = None,
+               record_run: bool = True, more: MorePolicy = until_a_pass,
+               resume: Resume | None = None, meta: dict[str, Any] | None = None
+               ) -> RunResult:
+    """The public entry point used by the CLI, the pytest plugin and the tests.
+
+    With options.auto_repeat, every cell gets one sample, then rounds of one more
+    sample for each cell that `more` says is still uncertain, up to options.max_repeat.
+
+    With `resume`, the run continues in its own directory: the plan is made again (the
+    same suites and options, see resume.py), calls that already have a record are not
+    made again, the adaptive rounds are replayed from the records, and the result is
+    the one an uninterrupted run would have given. `meta` adds keys to meta.json.
+    """
+    contain.watch_sigint()  # a Ctrl-C stops the run; user code raising one does not
+    calls = plan(project, suites, options)
+    if not calls and not (options.shard and plan(project, suites,
+                                                 dataclasses.replace(options, shard=None))):
+        raise UserError(f"no case matches --filter {quote(options.filter)}" if options.filter
+                        else "the suites have no cases", hint="check the case ids")
+    if on_plan is not None:
+        on_plan(len(calls))
+    done: dict[RecordKey, CallRecord] = {}
+    if resume is not None:
+        reopened = RunWriter.reopen(resume.run_dir)  # locks it, cuts a torn last line
+        writer: RunWriter | None = reopened
+        try:
+            saved = read_meta(resume.run_dir)
+            started = str(saved.get("started") or now_iso())
+            done = dedupe(read_records(resume.run_dir))
+            if resume.retry_errors:
+                done = {k: r for k, r in done.items() if r.error is None}
+            planned = saved.get("calls")
+            if isinstance(planned, int) and planned != len(calls) \
+                    and "merged_from" not in saved:
+                raise UserError(f"the suites plan {len(calls)} calls now, {planned} when "
+                                f"run '{resume.run_dir.name}' started",
+                                hint="the suites changed since the run started: start a "
+                                     "new run")
+            check_resumable(calls, done, options)
+            # running again: until it ends, the run is unfinished (merge refuses it)
+            (resume.run_dir / "summary.json").unlink(missing_ok=True)
+            saved.setdefault("resumed", []).append(
+                {"at": now_iso(), "kept": len(done), "retry_errors": resume.retry_errors})
+            write_meta(resume.run_dir, saved)
+        except BaseException:
+            reopened.close()
+            raise
+    else:
+        started = now_iso()
+        writer = None
+    runner = Runner(project, options, on_record=on_record, writer=writer)
+    if resume is None and record_run:
+        try:
+            runner.locate(calls)
+        except BaseException:
+            runner.close()
+            raise
+        writer = RunWriter(runs_dir(project))
+        runner.attach(writer)
+        write_meta(writer.dir, new_meta(writer.run_id, started, suites, len(calls),
+                                        options, meta))
+    replay = Replay(done)
+    try:
+        runner.replay_round(replay, calls)
+        auto = [c for c in calls if adaptive(c.suite, options)]
+        if auto:
+            _sample_adaptively(runner, auto, len(calls), options, more, on_plan, replay)
+        runner.keep(replay.leftovers())
+    except BaseException:
+        if writer is not None:
+            writer.close()
+        raise
+    finally:
+        runner.close()
+    result = runner.result(started)
+    if writer is not None:
+        writer.finish({"run_id": writer.run_id, "started": result.started,
+                       "finished": result.finished, "summary": result.summary.to_dict()})
+    return result
+
+
+def _sample_adaptively(runner: Runner, firsts: Sequence[Call], total: int,
+                       options: RunOptions, more: MorePolicy,
+                       on_plan: Callable[[int], None] | None,
+                       replay: Replay) -> None:
+    for i in range(1, options.max_repeat):
+        outcomes = runner.summary.outcomes
+        batch = []
+        for call in firsts:
+            key = call.cell
+            seen = outcomes.get(key)
+            if seen is None or runner.summary.cells.get(key) == "error":
+                continue  # an errored cell has no verdict to refine
+            if more(key, [x == 1.0 for x in seen]):
+                batch.append(repeat_call(call, i, options.seed_offset))
+        if not batch:
+            return
+        total += len(batch)
+        if on_plan is not None:
+            on_plan(total)
+        runner.replay_round(replay, batch)

@@ -1,0 +1,60 @@
+"""The repo's own prompts, suites and baselines: the README's main job and the CI gate,
+on the embedded model."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+from helpers import run_subprocess
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def repo_copy(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The repo's prompts/, suites/ and baselines/ in a scratch dir: an empty cache."""
+    work = tmp_path_factory.mktemp("dogfood")
+    for name in ("prompts", "suites", "baselines"):
+        shutil.copytree(ROOT / name, work / name)
+    if (ROOT / "promptctl.yaml").exists():
+        shutil.copy(ROOT / "promptctl.yaml", work / "promptctl.yaml")
+    return work
+
+
+def test_repo_lints_clean():
+    result = run_subprocess("lint", cwd=ROOT)
+    assert result.exit_code == 0, result.output
+
+
+@pytest.mark.slow
+def test_repo_suites_pass_on_the_embedded_model_then_come_from_the_cache(repo_copy):
+    first = run_subprocess("run", "-o", "first.json", cwd=repo_copy)
+    assert first.exit_code == 0, first.output
+    # the model is freed at exit, not by a __del__ in a half torn-down interpreter
+    assert "Traceback" not in first.stderr and "Exception ignored" not in first.stderr, \
+        first.stderr
+    doc = json.loads((repo_copy / "first.json").read_text())
+    suites = {r["suite"] for r in doc["results"]}
+    assert {"triage", "extract", "qa", "summarize"} <= suites
+    assert doc["summary"]["failed"] == 0 and doc["summary"]["errors"] == 0
+    assert not any(r["cached"] for r in doc["results"])
+    assert all(r["tokens"]["completion"] > 0 for r in doc["results"])
+
+    second = run_subprocess("run", "-o", "second.json", cwd=repo_copy)
+    assert second.exit_code == 0, second.output
+    again = json.loads((repo_copy / "second.json").read_text())
+    assert all(r["cached"] for r in again["results"])
+    assert [r["output"] for r in again["results"]] == [r["output"] for r in doc["results"]]
+
+
+@pytest.mark.slow
+def test_repo_check_is_green_against_the_committed_baselines(repo_copy):
+    """What CI runs. At temperature 0 the outputs are reproducible: even --strict holds."""
+    result = run_subprocess("check", "--strict", "-o", "diff.json", cwd=repo_copy)
+    assert result.exit_code == 0, result.output
+    doc = json.loads((repo_copy / "diff.json").read_text())
+    assert doc["verdict"] == "pass"
+    assert doc["counts"] == {"unchanged": sum(len(s["cases"]) for s in doc["suites"])}
