@@ -28,8 +28,9 @@ exited 0, ran every case exactly once, and every case passed both assertions; pr
 output for each case (its echo of the rendered chat JSON) must carry the same messages
 as promptctl's (its echo joins the contents with newlines).
 
-What is measured: wall time from spawning the child to reaping it (os.wait4, exact);
-peak memory two ways. "tree" is the peak of the summed RSS (VmRSS, from
+What is measured: wall time from spawning the child to reaping it (os.wait4), and the
+CPU time (user + system) that wait4 reports for it and its waited-for descendants, which
+tells work from waiting; peak memory two ways. "tree" is the peak of the summed RSS (VmRSS, from
 /proc/PID/statm) of the child and all its descendants, sampled every 5 ms from /proc by
 a thread while the main thread waits: it counts node or Python worker processes, it
 can miss a peak shorter than 5 ms, and pages shared between processes are counted in
@@ -88,6 +89,7 @@ class BenchError(Exception):
 @dataclass
 class Sample:
     wall: float  # seconds
+    cpu: float  # user + system seconds of the child and its waited-for descendants
     tree_mib: float  # peak of the summed RSS of the process tree (sampled)
     largest_mib: float  # ru_maxrss: the largest single process's peak RSS (exact)
     processes: int  # most processes seen in the tree at once
@@ -170,7 +172,8 @@ def measure(name: str, command: list[str], cwd: Path, env: dict[str, str],
     if code != 0:
         tail = log.read_text(errors="replace")[-4000:]
         raise BenchError(f"{name} exited {code}; its output ends:\n{tail}")
-    return Sample(wall, sampler.peak / 2**20, usage.ru_maxrss / 1024, sampler.processes)
+    return Sample(wall, usage.ru_utime + usage.ru_stime, sampler.peak / 2**20,
+                  usage.ru_maxrss / 1024, sampler.processes)
 
 
 def workload() -> tuple[list[dict[str, str]], dict[str, Any], str, int]:
@@ -356,9 +359,9 @@ def bench(tool: Tool, root: Path, runs: int, expected: list[str],
             raise BenchError(f"{tool.name} rendered case {case} as {echoed[case]!r}, the "
                              f"other tool as {reference[case]!r}: not the same workload")
         label = "warm-up" if i == 0 else f"run {i}"
-        print(f"  {tool.name} {label}: {sample.wall:.3f} s, tree {sample.tree_mib:.1f} MiB, "
-              f"largest {sample.largest_mib:.1f} MiB, {sample.processes} process(es)",
-              flush=True)
+        print(f"  {tool.name} {label}: {sample.wall:.3f} s (cpu {sample.cpu:.3f} s), tree "
+              f"{sample.tree_mib:.1f} MiB, largest {sample.largest_mib:.1f} MiB, "
+              f"{sample.processes} process(es)", flush=True)
         if i:
             samples.append(sample)
     return samples, echoed
@@ -409,10 +412,11 @@ def main() -> None:
         tree = max(s.tree_mib for s in samples)
         largest = max(s.largest_mib for s in samples)
         procs = max(s.processes for s in samples)
+        cpu = statistics.median(s.cpu for s in samples)
         summary[name] = (statistics.median(walls), tree)
         print(f"{name:<10} wall median {statistics.median(walls):7.3f} s "
-              f"(min {min(walls):.3f}, max {max(walls):.3f}); peak RSS tree {tree:6.1f} MiB "
-              f"({procs} process(es)), largest process {largest:6.1f} MiB")
+              f"(min {min(walls):.3f}, max {max(walls):.3f}; cpu {cpu:.3f} s); peak RSS tree "
+              f"{tree:6.1f} MiB ({procs} process(es)), largest process {largest:6.1f} MiB")
     (ours_wall, ours_mem), (their_wall, their_mem) = summary["promptctl"], summary["promptfoo"]
     print(f"promptctl is {ratio(ours_wall, their_wall, 'faster', 'slower')}, uses "
           f"{ratio(ours_mem, their_mem, 'less memory', 'more memory')} than promptfoo "
