@@ -8,6 +8,8 @@ python's own start included) gives the median and the minimum, against the targe
 runs load cached bytecode as an installed promptctl does after its first run. A run
 that exits non-zero (lint finding problems, say) stops the script: its time would not
 be promptctl's start-up. PYTHONPATH is passed on: PYTHONPATH=. times the checkout.
+`python -c pass` is timed the same way, as the floor that this interpreter, its site
+module and the .pth files of its site-packages set on this machine.
 
 With --importtime, also prints the 10 imports with the largest cumulative time in
 `python -X importtime -m promptctl --help` (a package's cumulative time includes the
@@ -29,7 +31,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 TARGET = 0.15  # seconds
-COMMANDS = {"--help": ["--help"], "lint": ["lint"]}
+COMMANDS = {"--help": ["-m", "promptctl", "--help"], "lint": ["-m", "promptctl", "lint"]}
 
 
 def run(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
@@ -84,11 +86,14 @@ def main() -> None:
         print(f"python {sys.version.split()[0]} ({sys.executable}), in {ROOT}, "
               f"{args.runs} runs each after 1 untimed")
         for label, command in COMMANDS.items():
-            walls = timed(["-m", "promptctl", *command], env, args.runs)
+            walls = timed(command, env, args.runs)
             median = statistics.median(walls)
             verdict = "met" if median < TARGET else "NOT met"
-            print(f"promptctl {label:<6}  median {median:.3f} s  min {min(walls):.3f} s  "
+            print(f"{'promptctl ' + label:<16}  median {median:.3f} s  min {min(walls):.3f} s  "
                   f"(target < {TARGET} s: {verdict})", flush=True)
+        floor = timed(["-c", "pass"], env, args.runs)
+        print(f"{'python -c pass':<16}  median {statistics.median(floor):.3f} s  min "
+              f"{min(floor):.3f} s  (the interpreter and site alone: no command is faster)")
         if args.importtime:
             importtime(env)
 
