@@ -21,6 +21,9 @@ import threading
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, TypeVar
 
+from .contain import describe
+from .errors import InfraError
+
 T = TypeVar("T")
 
 _lock = threading.Lock()
@@ -72,13 +75,9 @@ async def _contained(coro: Coroutine[Any, Any, T]) -> T:
     """A SystemExit or KeyboardInterrupt out of a coroutine (a plugin's acomplete) would
     stop the loop itself (asyncio re-raises them out of run_forever): it reaches the
     caller as an error instead, and the loop goes on serving everyone else."""
-    from .errors import InfraError
-
     try:
         return await coro
     except (SystemExit, KeyboardInterrupt) as exc:
-        from .contain import describe
-
         raise InfraError(f"a coroutine on the event loop {describe(exc)}") from None
 
 

@@ -36,7 +36,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from ..errors import quote
+from ..boundary import display_path, project_boundary, safe_path
+from ..errors import UserError, quote
 from ..results import AssertionResult
 from .base import (
     AssertionContext,
@@ -106,9 +107,6 @@ def check_file(target: str, module: str, root: Path) -> Path:
     the root) or module form (`pkg.mod`: ROOT/pkg/mod.py or ROOT/pkg/mod/__init__.py).
     It must resolve inside the project's boundary and be a regular file; else an
     AssertionSpecError naming the path as written and where it resolves."""
-    from ..boundary import project_boundary, safe_path
-    from ..errors import UserError
-
     boundary = project_boundary(root)
     if is_path_form(module):
         candidates = [(root / module, module)]
@@ -239,8 +237,6 @@ def _defined_names(tree: ast.Module) -> tuple[dict[str, bool], bool]:
 
 
 def _parse(source: Path, key: tuple[str, int, int]) -> tuple[dict[str, bool], bool]:
-    from ..boundary import display_path
-
     found = _DEFINED.get(key)
     if found is not None:
         return found

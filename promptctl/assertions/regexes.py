@@ -103,6 +103,7 @@ def _bounded_keywords() -> dict[Any, Any]:
     code and messages, with bounded matching. jsonschema itself is left untouched."""
     global _BOUNDED
     if _BOUNDED is None:
+        # deferred: jsonschema loads only for a project that has a JSON schema
         import jsonschema._keywords
         import jsonschema._legacy_keywords
         import jsonschema._utils
@@ -133,7 +134,7 @@ _CLASSES: dict[Any, Any] = {}
 
 def bounded_validator(cls: Any) -> Any:
     """The validator class `cls` with every keyword that matches a pattern bounded."""
-    import jsonschema
+    import jsonschema  # deferred: only for a project that has a JSON schema
 
     bounded = _CLASSES.get(cls)
     if bounded is None:

@@ -76,7 +76,7 @@ def external_refs(schema: Any) -> list[str]:
 
 
 def _no_retrieval(uri: str) -> Any:
-    from referencing.exceptions import NoSuchResource
+    from referencing.exceptions import NoSuchResource  # deferred: see the module docstring
 
     raise NoSuchResource(ref=uri)  # type: ignore[call-arg]  # never a file or the network
 
@@ -87,6 +87,7 @@ class Schema:
     __slots__ = ("best_match", "validator")
 
     def __init__(self, schema: Any, name: str) -> None:
+        # deferred: jsonschema loads when a schema is first compiled (module docstring)
         import jsonschema
         from jsonschema.exceptions import best_match
 
@@ -111,7 +112,7 @@ class Schema:
                 f"invalid JSON schema{' at ' + where if where else ''}: {exc.message}",
                 key="value", hint="see https://json-schema.org/understanding-json-schema"
             ) from None
-        import referencing
+        import referencing  # deferred, as jsonschema above
         from jsonschema_specifications import REGISTRY as SPECIFICATIONS
 
         # the metaschemas only: no $ref is ever retrieved (see the module docstring)

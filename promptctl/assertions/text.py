@@ -3,6 +3,7 @@ variants), starts-with, regex, length, levenshtein."""
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable
 from typing import Any
@@ -86,8 +87,6 @@ def _equals_json(output: str, expected: Any) -> tuple[bool, float, str, str]:
 
 
 def to_json(value: Any) -> str:
-    import json
-
     return json.dumps(value, ensure_ascii=False, sort_keys=True)
 
 
@@ -304,7 +303,7 @@ class _Ref:
     __slots__ = ("distance", "max_distance", "ref", "shown", "similarity", "threshold")
 
     def __init__(self, ref: str, threshold: float, max_distance: int | None) -> None:
-        from rapidfuzz.distance import Levenshtein
+        from rapidfuzz.distance import Levenshtein  # deferred: only for levenshtein
 
         self.ref = ref
         self.shown = quote(ref, 40)

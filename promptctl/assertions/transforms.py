@@ -24,6 +24,7 @@ def _env() -> Any:
     if _ENV is None:
         with _ENV_LOCK:
             if _ENV is None:
+                # deferred: jinja2 loads with the first transform (module docstring)
                 import jinja2
                 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
@@ -41,7 +42,7 @@ def _env() -> Any:
 
 
 def compile_transform(src: str) -> Callable[[str, AssertionContext], str]:
-    import jinja2
+    import jinja2  # deferred, as in _env
 
     expr_src = src.strip()
     if expr_src.startswith("{{") and expr_src.endswith("}}"):

@@ -134,6 +134,7 @@ def write_baseline(path: Path, baseline: Baseline) -> None:
 def load_baseline(path: Path) -> Baseline | None:
     """The baseline at path, None when there is none; a file that is not a baseline of
     this version (see artifacts.BaselineFile) is exit 2 naming the offending line."""
+    # deferred: the pydantic shapes of artifacts.py are built on the first read
     from ..artifacts import BaselineFile, decode, json_line, parse_json, validate
 
     if not path.is_file():

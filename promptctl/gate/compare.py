@@ -37,6 +37,7 @@ from ..errors import ExitCode, UserError
 from ..load.project import Project
 from ..load.suites import Suite, case_matches, load_suite
 from ..results import CallRecord, CellKey
+from ..run.meta import load_run
 from ..run.options import MorePolicy, RunOptions
 from ..run.runner import run_suites
 from ..run.store import LATEST, read_latest, runs_dir
@@ -353,8 +354,6 @@ def compare_targets(project: Project, ta: Target, tb: Target, targets: Sequence[
                     on_record: Callable[[CallRecord], None] | None = None) -> Comparison:
     """Run (or load) both sides and compare them."""
     if ta.kind == "run":
-        from ..run.meta import load_run
-
         ra, rb = load_run(project, ta.name), load_run(project, tb.name)
         keep = [r for r in ra.records if case_matches(r.case, options.filter)]
         other = [r for r in rb.records if case_matches(r.case, options.filter)]

@@ -106,6 +106,7 @@ def _suite_root(config: pytest.Config, directory: Path) -> Path | None:
 
 
 def _find_suite_root(config: pytest.Config, directory: Path) -> Path | None:
+    # deferred: this plugin loads in every pytest session (module docstring)
     from ..load.project import CONFIG_NAMES, find_root
     from ..schema import Paths
 
@@ -124,6 +125,7 @@ def _find_suite_root(config: pytest.Config, directory: Path) -> Path | None:
 
 
 def _project(config: pytest.Config, root: Path) -> Project | PromptctlError:
+    # deferred: this plugin loads in every pytest session (module docstring)
     from ..errors import PromptctlError
     from ..load.project import load_project
 
@@ -137,6 +139,7 @@ def _project(config: pytest.Config, root: Path) -> Project | PromptctlError:
 
 
 def _run_options(config: pytest.Config) -> RunOptions:
+    # deferred: this plugin loads in every pytest session (module docstring)
     from ..run.options import RunOptions
 
     repeat = config.getoption("promptctl_repeat")
@@ -156,6 +159,7 @@ class SuiteFile(pytest.File):
         self.project_root = project_root
 
     def collect(self) -> list[CaseItem]:
+        # deferred: this plugin loads in every pytest session (module docstring)
         from ..errors import UserError
         from ..run.plan import plan
 
@@ -169,6 +173,7 @@ class SuiteFile(pytest.File):
             except UserError as exc:
                 exc.message += " (given with --promptctl-model)"
                 raise
+        # deferred: this plugin loads in every pytest session (module docstring)
         from ..load.suites import load_suite
 
         suite = load_suite(project, self.path, models=options.models)
@@ -192,6 +197,7 @@ class SuiteFile(pytest.File):
     def repr_failure(  # type: ignore[override]  # as pytest.Collector's own
         self, excinfo: pytest.ExceptionInfo[BaseException]
     ) -> Any:
+        # deferred: this plugin loads in every pytest session (module docstring)
         from ..errors import PromptctlError
 
         if isinstance(excinfo.value, PromptctlError):
@@ -226,6 +232,7 @@ class CaseItem(pytest.Item):
     def setup(self) -> None:
         """Draw the cell's samples. A failed model call leaves no verdict: it is raised
         here, so pytest reports an error (E) rather than a failure (F)."""
+        # deferred: this plugin loads in every pytest session (module docstring)
         from ..errors import PromptctlError
         from ..run.runner import run_suites
 

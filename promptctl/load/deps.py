@@ -27,8 +27,11 @@ import jinja2.meta
 from ..boundary import is_readable_input, read_bytes
 from ..errors import UserError
 from ..results import CellKey
+from ..schema import PromptCollection
+from . import templates
 from .project import CONFIG_NAMES, Project, PromptRef, iter_prompt_texts
-from .suites import Case, Suite
+from .suites import Case, Suite, _csv_rows, _jsonl_rows, case_matches
+from .validate import validate
 from .yamlsrc import parse_yaml
 
 # (file, part): part is () for the whole file, ("prompt", KEY), ("case", ID) or ("row", ID)
@@ -172,8 +175,6 @@ def _row_part(data: bytes | None, path: Path, case_id: str) -> Any:
     changes every row."""
     if data is None:
         return None
-    from .suites import _csv_rows, _jsonl_rows
-
     try:
         text = data.decode("utf-8-sig")
         rows = _csv_rows(text, str(path)) if path.suffix.lower() == ".csv" \
@@ -274,8 +275,6 @@ def select_changed(project: Project, suites: Sequence[Suite], ref: str,
                    pattern: str | None = None) -> tuple[set[CellKey], int]:
     """The cells whose inputs differ from git REF, and how many cells there are (after
     --filter)."""
-    from .suites import case_matches
-
     reader = git_reader(project.root, ref)
     cells = {k: v for k, v in cell_inputs(project, suites).items()
              if case_matches(k[1], pattern)}
@@ -306,10 +305,6 @@ class _GitLoader(jinja2.BaseLoader):
 def prompt_at(project: Project, current: PromptRef, ref: str) -> PromptRef:
     """The prompt as it was at git REF: its collection file and every template it
     includes read from REF. A UserError when it did not exist there."""
-    from ..schema import PromptCollection
-    from . import templates
-    from .validate import validate
-
     read = git_reader(project.root, ref)
     path = Path(current.file).resolve()
     data = read(path)

@@ -26,6 +26,8 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+from pydantic import TypeAdapter, ValidationError
+
 from ..errors import InfraError, UserError
 from ..load.project import Project
 from ..results import Completion, digest
@@ -147,8 +149,6 @@ class Cache:
         return value
 
     def _parse(self, text: str, shape: Any) -> Any:
-        from pydantic import ValidationError
-
         try:
             value = json.loads(text)
             if shape is not None:
@@ -262,11 +262,8 @@ _ADAPTERS: dict[Any, Any] = {}
 
 
 def _adapter(shape: Any) -> Any:
-    """A pydantic TypeAdapter per shape, made once (pydantic is imported only when
-    a cache entry is read)."""
+    """A pydantic TypeAdapter per shape, made once, when a cache entry is first read."""
     if shape not in _ADAPTERS:
-        from pydantic import TypeAdapter
-
         _ADAPTERS[shape] = TypeAdapter(shape)
     return _ADAPTERS[shape]
 
@@ -278,6 +275,7 @@ def _completion_shape() -> Any:
     """A cached completion: Completion's own fields and types; keys it does not have
     (stored by another promptctl version) are ignored."""
     if not _COMPLETION:
+        # deferred: the pydantic shapes of artifacts.py are built on the first read
         from ..artifacts import Lenient, dataclass_shape
 
         _COMPLETION.append(dataclass_shape(Completion, "CachedCompletion", base=Lenient))
