@@ -1,5 +1,5 @@
 """`promptctl run --watch`: poll the project's input files and, on a save, run again
-only the cells whose inputs changed (deps.py); the others keep their last result.
+only the cells whose inputs changed (load/deps.py); the others keep their last result.
 
 The loop is a library function so that it can be tested in a thread: `watch(...)`
 calls `on_result` after the first full run and after every save that changed some

@@ -34,7 +34,7 @@ class RunOptions:
     seed_offset: int = 0
     # --shard I/N: run only the I-th (1-based) of N slices of the cells (sharding.py)
     shard: tuple[int, int] | None = None
-    # --changed-since / --watch: only these (suite, case, prompt, model) cells (deps.py)
+    # --changed-since / --watch: only these (suite, case, prompt, model) cells (load/deps.py)
     only: set[CellKey] | None = None
 
 
