@@ -1,7 +1,7 @@
 """Helpers shared by the tests (the fixtures are in tests/conftest.py): real files in a
-folder, the real CLI in a subprocess, a free loopback port, a provider plugin laid out
-as pip installs one. The provider doubles and servers used by the tests live beside
-this file: scripted_provider.py, stub_server.py, fault_proxy.py."""
+folder, the real CLI in a subprocess, a free loopback port, a plugin (a provider or an
+assertion type) laid out as pip installs one. The provider doubles and servers used by
+the tests live beside this file: scripted_provider.py, stub_server.py, fault_proxy.py."""
 
 from __future__ import annotations
 
@@ -36,18 +36,26 @@ def write_files(root: Path, files: dict[str, str]) -> Path:
     return root
 
 
-def provider_plugin_site(site: Path, dist: str, entry_point: str,
-                         modules: dict[str, str] | None = None) -> Path:
-    """A directory laid out as pip would install a provider plugin: a dist-info whose
-    entry_points.txt registers `entry_point` ("name = module:Class") in the
-    `promptctl.providers` group, plus any modules it needs. Put it on sys.path."""
+def plugin_site(site: Path, dist: str, group: str, entry_points: str | list[str],
+                modules: dict[str, str] | None = None) -> Path:
+    """A directory laid out as pip would install a plugin: a dist-info whose
+    entry_points.txt registers `entry_points` ("name = module:attr", one or a list) in
+    the entry-point `group`, plus any modules it needs. Put it on sys.path (or
+    PYTHONPATH for a subprocess)."""
+    lines = [entry_points] if isinstance(entry_points, str) else entry_points
     info = site / f"{dist.replace('-', '_')}-1.0.dist-info"
     info.mkdir(parents=True)
     (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {dist}\nVersion: 1.0\n")
-    (info / "entry_points.txt").write_text(f"[promptctl.providers]\n{entry_point}\n")
+    (info / "entry_points.txt").write_text(f"[{group}]\n" + "".join(f"{e}\n" for e in lines))
     for name, text in (modules or {}).items():
         (site / name).write_text(text)
     return site
+
+
+def provider_plugin_site(site: Path, dist: str, entry_point: str,
+                         modules: dict[str, str] | None = None) -> Path:
+    """A provider plugin (`entry_point` = "name = module:Class") as pip installs one."""
+    return plugin_site(site, dist, "promptctl.providers", entry_point, modules)
 
 
 def assert_no_internal_error(output: str) -> None:
