@@ -82,7 +82,11 @@ def register(
     bounds_itself: bool | None = None,
 ) -> Callable[[Check], Check]:
     """Register a check under `name` (a later registration replaces an earlier one):
-    how a plugin adds a type. The options are those of `Types.add` (base.py)."""
+    how a plugin adds a type. The options are those of `Types.add` (base.py). A
+    built-in's name is refused (ValueError): the built-ins are not replaceable."""
+    if name in BUILTINS:
+        raise ValueError(f"'{name}' is a built-in assertion type: a plugin cannot "
+                         "replace it")
 
     def decorator(fn: Check) -> Check:
         _add(make_entry(name, fn, options=options, needs_value=needs_value,
