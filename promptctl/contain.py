@@ -88,12 +88,13 @@ def escapes(exc: BaseException, *, on_loop: bool = False) -> bool:
 
 
 def describe(exc: BaseException) -> str:
-    """What user code did, for a reason or an error: 'called sys.exit(0)',
-    'raised ValueError: bad output'."""
+    """What user code did, for a reason or an error, on one line: 'called sys.exit(0)',
+    'raised ValueError: bad output' (an exception's text over several lines, such as a
+    failed import's, is joined with single spaces)."""
     if isinstance(exc, SystemExit):
         code = "" if exc.code is None else cut(repr(exc.code), 300)
         return f"called sys.exit({code})"
-    text = cut(str(exc), 300)
+    text = cut(" ".join(str(exc).split()), 300)
     return f"raised {type(exc).__name__}: {text}" if text else \
         f"raised {type(exc).__name__}"
 

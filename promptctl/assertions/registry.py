@@ -154,8 +154,8 @@ def _load_plugin(name: str, target: str) -> Check:
     except BaseException as exc:
         if contain.escapes(exc) or isinstance(exc, PromptctlError):
             raise
-        said = " ".join(contain.describe(exc).split())  # the error is one line
-        raise InfraError(f"assertion type '{name}' ({target}): importing it {said}",
+        raise InfraError(f"assertion type '{name}' ({target}): importing it "
+                         f"{contain.describe(exc)}",
                          hint="fix or uninstall the plugin (pip show -f the package that "
                               "provides it)") from None
     if not callable(fn):

@@ -9,7 +9,8 @@ import functools
 import importlib
 from typing import TYPE_CHECKING, NoReturn
 
-from ..errors import UserError
+from ..contain import describe, escapes
+from ..errors import InfraError, PromptctlError, UserError
 
 if TYPE_CHECKING:
     from ..schema import ModelEntry
@@ -42,14 +43,17 @@ def provider_class(name: str) -> type[Provider]:
                         hint="known providers: " + ", ".join(names()))
     module_name, _, attr = target.partition(":")
     if name in BUILTIN:
+        cls: type[Provider] = getattr(importlib.import_module(module_name), attr)
+        return cls
+    try:
         module = importlib.import_module(module_name)
-    else:
-        try:
-            module = importlib.import_module(module_name)
-        except BaseException as exc:  # a plugin's import: SystemExit included
-            _contained(exc, f"provider '{name}' ({target}): importing it")
-    cls: type[Provider] = getattr(module, attr)
-    return cls
+    except BaseException as exc:  # a plugin's import: SystemExit included
+        _contained(exc, f"provider '{name}' ({target}): importing it")
+    found = getattr(module, attr, None)
+    if not isinstance(found, type):
+        raise InfraError(f"provider '{name}' ({target}): {module_name} has no class "
+                         f"{attr!r}", hint="fix the plugin's entry point: module:Class")
+    return found
 
 
 def get_provider(entry: ModelEntry, alias: str) -> Provider:
@@ -65,9 +69,6 @@ def get_provider(entry: ModelEntry, alias: str) -> Provider:
 def _contained(exc: BaseException, what: str) -> NoReturn:
     """A plugin that fails to load is an error of the environment (exit 3), whatever
     it raised; only a real Ctrl-C and promptctl's own errors pass as they are."""
-    from ..contain import describe, escapes
-    from ..errors import InfraError, PromptctlError
-
     if isinstance(exc, PromptctlError) or escapes(exc):
         raise exc
     raise InfraError(f"{what} {describe(exc)}",

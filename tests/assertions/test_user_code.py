@@ -370,6 +370,26 @@ def test_a_provider_plugin_that_exits_at_import_is_exit_3(tmp_path: Path):
     assert "provider 'bad'" in result.stderr and "called sys.exit(0)" in result.stderr
 
 
+@pytest.mark.parametrize(("module", "said"), [
+    ("class Other:\n    pass\n", "badprov has no class 'Bad'"),
+    ("raise ImportError('line one\\nline two')\n", "raised ImportError: line one line two"),
+], ids=["no-such-class", "multi-line-error"])
+def test_a_provider_plugin_that_cannot_load_is_one_line_exit_3(tmp_path: Path, module: str,
+                                                               said: str):
+    site = provider_plugin_site(tmp_path / "site", "promptctl-bad", "bad = badprov:Bad",
+                                {"badprov.py": module})
+    root = write_files(tmp_path / "project", {
+        "promptctl.yaml": "models:\n  m: {provider: bad}\n",
+        "prompts/p.yaml": "prompts:\n  ask:\n    template: 'Say {{ n }}'\n",
+        "suites/s.yaml": "prompts: [p.ask]\nmodels: [m]\ncases:\n  - {id: c, vars: {n: 1}}\n",
+    })
+    result = run_subprocess("run", "--no-cache", cwd=root,
+                            env={"PYTHONPATH": f"{site}{os.pathsep}{WORKTREE}"}, timeout=120)
+    assert result.exit_code == 3, result.output
+    assert said in result.stderr and len(result.stderr.strip().splitlines()) == 1, \
+        result.stderr
+
+
 # ------------------------------------------------- in process: types, pool, limits
 
 

@@ -267,7 +267,7 @@ def test_the_plan_holds_no_rendered_prompts_but_checks_them_all_first(make_proje
 def test_providers_from_the_entry_point_group(make_project, tmp_path, monkeypatch):
     """A plugin registers a provider through the `promptctl.providers` entry points."""
     site = provider_plugin_site(tmp_path / "site", "promptctl-plugin",
-                                "plugged = scripted_provider:ScriptedProvider")
+                                "plugged = helpers.scripted_provider:ScriptedProvider")
     monkeypatch.syspath_prepend(str(site))
     registry._plugins.cache_clear()
     try:
