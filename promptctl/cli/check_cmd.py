@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from ..reports import ReportData
+from ..reports import ReportData, check_outputs, write_outputs
 from . import common
 from .funnel import funnel
 
@@ -24,22 +24,6 @@ DiffOutputOpt = Annotated[list[Path] | None, typer.Option(
     "--output", "-o", help="Write a report; the format comes from the extension: .md (the "
     "pull-request comment), .json (the diff), .xml (JUnit), .html. Repeatable.",
     show_default=False)]
-
-
-def write_outputs(paths: list[Path] | None, data: ReportData) -> None:
-    from ..reports import write_report
-    from . import output
-
-    for path in paths or []:
-        write_report(path, data)
-        output.err.print(f"wrote {path}", markup=False)
-
-
-def check_outputs(paths: list[Path] | None, formats: tuple[str, ...] | None = None) -> None:
-    from ..reports import GATE_FORMATS, check_output_path
-
-    for path in paths or []:
-        check_output_path(path, formats or GATE_FORMATS)
 
 
 @funnel
@@ -94,5 +78,5 @@ def check(
         from .diffview import verdict_line
 
         output.out.print(verdict_line(report))
-    write_outputs(output_file, ReportData.of(result, report))
+    write_outputs(output_file, ReportData.of(result, report), output.wrote)
     raise typer.Exit(int(report.exit_code))

@@ -6,14 +6,7 @@ from typing import Annotated
 
 import typer
 
-from .check_cmd import (
-    AllowMissingOpt,
-    AlphaOpt,
-    DiffOutputOpt,
-    StrictOpt,
-    check_outputs,
-    write_outputs,
-)
+from .check_cmd import AllowMissingOpt, AlphaOpt, DiffOutputOpt, StrictOpt
 from .common import ConfigOpt, QuietOpt, VerboseOpt, project
 from .funnel import funnel
 
@@ -34,9 +27,9 @@ def diff(
     """Compare a run with the baselines, case by case: fixed, broken, still failing,
     changed, new, removed, and fingerprint changes. Same exit codes as `check`."""
     from ..gate.check import diff_saved
-    from ..reports import ReportData
+    from ..reports import ReportData, check_outputs, write_outputs
     from .diffview import show_report, verdict_line
-    from .output import out
+    from .output import out, wrote
 
     check_outputs(output_file)
     saved, report = diff_saved(project(config), run, strict=strict,
@@ -46,5 +39,5 @@ def diff(
     else:
         show_report(report, verbose=verbose)
     write_outputs(output_file, ReportData(saved.run_id, saved.started, saved.finished,
-                                          saved.records, saved.summary(), report))
+                                          saved.records, saved.summary(), report), wrote)
     raise typer.Exit(int(report.exit_code))

@@ -32,11 +32,10 @@ def merge(
     cannot be: a shard missing or unfinished, different options, or the same call
     with different results in two runs."""
     from ..boundary import display_path
-    from ..reports import RUN_FORMATS, ReportData
+    from ..reports import RUN_FORMATS, ReportData, check_outputs, write_outputs
     from ..run.sharding import merge_runs
     from ..schema import format_shard
     from . import output
-    from .check_cmd import check_outputs, write_outputs
 
     check_outputs(output_file, RUN_FORMATS)
     project = common.project(config)
@@ -57,4 +56,4 @@ def merge(
                      f"{s.failed} failed, {s.errors} errors{note}", highlight=False,
                      markup=False)
     write_outputs(output_file, ReportData(merged.run_id, merged.started, merged.finished,
-                                          merged.records, merged.summary))
+                                          merged.records, merged.summary), output.wrote)

@@ -20,6 +20,8 @@ from ..results import CallRecord, CellKey
 from ..run.summary import Summary
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from ..run.runner import RunResult
 
 def _console(stderr: bool = False) -> Console:
@@ -45,6 +47,11 @@ def write_raw(text: str, console: Console | None = None) -> None:
     stream = (console or out).file
     stream.write(text)
     stream.flush()
+
+
+def wrote(path: Path) -> None:
+    """The line each written report gets on stderr (write_outputs' on_written)."""
+    err.print(f"wrote {path}", markup=False)
 
 
 def short(text: str | None, width: int = 60) -> str:

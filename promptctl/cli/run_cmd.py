@@ -69,10 +69,9 @@ def run(
     Exit 0 when every case passed, 1 when any failed, 3 when errors left cases without
     a verdict, 2 for bad input."""
     from ..errors import UserError
-    from ..reports import RUN_FORMATS, ReportData
+    from ..reports import RUN_FORMATS, ReportData, check_outputs, write_outputs
     from ..run.runner import run_suites
     from . import output
-    from .check_cmd import check_outputs, write_outputs
 
     check_outputs(output_file, RUN_FORMATS)
     project = common.project(config)
@@ -116,7 +115,7 @@ def run(
                                 on_record=advance)
     output.show_results(result, time.perf_counter() - start, quiet=quiet, verbose=verbose)
     if output_file:  # reading the records back only when a report needs them
-        write_outputs(output_file, ReportData.of(result))
+        write_outputs(output_file, ReportData.of(result), output.wrote)
     raise typer.Exit(int(result.exit_code))
 
 

@@ -1,4 +1,6 @@
-"""Report writers, chosen by the output file's extension.
+"""Report writers, chosen by the output file's extension, and the two steps every
+command with `-o` takes: check_outputs before any work (a bad path is exit 2 before a
+model is called), write_outputs at the end.
 
     .json   run: the results document (PRODUCT.md); check/diff: the diff document
     .jsonl  one line per model call
@@ -10,6 +12,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -108,3 +111,22 @@ def write_report(path: Path, data: ReportData) -> None:
         path.write_text(render_html(data), encoding="utf-8")
     else:  # check_output_path ran first
         raise UserError(f"unsupported output format '{suffix}'")
+
+
+# -- what the commands call --------------------------------------------------------
+
+
+def check_outputs(paths: list[Path] | None, formats: tuple[str, ...] = GATE_FORMATS) -> None:
+    """Every `-o` path, checked before any work: run, merge, check, diff."""
+    for path in paths or []:
+        check_output_path(path, formats)
+
+
+def write_outputs(paths: list[Path] | None, data: ReportData,
+                  on_written: Callable[[Path], None] | None = None) -> None:
+    """Write every `-o` report, in order; `on_written(path)` after each (the CLI says
+    so on stderr)."""
+    for path in paths or []:
+        write_report(path, data)
+        if on_written is not None:
+            on_written(path)
