@@ -1,6 +1,6 @@
-"""Report writers, chosen by the output file's extension, and the two steps every
-command with `-o` takes: check_outputs before any work (a bad path is exit 2 before a
-model is called), write_outputs at the end.
+"""Report writers, chosen by the output file's extension (WRITERS), and the two steps
+every command with `-o` takes: check_outputs before any work (a bad path is exit 2
+before a model is called), write_outputs at the end.
 
     .json   run: the results document (PRODUCT.md); check/diff: the diff document
     .jsonl  one line per model call
@@ -25,9 +25,6 @@ if TYPE_CHECKING:
     from ..run.runner import RunResult
     from ..run.summary import Summary
 
-RUN_FORMATS = (".json", ".jsonl", ".xml", ".html", ".md")
-GATE_FORMATS = (".json", ".md", ".xml", ".html")
-
 
 @dataclass
 class ReportData:
@@ -44,6 +41,69 @@ class ReportData:
     def of(cls, result: RunResult, diff: DiffReport | None = None) -> ReportData:
         return cls(result.run_id, result.started, result.finished, result.records,
                    result.summary, diff)
+
+
+# -- the writers ---------------------------------------------------------------------
+# Each writer imports its module only when it is called: a command pays for the html,
+# JUnit or Markdown code only when it writes that report (start-up speed).
+
+
+def _write_json(path: Path, data: ReportData) -> None:
+    if data.diff is not None:  # check and diff: the diff document
+        from .diff_report import write_diff_json
+
+        write_diff_json(path, data.diff)
+    else:
+        from .json_report import write_json
+
+        write_json(path, data)
+
+
+def _write_jsonl(path: Path, data: ReportData) -> None:
+    from .json_report import write_jsonl
+
+    write_jsonl(path, data)
+
+
+def _write_junit(path: Path, data: ReportData) -> None:
+    from .junit import junit_xml
+
+    path.write_text(junit_xml(data), encoding="utf-8")
+
+
+def _write_html(path: Path, data: ReportData) -> None:
+    from .html_report import render_html
+
+    path.write_text(render_html(data), encoding="utf-8")
+
+
+def _write_markdown(path: Path, data: ReportData) -> None:
+    from .markdown import markdown
+
+    path.write_text(markdown(data), encoding="utf-8")
+
+
+Writer = Callable[[Path, ReportData], None]
+
+WRITERS: dict[str, Writer] = {
+    ".json": _write_json,
+    ".jsonl": _write_jsonl,
+    ".xml": _write_junit,
+    ".html": _write_html,
+    ".md": _write_markdown,
+}
+RUN_FORMATS = tuple(WRITERS)
+GATE_FORMATS = (".json", ".md", ".xml", ".html")  # a diff has no per-call .jsonl
+
+
+def write_report(path: Path, data: ReportData) -> None:
+    writer = WRITERS.get(path.suffix.lower())
+    if writer is None:  # check_output_path ran first
+        raise UserError(f"unsupported output format '{path.suffix.lower()}'")
+    writer(path, data)
+
+
+# -- the -o paths --------------------------------------------------------------------
 
 
 def check_output_path(path: Path, formats: tuple[str, ...] = RUN_FORMATS) -> None:
@@ -82,38 +142,7 @@ def unwritable_dir(directory: Path) -> str | None:
     return None
 
 
-def write_report(path: Path, data: ReportData) -> None:
-    suffix = path.suffix.lower()
-    if suffix == ".jsonl":
-        from .json_report import write_jsonl
-
-        write_jsonl(path, data)
-    elif suffix == ".json":
-        if data.diff is not None:
-            from .diff_report import write_diff_json
-
-            write_diff_json(path, data.diff)
-        else:
-            from .json_report import write_json
-
-            write_json(path, data)
-    elif suffix == ".md":
-        from .markdown import markdown
-
-        path.write_text(markdown(data), encoding="utf-8")
-    elif suffix == ".xml":
-        from .junit import junit_xml
-
-        path.write_text(junit_xml(data), encoding="utf-8")
-    elif suffix == ".html":
-        from .html_report import render_html
-
-        path.write_text(render_html(data), encoding="utf-8")
-    else:  # check_output_path ran first
-        raise UserError(f"unsupported output format '{suffix}'")
-
-
-# -- what the commands call --------------------------------------------------------
+# -- what the commands call ----------------------------------------------------------
 
 
 def check_outputs(paths: list[Path] | None, formats: tuple[str, ...] = GATE_FORMATS) -> None:
