@@ -130,51 +130,61 @@ def diff_suite(suite: Suite, baseline: Baseline | None, records: list[CallRecord
     models = {*suite.models, *(suite.spec.models or ["default"])}
     current = {(c.id, p.id, m) for c in suite.cases for p in suite.prompts for m in models}
     cases = {c.id: c for c in suite.cases}
-    max_drop = suite.spec.max_drop
     out: list[CellDiff] = []
     not_run = 0
-
     for key in sorted(set(by_cell) | set(before_cells)):
-        case, prompt, model = key
-        before = before_cells.get(key)
         recs = by_cell.get(key, [])
-        after = after_cells.get(key)
-        diff = CellDiff(suite.name, case, prompt, model, "unchanged", before, after)
-        if not recs:
-            if key in current:
-                not_run += 1  # filtered out of this run
-                continue
-            diff.status = "removed"
-        elif any(r.error for r in recs):
-            diff.status = "error"
-            diff.reasons = _failing_reasons(recs)
-        elif before is None or after is None:
-            diff.status = "new"
-            diff.reasons = _failing_reasons(recs)
-        elif sampled(before, after):
-            diff.reasons = _failing_reasons(recs)
-            diff.sample_counts = counts(before, after)
-            k0, n0, k1, n1 = diff.sample_counts
-            diff.p_value = stats.fisher_less(k1, n1, k0, n0)
-            diff.status = sampled_status(k0, n0, k1, n1)
-        else:
-            diff.reasons = _failing_reasons(recs)
-            limits = [a.max_drop for a in cases[case].asserts] if case in cases else []
-            if before.passed and not after.passed:
-                diff.status = "tolerated" if _tolerated(before, after, limits, max_drop) \
-                    else "broken"
-            elif not before.passed and after.passed:
-                diff.status = "fixed"
-            elif not before.passed:
-                diff.status = "failing"
-            else:
-                diff.status = "changed" if before.outputs != after.outputs else "unchanged"
-            if len(before.samples) != len(after.samples):
-                diff.note = f"repeats {len(before.samples)} -> {len(after.samples)}"
-        if before is not None and recs:
-            diff.fingerprint = fingerprint_changes(before.fingerprint, recs[0].fingerprint)
-        out.append(diff)
+        if not recs and key in current:
+            not_run += 1  # filtered out of this run
+            continue
+        case = key[0]
+        limits = [a.max_drop for a in cases[case].asserts] if case in cases else []
+        out.append(_diff_cell(suite, key, before_cells.get(key), after_cells.get(key), recs,
+                              limits))
+    return _suite_diff(suite.name, baseline is not None, out, suite.spec.max_drop, not_run)
 
+
+def _diff_cell(suite: Suite, key: SuiteCellKey, before: Cell | None, after: Cell | None,
+               recs: list[CallRecord], limits: list[float | None]) -> CellDiff:
+    """One cell's status: removed (no records), error, new, sampled (a test on the pass
+    counts) or exact (pass/fail before and after), and its fingerprint changes."""
+    case, prompt, model = key
+    diff = CellDiff(suite.name, case, prompt, model, "unchanged", before, after,
+                    reasons=_failing_reasons(recs))
+    if not recs:
+        diff.status = "removed"
+    elif any(r.error for r in recs):
+        diff.status = "error"
+    elif before is None or after is None:
+        diff.status = "new"
+    elif sampled(before, after):
+        diff.sample_counts = counts(before, after)
+        k0, n0, k1, n1 = diff.sample_counts
+        diff.p_value = stats.fisher_less(k1, n1, k0, n0)
+        diff.status = sampled_status(k0, n0, k1, n1)
+    else:
+        diff.status = _exact_status(before, after, limits, suite.spec.max_drop)
+        if len(before.samples) != len(after.samples):
+            diff.note = f"repeats {len(before.samples)} -> {len(after.samples)}"
+    if before is not None and recs:
+        diff.fingerprint = fingerprint_changes(before.fingerprint, recs[0].fingerprint)
+    return diff
+
+
+def _exact_status(before: Cell, after: Cell, limits: list[float | None],
+                  max_drop: float | None) -> str:
+    if before.passed and not after.passed:
+        return "tolerated" if _tolerated(before, after, limits, max_drop) else "broken"
+    if not before.passed and after.passed:
+        return "fixed"
+    if not before.passed:
+        return "failing"
+    return "changed" if before.outputs != after.outputs else "unchanged"
+
+
+def _suite_diff(name: str, has_baseline: bool, out: list[CellDiff], max_drop: float | None,
+                not_run: int) -> SuiteDiff:
+    """The suite's pass rate and metrics over the cells compared on both sides."""
     both = [d for d in out if d.before is not None and d.after is not None]
     before_outcomes = [[float(x.passed) for x in d.before.samples] for d in both if d.before]
     after_outcomes = [[float(x.passed) for x in d.after.samples] for d in both if d.after]
@@ -182,16 +192,10 @@ def diff_suite(suite: Suite, baseline: Baseline | None, records: list[CallRecord
     rate_after = _mean([x for g in after_outcomes for x in g])
     m_before = _metric_means(d.before for d in both if d.before)
     m_after = _metric_means(d.after for d in both if d.after)
-    metrics = {name: (m_before.get(name), m_after.get(name))
-               for name in sorted(set(m_before) | set(m_after))}
-    regressions = []
-    if max_drop is not None:  # exact cells; sampled ones are judged in verdicts.decide
-        for name, (b, a) in metrics.items():
-            if b is not None and a is not None and b - a > max_drop + 1e-9:
-                regressions.append(f"metric {name} dropped {b:.3f} -> {a:.3f} "
-                                   f"(max_drop {max_drop})")
-    result = SuiteDiff(suite.name, baseline is not None, out, (rate_before, rate_after),
-                       metrics, max_drop, regressions, not_run)
+    metrics = {metric: (m_before.get(metric), m_after.get(metric))
+               for metric in sorted(set(m_before) | set(m_after))}
+    result = SuiteDiff(name, has_baseline, out, (rate_before, rate_after), metrics, max_drop,
+                       _metric_regressions(metrics, max_drop), not_run)
     if both:
         result.pass_rate_ci = (stats.rate_interval(before_outcomes)[1:],
                                stats.rate_interval(after_outcomes)[1:])
@@ -199,6 +203,17 @@ def diff_suite(suite: Suite, baseline: Baseline | None, records: list[CallRecord
         result.metric_regressions = []  # metrics of sampled cells need a significant drop
         result.hypotheses = suite_hypotheses(result)
     return result
+
+
+def _metric_regressions(metrics: dict[str, tuple[float | None, float | None]],
+                        max_drop: float | None) -> list[str]:
+    """The metrics of exact cells that dropped by more than max_drop (sampled ones are
+    judged in verdicts.decide)."""
+    if max_drop is None:
+        return []
+    return [f"metric {name} dropped {b:.3f} -> {a:.3f} (max_drop {max_drop})"
+            for name, (b, a) in metrics.items()
+            if b is not None and a is not None and b - a > max_drop + 1e-9]
 
 
 def diff_run(suites: Sequence[Suite], baselines: dict[str, Baseline | None],
