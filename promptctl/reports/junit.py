@@ -46,6 +46,10 @@ def _failure_text(records: list[CallRecord]) -> tuple[str, str]:
     return message or "score below the case threshold", "\n".join(lines)
 
 
+COUNTS = ("tests", "failures", "errors", "skipped")  # per testsuite, and summed on the root
+COUNTED_AS = {"failure": "failures", "error": "errors", "skipped": "skipped"}
+
+
 def junit_xml(data: ReportData) -> str:
     cells: dict[CellKey, list[CallRecord]] = {}
     for r in data.records:
@@ -54,53 +58,67 @@ def junit_xml(data: ReportData) -> str:
     if data.diff is not None:
         diffs = {(c.suite, c.case, c.prompt, c.model): c for c in data.diff.cells()}
     keys = list(dict.fromkeys([*cells, *diffs]))
-    matrix = {suite: len({(k[2], k[3]) for k in keys if k[0] == suite}) > 1
-              for suite in {k[0] for k in keys}}
 
     root = ET.Element("testsuites", name="promptctl")
-    totals = {"tests": 0, "failures": 0, "errors": 0, "skipped": 0}
+    totals = dict.fromkeys(COUNTS, 0)
     total_time = 0.0
     for suite in dict.fromkeys(k[0] for k in keys):
-        counts = {"tests": 0, "failures": 0, "errors": 0, "skipped": 0}
-        suite_time = 0.0
-        element = ET.SubElement(root, "testsuite", name=suite)
-        props = ET.SubElement(element, "properties")
-        ET.SubElement(props, "property", name="run_id", value=data.run_id or "")
-        for key in (k for k in keys if k[0] == suite):
-            _, case, prompt, model = key
-            records = sorted(cells.get(key, []), key=lambda r: r.repeat)
-            seconds = sum(r.latency_ms for r in records) / 1000
-            suite_time += seconds
-            tc = ET.SubElement(element, "testcase", classname=suite,
-                               name=_name(case, prompt, model, matrix[suite]),
-                               time=f"{seconds:.3f}")
-            counts["tests"] += 1
-            outcome = _outcome(records, diffs.get(key))
-            if outcome is not None:
-                tag, message, text = outcome
-                counts["failures" if tag == "failure" else "errors" if tag == "error"
-                       else "skipped"] += 1
-                child = ET.SubElement(tc, tag, message=_clean(message))
-                if tag != "skipped":
-                    child.set("type", "regression" if key in diffs else tag)
-                child.text = _clean(text) if text else None
-            if records:
-                out = ET.SubElement(tc, "system-out")
-                out.text = _clean("\n".join(r.output or "" for r in records))
-        element.set("tests", str(counts["tests"]))
-        for k in ("failures", "errors", "skipped"):
-            element.set(k, str(counts[k]))
-        element.set("time", f"{suite_time:.3f}")
-        element.set("timestamp", (data.started or "")[:19])
-        element.set("hostname", socket.gethostname())
+        counts, seconds = _testsuite(root, suite, [k for k in keys if k[0] == suite],
+                                     cells, diffs, data)
         for k in totals:
             totals[k] += counts[k]
-        total_time += suite_time
+        total_time += seconds
     for k, v in totals.items():
         root.set(k, str(v))
     root.set("time", f"{total_time:.3f}")
     ET.indent(root)
     return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, "unicode") + "\n"
+
+
+def _testsuite(root: ET.Element, suite: str, keys: list[CellKey],
+               cells: dict[CellKey, list[CallRecord]], diffs: dict[CellKey, CellDiff],
+               data: ReportData) -> tuple[dict[str, int], float]:
+    """One suite's <testsuite>, with its counts and seconds."""
+    counts = dict.fromkeys(COUNTS, 0)
+    suite_time = 0.0
+    element = ET.SubElement(root, "testsuite", name=suite)
+    props = ET.SubElement(element, "properties")
+    ET.SubElement(props, "property", name="run_id", value=data.run_id or "")
+    matrix = len({(k[2], k[3]) for k in keys}) > 1  # name testcases case[prompt@model]
+    for key in keys:
+        records = sorted(cells.get(key, []), key=lambda r: r.repeat)
+        seconds = sum(r.latency_ms for r in records) / 1000
+        suite_time += seconds
+        tag = _testcase(element, key, records, diffs.get(key), matrix, seconds)
+        counts["tests"] += 1
+        if tag is not None:
+            counts[COUNTED_AS[tag]] += 1
+    element.set("tests", str(counts["tests"]))
+    for k in ("failures", "errors", "skipped"):
+        element.set(k, str(counts[k]))
+    element.set("time", f"{suite_time:.3f}")
+    element.set("timestamp", (data.started or "")[:19])
+    element.set("hostname", socket.gethostname())
+    return counts, suite_time
+
+
+def _testcase(element: ET.Element, key: CellKey, records: list[CallRecord],
+              diff: CellDiff | None, matrix: bool, seconds: float) -> str | None:
+    """One cell's <testcase>; returns its failure, error or skipped tag (None: passed)."""
+    suite, case, prompt, model = key
+    tc = ET.SubElement(element, "testcase", classname=suite,
+                       name=_name(case, prompt, model, matrix), time=f"{seconds:.3f}")
+    outcome = _outcome(records, diff)
+    if outcome is not None:
+        tag, message, text = outcome
+        child = ET.SubElement(tc, tag, message=_clean(message))
+        if tag != "skipped":
+            child.set("type", "regression" if diff is not None else tag)
+        child.text = _clean(text) if text else None
+    if records:
+        out = ET.SubElement(tc, "system-out")
+        out.text = _clean("\n".join(r.output or "" for r in records))
+    return outcome[0] if outcome is not None else None
 
 
 def _outcome(records: list[CallRecord], diff: CellDiff | None
