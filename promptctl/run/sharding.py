@@ -200,12 +200,7 @@ def merge_runs(project: Project, refs: Sequence[str], *, allow_partial: bool = F
     """Join runs (the shards of one matrix) into one new run directory in
     .promptctl/runs: records deduplicated, meta listing the sources, summary
     recomputed. The new run becomes the latest, so `diff` picks it up."""
-    paths: list[Path] = []
-    for ref in refs:
-        path = find_run_dir(project, ref)
-        if any(path.resolve() == p.resolve() for p in paths):
-            continue  # the same run named twice
-        paths.append(path)
+    paths = _run_dirs(project, refs)
     if not paths:
         raise UserError("no runs to merge", hint="name the shard runs: promptctl merge RUN...")
     sources = [load_source(p) for p in paths]
@@ -219,12 +214,8 @@ def merge_runs(project: Project, refs: Sequence[str], *, allow_partial: bool = F
                         "merged run would lack their cases",
                         hint="add their runs, or pass --allow-partial")
     by_key = merge_records(sources)
-
-    suites: list[str] = []
-    for src in sources:
-        for file in src.meta.get("suites") or []:
-            if file not in suites:
-                suites.append(file)
+    suites = list(dict.fromkeys(file for src in sources
+                                for file in src.meta.get("suites") or []))
     options = dict(sources[0].meta.get("options") or {})
     options["shard"] = None
     order = plan_order(project, suites, options.get("models") or [])
@@ -232,7 +223,24 @@ def merge_runs(project: Project, refs: Sequence[str], *, allow_partial: bool = F
     records = sorted(by_key.values(), key=lambda r: (
         order.get(r.cell, unknown), r.suite, r.case,
         r.prompt, r.model, r.repeat))
+    return _write_merged(project, sources, records, suites, options, missing)
 
+
+def _run_dirs(project: Project, refs: Sequence[str]) -> list[Path]:
+    """The run directories `refs` name, each once."""
+    paths: list[Path] = []
+    for ref in refs:
+        path = find_run_dir(project, ref)
+        if any(path.resolve() == p.resolve() for p in paths):
+            continue  # the same run named twice
+        paths.append(path)
+    return paths
+
+
+def _write_merged(project: Project, sources: list[Source], records: list[CallRecord],
+                  suites: list[str], options: dict[str, Any], missing: list[int]) -> Merged:
+    """The merged run, written as a run of its own: meta (naming its sources),
+    records, summary."""
     started = min((str(s.meta.get("started") or "") for s in sources), default="") \
         or now_iso()
     summary = Summary.of(records)
