@@ -1,5 +1,6 @@
-"""Shared pieces of the assertion checks: the error, the context, what `prepare` sees,
-and the wording helpers that keep reasons short and uniform."""
+"""Shared pieces of the assertion checks: the error, the context (with ModelAccess, the
+model access it carries), what `prepare` sees, and the wording helpers that keep
+reasons short and uniform."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import json
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from ..schema import Limits
 
@@ -33,6 +34,35 @@ class AssertionSpecError(Exception):
         return f"{self.message} ({self.hint})" if self.hint else self.message
 
 
+class ModelAccess(Protocol):
+    """What the model-graded checks may ask for (models.py, judges.py). run/services.py
+    implements it over the providers and the response cache of the calls under test;
+    every method raises InfraError when the model fails (the case gets no verdict)."""
+
+    def embed(self, texts: list[str], embedder: str | None = None) -> list[list[float]]:
+        """One embedding per text, by the `embedder` alias (default: the project's)."""
+        ...
+
+    def continuation_logprobs(self, model: str, messages: list[dict[str, str]],
+                              continuations: list[str]) -> list[list[float]]:
+        """Token logprobs of each continuation as `model`'s reply to `messages`."""
+        ...
+
+    def output_logprobs(self, model: str, messages: list[dict[str, str]], output: str
+                        ) -> list[float]:
+        """Token logprobs of `output` under the model that produced it."""
+        ...
+
+    def judge_messages(self, prompt: str, variables: dict[str, Any]) -> list[dict[str, str]]:
+        """A user's judge prompt (COLLECTION.PROMPT in prompts/), rendered."""
+        ...
+
+    def judge(self, messages: list[dict[str, str]], schema: dict[str, Any],
+              judge: str | None = None) -> dict[str, Any]:
+        """The judge's reply to `messages`: JSON valid against `schema`, parsed."""
+        ...
+
+
 @dataclass
 class AssertionContext:
     """What a check may look at besides the output."""
@@ -46,8 +76,9 @@ class AssertionContext:
     root: Path = Path(".")
     prompt: str = ""
     model: str = ""
-    # model access for similar, choice, perplexity and the judges (promptctl.services)
-    services: Any = None
+    # model access for similar, choice, perplexity and the judges; None outside
+    # promptctl's runner, where those checks raise InfraError
+    services: ModelAccess | None = None
     token_logprobs: list[float] | None = None  # of the output, when the provider gave them
     # seconds a check may take (limits.check_timeout, or the assertion's `timeout:`)
     check_timeout: float = Limits.model_fields["check_timeout"].default

@@ -13,12 +13,21 @@ import math
 from typing import Any
 
 from ..errors import InfraError
-from .base import AssertionContext, AssertionSpecError, Prepared, Types, fmt_num, kind_of, quote
+from .base import (
+    AssertionContext,
+    AssertionSpecError,
+    ModelAccess,
+    Prepared,
+    Types,
+    fmt_num,
+    kind_of,
+    quote,
+)
 
 TYPES = Types()  # the types this module defines (builtins.py lists them)
 
 
-def _services(ctx: AssertionContext) -> Any:
+def _services(ctx: AssertionContext) -> ModelAccess:
     if ctx.services is None:
         raise InfraError("this assertion needs model access: run it through promptctl")
     return ctx.services

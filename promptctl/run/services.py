@@ -19,6 +19,7 @@ from ..results import digest
 from .cache import Cache, cache_key
 
 if TYPE_CHECKING:
+    from ..assertions.base import ModelAccess
     from ..load.project import Project
 
 JUDGE_PARAMS = {"temperature": 0.0, "seed": 0, "max_tokens": 384}
@@ -33,6 +34,8 @@ def _key(kind: str, identity: dict[str, Any], payload: Any) -> str:
 
 
 class Services:
+    """The assertions' ModelAccess (assertions/base.py), checked by mypy below."""
+
     def __init__(self, project: Project, cache: Cache | None,
                  provider: Callable[[str], Provider]) -> None:
         self.project = project
@@ -116,3 +119,7 @@ class Services:
         if fresh and self.cache is not None:
             self.cache.put(key, provider.identity(), completion)
         return dict(verdict)
+
+
+if TYPE_CHECKING:  # mypy: Services has every ModelAccess method, with its types
+    _services_are_model_access: type[ModelAccess] = Services
