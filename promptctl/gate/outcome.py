@@ -16,6 +16,7 @@ from .baseline import Cell
 DEFAULT_ALPHA = 0.05  # the false-alarm rate a check allows, over all its comparisons
 POWER = 0.8  # the chance of catching a drop that the power line reports
 
+
 @dataclass
 class Hypothesis:
     """One suite-level question: did this rate or metric drop?"""
