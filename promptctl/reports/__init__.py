@@ -13,34 +13,14 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from ..errors import UserError
+from .data import ReportData
 
-if TYPE_CHECKING:
-    from ..gate.outcome import DiffReport
-    from ..results import CallRecord
-    from ..run.runner import RunResult
-    from ..run.summary import Summary
+__all__ = ["GATE_FORMATS", "RUN_FORMATS", "WRITERS", "ReportData", "check_outputs",
+           "write_outputs", "write_report"]
 
-
-@dataclass
-class ReportData:
-    """What every report is made from: a run, and its diff against the baselines."""
-
-    run_id: str | None
-    started: str
-    finished: str
-    records: list[CallRecord]
-    summary: Summary
-    diff: DiffReport | None = None
-
-    @classmethod
-    def of(cls, result: RunResult, diff: DiffReport | None = None) -> ReportData:
-        return cls(result.run_id, result.started, result.finished, result.records,
-                   result.summary, diff)
 
 
 # -- the writers ---------------------------------------------------------------------

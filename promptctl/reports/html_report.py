@@ -22,7 +22,7 @@ from .wording import plain, suite_line, verdict
 
 if TYPE_CHECKING:
     from ..results import CallRecord
-    from . import ReportData
+    from .data import ReportData
 
 FILTERS = ("all", "failures", "changed", "flaky")
 

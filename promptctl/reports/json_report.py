@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 from ..run.store import write_text_atomic
 
 if TYPE_CHECKING:
-    from . import ReportData
+    from .data import ReportData
 
 VERSION = 1
 PUBLIC_KEYS = ("suite", "case", "prompt", "model", "repeat", "output", "passed", "score",

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from ..gate.outcome import CellDiff
     from ..results import CallRecord, CellKey
-    from . import ReportData
+    from .data import ReportData
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 

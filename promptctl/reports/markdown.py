@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 from . import md
 
 if TYPE_CHECKING:
-    from . import ReportData
+    from .data import ReportData
 
 LIMIT = 50
 
