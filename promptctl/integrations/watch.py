@@ -1,24 +1,37 @@
-"""`promptctl run --watch`: poll the project's input files and, on a save, run again
-only the cells whose inputs changed (load/deps.py); the others keep their last result.
+"""`promptctl run --watch`: wait for the OS to report a save of one of the project's
+input files and run again only the cells whose inputs changed (load/deps.py); the others
+keep their last result.
 
 The loop is a library function so that it can be tested in a thread: `watch(...)`
 calls `on_result` after the first full run and after every save that changed some
 cell's inputs, `on_error` when the project does not load or a run fails, and returns
-when `stop` is set. Only files inside the project's boundary (boundary.py) are
-watched and read.
+when `stop` is set (within watchfiles' 50 ms step). Only files inside the project's
+boundary (boundary.py) are watched and read: the folders handed to the OS watcher are
+listed here, one by one and not recursively, so a link to a folder elsewhere is never
+followed, and a change reported for a path that resolves outside is dropped.
+
+Saves come from watchfiles (the Rust `notify` crate: inotify, FSEvents,
+ReadDirectoryChangesW), not from polling. A round lists the files' (mtime, size)
+stamps before it loads; after it, a fresh watcher is armed on the new scope (a new data
+file or include joins it) and a save made while the round ran, or before the watcher
+was armed, shows in those stamps, so none is lost. This module imports watchfiles (and
+anyio with it): the CLI imports it only for --watch.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import os
 import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..boundary import inside, is_readable_input, project_boundary
-from ..errors import PromptctlError
+import watchfiles
+
+from ..boundary import inside, is_readable_input, project_boundary, safe_path
+from ..errors import InfraError, PromptctlError, UserError
 from ..load import deps
 from ..load.project import CONFIG_NAMES, Project, find_root, load_project
 from ..load.suites import Suite, case_matches, load_suite
@@ -28,6 +41,15 @@ from ..run.runner import run_suites
 from ..run.summary import Summary
 
 Stamp = tuple[int, int]  # (mtime_ns, size)
+
+# watchfiles' timing, in ms. A batch of changes ends STEP_MS after the last one, or
+# DEBOUNCE_MS after the first (a git checkout, an editor's write-then-rename: one round).
+STEP_MS = 50
+DEBOUNCE_MS = 1600
+# Without changes the watcher wakes every RUST_TIMEOUT_MS (no file is looked at): the
+# first wake after arming compares the stamps once more, for a save made in the instant
+# between the last comparison and the arming.
+RUST_TIMEOUT_MS = 500
 
 
 @dataclass
@@ -114,18 +136,41 @@ def watched_files(root: Path, dirs: Sequence[Path], extra: Sequence[Path] = ()
     return out
 
 
+def watched_dirs(root: Path, dirs: Sequence[Path], files: Sequence[Path]) -> list[Path]:
+    """The folders to hand to the OS watcher, each watched without recursion: the root
+    (promptctl.yaml), prompts/ and suites/ with every folder below them (a new file
+    there counts), and the folder of each input file. Only existing folders inside the
+    boundary; rglob does not descend into links to folders."""
+    boundary = project_boundary(root)
+    found: set[Path] = {root, *(p.parent for p in files)}
+    for d in dirs:
+        if d.is_dir():
+            found.add(d)
+            found.update(p for p in d.rglob("*") if p.is_dir())
+    out = set()
+    for d in found:
+        try:
+            real = safe_path(d, boundary, expect="dir")
+        except UserError:
+            continue  # outside, a system folder, unreadable: never watched
+        if real.is_dir():
+            out.add(real)
+    return sorted(out)
+
+
 def watch(project_root: Path, options: RunOptions,
-          on_result: Callable[[WatchResult], None], stop: threading.Event,
-          poll: float = 0.3, *, targets: Sequence[str] = (), config: Path | None = None,
+          on_result: Callable[[WatchResult], None], stop: threading.Event, *,
+          targets: Sequence[str] = (), config: Path | None = None,
           on_error: Callable[[PromptctlError], None] | None = None) -> None:
-    """Run the suites, then poll every `poll` seconds until `stop` is set; after each
-    save run again only the cells whose inputs changed since the last good run."""
+    """Run the suites, then wait for saves until `stop` is set; after each save run
+    again only the cells whose inputs changed since the last good run. Ctrl-C (in the
+    main thread) raises KeyboardInterrupt out of it."""
     root = (config.resolve().parent if config is not None else find_root(project_root))
     state: _State | None = None
     records: dict[CellKey, list[CallRecord]] = {}
     saved: list[Path] = []
     while not stop.is_set():
-        # stamps and contents first: a save during the round is seen by the next poll
+        # stamps and contents first: a save during the round is seen after it
         stamps = watched_files(root, *_scope(root, state))
         contents = {p: deps.read_now(p) for p in stamps}
         try:
@@ -134,13 +179,101 @@ def watch(project_root: Path, options: RunOptions,
         except PromptctlError as exc:
             if on_error is not None:
                 on_error(exc)
-        # files first read in this round (a new data file or include) join the watch
-        for p, stamp in watched_files(root, *_scope(root, state)).items():
-            stamps.setdefault(p, stamp)
-        saved = []
-        while not saved and not stop.wait(poll):
-            now = watched_files(root, *_scope(root, state))
-            saved = sorted(p for p in set(now) | set(stamps) if now.get(p) != stamps.get(p))
+        _join(root, state, stamps)
+        saved = _next_save(root, state, stamps, stop)
+
+
+def _join(root: Path, state: _State | None, stamps: dict[Path, Stamp | None]) -> None:
+    """Files first read in this round (a data file, a python check) join the watch,
+    stamped now; so do files created while it ran. One whose bytes differ from those
+    the round used (a save since it read it; a new file) is stamped as missing, so
+    that it counts as saved."""
+    for p, stamp in watched_files(root, *_scope(root, state)).items():
+        if p not in stamps:
+            used = state.contents.get(p) if state is not None else None
+            stamps[p] = stamp if deps.read_now(p) == used else None
+
+
+def _moved(root: Path, state: _State | None, stamps: dict[Path, Stamp | None]) -> set[Path]:
+    """The watched files whose stamp differs from `stamps` (new and deleted ones too)."""
+    now = watched_files(root, *_scope(root, state))
+    return {p for p in set(now) | set(stamps) if now.get(p) != stamps.get(p)}
+
+
+def _next_save(root: Path, state: _State | None, stamps: dict[Path, Stamp | None],
+               stop: threading.Event) -> list[Path]:
+    """The files saved since `stamps` were taken, waiting for the OS to report one if
+    none was yet; [] once `stop` is set."""
+    while not stop.is_set():
+        saved = _moved(root, state, stamps)  # saved while the round ran
+        if saved:
+            return sorted(saved)
+        try:
+            return _wait(root, state, stamps, stop)
+        except FileNotFoundError:
+            continue  # a folder went away before the watcher was armed: list them again
+    return []
+
+
+def _wait(root: Path, state: _State | None, stamps: dict[Path, Stamp | None],
+          stop: threading.Event) -> list[Path]:
+    """Arm a watcher on the scope and return the files of the first batch of changes
+    that matter (see WatchFilter), or [] when `stop` is set."""
+    dirs, _ = _scope(root, state)
+    wanted = WatchFilter(root, dirs, stamps)
+    changes = watchfiles.watch(
+        *watched_dirs(root, dirs, list(stamps)), watch_filter=wanted, recursive=False,
+        stop_event=stop, debounce=DEBOUNCE_MS, step=STEP_MS, rust_timeout=RUST_TIMEOUT_MS,
+        yield_on_timeout=True, ignore_permission_denied=True)
+    armed = False
+    try:
+        for batch in changes:
+            # a file that exists, or that the scope listed (a deletion); not an editor's
+            # temporary file, created and renamed away within the batch
+            saved = {real for real in (Path(p).resolve() for _, p in batch)
+                     if real in stamps or real.exists()}
+            if not armed:  # a save just before the watcher was armed
+                saved |= _moved(root, state, stamps)
+                armed = True
+            if saved:
+                return sorted(saved)
+    except FileNotFoundError:
+        raise
+    except OSError as exc:  # e.g. the OS's limit of watched folders
+        raise InfraError(f"cannot watch the project's files: {exc}",
+                         hint="raise fs.inotify.max_user_watches, or set "
+                              "WATCHFILES_FORCE_POLLING=1 to poll instead") from None
+    finally:
+        changes.close()  # stops the watcher's thread
+    return []
+
+
+class WatchFilter:
+    """watchfiles' watch_filter: a change worth a round is one to a file the scope
+    lists (an input of the last load, promptctl.yaml) or to anything under prompts/ or
+    suites/ (a new or deleted file or folder), less editors' temporary files (watchfiles'
+    DefaultFilter: swap files, `~` backups, .git, __pycache__). A path that resolves
+    outside the boundary is never wanted."""
+
+    def __init__(self, root: Path, dirs: Sequence[Path],
+                 stamps: dict[Path, Stamp | None]) -> None:
+        self.root = root.resolve()
+        self.boundary = project_boundary(root)
+        self.dirs = [d.resolve() for d in dirs]
+        self.files = set(stamps)
+        self.temporary = watchfiles.DefaultFilter()
+
+    def __call__(self, change: watchfiles.Change, path: str) -> bool:
+        real = Path(path).resolve()
+        if not inside(real, self.boundary):
+            return False
+        if real in self.files:
+            return True
+        # the default filter on the part below the root: the project's own path may
+        # hold a name it skips (a checkout under .venv/ is still a project)
+        below = os.path.relpath(path, self.root)
+        return (any(real.is_relative_to(d) for d in self.dirs)
+                and self.temporary(change, below))
 
 
 def _scope(root: Path, state: _State | None) -> tuple[list[Path], list[Path]]:

@@ -1,19 +1,24 @@
 """Only what changed: --changed-since REF, run --watch, render --diff, in a real git
-repository, counting the model calls of the scripted provider."""
+repository, counting the model calls of the scripted provider. --watch is told of saves
+by the real watchfiles: the tests save real files in tmp_path."""
 
 from __future__ import annotations
 
 import json
+import os
 import queue
+import signal
 import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
 
 import pytest
+import watchfiles
 
 from promptctl.errors import PromptctlError
-from promptctl.integrations.watch import WatchResult, watch
+from promptctl.integrations.watch import WatchFilter, WatchResult, watch, watched_dirs
 from promptctl.load import deps
 from promptctl.load.project import load_project
 from promptctl.load.suites import load_suite
@@ -261,7 +266,7 @@ class Watcher:
         self.stop = threading.Event()
         self.thread = threading.Thread(
             target=watch, args=(root, options, self.results.put, self.stop),
-            kwargs={"poll": 0.05, "on_error": self.errors.put}, daemon=True)
+            kwargs={"on_error": self.errors.put}, daemon=True)
 
     def __enter__(self) -> Watcher:
         self.thread.start()
@@ -281,7 +286,6 @@ def test_watch_reruns_only_what_a_save_changed(repo, scripted):
         first = w.next(5)
         assert first.first and len(first.ran) == TOTAL == len(first.records)
         assert len(scripted.calls) == TOTAL
-        time.sleep(0.05)
         saved = time.monotonic()
         edit(repo, "prompts/p.yaml", 'b: {template: "B {{ q }}"}',
              'b: {template: "B {{ q }}", params: {seed: 1}}')
@@ -306,7 +310,6 @@ def test_watch_reruns_only_what_a_save_changed(repo, scripted):
 def test_watch_survives_bad_input_and_picks_up_the_fix(repo, scripted):
     with Watcher(repo, RunOptions(use_cache=False)) as w:
         w.next(5)
-        time.sleep(0.05)
         good = (repo / "prompts/q.yaml").read_text()
         (repo / "prompts/q.yaml").write_text("prompts:\n  c: {template: 'C {{ q '}\n")
         err = w.errors.get(timeout=1.0)
@@ -317,6 +320,144 @@ def test_watch_survives_bad_input_and_picks_up_the_fix(repo, scripted):
         assert {k[0] for k in fixed.ran} == {"s3"} and len(fixed.ran) == 3
         assert {k: v for k, v in fixed.changed.items()} == {
             k: "output" for k in fixed.ran}
+
+
+def test_watch_is_told_of_a_save_by_the_os(repo, scripted):
+    """A save that keeps the file's size and mtime: no comparison of stamps can see it,
+    only the OS's notification through watchfiles."""
+    path = repo / "prompts/p.yaml"
+    text = path.read_text().replace('"B {{ q }}"', '"b {{ q }}"')
+    with Watcher(repo, RunOptions(use_cache=False)) as w:
+        w.next(5)
+        before = path.stat()
+        for _ in range(20):  # a save in the instant before the watcher is armed is missed
+            path.write_text(text)
+            os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))
+            stat = path.stat()
+            assert (stat.st_mtime_ns, stat.st_size) == (before.st_mtime_ns, before.st_size)
+            try:
+                res = w.next(0.5)
+                break
+            except queue.Empty:
+                continue
+        else:
+            pytest.fail("no save was reported")
+        assert res.ran == {("s2", "x", "p.b", "m")}
+        assert scripted.calls[-1][0] == "b 1"
+
+
+def test_watch_data_file_config_and_a_new_folder(repo, scripted):
+    with Watcher(repo, RunOptions(use_cache=False)) as w:
+        w.next(5)
+        # data/ is neither prompts/ nor suites/: watched as the folder of an input
+        edit(repo, "data/rows.csv", "r2,two", "r2,deux")
+        res = w.next(2.0)
+        assert res.ran == {("s3", "r2", "q.c", "m")}
+        assert [p.name for p in res.files] == ["rows.csv"]
+        # an include in a folder that did not exist when the watcher was armed
+        (repo / "prompts/parts").mkdir()
+        (repo / "prompts/parts/sig.j2").write_text("(sig)")
+        edit(repo, "prompts/footer.j2", "(footer)", "(footer) {% include 'parts/sig.j2' %}")
+        s1 = {("s1", "x", "p.a", "m"), ("s1", "y", "p.a", "m")}
+        res = w.next(3.0)
+        assert res.ran == s1
+        edit(repo, "prompts/parts/sig.j2", "(sig)", "(sig 2)")
+        res = w.next(3.0)
+        assert res.ran == s1 and [p.name for p in res.files] == ["sig.j2"]
+        assert sorted(p for p, _ in scripted.calls[-2:]) == ["A 1 (footer) (sig 2)",
+                                                              "A 2 (footer) (sig 2)"]
+        edit(repo, "promptctl.yaml", "models:", "# tuned\nmodels:")
+        res = w.next(3.0)
+        assert len(res.ran) == TOTAL
+        assert w.errors.empty()
+
+
+def test_watch_watches_and_wants_nothing_outside_the_boundary(repo, tmp_path_factory):
+    outside = tmp_path_factory.mktemp("outside")
+    (outside / "inc").mkdir()
+    (outside / "inc" / "x.j2").write_text("outside\n")
+    (repo / "prompts" / "ext").symlink_to(outside / "inc", target_is_directory=True)
+    (repo / "prompts" / "out.j2").symlink_to(outside / "inc" / "x.j2")
+    (repo / "prompts" / "deep").mkdir()
+    files = [(repo / "data/rows.csv").resolve()]
+    dirs = watched_dirs(repo, [repo / "prompts", repo / "suites"], files)
+    real = repo.resolve()
+    assert set(dirs) == {real, real / "prompts", real / "prompts/deep", real / "suites",
+                         real / "data"}
+    wanted = WatchFilter(repo, [repo / "prompts", repo / "suites"], dict.fromkeys(files))
+    modified = watchfiles.Change.modified
+    for path in ("prompts/p.yaml", "prompts/deep/new.yaml", "suites/s9.yaml",
+                 "data/rows.csv"):
+        assert wanted(modified, str(real / path)), path
+    for path in ("prompts/ext/x.j2", "prompts/out.j2",  # links to a file outside
+                 "prompts/.p.yaml.swp", "prompts/p.yaml~",  # an editor's
+                 "data/other.csv", ".promptctl/cache/x.json", ".git/index"):
+        assert not wanted(modified, str(real / path)), path
+
+
+def _read_lines(stream, lines: queue.Queue[str]) -> None:
+    for line in stream:
+        lines.put(line)
+
+
+def _wait_for(lines: queue.Queue[str], text: str, timeout: float = 30) -> str:
+    deadline = time.monotonic() + timeout
+    seen = []
+    while time.monotonic() < deadline:
+        try:
+            line = lines.get(timeout=max(0.0, deadline - time.monotonic()))
+        except queue.Empty:
+            break
+        seen.append(line)
+        if text in line:
+            return line
+    raise AssertionError(f"no {text!r} in {''.join(seen)!r}")
+
+
+def test_watch_on_the_command_line_reruns_a_save_and_stops_on_ctrl_c(make_project):
+    root = make_project({
+        "prompts/support.yaml": "prompts:\n  triage: {template: 'Ticket: {{ ticket }}'}\n",
+        "suites/triage.yaml": """
+            prompts: [support.triage]
+            models: [echo]
+            cases:
+              - {id: a, vars: {ticket: charged twice}, assert: [{type: icontains, value: charged}]}
+              - {id: b, vars: {ticket: parcel lost}, assert: [{type: icontains, value: billing}]}
+            """,
+    })
+    proc = subprocess.Popen([sys.executable, "-m", "promptctl", "run", "--watch"], cwd=root,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env={**os.environ, "COLUMNS": "200", "PYTHONUNBUFFERED": "1"})
+    lines: queue.Queue[str] = queue.Queue()
+    threading.Thread(target=_read_lines, args=(proc.stdout, lines), daemon=True).start()
+    try:
+        assert "ran 2 of 2 cases" in _wait_for(lines, "watching for changes")
+        edit(root, "suites/triage.yaml", "parcel lost}", "parcel lost on billing}")
+        line = _wait_for(lines, "saved:", timeout=10)
+        assert "suites/triage.yaml saved: ran 1 of 2 cases again, 1 changed" in line
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(10) == 0
+    finally:
+        proc.kill()
+        proc.wait()
+    stderr = proc.stderr.read() if proc.stderr else ""
+    assert "Traceback" not in stderr and "Exception ignored" not in stderr, stderr
+
+
+def test_only_watch_imports_watchfiles(make_project):
+    root = make_project({"suites/s.yaml": "prompts: [p.a]\nmodels: [echo]\ncases: [{id: x}]\n",
+                         "prompts/p.yaml": "prompts:\n  a: {template: hi}\n"})
+    code = ("import sys\n"
+            "from promptctl.cli.main import app\n"
+            "for args in (['--help'], ['lint'], ['run', '-q']):\n"
+            "    try:\n"
+            "        app(args)\n"
+            "    except SystemExit:\n"
+            "        pass\n"
+            "print('IMPORTED', 'watchfiles' in sys.modules)\n")
+    proc = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True,
+                          text=True, timeout=60)
+    assert "IMPORTED False" in proc.stdout, proc.stdout + proc.stderr
 
 
 @pytest.mark.slow
