@@ -3,16 +3,12 @@
 from __future__ import annotations
 
 import time
-from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 import typer
 
 from . import common
 from .funnel import funnel
-
-if TYPE_CHECKING:
-    from ..run.options import RunOptions
 
 ResumeOpt = Annotated[bool, typer.Option(
     "--resume", help="Continue a run that was stopped or killed, from its records: the "
@@ -85,7 +81,10 @@ def run(
         if output_file or changed_since:
             raise UserError("--watch does not write reports or take --changed-since",
                             hint="leave out -o and --changed-since")
-        _watch(project.root, suites or [], options, config, verbose=verbose)
+        # in-function: watchview brings in watchfiles, which only --watch needs
+        from .watchview import run_watch
+
+        run_watch(project.root, suites or [], options, config, verbose=verbose)
         raise typer.Exit(0)
     start = time.perf_counter()
     if resume or retry_errors:
@@ -117,69 +116,3 @@ def run(
     if output_file:  # reading the records back only when a report needs them
         write_outputs(output_file, ReportData.of(result), output.wrote)
     raise typer.Exit(int(result.exit_code))
-
-
-MARKS = {"new": ("+", "cyan"), "better": ("↑", "green"), "worse": ("↓", "red"),
-         "output": ("~", "yellow")}
-
-
-def _watch(root: Path, targets: list[str], options: RunOptions, config: Path | None, *,
-           verbose: bool) -> None:
-    """The terminal side of watch.watch: after each run, the full table again, with
-    the cells that changed since the previous save marked, and the summary line."""
-    import threading
-
-    from rich.table import Table
-    from rich.text import Text
-
-    from ..boundary import display_path
-    from ..errors import PromptctlError
-    from ..integrations.watch import WatchResult, watch
-    from . import output
-    from .funnel import error_line
-
-    def show(res: WatchResult) -> None:
-        if output.out.is_terminal:
-            output.out.clear()
-        changed = {k: v for k, v in res.changed.items()}
-        table = Table(pad_edge=False, expand=False)
-        for name in ("", "", "suite", "case", "prompt", "model"):
-            table.add_column(name, no_wrap=True)
-        table.add_column("output", overflow="fold", ratio=3, min_width=24)
-        table.add_column("why", overflow="fold", ratio=2, min_width=16)
-        rows = []
-        for rec in res.records:
-            key = rec.cell
-            how = changed.get(key)
-            if rec.status == "pass" and how is None and not verbose:
-                continue
-            rows.append((how is None, output.ORDER[rec.status], rec, how))
-        rows.sort(key=lambda r: (r[0], r[1]))
-        for _, _, rec, how in rows[: output.TABLE_LIMIT if not verbose else None]:
-            mark, style = MARKS.get(how or "", ("", ""))
-            table.add_row(Text(mark, style=style),
-                          Text(rec.status.upper(), style=output.STATUS_STYLE[rec.status]),
-                          Text(rec.suite), Text(rec.case), Text(rec.prompt),
-                          Text(rec.model),
-                          Text(output.short(rec.output) + (" (cached)" if rec.cached else "")),
-                          Text(output._why(rec, verbose)))
-        if rows:
-            output.out.print(table)
-        output.out.print(output.summary_line(res.summary, res.seconds, None))
-        if res.first:
-            what = f"ran {len(res.ran)} of {res.total} cases"
-        else:
-            files = ", ".join(display_path(p) for p in res.files[:3]) or "a file"
-            what = (f"{files} saved: ran {len(res.ran)} of {res.total} cases again, "
-                    f"{len(res.changed)} changed (+ new, ↑ better, ↓ worse, ~ other output)")
-        output.out.print(Text(f"{what} · watching for changes, Ctrl-C stops", style="dim"))
-
-    def fail(exc: PromptctlError) -> None:
-        output.err.print(error_line(exc), markup=False)
-        output.err.print("[dim]watching for changes, Ctrl-C stops[/dim]")
-
-    stop = threading.Event()
-    try:
-        watch(root, options, show, stop, targets=targets, config=config, on_error=fail)
-    except KeyboardInterrupt:
-        stop.set()

@@ -400,7 +400,13 @@ def _read_lines(stream, lines: queue.Queue[str]) -> None:
         lines.put(line)
 
 
-def _wait_for(lines: queue.Queue[str], text: str, timeout: float = 30) -> str:
+def _cells(row: str) -> list[str]:
+    """The cells of a row of a rich table."""
+    return [cell.strip() for cell in row.strip().strip("│").split("│")]
+
+
+def _wait_for(lines: queue.Queue[str], text: str, timeout: float = 30) -> list[str]:
+    """The lines printed up to and including the first one holding `text`."""
     deadline = time.monotonic() + timeout
     seen = []
     while time.monotonic() < deadline:
@@ -410,7 +416,7 @@ def _wait_for(lines: queue.Queue[str], text: str, timeout: float = 30) -> str:
             break
         seen.append(line)
         if text in line:
-            return line
+            return seen
     raise AssertionError(f"no {text!r} in {''.join(seen)!r}")
 
 
@@ -431,10 +437,15 @@ def test_watch_on_the_command_line_reruns_a_save_and_stops_on_ctrl_c(make_projec
     lines: queue.Queue[str] = queue.Queue()
     threading.Thread(target=_read_lines, args=(proc.stdout, lines), daemon=True).start()
     try:
-        assert "ran 2 of 2 cases" in _wait_for(lines, "watching for changes")
+        first = _wait_for(lines, "watching for changes")
+        assert "ran 2 of 2 cases" in first[-1]
+        assert [_cells(ln)[:4] for ln in first if "│ triage" in ln] == [["", "FAIL", "triage", "b"]]
         edit(root, "suites/triage.yaml", "parcel lost}", "parcel lost on billing}")
-        line = _wait_for(lines, "saved:", timeout=10)
-        assert "suites/triage.yaml saved: ran 1 of 2 cases again, 1 changed" in line
+        second = _wait_for(lines, "saved:", timeout=10)
+        assert "suites/triage.yaml saved: ran 1 of 2 cases again, 1 changed" in second[-1]
+        # the table marks the case that got better; the unchanged pass is left out
+        assert [_cells(ln)[:4] for ln in second if "│ triage" in ln] == [["↑", "PASS", "triage",
+                                                                         "b"]]
         proc.send_signal(signal.SIGINT)
         assert proc.wait(10) == 0
     finally:
