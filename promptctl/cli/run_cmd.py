@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import time
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from . import common
 from .funnel import funnel
+
+if TYPE_CHECKING:
+    from ..load.project import Project
+    from ..run.options import RunOptions
+    from ..run.runner import RunResult
 
 ResumeOpt = Annotated[bool, typer.Option(
     "--resume", help="Continue a run that was stopped or killed, from its records: the "
@@ -66,7 +71,6 @@ def run(
     a verdict, 2 for bad input."""
     from ..errors import UserError
     from ..reports import RUN_FORMATS, ReportData, check_outputs, write_outputs
-    from ..run.runner import run_suites
     from . import output
 
     check_outputs(output_file, RUN_FORMATS)
@@ -88,31 +92,52 @@ def run(
         raise typer.Exit(0)
     start = time.perf_counter()
     if resume or retry_errors:
-        from ..gate.check import resume_run
-        from ..run.options import check_flags
-        from ..run.resume import describe, prepare
-
-        targets = suites or []
-        if len(targets) > 1:
-            raise UserError("--resume takes at most one argument, the run id: the suites "
-                            "and options come from the run",
-                            hint="promptctl run --resume [RUN]; start a new run to choose "
-                                 "suites")
-        target = prepare(project, targets[0] if targets else None, concurrency=concurrency)
-        check_flags(target.run_id, target.options, options, explicit_flags(ctx))
-        if not quiet:
-            output.err.print(describe(target, retry_errors), highlight=False, markup=False)
-        with output.progress(not quiet) as (set_total, advance):
-            result = resume_run(project, target, retry_errors=retry_errors,
-                                on_plan=set_total, on_record=advance)
+        result = _resume(ctx, project, suites or [], options, concurrency,
+                         retry_errors=retry_errors, quiet=quiet)
     else:
-        loaded = common.load_suites(project, suites, model)
-        if not common.select_changed(project, loaded, options, changed_since):
-            raise typer.Exit(0)
-        with output.progress(not quiet) as (set_total, advance):
-            result = run_suites(project, loaded, options, on_plan=set_total,
-                                on_record=advance)
+        result = _run_new(project, suites, model, options, changed_since, quiet=quiet)
     output.show_results(result, time.perf_counter() - start, quiet=quiet, verbose=verbose)
     if output_file:  # reading the records back only when a report needs them
         write_outputs(output_file, ReportData.of(result), output.wrote)
     raise typer.Exit(int(result.exit_code))
+
+
+def _resume(ctx: typer.Context, project: Project, targets: list[str],
+            options: RunOptions, concurrency: int | None, *, retry_errors: bool,
+            quiet: bool) -> RunResult:
+    """--resume / --retry-errors: continue the run named by the one argument (default:
+    the latest) with its own suites and options; flags given again must agree."""
+    # in-function, like every import of a command's body: start-up speed
+    from ..errors import UserError
+    from ..gate.check import resume_run
+    from ..run.options import check_flags
+    from ..run.resume import describe, prepare
+    from . import output
+
+    if len(targets) > 1:
+        raise UserError("--resume takes at most one argument, the run id: the suites "
+                        "and options come from the run",
+                        hint="promptctl run --resume [RUN]; start a new run to choose "
+                             "suites")
+    target = prepare(project, targets[0] if targets else None, concurrency=concurrency)
+    check_flags(target.run_id, target.options, options, explicit_flags(ctx))
+    if not quiet:
+        output.err.print(describe(target, retry_errors), highlight=False, markup=False)
+    with output.progress(not quiet) as (set_total, advance):
+        return resume_run(project, target, retry_errors=retry_errors,
+                          on_plan=set_total, on_record=advance)
+
+
+def _run_new(project: Project, suites: list[str] | None, model: list[str] | None,
+             options: RunOptions, changed_since: str | None, *, quiet: bool) -> RunResult:
+    """A new run of the suites (only the cells changed since a git ref with
+    --changed-since; exit 0 at once when none did)."""
+    # in-function, like every import of a command's body: start-up speed
+    from ..run.runner import run_suites
+    from . import output
+
+    loaded = common.load_suites(project, suites, model)
+    if not common.select_changed(project, loaded, options, changed_since):
+        raise typer.Exit(0)
+    with output.progress(not quiet) as (set_total, advance):
+        return run_suites(project, loaded, options, on_plan=set_total, on_record=advance)
