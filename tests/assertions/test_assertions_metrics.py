@@ -6,6 +6,8 @@ from __future__ import annotations
 import random
 import re
 import string
+import subprocess
+import sys
 from collections import Counter
 from typing import Any
 
@@ -478,3 +480,60 @@ def test_luhn_and_iban_checks():
     assert luhn("4111111111111111") and not luhn("4111111111111112")
     assert luhn("79927398713") and not luhn("79927398710")
     assert iban_ok("GB82 WEST 1234 5698 7654 32") and not iban_ok("GB82 WEST 1234 5698 7654")
+
+
+@pytest.mark.parametrize(("number", "valid"), [
+    ("4111 1111 1111 1111", True), ("4111 1111 1111 1113", False),
+    ("5555-5555-5555-4444", True), ("5555-5555-5555-4445", False),
+    ("378282246310005", True), ("378282246310006", False),  # Amex, 15 digits
+    ("4222222222222", True), ("4222222222223", False),  # Visa, 13 digits
+    ("6011 0009 9013 9424", True),
+])
+def test_a_card_number_counts_only_when_it_passes_luhn(number, valid):
+    digits = number.replace(" ", "").replace("-", "")
+    found = find_pii(f"card {number} on file", ("card",))
+    assert found == ({"card": ["****" + digits[-4:]]} if valid else {})
+
+
+@pytest.mark.parametrize(("text", "valid"), [
+    ("NL91 ABNA 0417 1643 00", True),
+    ("NL92 ABNA 0417 1643 00", False),  # the right format, wrong check digits
+    ("NL91 ABNA 0417 1643 01", False),  # one account digit off
+    ("GB83 WEST 1234 5698 7654 32", False),
+    ("DE88370400440532013000", False),
+    ("CH93 0076 2011 6238 5295 7", True),
+    ("NO93 8601 1117 947", True),  # the shortest, 15 characters
+    # the registry's example; its Belgian account check (left out) would refuse it
+    ("BE68 5390 0754 7034", True),
+    # mod-97 holds, but no country has this format: not an IBAN
+    ("GB88 WEST 1234 5698 7654 3", False),  # one character short for GB
+    ("XX57 WEST 1234 5698 7654 32", False),  # no such country
+])
+def test_an_iban_counts_only_with_its_check_digits_and_its_countrys_format(text, valid):
+    assert iban_ok(text) is valid
+    found = find_pii(f"pay to {text} today")
+    assert found == ({"iban": ["****" + text.replace(" ", "")[-4:]]} if valid else {})
+    assert check({"type": "not-pii"}, f"pay to {text} today").passed is not valid
+
+
+def test_lint_does_not_import_the_number_validators(make_project):
+    """python-stdnum is imported when a pii check first looks at a number, not before."""
+    root = make_project({
+        "prompts/p.yaml": "prompts:\n  a: {template: 'card {{ n }}'}\n",
+        "suites/s.yaml": "prompts: [p.a]\nmodels: [echo]\n"
+                         "defaults: {assert: [{type: not-pii}]}\n"
+                         "cases: [{id: x, vars: {n: '4111 1111 1111 1111'}}]\n",
+    })
+    code = ("import sys\n"
+            "from promptctl.cli.main import app\n"
+            "for args in (['--help'], ['lint'], ['run', '-q']):\n"
+            "    try:\n"
+            "        app(args)\n"
+            "    except SystemExit as exc:\n"
+            "        print('AFTER', args[0], exc.code, 'stdnum' in sys.modules)\n")
+    proc = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True,
+                          text=True, timeout=60)
+    after = [ln for ln in proc.stdout.splitlines() if ln.startswith("AFTER ")]
+    # the run's output holds a card number: its not-pii check fails, and imported stdnum
+    assert after == ["AFTER --help 0 False", "AFTER lint 0 False", "AFTER run 1 True"], \
+        proc.stdout + proc.stderr
