@@ -24,10 +24,12 @@ from typing import Any
 import jinja2
 import jinja2.meta
 
+from ..assertions.base import AssertionSpecError
+from ..assertions.custom import check_file
 from ..boundary import is_readable_input, read_bytes
 from ..errors import UserError
 from ..results import CellKey
-from ..schema import PromptCollection
+from ..schema import AssertionSpec, PromptCollection
 from . import templates
 from .project import CONFIG_NAMES, Project, PromptRef, iter_prompt_texts
 from .suites import Case, Suite, _csv_rows, _jsonl_rows, case_matches
@@ -105,7 +107,23 @@ def case_inputs(project: Project, suite: Suite, case: Case) -> set[Input]:
         judge = spec.options.get("judge_prompt")
         if isinstance(judge, str):
             out |= prompt_inputs(project, project.prompt(judge))
+        source = python_check_file(project, spec)
+        if source is not None:
+            out.add((source, ()))
     return out
+
+
+def python_check_file(project: Project, spec: AssertionSpec) -> Path | None:
+    """The source file of a `python` (or `not-python`) check: its verdicts change when
+    that file does. None for any other type, or one that does not resolve (the suite's
+    validation has already said so)."""
+    if spec.type.removeprefix("not-") != "python" or not isinstance(spec.value, str):
+        return None
+    module = spec.value.strip().rpartition(":")[0]
+    try:
+        return check_file(spec.value.strip(), module, project.root).resolve()
+    except AssertionSpecError:
+        return None
 
 
 def cell_inputs(project: Project, suites: Sequence[Suite]) -> dict[CellKey, set[Input]]:

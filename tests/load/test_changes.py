@@ -115,6 +115,19 @@ def test_editing_one_prompt_runs_only_its_cases(repo, cli, scripted):
     assert prompts_called(scripted) == ["B2 1"]
 
 
+def test_editing_a_python_check_runs_the_cases_that_use_it(repo, cli, scripted):
+    (repo / "checks.py").write_text("def ok(output, ctx):\n    return True\n")
+    edit(repo, "suites/s2.yaml", "defaults: {assert: [{type: contains, value: echo}]}",
+         "defaults: {assert: [{type: python, value: 'checks.py:ok'}]}")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", "a python check")
+    edit(repo, "checks.py", "return True", "return len(output) > 0")
+    res = run_changed(cli)
+    assert res.exit_code == 0, res.output
+    assert f"1 of {TOTAL} cases changed since HEAD" in res.output
+    assert prompts_called(scripted) == ["B 1"]
+
+
 def test_a_killed_changed_since_run_resumes_with_its_own_selection(repo, cli, scripted):
     edit(repo, "prompts/p.yaml", 'b: {template: "B {{ q }}"}', 'b: {template: "B2 {{ q }}"}')
     res = run_changed(cli)
