@@ -33,6 +33,7 @@ def diff(
 ) -> None:
     """Compare a run with the baselines, case by case: fixed, broken, still failing,
     changed, new, removed, and fingerprint changes. Same exit codes as `check`."""
+    # deferred: keeps --help fast
     from ..gate.check import diff_saved
     from ..reports import ReportData
     from .diffview import show_report, verdict_line

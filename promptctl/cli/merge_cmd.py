@@ -31,6 +31,7 @@ def merge(
     Exit 0 when the runs were joined (the verdict comes from `diff`), 2 when they
     cannot be: a shard missing or unfinished, different options, or the same call
     with different results in two runs."""
+    # deferred: keeps --help fast
     from ..boundary import display_path
     from ..reports import RUN_FORMATS, ReportData
     from ..run.sharding import merge_runs

@@ -22,6 +22,7 @@ def models(
 
     Exit 0 when all answer, 3 when any is unreachable, 2 when any is misconfigured
     (a missing key, a missing model file)."""
+    # deferred: keeps --help fast
     from rich.table import Table
     from rich.text import Text
 

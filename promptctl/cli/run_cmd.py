@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from ..errors import UserError
 from . import common
 from .funnel import funnel
 
@@ -27,12 +28,11 @@ WatchOpt = Annotated[bool, typer.Option(
     "file or promptctl.yaml run again only the cases it affects; Ctrl-C stops.")]
 
 
-
 def explicit_flags(ctx: typer.Context) -> set[str]:
     """The plan-shaping flags given on the command line (not left at their default)."""
-    out = set()
-    from ..run.options import PLAN_FLAGS
+    from ..run.options import PLAN_FLAGS  # deferred: keeps --help fast
 
+    out = set()
     for f in PLAN_FLAGS:
         source = ctx.get_parameter_source(f.param)
         if source is not None and source.name not in ("DEFAULT", "DEFAULT_MAP"):
@@ -68,7 +68,7 @@ def run(
 
     Exit 0 when every case passed, 1 when any failed, 3 when errors left cases without
     a verdict, 2 for bad input."""
-    from ..errors import UserError
+    # deferred: keeps --help fast
     from ..reports import RUN_FORMATS, ReportData
     from ..run.runner import run_suites
     from . import output
@@ -90,6 +90,7 @@ def run(
         raise typer.Exit(0)
     start = time.perf_counter()
     if resume or retry_errors:
+        # deferred: only with --resume; keeps run fast
         from ..gate.check import resume_run
         from ..run.options import check_flags
         from ..run.resume import describe, prepare
