@@ -59,12 +59,8 @@ def lint_project(project: Project, paths: Sequence[str] = ()) -> list[Finding]:
     findings: list[Finding] = lint_config(project) if not paths else []
     prompt_files, suite_files = _classify(project, paths)
 
-    prompts: dict[str, PromptRef] = {}
-    for path in prompt_files:
-        try:
-            prompts.update(project.load_collection(path))
-        except UserError as exc:
-            findings.append(Finding.from_error(exc))
+    prompts = _load_prompts(project, prompt_files, findings, every=not paths or
+                            bool(suite_files))
     for ref in prompts.values():
         findings.extend(_lint_prompt(project, ref))
 
@@ -76,6 +72,34 @@ def lint_project(project: Project, paths: Sequence[str] = ()) -> list[Finding]:
             continue
         findings.extend(_lint_suite(project, suite))
     return sorted(set(findings), key=lambda f: (f.file or "", f.line or 0, f.message))
+
+
+def _load_prompts(project: Project, files: list[Path], findings: list[Finding], *,
+                  every: bool) -> dict[str, PromptRef]:
+    """The prompts of `files`. With `every` (the suites need all of prompts/) those of
+    prompts/ come from project.prompts, which the suites then use as they are: each
+    collection is read, validated and compiled once. If any collection fails there,
+    each file is loaded on its own instead, so that every broken file is reported, not
+    only the first."""
+    prompts: dict[str, PromptRef] = {}
+    rest = files
+    if every:
+        try:
+            loaded = project.prompts
+        except UserError:
+            pass
+        else:
+            shared = {p.resolve() for p in project.prompt_paths()}
+            wanted = {p.resolve() for p in files} & shared
+            prompts = {rid: ref for rid, ref in loaded.items()
+                       if Path(ref.file).resolve() in wanted}
+            rest = [p for p in files if p.resolve() not in shared]  # e.g. prompts/sub/
+    for path in rest:
+        try:
+            prompts.update(project.load_collection(path))
+        except UserError as exc:
+            findings.append(Finding.from_error(exc))
+    return prompts
 
 
 def _classify(project: Project, paths: Sequence[str]) -> tuple[list[Path], list[Path]]:
