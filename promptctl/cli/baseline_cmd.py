@@ -1,6 +1,6 @@
 """`promptctl baseline update`: write baselines/ from a fresh run or a saved one."""
 
-from __future__ import annotations
+# no `from __future__ import annotations`: see cli/main.py
 
 import time
 from typing import Annotated

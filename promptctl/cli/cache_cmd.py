@@ -1,6 +1,6 @@
 """`promptctl cache stats|clear`."""
 
-from __future__ import annotations
+# no `from __future__ import annotations`: see cli/main.py
 
 import typer
 

@@ -1,6 +1,6 @@
 """`promptctl compare A B [SUITES...]`: is B better than A? Paired, case by case."""
 
-from __future__ import annotations
+# no `from __future__ import annotations`: see cli/main.py
 
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -87,14 +87,14 @@ def compare(
     raise typer.Exit(int(comp.exit_code))
 
 
-def _style(comp: Comparison) -> str:
+def _style(comp: "Comparison") -> str:
     hit = next((d for d in comp.differences if d.significant), None)
     if hit is None:
         return "bold"
     return "bold green" if hit.diff > 0 else "bold red"
 
 
-def show(comp: Comparison, *, verbose: bool) -> None:
+def show(comp: "Comparison", *, verbose: bool) -> None:
     # deferred: keeps --help fast
     from rich.table import Table
     from rich.text import Text

@@ -1,6 +1,6 @@
 """`promptctl diff [RUN]`: compare a finished run with the baselines."""
 
-from __future__ import annotations
+# no `from __future__ import annotations`: see cli/main.py
 
 from typing import Annotated
 

@@ -1,6 +1,6 @@
 """`promptctl init [DIR]`: scaffold a working project."""
 
-from __future__ import annotations
+# no `from __future__ import annotations`: see cli/main.py
 
 from pathlib import Path
 from typing import Annotated

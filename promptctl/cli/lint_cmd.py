@@ -1,6 +1,6 @@
 """`promptctl lint`: static checks, no model loaded; fast enough for pre-commit."""
 
-from __future__ import annotations
+# no `from __future__ import annotations`: see cli/main.py
 
 import sys
 from typing import Annotated

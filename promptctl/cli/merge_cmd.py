@@ -1,7 +1,7 @@
 """`promptctl merge RUN...`: join shard runs into one run that diff, reports and
 `baseline update --run` accept."""
 
-from __future__ import annotations
+# no `from __future__ import annotations`: see cli/main.py
 
 from typing import Annotated
 

@@ -1,6 +1,6 @@
 """`promptctl models`: configured models and whether each is reachable."""
 
-from __future__ import annotations
+# no `from __future__ import annotations`: see cli/main.py
 
 from typing import Annotated
 

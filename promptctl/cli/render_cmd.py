@@ -1,9 +1,8 @@
 """`promptctl render`: print a prompt's rendered messages."""
 
-from __future__ import annotations
+# no `from __future__ import annotations`: see cli/main.py
 
 import difflib
-import json
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -31,7 +30,10 @@ def render(
     config: common.ConfigOpt = None,
 ) -> None:
     """Render a prompt with variables and print the messages a model would see."""
-    from ..load.rendering import render_messages  # deferred: keeps --help fast
+    # deferred: keeps --help fast
+    import json
+
+    from ..load.rendering import render_messages
 
     project = common.project(config)
     ref = project.prompt(prompt)
@@ -79,10 +81,12 @@ def _as_lines(messages: list[dict[str, str]]) -> list[str]:
     return lines
 
 
-def _show_diff(ref: PromptRef, old_ref: PromptRef, variables: dict,
+def _show_diff(ref: "PromptRef", old_ref: "PromptRef", variables: dict,
                messages: list[dict[str, str]], git_ref: str, *, as_json: bool) -> None:
     """The prompt rendered as it was at git_ref and as it is now, with the same vars."""
     # deferred: keeps --help fast
+    import json
+
     from rich.text import Text
 
     from ..load.rendering import render_messages
