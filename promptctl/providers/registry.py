@@ -35,6 +35,12 @@ def names() -> list[str]:
     return sorted({*BUILTIN, *_plugins()})
 
 
+def is_known(name: str) -> bool:
+    """A built-in provider or a plugin's. The entry points (a read of every installed
+    distribution's metadata: ~15 ms) are scanned only for a name that is not built in."""
+    return name in BUILTIN or name in _plugins()
+
+
 def provider_class(name: str) -> type[Provider]:
     target = BUILTIN.get(name) or _plugins().get(name)
     if target is None:
