@@ -19,7 +19,8 @@ from ..boundary import display_path
 from ..errors import UserError
 from . import templates
 from .project import YAML_SUFFIXES, Project, PromptRef, iter_prompt_texts, missing_model_file
-from .suites import Suite, load_suite
+from .rendering import render_messages
+from .suites import RENDERED_OPTIONS, Suite, _row_case, load_rows, load_suite
 
 
 @dataclass(frozen=True)
@@ -162,8 +163,6 @@ def _raw_assert_texts(project: Project, suite: Suite) -> list[str]:
     """Every template an assertion carries as written (before the case's vars fill
     it): values, the options rendered with the vars, transforms; data-file rows' own
     assertions are read from the rows."""
-    from .suites import RENDERED_OPTIONS
-
     texts: list[str] = []
     specs = [*suite.spec.defaults.assert_]
     for c in suite.spec.cases:
@@ -180,8 +179,6 @@ def _raw_assert_texts(project: Project, suite: Suite) -> list[str]:
 
 def _row_asserts(project: Project, suite: Suite) -> list[Any]:
     """The assertions data-file rows carry, unrendered (the suite loaded, so they read)."""
-    from .suites import _row_case, load_rows
-
     out: list[Any] = []
     for i, cspec in enumerate(suite.spec.cases):
         if cspec.from_ is None:
@@ -253,8 +250,6 @@ def _render_case(ref: PromptRef, case: Any, failed: set[tuple[str, str | None, i
                  ) -> list[Finding]:
     """Render the case as `run` would (no model is involved) for what only data shows:
     a filter on the wrong type, a division by zero. One finding per template line."""
-    from .rendering import render_messages
-
     try:
         render_messages(ref, case.vars, file=case.file, line=case.line, case=case.id)
     except UserError as exc:

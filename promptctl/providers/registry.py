@@ -9,7 +9,8 @@ import functools
 import importlib
 from typing import TYPE_CHECKING, NoReturn
 
-from ..errors import UserError
+from ..contain import describe, escapes
+from ..errors import InfraError, PromptctlError, UserError
 
 if TYPE_CHECKING:
     from ..schema import ModelEntry
@@ -26,7 +27,7 @@ ENTRY_POINT_GROUP = "promptctl.providers"
 
 @functools.lru_cache(maxsize=1)
 def _plugins() -> dict[str, str]:
-    from importlib.metadata import entry_points
+    from importlib.metadata import entry_points  # deferred: only for plugin names
 
     return {ep.name: ep.value for ep in entry_points(group=ENTRY_POINT_GROUP)}
 
@@ -71,9 +72,6 @@ def get_provider(entry: ModelEntry, alias: str) -> Provider:
 def _contained(exc: BaseException, what: str) -> NoReturn:
     """A plugin that fails to load is an error of the environment (exit 3), whatever
     it raised; only a real Ctrl-C and promptctl's own errors pass as they are."""
-    from ..contain import describe, escapes
-    from ..errors import InfraError, PromptctlError
-
     if isinstance(exc, PromptctlError) or escapes(exc):
         raise exc
     raise InfraError(f"{what} {describe(exc)}",
