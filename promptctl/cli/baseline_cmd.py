@@ -1,6 +1,6 @@
 """`promptctl baseline update`: write baselines/ from a fresh run or a saved one."""
 
-from __future__ import annotations
+# no `from __future__ import annotations`: see cli/main.py
 
 import time
 from typing import Annotated
@@ -35,6 +35,7 @@ def update(
     fingerprint. With --filter only the matching cases are replaced.
 
     Never runs as a side effect of another command: updates are always explicit."""
+    # deferred: keeps --help fast
     from ..boundary import display_path
     from ..gate.check import load_baselines, update_baselines
     from ..run.meta import load_run

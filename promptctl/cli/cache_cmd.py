@@ -1,6 +1,6 @@
 """`promptctl cache stats|clear`."""
 
-from __future__ import annotations
+# no `from __future__ import annotations`: see cli/main.py
 
 import typer
 
@@ -15,6 +15,7 @@ app = typer.Typer(help="Inspect or clear the response cache in .promptctl/.",
 @funnel
 def stats(config: common.ConfigOpt = None) -> None:
     """Entries, hits and size of the response cache, per model."""
+    # deferred: keeps --help fast
     from ..run.cache import open_cache
     from .output import out
 
@@ -33,6 +34,7 @@ def stats(config: common.ConfigOpt = None) -> None:
 @funnel
 def clear(config: common.ConfigOpt = None) -> None:
     """Delete every cached response."""
+    # deferred: keeps --help fast
     from ..run.cache import open_cache
     from .output import out
 

@@ -8,7 +8,6 @@ from typing import Annotated
 
 import typer
 
-from ..reports import ReportData, check_outputs, write_outputs
 from . import common
 from .funnel import funnel
 
@@ -51,9 +50,12 @@ def check(
     Exit 0 when nothing regressed, 1 when something did, 2 for bad input (including a
     suite with no baseline), 3 when errors left cases without a verdict. A case that
     already failed in the baseline is not a regression."""
+    # deferred: keeps --help fast
     from ..gate.check import check as run_check
+    from ..reports import ReportData, check_outputs, write_outputs
+    from ..run.plan import plan
     from . import output
-    from .diffview import show_report
+    from .diffview import show_report, verdict_line
 
     check_outputs(output_file)
     project = common.project(config)
@@ -63,8 +65,6 @@ def check(
                                  max_repeat, resample, shard)
     if not common.select_changed(project, loaded, options, changed_since):
         raise typer.Exit(0)
-    from ..run.plan import plan
-
     plan(project, loaded, options)  # a template error comes before a missing baseline
     start = time.perf_counter()
     with output.progress(not quiet) as (set_total, advance):
@@ -75,8 +75,6 @@ def check(
     if not quiet:
         show_report(report, verbose=verbose)
     else:
-        from .diffview import verdict_line
-
         output.out.print(verdict_line(report))
     write_outputs(output_file, ReportData.of(result, report), output.wrote)
     raise typer.Exit(int(report.exit_code))

@@ -1,4 +1,8 @@
-"""Options shared by several commands, and the helpers that read them."""
+"""Options shared by several commands, and the helpers that read them.
+
+Every command module imports this one, and `promptctl --help` imports every command
+module: at module level only typer, the stdlib and promptctl.errors (stdlib only). The
+loaders and the runner are imported inside the helpers that use them."""
 
 from __future__ import annotations
 
@@ -8,10 +12,10 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from ..errors import UserError
-from ..load.project import Project, load_project
-from ..load.suites import Suite
 
 if TYPE_CHECKING:
+    from ..load.project import Project
+    from ..load.suites import Suite
     from ..run.options import RunOptions
 
 SuitesArg = Annotated[list[str] | None, typer.Argument(
@@ -58,6 +62,8 @@ VarOpt = Annotated[list[str] | None, typer.Option(
 
 
 def project(config: Path | None) -> Project:
+    from ..load.project import load_project  # deferred: keeps --help fast
+
     return load_project(config=config)
 
 
@@ -66,7 +72,7 @@ def check_state(proj: Project, key: str = "state") -> None:
     e.g. baselines) must be a directory that can be written, or be creatable there:
     checked before any model call, so a run never dies half-way with nothing recorded.
     Nothing is created here."""
-    from ..reports import unwritable_dir
+    from ..reports import unwritable_dir  # deferred: keeps --help fast
 
     target = proj.root / getattr(proj.config.paths, key)
     existing = target
@@ -80,7 +86,7 @@ def check_state(proj: Project, key: str = "state") -> None:
         problem = f"{existing} is a file, not a directory"
     if problem is None:
         return
-    from ..boundary import display_path
+    from ..boundary import display_path  # deferred: keeps --help fast
 
     shown = display_path(target)
     src = proj.config_source
@@ -99,6 +105,7 @@ def load_suites(proj: Project, targets: list[str] | None, models: list[str] | No
     """The suites named on the command line (default: all), with -m applied. A local
     model file that is missing is refused here, naming where it is written, before a
     run folder exists."""
+    # deferred: keeps --help fast
     from ..load.project import missing_model_file
     from ..load.suites import load_suite
 
@@ -122,6 +129,7 @@ def load_suites(proj: Project, targets: list[str] | None, models: list[str] | No
 def run_options(model: list[str] | None, repeat: str | None, concurrency: int | None,
                 no_cache: bool, filter: str | None, max_repeat: int = 5,
                 resample: bool = False, shard: str | None = None) -> RunOptions:
+    # deferred: keeps --help fast
     import secrets
 
     from ..run.options import RunOptions
@@ -158,6 +166,7 @@ def select_changed(proj: Project, suites: list[Suite], options: RunOptions,
     are. False when none changed (the caller exits 0 with that message)."""
     if ref is None:
         return True
+    # deferred: keeps --help fast
     from ..load import deps
     from .output import err, out
 

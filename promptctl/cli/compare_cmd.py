@@ -1,14 +1,13 @@
 """`promptctl compare A B [SUITES...]`: is B better than A? Paired, case by case."""
 
-from __future__ import annotations
+# no `from __future__ import annotations`: see cli/main.py
 
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.table import Table
-from rich.text import Text
 
+from ..errors import UserError
 from . import common
 from .check_cmd import AlphaOpt
 from .funnel import funnel
@@ -58,7 +57,9 @@ def compare(
 
     Exit 0 when the comparison ran (whatever it found), 2 for bad input, 3 when errors
     left cases without a verdict."""
-    from ..errors import UserError
+    # deferred: keeps --help fast
+    from rich.text import Text
+
     from ..gate.compare import classify_pair, compare_targets
     from ..reports import check_output_path
     from ..reports.compare_report import FORMATS, write
@@ -86,14 +87,18 @@ def compare(
     raise typer.Exit(int(comp.exit_code))
 
 
-def _style(comp: Comparison) -> str:
+def _style(comp: "Comparison") -> str:
     hit = next((d for d in comp.differences if d.significant), None)
     if hit is None:
         return "bold"
     return "bold green" if hit.diff > 0 else "bold red"
 
 
-def show(comp: Comparison, *, verbose: bool) -> None:
+def show(comp: "Comparison", *, verbose: bool) -> None:
+    # deferred: keeps --help fast
+    from rich.table import Table
+    from rich.text import Text
+
     from ..reports.compare_report import _tally, changed
     from .output import out, short
 

@@ -1,6 +1,6 @@
 """`promptctl diff [RUN]`: compare a finished run with the baselines."""
 
-from __future__ import annotations
+# no `from __future__ import annotations`: see cli/main.py
 
 from typing import Annotated
 
@@ -26,6 +26,7 @@ def diff(
 ) -> None:
     """Compare a run with the baselines, case by case: fixed, broken, still failing,
     changed, new, removed, and fingerprint changes. Same exit codes as `check`."""
+    # deferred: keeps --help fast
     from ..gate.check import diff_saved
     from ..reports import ReportData, check_outputs, write_outputs
     from .diffview import show_report, verdict_line

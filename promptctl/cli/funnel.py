@@ -34,7 +34,7 @@ def funnel(fn: F) -> F:
         except typer.Exit:
             raise
         except SystemExit as exc:  # promptctl never calls sys.exit: user code did
-            from ..contain import describe
+            from ..contain import describe  # deferred: keeps --help fast
 
             print(f"error: code of the project {describe(exc)}; promptctl stopped "
                   "without a verdict", file=sys.stderr)

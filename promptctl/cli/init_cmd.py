@@ -1,6 +1,6 @@
 """`promptctl init [DIR]`: scaffold a working project."""
 
-from __future__ import annotations
+# no `from __future__ import annotations`: see cli/main.py
 
 from pathlib import Path
 from typing import Annotated
@@ -22,6 +22,7 @@ def init(
     """Create promptctl.yaml, a prompt, a suite, its baseline, a pre-commit config, a
     GitHub workflow and a .gitignore entry. `promptctl init && promptctl check` passes
     at once on the embedded model. Refuses to overwrite files unless --force."""
+    # deferred: keeps --help fast
     from ..boundary import display_path
     from ..gate.check import update_baselines
     from ..load.project import load_project

@@ -1,6 +1,6 @@
 """`promptctl lint`: static checks, no model loaded; fast enough for pre-commit."""
 
-from __future__ import annotations
+# no `from __future__ import annotations`: see cli/main.py
 
 import sys
 from typing import Annotated
@@ -8,7 +8,6 @@ from typing import Annotated
 import typer
 
 from ..errors import ExitCode
-from ..load.lint import lint_project, lint_summary
 from . import common
 from .funnel import funnel
 
@@ -25,6 +24,8 @@ def lint(
 
     Exit 0 when clean, 1 when there are warnings, 2 when there are errors that `run`
     would refuse."""
+    from ..load.lint import lint_project, lint_summary  # deferred: keeps --help fast
+
     project = common.project(config)
     findings = lint_project(project, paths or [])
     for finding in findings:

@@ -1,7 +1,7 @@
 """`promptctl merge RUN...`: join shard runs into one run that diff, reports and
 `baseline update --run` accept."""
 
-from __future__ import annotations
+# no `from __future__ import annotations`: see cli/main.py
 
 from typing import Annotated
 
@@ -31,6 +31,7 @@ def merge(
     Exit 0 when the runs were joined (the verdict comes from `diff`), 2 when they
     cannot be: a shard missing or unfinished, different options, or the same call
     with different results in two runs."""
+    # deferred: keeps --help fast
     from ..boundary import display_path
     from ..reports import RUN_FORMATS, ReportData, check_outputs, write_outputs
     from ..run.sharding import merge_runs

@@ -1,6 +1,6 @@
 """`promptctl models`: configured models and whether each is reachable."""
 
-from __future__ import annotations
+# no `from __future__ import annotations`: see cli/main.py
 
 from typing import Annotated
 
@@ -22,6 +22,7 @@ def models(
 
     Exit 0 when all answer, 3 when any is unreachable, 2 when any is misconfigured
     (a missing key, a missing model file)."""
+    # deferred: keeps --help fast
     from rich.table import Table
     from rich.text import Text
 

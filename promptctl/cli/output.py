@@ -18,11 +18,13 @@ from rich.text import Text
 
 from ..results import CallRecord, CellKey
 from ..run.summary import Summary
+from ..stats import wilson
 
 if TYPE_CHECKING:
     from pathlib import Path
 
     from ..run.runner import RunResult
+
 
 def _console(stderr: bool = False) -> Console:
     """Off a terminal (CI logs, pipes) rich would assume 80 columns and squeeze the
@@ -67,7 +69,7 @@ def progress(enabled: bool) -> Iterator[Any]:
     if not enabled or not err.is_terminal:
         yield (lambda total: None), (lambda rec: None)
         return
-    from rich.progress import (
+    from rich.progress import (  # deferred: only on a terminal; keeps start-up fast
         BarColumn,
         MofNCompleteColumn,
         Progress,
@@ -140,8 +142,6 @@ def results_table(records: Sequence[CallRecord], *, verbose: bool) -> tuple[Tabl
 def _cell_rows(records: Sequence[CallRecord]) -> list[tuple[str, CallRecord, str | None]]:
     """One row per cell: its status (pass, fail, flaky, error), the sample to show (the
     first failing one), and 'k/n [lo-hi]'."""
-    from ..stats import wilson
-
     cells: dict[CellKey, list[CallRecord]] = {}
     for r in records:
         cells.setdefault(r.cell, []).append(r)

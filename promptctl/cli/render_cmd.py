@@ -1,17 +1,18 @@
 """`promptctl render`: print a prompt's rendered messages."""
 
-from __future__ import annotations
+# no `from __future__ import annotations`: see cli/main.py
 
-import json
-from typing import Annotated
+import difflib
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from ..errors import UserError
-from ..load.project import PromptRef
-from ..load.rendering import render_messages
+from ..errors import UserError, suggest
 from . import common
 from .funnel import funnel
+
+if TYPE_CHECKING:
+    from ..load.project import PromptRef
 
 
 @funnel
@@ -29,6 +30,11 @@ def render(
     config: common.ConfigOpt = None,
 ) -> None:
     """Render a prompt with variables and print the messages a model would see."""
+    # deferred: keeps --help fast
+    import json
+
+    from ..load.rendering import render_messages
+
     project = common.project(config)
     ref = project.prompt(prompt)
     variables: dict = {}
@@ -38,13 +44,11 @@ def render(
         if not sep or not suite_name or not case_id:
             raise UserError(f"bad --case '{case}'", hint="write --case SUITE:CASE")
         (path,) = project.suite_paths([suite_name])
-        from ..load.suites import load_suite  # only with --case: keeps render quick
+        from ..load.suites import load_suite  # deferred: only with --case; keeps render fast
 
         suite = load_suite(project, path)
         found = next((c for c in suite.cases if c.id == case_id), None)
         if found is None:
-            from ..errors import suggest
-
             raise UserError(f"no case '{case_id}' in suite {suite.file}",
                             hint=suggest(case_id, [c.id for c in suite.cases])
                             or "list the case ids in the suite file")
@@ -52,7 +56,7 @@ def render(
         where = {"file": found.file, "line": found.line, "case": found.id}
     variables.update(common.parse_vars(var))
     if diff is not None:
-        from ..load.deps import prompt_at
+        from ..load.deps import prompt_at  # deferred: only with --diff; keeps render fast
 
         old_ref = prompt_at(project, ref, diff)  # a bad ref fails before any rendering
         _show_diff(ref, old_ref, variables, render_messages(ref, variables, **where), diff,
@@ -62,7 +66,7 @@ def render(
     if as_json:
         print(json.dumps(messages, indent=2, ensure_ascii=False))
         return
-    from .output import out, write_raw
+    from .output import out, write_raw  # deferred: keeps --help fast
 
     for msg in messages:
         out.print(msg["role"], style="bold cyan", markup=False)
@@ -77,13 +81,15 @@ def _as_lines(messages: list[dict[str, str]]) -> list[str]:
     return lines
 
 
-def _show_diff(ref: PromptRef, old_ref: PromptRef, variables: dict,
+def _show_diff(ref: "PromptRef", old_ref: "PromptRef", variables: dict,
                messages: list[dict[str, str]], git_ref: str, *, as_json: bool) -> None:
     """The prompt rendered as it was at git_ref and as it is now, with the same vars."""
-    import difflib
+    # deferred: keeps --help fast
+    import json
 
     from rich.text import Text
 
+    from ..load.rendering import render_messages
     from .output import out, write_raw
 
     try:

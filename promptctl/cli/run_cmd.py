@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from ..errors import UserError
 from . import common
 from .funnel import funnel
 
@@ -28,12 +29,11 @@ WatchOpt = Annotated[bool, typer.Option(
     "file or promptctl.yaml run again only the cases it affects; Ctrl-C stops.")]
 
 
-
 def explicit_flags(ctx: typer.Context) -> set[str]:
     """The plan-shaping flags given on the command line (not left at their default)."""
-    out = set()
-    from ..run.options import PLAN_FLAGS
+    from ..run.options import PLAN_FLAGS  # deferred: keeps --help fast
 
+    out = set()
     for f in PLAN_FLAGS:
         source = ctx.get_parameter_source(f.param)
         if source is not None and source.name not in ("DEFAULT", "DEFAULT_MAP"):
@@ -69,7 +69,7 @@ def run(
 
     Exit 0 when every case passed, 1 when any failed, 3 when errors left cases without
     a verdict, 2 for bad input."""
-    from ..errors import UserError
+    # deferred: keeps --help fast
     from ..reports import RUN_FORMATS, ReportData, check_outputs, write_outputs
     from . import output
 
@@ -107,8 +107,7 @@ def _resume(ctx: typer.Context, project: Project, targets: list[str],
             quiet: bool) -> RunResult:
     """--resume / --retry-errors: continue the run named by the one argument (default:
     the latest) with its own suites and options; flags given again must agree."""
-    # in-function, like every import of a command's body: start-up speed
-    from ..errors import UserError
+    # deferred: only with --resume; keeps --help and run fast
     from ..gate.check import resume_run
     from ..run.options import check_flags
     from ..run.resume import describe, prepare
@@ -132,7 +131,7 @@ def _run_new(project: Project, suites: list[str] | None, model: list[str] | None
              options: RunOptions, changed_since: str | None, *, quiet: bool) -> RunResult:
     """A new run of the suites (only the cells changed since a git ref with
     --changed-since; exit 0 at once when none did)."""
-    # in-function, like every import of a command's body: start-up speed
+    # deferred: keeps --help fast
     from ..run.runner import run_suites
     from . import output
 

@@ -19,7 +19,8 @@ from ..boundary import display_path
 from ..errors import UserError
 from . import templates
 from .project import YAML_SUFFIXES, Project, PromptRef, iter_prompt_texts, missing_model_file
-from .suites import Suite, load_suite
+from .rendering import render_messages
+from .suites import RENDERED_OPTIONS, Suite, _row_case, load_rows, load_suite
 
 
 @dataclass(frozen=True)
@@ -59,12 +60,8 @@ def lint_project(project: Project, paths: Sequence[str] = ()) -> list[Finding]:
     findings: list[Finding] = lint_config(project) if not paths else []
     prompt_files, suite_files = _classify(project, paths)
 
-    prompts: dict[str, PromptRef] = {}
-    for path in prompt_files:
-        try:
-            prompts.update(project.load_collection(path))
-        except UserError as exc:
-            findings.append(Finding.from_error(exc))
+    prompts = _load_prompts(project, prompt_files, findings, every=not paths or
+                            bool(suite_files))
     for ref in prompts.values():
         findings.extend(_lint_prompt(project, ref))
 
@@ -76,6 +73,34 @@ def lint_project(project: Project, paths: Sequence[str] = ()) -> list[Finding]:
             continue
         findings.extend(_lint_suite(project, suite))
     return sorted(set(findings), key=lambda f: (f.file or "", f.line or 0, f.message))
+
+
+def _load_prompts(project: Project, files: list[Path], findings: list[Finding], *,
+                  every: bool) -> dict[str, PromptRef]:
+    """The prompts of `files`. With `every` (the suites need all of prompts/) those of
+    prompts/ come from project.prompts, which the suites then use as they are: each
+    collection is read, validated and compiled once. If any collection fails there,
+    each file is loaded on its own instead, so that every broken file is reported, not
+    only the first."""
+    prompts: dict[str, PromptRef] = {}
+    rest = files
+    if every:
+        try:
+            loaded = project.prompts
+        except UserError:
+            pass
+        else:
+            shared = {p.resolve() for p in project.prompt_paths()}
+            wanted = {p.resolve() for p in files} & shared
+            prompts = {rid: ref for rid, ref in loaded.items()
+                       if Path(ref.file).resolve() in wanted}
+            rest = [p for p in files if p.resolve() not in shared]  # e.g. prompts/sub/
+    for path in rest:
+        try:
+            prompts.update(project.load_collection(path))
+        except UserError as exc:
+            findings.append(Finding.from_error(exc))
+    return prompts
 
 
 def _classify(project: Project, paths: Sequence[str]) -> tuple[list[Path], list[Path]]:
@@ -138,8 +163,6 @@ def _raw_assert_texts(project: Project, suite: Suite) -> list[str]:
     """Every template an assertion carries as written (before the case's vars fill
     it): values, the options rendered with the vars, transforms; data-file rows' own
     assertions are read from the rows."""
-    from .suites import RENDERED_OPTIONS
-
     texts: list[str] = []
     specs = [*suite.spec.defaults.assert_]
     for c in suite.spec.cases:
@@ -156,8 +179,6 @@ def _raw_assert_texts(project: Project, suite: Suite) -> list[str]:
 
 def _row_asserts(project: Project, suite: Suite) -> list[Any]:
     """The assertions data-file rows carry, unrendered (the suite loaded, so they read)."""
-    from .suites import _row_case, load_rows
-
     out: list[Any] = []
     for i, cspec in enumerate(suite.spec.cases):
         if cspec.from_ is None:
@@ -229,8 +250,6 @@ def _render_case(ref: PromptRef, case: Any, failed: set[tuple[str, str | None, i
                  ) -> list[Finding]:
     """Render the case as `run` would (no model is involved) for what only data shows:
     a filter on the wrong type, a division by zero. One finding per template line."""
-    from .rendering import render_messages
-
     try:
         render_messages(ref, case.vars, file=case.file, line=case.line, case=case.id)
     except UserError as exc:

@@ -197,10 +197,12 @@ class Project:
         if name.startswith("builtin:") or name.endswith(".gguf"):
             return ModelEntry(provider="llama-cpp", model=name,
                               params=Params(temperature=0, seed=0))
-        if name in registry.names():
-            return ModelEntry(provider=name, model=name)
         provider, sep, model = name.partition(":")
-        if sep and provider in registry.names() and model:
+        if sep and model and provider in registry.BUILTIN:  # no plugin scan: start-up
+            return ModelEntry(provider=provider, model=model)
+        if registry.is_known(name):
+            return ModelEntry(provider=name, model=name)
+        if sep and model and registry.is_known(provider):
             return ModelEntry(provider=provider, model=model)
         configured = sorted(self.config.models) or ["default"]
         hint = suggest(name, [*configured, *registry.names()]) or (
@@ -316,9 +318,9 @@ def load_project(root: Path | None = None, config: Path | None = None) -> Projec
     cfg = validate(ProjectConfig, data, src)
     from ..providers import registry
 
-    known = registry.names()
     for alias, entry in cfg.models.items():
-        if entry.provider not in known:
+        if not registry.is_known(entry.provider):
+            known = registry.names()
             raise src.error(f"unknown provider '{entry.provider}' for model '{alias}'",
                             ("models", alias, "provider"),
                             hint=suggest(entry.provider, known)

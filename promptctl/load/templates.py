@@ -16,6 +16,7 @@ for `lint`."""
 from __future__ import annotations
 
 import functools
+import json
 import os
 import posixpath
 import re
@@ -30,6 +31,7 @@ from jinja2 import nodes
 from jinja2.sandbox import ImmutableSandboxedEnvironment, SandboxedEnvironment
 
 from .. import render_bounds
+from ..boundary import safe_path
 from ..errors import UserError, quote
 from ..schema import Limits
 
@@ -50,8 +52,6 @@ class BoundedLoader(jinja2.FileSystemLoader):
 
     def get_source(self, environment: jinja2.Environment, template: str
                    ) -> tuple[str, str, Any]:
-        from ..boundary import safe_path
-
         pieces = jinja2.loaders.split_template_path(template)
         for searchpath in self.searchpath:
             filename = posixpath.join(searchpath, *pieces)
@@ -81,8 +81,6 @@ def environment(prompts_dir: str, boundary: str | None = None,
 
 
 def _to_json(value: Any, indent: int | None = None) -> str:
-    import json
-
     return json.dumps(value, indent=indent, ensure_ascii=False, sort_keys=indent is not None)
 
 
@@ -364,8 +362,6 @@ def error_location(exc: BaseException, *, file: str | None, line: int | None,
 
 def _shown(path: str) -> str:
     """A template file as the user would type it: relative to the working directory."""
-    import os
-
     try:
         return os.path.relpath(path)
     except ValueError:  # another drive on Windows
@@ -397,8 +393,6 @@ def check_includes(env: SandboxedEnvironment, src: str, *, file: str, line: int 
     so that one that leaves the project's boundary is refused when the prompt is
     compiled (by `run` and `lint` alike), naming `file:line`. Names computed at render
     time are checked by the loader when they are rendered."""
-    from ..errors import UserError
-
     seen: set[str] = set()
 
     def visit(text: str) -> None:

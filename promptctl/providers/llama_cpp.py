@@ -148,7 +148,7 @@ class LlamaCppProvider(Provider):
         with _LOAD_LOCK:
             if key not in _LOADED:
                 try:
-                    import llama_cpp
+                    import llama_cpp  # deferred: loaded with the first model
                 except ImportError:
                     raise missing_extra("llama-cpp-python", "local") from None
                 threads = self.entry.n_threads or max(1, os.cpu_count() or 1)
@@ -156,7 +156,7 @@ class LlamaCppProvider(Provider):
                 if mode == "embed":
                     extra = {"embedding": True,
                              "pooling_type": llama_cpp.LLAMA_POOLING_TYPE_MEAN}
-                from llama_cpp._utils import suppress_stdout_stderr
+                from llama_cpp._utils import suppress_stdout_stderr  # deferred: as above
 
                 try:
                     # llama.cpp prints a pooling notice for embedding contexts even
@@ -185,7 +185,7 @@ class LlamaCppProvider(Provider):
                               continuations: list[str]) -> list[list[float]]:
         """Token logprobs of each continuation as the assistant's reply to messages,
         under the GGUF's own chat template (as lm-evaluation-harness scores choices)."""
-        import numpy as np
+        import numpy as np  # deferred: only for logprob scoring
 
         llm = self._llama("score")
         prompt = self._chat_prompt(llm, messages)
@@ -212,7 +212,7 @@ class LlamaCppProvider(Provider):
 
     @staticmethod
     def _chat_prompt(llm: Any, messages: list[dict[str, str]]) -> str:
-        from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+        from llama_cpp.llama_chat_format import Jinja2ChatFormatter  # deferred: as llama_cpp
 
         template = llm.metadata.get("tokenizer.chat_template")
         if not template:

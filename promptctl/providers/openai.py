@@ -44,7 +44,7 @@ def _sdk() -> Any:
         return loaded
     with _collector_paused():
         try:
-            import openai
+            import openai  # deferred: ~0.4 s, paid by the first hosted call only
         except ImportError:
             raise missing_extra("openai", "openai") from None
     return openai
@@ -431,7 +431,7 @@ def _pooled(embedding: Any) -> list[float]:
 
 
 def _explain(exc: Exception) -> str:
-    import openai
+    openai = _sdk()
 
     if isinstance(exc, openai.APITimeoutError):
         return "request timed out"
