@@ -84,25 +84,31 @@ def load_suite(project: Project, path: Path, *, models: Sequence[str] = ()) -> S
                       line=src.line(("models", i)) if not models else None)
 
     defaults = spec.defaults
+    default_params = defaults.params.set_values()
     base_asserts: list[tuple[AssertionSpec, Loc | None]] = [
         (a, ("defaults", "assert", i)) for i, a in enumerate(defaults.assert_)]
+    resolved = _Resolved(project, src)
     cases: list[Case] = []
     seen: dict[str, str] = {}
     for i, cspec in enumerate(spec.cases):
         loc: Loc = ("cases", i)
+        entry_asserts: list[tuple[AssertionSpec, Loc | None]] = [
+            *base_asserts, *((a, (*loc, "assert", j)) for j, a in enumerate(cspec.assert_))]
+        entry_params = {**default_params, **cspec.params.set_values()}
         if cspec.from_ is not None:
             rows = load_rows(path, project.root, cspec.from_, src, (*loc, "from"),
                              project=project)
+            entry_vars = {**defaults.vars, **cspec.vars}
             for row_file, row_line, row in rows:
-                row_spec = _row_case(row, row_file, row_line)
-                vars_ = {**defaults.vars, **cspec.vars, **row_spec.vars}
-                asserts: list[tuple[AssertionSpec, Loc | None]] = [
-                    *base_asserts,
-                    *((a, (*loc, "assert", j)) for j, a in enumerate(cspec.assert_)),
-                    *((a, None) for a in row_spec.assert_)]
-                case = _make_case(project, src, str(row_spec.id), vars_, asserts,
-                                  {**defaults.params.set_values(), **cspec.params.set_values(),
-                                   **row_spec.params.set_values()},
+                row_spec = _row(row, row_file, row_line)
+                asserts = entry_asserts
+                if row_spec.assert_:
+                    asserts = [*entry_asserts, *((a, None) for a in row_spec.assert_)]
+                row_params = row_spec.params.set_values() if row_spec.params else None
+                case = _make_case(resolved, str(row_spec.id),
+                                  {**entry_vars, **row_spec.vars}, asserts,
+                                  {**entry_params, **row_params} if row_params
+                                  else dict(entry_params),
                                   _first_set(row_spec.threshold, cspec.threshold,
                                              defaults.threshold),
                                   row_file, row_line,
@@ -111,10 +117,7 @@ def load_suite(project: Project, path: Path, *, models: Sequence[str] = ()) -> S
                 cases.append(case)
             continue
         vars_ = {**defaults.vars, **cspec.vars}
-        asserts = [*base_asserts,
-                   *((a, (*loc, "assert", j)) for j, a in enumerate(cspec.assert_))]
-        case = _make_case(project, src, str(cspec.id), vars_, asserts,
-                          {**defaults.params.set_values(), **cspec.params.set_values()},
+        case = _make_case(resolved, str(cspec.id), vars_, entry_asserts, entry_params,
                           _first_set(cspec.threshold, defaults.threshold),
                           file, src.line((*loc, "id"), key=True), cspec.description)
         _check_unique(case, seen)
@@ -138,14 +141,46 @@ def _check_unique(case: Any, seen: dict[str, str]) -> None:
     seen[case.id] = where
 
 
-def _make_case(project: Project, src: Source, case_id: str, vars_: dict[str, Any],
+_ATOMS = (str, int, float, bool, type(None))  # what copy.deepcopy returns as it is
+
+
+def _own_copy(vars_: dict[str, Any]) -> dict[str, Any]:
+    """copy.deepcopy(vars_), without its cost for the plain values most vars hold: a
+    new mapping, every list and mapping in it copied (shared ones stay shared with
+    each other, as deepcopy keeps them)."""
+    memo: dict[int, Any] = {}
+    return {k: v if type(v) in _ATOMS else copy.deepcopy(v, memo) for k, v in vars_.items()}
+
+
+class _Resolved:
+    """The assertions of one suite file as they resolve for its cases. A spec written
+    in the suite (its defaults, an entry) without a template in its value or options
+    resolves the same for every case: it is checked once, for the first case that has
+    it, and its lines are looked up once."""
+
+    def __init__(self, project: Project, src: Source) -> None:
+        self.project = project
+        self.src = src
+        self._static: dict[int, tuple[AssertionSpec, int | None, int | None]] = {}
+
+
+def _make_case(resolved: _Resolved, case_id: str, vars_: dict[str, Any],
                asserts: list[tuple[AssertionSpec, Loc | None]], params: dict[str, Any],
                threshold: float | None, file: str, line: int | None,
-               description: str | None) -> Any:
-    vars_ = copy.deepcopy(vars_)  # the case's own: the merge above shares nested values
+               description: str | None) -> Case:
+    vars_ = _own_copy(vars_)  # the case's own: the merge above shares nested values
+    project, src = resolved.project, resolved.src
     out: list[AssertionSpec] = []
     lines: list[int | None] = []
     for spec, aloc in asserts:
+        static = resolved._static.get(id(spec)) if aloc is not None else None
+        if static is not None and static[0] is spec:
+            _, aline, transform_line = static
+            if spec.transform:
+                _check_transform(spec, vars_, case_id, src.file, transform_line)
+            out.append(spec)
+            lines.append(aline)
+            continue
         aline = src.line(aloc) if aloc is not None else line
         rendered = _render_value(project, spec, vars_, src.file if aloc else file, aline,
                                  case_id)
@@ -163,9 +198,11 @@ def _make_case(project: Project, src: Source, case_id: str, vars_: dict[str, Any
             raise UserError(f"case '{case_id}': {exc.message}", file=where, line=key_line,
                             hint=exc.hint) from None
         _check_references(project, rendered, src.file if aloc else file, aline)
-        _check_transform(project, rendered, vars_, case_id,
-                         src.file if aloc else file,
-                         src.line((*aloc, "transform"), key=True) if aloc else aline)
+        transform_line = (src.line((*aloc, "transform"), key=True) if aloc else aline)
+        _check_transform(rendered, vars_, case_id, src.file if aloc else file,
+                         transform_line)
+        if aloc is not None and _is_static(spec):  # the same for every case
+            resolved._static[id(spec)] = (spec, aline, transform_line)
         out.append(rendered)
         lines.append(aline)
     return Case(id=case_id, vars=vars_, asserts=out, assert_lines=lines, params=params,
@@ -174,6 +211,16 @@ def _make_case(project: Project, src: Source, case_id: str, vars_: dict[str, Any
 
 RENDERED_OPTIONS = ("expected", "question")  # option texts that may use the case's vars
 MODEL_OPTIONS = ("judge", "embedder")  # options that name a model alias
+
+
+def _is_static(spec: AssertionSpec) -> bool:
+    """No text `_render_value` renders holds a template: it resolves to itself."""
+    options = spec.options
+    for value in (spec.value, *(options[k] for k in RENDERED_OPTIONS if k in options)):
+        for text in (value if isinstance(value, list) else [value]):
+            if isinstance(text, str) and ("{{" in text or "{%" in text):
+                return False
+    return True
 
 
 def _render_value(project: Project, spec: AssertionSpec, vars_: dict[str, Any], file: str,
@@ -221,8 +268,8 @@ def _check_references(project: Project, spec: AssertionSpec, file: str,
         project.prompt(prompt, file=file, line=line)
 
 
-def _check_transform(project: Project, spec: AssertionSpec, vars_: dict[str, Any],
-                     case_id: str, file: str, line: int | None) -> None:
+def _check_transform(spec: AssertionSpec, vars_: dict[str, Any], case_id: str, file: str,
+                     line: int | None) -> None:
     """A transform sees `output` and the case's vars: any other name is undefined in
     every case, so it is refused here rather than failing each output."""
     if not spec.transform:
@@ -246,6 +293,36 @@ def _transform_names(transform: str) -> frozenset[str]:
         return frozenset(templates.analyse(jinja2.Environment(), text).required)
     except jinja2.TemplateError:  # reported by the assertion's own validation
         return frozenset()
+
+
+@dataclass
+class _PlainRow:
+    """A plain data-file row as the CaseSpec it validates to (see `_row`)."""
+
+    id: str | int
+    vars: dict[str, Any]
+    description: str | None
+    assert_ = ()
+    params = None
+    threshold = None
+
+
+def _row(row: dict[str, Any], file: str, line: int) -> CaseSpec | _PlainRow:
+    """`_row_case`, without pydantic for a plain row (no `vars`, no `assert`) whose id
+    is text or a whole number: every other column is a variable, which any value may
+    be. Anything else goes through CaseSpec, and its errors."""
+    if "vars" in row or "assert" in row:
+        return _row_case(row, file, line)
+    case_id = row.get("id")
+    if case_id is None or case_id == "":
+        case_id = f"{Path(file).stem}-{line}"
+    kind = type(case_id)
+    if not ((kind is str and case_id.strip()) or kind is int):
+        return _row_case(row, file, line)
+    described = row.get("description")
+    return _PlainRow(case_id, {k: v for k, v in row.items() if k != "id"},
+                     described if isinstance(described, str) and described.strip()
+                     else None)
 
 
 def _row_case(row: dict[str, Any], file: str, line: int) -> CaseSpec:

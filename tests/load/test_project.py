@@ -185,3 +185,30 @@ def test_public_api_names_resolve():
     assert set(promptctl.__all__) - {"__version__"} == set(promptctl._EXPORTS)
     for name in promptctl._EXPORTS:
         assert getattr(promptctl, name) is not None
+
+
+PLAIN_ROWS = [{"id": "a", "ticket": "x", "n": 1}, {"id": 5, "ticket": "x"},
+              {"id": "", "ticket": "x"}, {"id": None, "ticket": "x"}, {"ticket": "x"},
+              {"id": " b ", "ticket": ["x", {"y": None}]},
+              {"id": "a", "description": "told"}, {"id": "a", "description": "  "},
+              {"id": "a", "description": 3},
+              # not plain: CaseSpec's own errors, or its coercions
+              {"id": "  ", "ticket": "x"}, {"id": True}, {"id": 1.5}, {"id": 2.0},
+              {"id": [1]}, {"id": {"k": 1}}, {"id": "a", "vars": {"ticket": "x"}}]
+
+
+@pytest.mark.parametrize("row", PLAIN_ROWS)
+def test_a_row_resolves_as_its_case_spec_validates(row):
+    """A plain data-file row skips pydantic (suites._row): the same id, vars and
+    description, or the same error, as validating it as a CaseSpec gives."""
+    from promptctl.load.suites import _row, _row_case
+
+    def resolved(fn):
+        try:
+            spec = fn(dict(row), "suites/data/t.jsonl", 3)
+        except UserError as exc:
+            return ("error", exc.message, exc.location)
+        return (str(spec.id), spec.vars, spec.description, list(spec.assert_),
+                spec.params.set_values() if spec.params else {}, spec.threshold)
+
+    assert resolved(_row) == resolved(_row_case)
