@@ -18,6 +18,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+import orjson
+
 from ..boundary import display_path
 from ..errors import UserError
 from ..load.project import Project
@@ -84,7 +86,7 @@ class RunWriter:
                                 file=display_path(self.dir), hint="start a new run")
         else:
             self.dir.mkdir(parents=True, exist_ok=False)
-        self._fh = (self.dir / RECORDS).open("a", encoding="utf-8")
+        self._fh = (self.dir / RECORDS).open("ab")
         if not _try_lock(self._fh.fileno()):
             self._fh.close()
             raise UserError(f"run '{self.run_id}' is still being written by another "
@@ -101,9 +103,9 @@ class RunWriter:
         return cls(run_dir.parent, run_dir.name, append=True)
 
     def write(self, record: CallRecord, *, flush: bool = True) -> None:
-        line = json.dumps(record.to_dict(), ensure_ascii=False, separators=(",", ":"))
+        line = record_line(record.to_dict())
         with self._lock:
-            self._fh.write(line + "\n")
+            self._fh.write(line)
             if flush:
                 self._fh.flush()
 
@@ -124,6 +126,40 @@ class RunWriter:
         with self._lock:
             if not self._fh.closed:
                 self._fh.close()  # releases the lock too
+
+
+_ORJSON_INT = (-(2**63), 2**64)  # the integers orjson writes; past them it raises
+
+
+def record_line(data: dict[str, Any]) -> bytes:
+    """One records.jsonl line: json.dumps(data, ensure_ascii=False) with compact
+    separators, as UTF-8, and a newline. orjson writes it (several times faster) when
+    `data` holds only what it writes as json does: text, whole numbers, true/false/null,
+    finite floats (a number may be spelled differently, 1e16 for 1e+16: the same value
+    read back), lists and mappings (orjson refuses keys that are not text). NaN and
+    infinities (orjson writes null), dates, enums and other objects go to json.dumps,
+    which writes or refuses them as it always did."""
+    todo: list[Any] = [data]
+    while todo:
+        value = todo.pop()
+        kind = type(value)
+        if kind is str or kind is bool or value is None:
+            continue
+        if kind is dict:
+            todo.extend(value.values())
+        elif kind is list:
+            todo.extend(value)
+        elif kind is float:
+            if value - value != 0.0:  # NaN or an infinity
+                break
+        elif kind is not int or not _ORJSON_INT[0] <= value < _ORJSON_INT[1]:
+            break
+    else:
+        try:
+            return orjson.dumps(data, option=orjson.OPT_APPEND_NEWLINE)
+        except orjson.JSONEncodeError:
+            pass  # a key that is not text, a lone surrogate: json.dumps says what it says
+    return (json.dumps(data, ensure_ascii=False, separators=(",", ":")) + "\n").encode()
 
 
 def _try_lock(fd: int) -> bool:
