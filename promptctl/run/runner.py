@@ -46,14 +46,15 @@ class RunResult:
     def __init__(self, run_id: str | None, started: str, finished: str,
                  records: list[CallRecord] | None, summary: Summary, *,
                  run_dir: Path | None = None,
-                 order: dict[RecordKey, int] | None = None) -> None:
+                 order: Mapping[RecordKey, int] | Callable[[], Mapping[RecordKey, int]]
+                 | None = None) -> None:
         self.run_id = run_id
         self.started = started
         self.finished = finished
         self.summary = summary
         self._records = records
         self._run_dir = run_dir
-        self._order = order or {}
+        self._order = order  # the plan order, or how to work it out
 
     @property
     def records(self) -> list[CallRecord]:
@@ -61,7 +62,8 @@ class RunResult:
         if self._records is None:
             assert self._run_dir is not None
             loaded = final_records(self._run_dir)
-            loaded.sort(key=lambda r: self._order.get(r.key, len(self._order)))
+            order = self._order() if callable(self._order) else (self._order or {})
+            loaded.sort(key=lambda r: order.get(r.key, len(order)))
             self._records = loaded
         return self._records
 
@@ -88,7 +90,8 @@ class Runner:
         self._providers: dict[str, Provider] = {}
         self._lock = threading.Lock()
         self._providers_lock = threading.Lock()
-        self._order: dict[RecordKey, int] = {}
+        # the calls of each round, in plan order: the order of the records (plan_order)
+        self._rounds: list[Sequence[Call]] = []
         self.records: list[CallRecord] = []
         # with a run directory the records live on disk; without one, in memory
         self.keep_records = writer is None
@@ -122,16 +125,18 @@ class Runner:
 
     def run(self, calls: Sequence[Call]) -> None:
         """Run a batch of calls; records and summary accumulate over batches."""
-        self.locate(calls)
-        for i, c in enumerate(calls, start=len(self._order)):
-            self._order[c.key] = i
+        self._rounds.append(calls)
+        self._run(calls)
 
+    def _run(self, calls: Sequence[Call]) -> None:
+        self.locate(calls)
         groups: dict[str, list[Call]] = {}
         for call in calls:
             groups.setdefault(call.model, []).append(call)
         if len(groups) == 1 and self._width(next(iter(groups), "")) == 1:
+            finish, execute = self._finish, self.execute
             for call in calls:  # one call at a time: no engine needed
-                self._finish(self.execute(call))
+                finish(execute(call))
         else:
             self._run_lanes(groups)
 
@@ -141,15 +146,23 @@ class Runner:
         if not replay.done:
             self.run(calls)
             return
-        base = len(self._order)
+        self._rounds.append(calls)
         kept, todo = replay.take(calls)
         for alias in dict.fromkeys(c.model for c in todo):
             replay.check_model(alias, self.provider(alias).identity())
         self.keep(kept)
         if todo:
-            self.run(todo)
-        for i, call in enumerate(calls):
-            self._order[call.key] = base + i
+            self._run(todo)
+
+    def plan_order(self) -> dict[RecordKey, int]:
+        """Each call's place in the plan: the rounds one after the other, each in its
+        suites' order (a key planned again takes its later place)."""
+        order: dict[RecordKey, int] = {}
+        for calls in self._rounds:
+            base = len(order)
+            for i, call in enumerate(calls):
+                order[call.key] = base + i
+        return order
 
     def keep(self, records: Sequence[CallRecord]) -> None:
         """Records a resumed run already has: counted and reported, not written again."""
@@ -176,9 +189,10 @@ class Runner:
         if not self.keep_records:  # read back from the run directory when asked for
             assert self.writer is not None
             return RunResult(run_id, started, now_iso(), None, self.summary,
-                             run_dir=self.writer.dir, order=self._order)
+                             run_dir=self.writer.dir, order=self.plan_order)
         # report in plan order (the suite file's order), whatever order calls finished in
-        self.records.sort(key=lambda r: self._order.get(r.key, len(self._order)))
+        order = self.plan_order()
+        self.records.sort(key=lambda r: order.get(r.key, len(order)))
         return RunResult(run_id, started, now_iso(), self.records, self.summary)
 
     def close(self) -> None:
