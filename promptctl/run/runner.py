@@ -383,60 +383,21 @@ def run_suites(project: Project, suites: Sequence[Suite], options: RunOptions, *
     the one an uninterrupted run would have given. `meta` adds keys to meta.json.
     """
     contain.watch_sigint()  # a Ctrl-C stops the run; user code raising one does not
-    calls = plan(project, suites, options)
-    if not calls and not (options.shard and plan(project, suites,
-                                                 dataclasses.replace(options, shard=None))):
-        raise UserError(f"no case matches --filter {quote(options.filter)}" if options.filter
-                        else "the suites have no cases", hint="check the case ids")
+    calls = _plan_calls(project, suites, options)
     if on_plan is not None:
         on_plan(len(calls))
     done: dict[RecordKey, CallRecord] = {}
+    writer: RunWriter | None = None
     if resume is not None:
-        reopened = RunWriter.reopen(resume.run_dir)  # locks it, cuts a torn last line
-        writer: RunWriter | None = reopened
-        try:
-            saved = read_meta(resume.run_dir)
-            started = str(saved.get("started") or now_iso())
-            done = dedupe(read_records(resume.run_dir))
-            if resume.retry_errors:
-                done = {k: r for k, r in done.items() if r.error is None}
-            planned = saved.get("calls")
-            if isinstance(planned, int) and planned != len(calls) \
-                    and "merged_from" not in saved:
-                raise UserError(f"the suites plan {len(calls)} calls now, {planned} when "
-                                f"run '{resume.run_dir.name}' started",
-                                hint="the suites changed since the run started: start a "
-                                     "new run")
-            check_resumable(calls, done, options)
-            # running again: until it ends, the run is unfinished (merge refuses it)
-            (resume.run_dir / "summary.json").unlink(missing_ok=True)
-            saved.setdefault("resumed", []).append(
-                {"at": now_iso(), "kept": len(done), "retry_errors": resume.retry_errors})
-            write_meta(resume.run_dir, saved)
-        except BaseException:
-            reopened.close()
-            raise
+        writer, started, done = _reopen(resume, calls, options)
     else:
         started = now_iso()
-        writer = None
     runner = Runner(project, options, on_record=on_record, writer=writer)
     if resume is None and record_run:
-        try:
-            runner.locate(calls)
-        except BaseException:
-            runner.close()
-            raise
-        writer = RunWriter(runs_dir(project))
-        runner.attach(writer)
-        write_meta(writer.dir, new_meta(writer.run_id, started, suites, len(calls),
-                                        options, meta))
+        writer = _start_folder(runner, project, suites, calls, options, started, meta)
     replay = Replay(done)
     try:
-        runner.replay_round(replay, calls)
-        auto = [c for c in calls if adaptive(c.suite, options)]
-        if auto:
-            _sample_adaptively(runner, auto, len(calls), options, more, on_plan, replay)
-        runner.keep(replay.leftovers())
+        _rounds(runner, replay, calls, options, more, on_plan)
     except BaseException:
         if writer is not None:
             writer.close()
@@ -448,6 +409,76 @@ def run_suites(project: Project, suites: Sequence[Suite], options: RunOptions, *
         writer.finish({"run_id": writer.run_id, "started": result.started,
                        "finished": result.finished, "summary": result.summary.to_dict()})
     return result
+
+
+def _plan_calls(project: Project, suites: Sequence[Suite], options: RunOptions
+                ) -> list[Call]:
+    """The plan; none at all is an error, unless only this shard of it is empty."""
+    calls = plan(project, suites, options)
+    if not calls and not (options.shard and plan(project, suites,
+                                                 dataclasses.replace(options, shard=None))):
+        raise UserError(f"no case matches --filter {quote(options.filter)}" if options.filter
+                        else "the suites have no cases", hint="check the case ids")
+    return calls
+
+
+def _reopen(resume: Resume, calls: Sequence[Call], options: RunOptions
+            ) -> tuple[RunWriter, str, dict[RecordKey, CallRecord]]:
+    """Reopen a run to resume it: its writer, when it started, and the records it keeps
+    (all but the errors, with retry_errors), checked to be this plan's. Its meta.json
+    notes the resume; its summary.json goes, since the run is unfinished again."""
+    writer = RunWriter.reopen(resume.run_dir)  # locks it, cuts a torn last line
+    try:
+        saved = read_meta(resume.run_dir)
+        started = str(saved.get("started") or now_iso())
+        done = dedupe(read_records(resume.run_dir))
+        if resume.retry_errors:
+            done = {k: r for k, r in done.items() if r.error is None}
+        planned = saved.get("calls")
+        if isinstance(planned, int) and planned != len(calls) \
+                and "merged_from" not in saved:
+            raise UserError(f"the suites plan {len(calls)} calls now, {planned} when "
+                            f"run '{resume.run_dir.name}' started",
+                            hint="the suites changed since the run started: start a "
+                                 "new run")
+        check_resumable(calls, done, options)
+        # running again: until it ends, the run is unfinished (merge refuses it)
+        (resume.run_dir / "summary.json").unlink(missing_ok=True)
+        saved.setdefault("resumed", []).append(
+            {"at": now_iso(), "kept": len(done), "retry_errors": resume.retry_errors})
+        write_meta(resume.run_dir, saved)
+    except BaseException:
+        writer.close()
+        raise
+    return writer, started, done
+
+
+def _start_folder(runner: Runner, project: Project, suites: Sequence[Suite],
+                  calls: Sequence[Call], options: RunOptions, started: str,
+                  meta: dict[str, Any] | None) -> RunWriter:
+    """A fresh run's folder, made once its models are located (a configuration error
+    leaves none behind), with its meta.json; the runner streams its records there."""
+    try:
+        runner.locate(calls)
+    except BaseException:
+        runner.close()
+        raise
+    writer = RunWriter(runs_dir(project))
+    runner.attach(writer)
+    write_meta(writer.dir, new_meta(writer.run_id, started, suites, len(calls), options,
+                                    meta))
+    return writer
+
+
+def _rounds(runner: Runner, replay: Replay, calls: Sequence[Call], options: RunOptions,
+            more: MorePolicy, on_plan: Callable[[int], None] | None) -> None:
+    """Every call once, then the adaptive rounds of the cells that sample until sure;
+    a resumed run's records come back round by round, those no round asked for last."""
+    runner.replay_round(replay, calls)
+    auto = [c for c in calls if adaptive(c.suite, options)]
+    if auto:
+        _sample_adaptively(runner, auto, len(calls), options, more, on_plan, replay)
+    runner.keep(replay.leftovers())
 
 
 def _sample_adaptively(runner: Runner, firsts: Sequence[Call], total: int,
