@@ -53,9 +53,9 @@ def render_messages(ref: PromptRef, variables: dict[str, Any], *,
     if shapes is None:
         shapes = ref._shapes = _Shapes(ref)
     values = prompt_vars(ref, variables)
-    known = shapes.texts(values)
+    known = shapes.messages(values)
     if known is not None:
-        return _assemble(ref.spec, known.__getitem__)
+        return known
     env = next(iter(ref._compiled.values())).environment
     rendered: dict[str, str] = {}
     try:
@@ -221,27 +221,30 @@ class _Template:
 
 
 class _Shapes:
-    """Per prompt: each template's `_Template`, and its texts when none needs Jinja."""
+    """Per prompt: each template's `_Template`, and its messages when none needs Jinja."""
 
     def __init__(self, ref: PromptRef) -> None:
         env = next(iter(ref._compiled.values())).environment
         self.limit = getattr(env, "max_prompt_chars", render_bounds.DEFAULTS.max_prompt_chars)
         self.templates: dict[str, _Template] = {}
+        self._lock = threading.Lock()
         for key, text, _ in iter_prompt_texts(ref):
             try:
                 self.templates[key] = _Template(templates.parsed(env, text))
             except Exception:  # what Jinja makes of the text is for its render to say
                 self.templates = {}
-                return
-        self._lock = threading.Lock()
+                break
+        # (role, template) in the order of the messages
+        self.order = [(m["role"], self.templates[m["content"]])
+                      for m in _assemble(ref.spec, str)] if self.templates else []
 
-    def texts(self, values: dict[str, Any]) -> dict[str, str] | None:
-        """Every template's text without Jinja, or None when one needs a render."""
-        if not self.templates:
+    def messages(self, values: dict[str, Any]) -> list[dict[str, str]] | None:
+        """The messages without Jinja, or None when a template needs a render."""
+        if not self.order:
             return None
-        out: dict[str, str] = {}
+        out = []
         total = 0
-        for key, tpl in self.templates.items():
+        for role, tpl in self.order:
             text = tpl.plain(values) if tpl.parts is not None else None
             if text is None:
                 if tpl.names is None:
@@ -252,7 +255,7 @@ class _Shapes:
                     return None
                 tpl.hits += 1
             total += len(text)
-            out[key] = text
+            out.append({"role": role, "content": text})
         return out if total <= self.limit else None  # past it: Jinja's error
 
     def remember(self, values: dict[str, Any], rendered: dict[str, str]) -> None:
