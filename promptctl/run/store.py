@@ -139,27 +139,33 @@ def record_line(data: dict[str, Any]) -> bytes:
     read back), lists and mappings (orjson refuses keys that are not text). NaN and
     infinities (orjson writes null), dates, enums and other objects go to json.dumps,
     which writes or refuses them as it always did."""
-    todo: list[Any] = [data]
-    while todo:
-        value = todo.pop()
-        kind = type(value)
-        if kind is str or kind is bool or value is None:
-            continue
-        if kind is dict:
-            todo.extend(value.values())
-        elif kind is list:
-            todo.extend(value)
-        elif kind is float:
-            if value - value != 0.0:  # NaN or an infinity
-                break
-        elif kind is not int or not _ORJSON_INT[0] <= value < _ORJSON_INT[1]:
-            break
-    else:
+    if _orjson_writes(data):
         try:
             return orjson.dumps(data, option=orjson.OPT_APPEND_NEWLINE)
         except orjson.JSONEncodeError:
             pass  # a key that is not text, a lone surrogate: json.dumps says what it says
     return (json.dumps(data, ensure_ascii=False, separators=(",", ":")) + "\n").encode()
+
+
+def _orjson_writes(data: dict[str, Any]) -> bool:
+    """Does `data` hold only text, true/false/null, 64-bit whole numbers, finite floats,
+    lists and mappings? Only containers are visited as items of their own."""
+    low, high = _ORJSON_INT
+    todo: list[Any] = [data]
+    while todo:
+        container = todo.pop()
+        for item in (container.values() if type(container) is dict else container):
+            kind = type(item)
+            if kind is str or kind is bool or item is None:
+                continue
+            if kind is dict or kind is list:
+                todo.append(item)
+            elif kind is float:
+                if item - item != 0.0:  # NaN or an infinity
+                    return False
+            elif kind is not int or not low <= item < high:
+                return False
+    return True
 
 
 def _try_lock(fd: int) -> bool:
