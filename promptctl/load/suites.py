@@ -8,13 +8,15 @@ given as 0 (a threshold) is a setting, not "unset": levels merge on None only.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import csv
 import fnmatch
 import functools
+import gc
 import io
 import json
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -40,7 +42,7 @@ def case_matches(case_id: str, pattern: str | None) -> bool:
     return pattern in case_id
 
 
-@dataclass
+@dataclass(slots=True)  # one per case: 100,000 of them are ~10 MB lighter with slots
 class Case:
     id: str
     vars: dict[str, Any]
@@ -83,13 +85,36 @@ def load_suite(project: Project, path: Path, *, models: Sequence[str] = ()) -> S
         project.model(name, file=file if not models else None,
                       line=src.line(("models", i)) if not models else None)
 
+    with _young_collections():
+        cases = _resolve_cases(project, path, spec, src)
+    return Suite(name=path.stem, path=path, file=file, spec=spec, source=src,
+                 prompts=prompts, models=model_names, cases=cases)
+
+
+@contextlib.contextmanager
+def _young_collections() -> Iterator[None]:
+    """While a suite's cases are built, the cyclic garbage collector collects young
+    garbage (a case's temporaries, cycles included) but makes no full collection:
+    each walks every case built so far (~0.8 s of CPU in loading 100,000 cases)."""
+    young, middle, old = gc.get_threshold()
+    gc.set_threshold(young, middle, 1 << 30)
+    try:
+        yield
+    finally:
+        gc.set_threshold(young, middle, old)
+
+
+def _resolve_cases(project: Project, path: Path, spec: SuiteSpec, src: Source
+                   ) -> list[Case]:
+    """The cases of every entry, data-file rows expanded, in the file's order."""
+    file = src.file
     defaults = spec.defaults
-    default_params = defaults.params.set_values()
     base_asserts: list[tuple[AssertionSpec, Loc | None]] = [
         (a, ("defaults", "assert", i)) for i, a in enumerate(defaults.assert_)]
     resolved = _Resolved(project, src)
+    default_params = defaults.params.set_values()
     cases: list[Case] = []
-    seen: dict[str, str] = {}
+    seen: dict[str, tuple[str, int | None]] = {}
     for i, cspec in enumerate(spec.cases):
         loc: Loc = ("cases", i)
         entry_asserts: list[tuple[AssertionSpec, Loc | None]] = [
@@ -122,32 +147,35 @@ def load_suite(project: Project, path: Path, *, models: Sequence[str] = ()) -> S
                           file, src.line((*loc, "id"), key=True), cspec.description)
         _check_unique(case, seen)
         cases.append(case)
-
-    return Suite(name=path.stem, path=path, file=file, spec=spec, source=src,
-                 prompts=prompts, models=model_names, cases=cases)
+    return cases
 
 
 def _first_set(*values: Any) -> Any:
     """The first value that is set (not None): 0, 0.0 and "" are values."""
-    return next((v for v in values if v is not None), None)
+    for value in values:
+        if value is not None:
+            return value
+    return None
 
 
-def _check_unique(case: Any, seen: dict[str, str]) -> None:
-    where = f"{case.file}:{case.line}"
-    if case.id in seen:
-        raise UserError(f"duplicate case id '{case.id}' (first at {seen[case.id]})",
+def _check_unique(case: Any, seen: dict[str, tuple[str, int | None]]) -> None:
+    first = seen.get(case.id)
+    if first is not None:
+        raise UserError(f"duplicate case id '{case.id}' (first at {first[0]}:{first[1]})",
                         file=case.file, line=case.line,
                         hint="case ids must be unique in a suite: baselines key on them")
-    seen[case.id] = where
+    seen[case.id] = (case.file, case.line)
 
 
-_ATOMS = (str, int, float, bool, type(None))  # what copy.deepcopy returns as it is
+_ATOMS = frozenset({str, int, float, bool, type(None)})  # deepcopy returns them as they are
 
 
 def _own_copy(vars_: dict[str, Any]) -> dict[str, Any]:
     """copy.deepcopy(vars_), without its cost for the plain values most vars hold: a
     new mapping, every list and mapping in it copied (shared ones stay shared with
     each other, as deepcopy keeps them)."""
+    if _ATOMS.issuperset(map(type, vars_.values())):
+        return dict(vars_)
     memo: dict[int, Any] = {}
     return {k: v if type(v) in _ATOMS else copy.deepcopy(v, memo) for k, v in vars_.items()}
 
