@@ -148,6 +148,9 @@ _RANDOM_FILTERS = frozenset({"random"})
 _RANDOM_GLOBALS = frozenset({"lipsum"})
 
 
+_TEXT = frozenset({str})
+
+
 class _Unfrozen(Exception):
     """A value with no hashable form here (a date, bytes): its template renders."""
 
@@ -162,6 +165,8 @@ def _frozen(value: Any) -> Any:
     if kind is float:
         return kind, repr(value)
     if kind is list or kind is tuple:
+        if value and _TEXT.issuperset(map(type, value)):  # text only: the common list
+            return kind, str, tuple(value)
         return kind, tuple([_frozen(item) for item in value])
     if kind is dict:
         return kind, tuple([(_frozen(k), _frozen(v)) for k, v in value.items()])

@@ -84,3 +84,8 @@ def test_a_prompt_digest_is_results_digest_for_every_code_point():
     odd = [{"role": "user", "content": Text("x"), "name": 1}]  # not text only: digest's
     assert prompt_digest(odd) == digest(odd)
     assert prompt_digest([]) == digest([])
+    keyed = [{"role": "user", 2: "x"}]  # keys json cannot sort: refused alike
+    with pytest.raises(TypeError):
+        digest(keyed)
+    with pytest.raises(TypeError):
+        prompt_digest(keyed)
