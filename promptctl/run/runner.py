@@ -9,7 +9,6 @@ which calls ran before it.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import copy
 import dataclasses
@@ -17,9 +16,8 @@ import gc
 import hashlib
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
@@ -30,7 +28,6 @@ from ..load.suites import Suite
 from ..providers import Provider
 from ..results import CallRecord, Completion, RecordKey, digest
 from .cache import cache_key, open_cache
-from .engine import Engine
 from .meta import new_meta, read_meta, write_meta
 from .options import MorePolicy, RunOptions, until_a_pass
 from .plan import Call, adaptive, plan, repeat_call
@@ -38,6 +35,9 @@ from .resume import Replay, Resume, check_resumable
 from .services import Services
 from .store import RunWriter, dedupe, final_records, now_iso, read_records, runs_dir
 from .summary import Summary
+
+if TYPE_CHECKING:
+    from concurrent.futures import ThreadPoolExecutor
 
 
 class RunResult:
@@ -221,6 +221,8 @@ class Runner:
     def _run_lanes(self, groups: dict[str, list[Call]]) -> None:
         """One lane per model (engine.py): the local model stays serial in its own
         thread while a hosted model's calls are coroutines on the event loop."""
+        from .engine import Engine  # asyncio and threads: only for more than one lane
+
         engine = Engine()
         for alias, group in groups.items():
             if self.provider(alias).is_async:
@@ -269,8 +271,12 @@ class Runner:
         if assertions.runs_inline(call.case.asserts):
             return self._end(call, record, key, completion)
         if self._score_pool is None:
+            from concurrent.futures import ThreadPoolExecutor  # see _run_lanes
+
             self._score_pool = ThreadPoolExecutor(self._width(call.model),
                                                   thread_name_prefix="pc-score")
+        import asyncio  # loaded already: this runs on the engine's loop
+
         return await asyncio.get_running_loop().run_in_executor(
             self._score_pool, self._end, call, record, key, completion)
 
