@@ -321,14 +321,15 @@ def prompt_digest(messages: list[dict[str, str]]) -> str:
     """results.digest(messages). Rendered messages hold text only, and for text orjson
     writes the bytes canonical() writes (keys sorted, no spaces, non-ASCII as it is,
     the same escapes: tests/run checks every code point), several times faster."""
-    if type(messages) is list and all(
-            type(m) is dict and _TEXT.issuperset(map(type, m.values())) for m in messages):
-        try:
-            return hashlib.sha256(orjson.dumps(messages, option=orjson.OPT_SORT_KEYS)
-                                  ).hexdigest()
-        except orjson.JSONEncodeError:  # a lone surrogate: canonical() says what it says
-            pass
-    return digest(messages)
+    if type(messages) is not list:
+        return digest(messages)
+    for message in messages:
+        if type(message) is not dict or not _TEXT.issuperset(map(type, message.values())):
+            return digest(messages)
+    try:
+        return hashlib.sha256(orjson.dumps(messages, option=orjson.OPT_SORT_KEYS)).hexdigest()
+    except orjson.JSONEncodeError:  # a lone surrogate: canonical() says what it says
+        return digest(messages)
 
 
 def _provider_broke(alias: str, exc: BaseException) -> InfraError:
