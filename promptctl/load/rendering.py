@@ -5,7 +5,7 @@ All of one prompt's messages render within one deadline and one character budget
 template's own file:line and the case.
 
 A run renders every call's prompt twice (plan.py, then when the call is made), so two
-kinds of template skip Jinja, with the same text as a result (`_Shapes`):
+kinds of template skip Jinja, with the same text as a result (`Shape`):
 - a plain one, literal text and `{{ name }}`s only, when each name is a str, int,
   float or bool: its text is the literal text and the `str()` of the values, which is
   what Jinja prints for them;
@@ -151,11 +151,11 @@ _RANDOM_GLOBALS = frozenset({"lipsum"})
 _TEXT = frozenset({str})
 
 
-class _Unfrozen(Exception):
-    """A value with no hashable form here (a date, bytes): its template renders."""
+class Unfrozen(Exception):
+    """A value with no hashable form here (a date, bytes): `frozen` refuses it."""
 
 
-def _frozen(value: Any) -> Any:
+def frozen(value: Any) -> Any:
     """A hashable stand-in for a value, equal only for values that print the same:
     the type is part of it (1, 1.0 and True differ), a float is its repr (0.0 and
     -0.0 differ), a mapping keeps its order."""
@@ -167,15 +167,16 @@ def _frozen(value: Any) -> Any:
     if kind is list or kind is tuple:
         if value and _TEXT.issuperset(map(type, value)):  # text only: the common list
             return kind, str, tuple(value)
-        return kind, tuple([_frozen(item) for item in value])
+        return kind, tuple([frozen(item) for item in value])
     if kind is dict:
-        return kind, tuple([(_frozen(k), _frozen(v)) for k, v in value.items()])
-    raise _Unfrozen
+        return kind, tuple([(frozen(k), frozen(v)) for k, v in value.items()])
+    raise Unfrozen
 
 
-class _Template:
-    """One template of a prompt: `parts` when it is plain (literal text, or None
-    followed by a name), `names` when its text may be remembered."""
+class Shape:
+    """What rendering one template may skip: `parts` when it is plain (literal text, or
+    None followed by a name), `names` when its text may be remembered (`known`, `keep`).
+    Made by `shape`; suites.py renders assertion values through one too."""
 
     __slots__ = ("hits", "memo", "names", "parts")
 
@@ -199,6 +200,32 @@ class _Template:
         # jinja's own list of every name a render looks up in its context
         self.names = tuple(sorted(jinja2.meta.find_undeclared_variables(ast)))
 
+    def known(self, values: dict[str, Any]) -> str | None:
+        """The text Jinja would render from these values, if it is known without it."""
+        text = self.plain(values) if self.parts is not None else None
+        if text is None and self.names is not None:
+            memo_key = self.key(values)
+            text = self.memo.get(memo_key) if memo_key is not None else None
+            if text is not None:
+                self.hits += 1
+        return text
+
+    def keep(self, values: dict[str, Any], text: str) -> None:
+        """Remember what Jinja rendered from these values, if it may be remembered."""
+        if self.names is None or (self.parts is not None and self.plain(values) is not None):
+            return
+        memo_key = self.key(values)
+        if memo_key is None:
+            return
+        with _MEMO_LOCK:
+            if len(self.memo) >= _MEMO_SIZE:
+                if not self.hits:  # a text per case: remembering them is waste
+                    self.names = None
+                    self.memo = {}
+                    return
+                self.memo.clear()
+            self.memo[memo_key] = text
+
     def plain(self, values: dict[str, Any]) -> str | None:
         """The text of a plain template, or None when a value is not a plain scalar."""
         assert self.parts is not None
@@ -220,25 +247,36 @@ class _Template:
     def key(self, values: dict[str, Any]) -> Any:
         assert self.names is not None
         try:
-            return tuple([_frozen(values.get(name, _MISSING)) for name in self.names])
-        except (_Unfrozen, RecursionError):
+            return tuple([frozen(values.get(name, _MISSING)) for name in self.names])
+        except (Unfrozen, RecursionError):
             return None
 
 
+_MEMO_LOCK = threading.Lock()
+
+
+def shape(env: Any, text: str) -> Shape | None:
+    """The Shape of a template text (None when Jinja's parser refuses it: its render
+    says why)."""
+    try:
+        return Shape(templates.parsed(env, text))
+    except Exception:  # what Jinja makes of the text is for its render to say
+        return None
+
+
 class _Shapes:
-    """Per prompt: each template's `_Template`, and its messages when none needs Jinja."""
+    """Per prompt: each template's Shape, and its messages when none needs Jinja."""
 
     def __init__(self, ref: PromptRef) -> None:
         env = next(iter(ref._compiled.values())).environment
         self.limit = getattr(env, "max_prompt_chars", render_bounds.DEFAULTS.max_prompt_chars)
-        self.templates: dict[str, _Template] = {}
-        self._lock = threading.Lock()
+        self.templates: dict[str, Shape] = {}
         for key, text, _ in iter_prompt_texts(ref):
-            try:
-                self.templates[key] = _Template(templates.parsed(env, text))
-            except Exception:  # what Jinja makes of the text is for its render to say
+            found = shape(env, text)
+            if found is None:
                 self.templates = {}
                 break
+            self.templates[key] = found
         # (role, template) in the order of the messages
         self.order = [(m["role"], self.templates[m["content"]])
                       for m in _assemble(ref.spec, str)] if self.templates else []
@@ -250,15 +288,9 @@ class _Shapes:
         out = []
         total = 0
         for role, tpl in self.order:
-            text = tpl.plain(values) if tpl.parts is not None else None
+            text = tpl.known(values)
             if text is None:
-                if tpl.names is None:
-                    return None
-                memo_key = tpl.key(values)
-                text = tpl.memo.get(memo_key) if memo_key is not None else None
-                if text is None:
-                    return None
-                tpl.hits += 1
+                return None
             total += len(text)
             out.append({"role": role, "content": text})
         return out if total <= self.limit else None  # past it: Jinja's error
@@ -266,17 +298,5 @@ class _Shapes:
     def remember(self, values: dict[str, Any], rendered: dict[str, str]) -> None:
         """Keep the texts of the templates that may be remembered, after a render."""
         for key, tpl in self.templates.items():
-            if tpl.names is None or key not in rendered or (
-                    tpl.parts is not None and tpl.plain(values) is not None):
-                continue
-            memo_key = tpl.key(values)
-            if memo_key is None:
-                continue
-            with self._lock:
-                if len(tpl.memo) >= _MEMO_SIZE:
-                    if not tpl.hits:  # a text per case: remembering them is waste
-                        tpl.names = None
-                        tpl.memo = {}
-                        continue
-                    tpl.memo.clear()
-                tpl.memo[memo_key] = rendered[key]
+            if key in rendered:
+                tpl.keep(values, rendered[key])

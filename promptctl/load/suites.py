@@ -25,7 +25,7 @@ from .. import assertions, render_bounds
 from ..boundary import display_path
 from ..errors import UserError
 from ..schema import AssertionSpec, CaseSpec, SuiteSpec
-from . import templates
+from . import rendering, templates
 from .project import Project, PromptRef
 from .validate import validate
 from .yamlsrc import Loc, Source, load_yaml
@@ -190,6 +190,33 @@ class _Resolved:
         self.project = project
         self.src = src
         self._static: dict[int, tuple[AssertionSpec, int | None, int | None]] = {}
+        # assertion value templates: each text compiled once, and what it renders to
+        self.texts: dict[str, tuple[Any, rendering.Shape | None]] = {}
+        self.limit = getattr(project.env, "max_prompt_chars",
+                             render_bounds.DEFAULTS.max_prompt_chars)
+        # (a spec's id, what it rendered to) -> (the spec, held so that its id is not
+        # reused, and the spec it became, checked for the first case that had it)
+        self._rendered: dict[Any, tuple[AssertionSpec, AssertionSpec]] = {}
+        self._rendered_hits = 0
+
+    def rendered_as(self, spec: AssertionSpec, changed: dict[str, Any]
+                    ) -> tuple[Any, AssertionSpec | None]:
+        """(a key for `keep_rendered`, or None; the spec another case rendered to)."""
+        try:
+            key = (id(spec), rendering.frozen(changed))
+        except (rendering.Unfrozen, RecursionError):
+            return None, None
+        hit = self._rendered.get(key)
+        if hit is not None and hit[0] is spec:
+            self._rendered_hits += 1
+            return key, hit[1]
+        return key, None
+
+    def keep_rendered(self, key: Any, spec: AssertionSpec, out: AssertionSpec) -> None:
+        """Kept while cases share them; past 256 with none shared (every case renders
+        its own value), no more are kept."""
+        if len(self._rendered) < 256 or self._rendered_hits:
+            self._rendered[key] = (spec, out)
 
 
 def _make_case(resolved: _Resolved, case_id: str, vars_: dict[str, Any],
@@ -210,7 +237,7 @@ def _make_case(resolved: _Resolved, case_id: str, vars_: dict[str, Any],
             lines.append(aline)
             continue
         aline = src.line(aloc) if aloc is not None else line
-        rendered = _render_value(project, spec, vars_, src.file if aloc else file, aline,
+        rendered = _render_value(resolved, spec, vars_, src.file if aloc else file, aline,
                                  case_id)
         try:
             assertions.validate_spec(rendered, root=project.root)
@@ -251,22 +278,38 @@ def _is_static(spec: AssertionSpec) -> bool:
     return True
 
 
-def _render_value(project: Project, spec: AssertionSpec, vars_: dict[str, Any], file: str,
-                  line: int | None, case_id: str) -> AssertionSpec:
+def _render_value(resolved: _Resolved, spec: AssertionSpec, vars_: dict[str, Any],
+                  file: str, line: int | None, case_id: str) -> AssertionSpec:
     """`value: "{{ expected }}"` takes the case's vars (data-file rows use this), and so
-    do the `expected` of a choice and the `question` of answer-relevance."""
+    do the `expected` of a choice and the `question` of answer-relevance.
+
+    Each distinct text is compiled once per suite file (a syntax error is still the
+    first case's), rendered without Jinja where rendering.Shape knows its text, and a
+    spec that renders as another case's did is that case's spec (already checked)."""
+    project = resolved.project
 
     def render(text: str) -> str:
         if "{{" not in text and "{%" not in text:
             return text
-        tpl = templates.compile_template(project.env, text, file=file, line=line,
-                                         what="assertion value")
+        compiled = resolved.texts.get(text)
+        if compiled is None:
+            tpl = templates.compile_template(project.env, text, file=file, line=line,
+                                             what="assertion value")
+            compiled = resolved.texts[text] = (tpl, rendering.shape(project.env, text))
+        tpl, shape = compiled
+        if shape is not None:
+            known = shape.known(vars_)
+            if known is not None and len(known) <= resolved.limit:
+                return known
         try:
-            return templates.render(tpl, vars_, what=f"case '{case_id}' assertion value",
-                                    file=file, line=line, src=text)
+            out = templates.render(tpl, vars_, what=f"case '{case_id}' assertion value",
+                                   file=file, line=line, src=text)
         except render_bounds.RenderLimit as exc:
             raise UserError(f"case '{case_id}' assertion value: {exc.message}", file=file,
                             line=line, hint=exc.hint) from None
+        if shape is not None:
+            shape.keep(vars_, out)
+        return out
 
     def rendered(value: Any) -> Any:
         if isinstance(value, str):
@@ -281,7 +324,13 @@ def _render_value(project: Project, spec: AssertionSpec, vars_: dict[str, Any], 
     changed = {k: v for k, v in update.items() if v != getattr(spec, k, options.get(k))}
     if not changed:
         return spec
-    return AssertionSpec.model_validate({**spec.model_dump(), **changed})
+    key, same = resolved.rendered_as(spec, changed)
+    if same is not None:
+        return same
+    out = AssertionSpec.model_validate({**spec.model_dump(), **changed})
+    if key is not None:
+        resolved.keep_rendered(key, spec, out)
+    return out
 
 
 def _check_references(project: Project, spec: AssertionSpec, file: str,
