@@ -72,7 +72,11 @@ class Suite:
 
 
 def load_suite(project: Project, path: Path, *, models: Sequence[str] = ()) -> Suite:
+    with _young_collections():
+        return _load_suite(project, path, models)
 
+
+def _load_suite(project: Project, path: Path, models: Sequence[str]) -> Suite:
     file = display_path(path)
     project.check_input(path, what="suite file")
     data, src = load_yaml(path, file)
@@ -85,17 +89,16 @@ def load_suite(project: Project, path: Path, *, models: Sequence[str] = ()) -> S
         project.model(name, file=file if not models else None,
                       line=src.line(("models", i)) if not models else None)
 
-    with _young_collections():
-        cases = _resolve_cases(project, path, spec, src)
+    cases = _resolve_cases(project, path, spec, src)
     return Suite(name=path.stem, path=path, file=file, spec=spec, source=src,
                  prompts=prompts, models=model_names, cases=cases)
 
 
 @contextlib.contextmanager
 def _young_collections() -> Iterator[None]:
-    """While a suite's cases are built, the cyclic garbage collector collects young
-    garbage (a case's temporaries, cycles included) but makes no full collection:
-    each walks every case built so far (~0.8 s of CPU in loading 100,000 cases)."""
+    """While a suite is read and its cases built, the cyclic garbage collector collects
+    young garbage (a case's temporaries, cycles included) but makes no full collection:
+    each walks everything read so far (~0.8 s of CPU in loading 100,000 cases)."""
     young, middle, old = gc.get_threshold()
     gc.set_threshold(young, middle, 1 << 30)
     try:
