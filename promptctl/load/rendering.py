@@ -245,9 +245,12 @@ class Shape:
         return "".join(out)
 
     def key(self, values: dict[str, Any]) -> Any:
-        assert self.names is not None
+        names = self.names
+        assert names is not None
         try:
-            return tuple([frozen(values.get(name, _MISSING)) for name in self.names])
+            if len(names) == 1:  # the common case: one variable, no tuple around it
+                return frozen(values.get(names[0], _MISSING))
+            return tuple([frozen(values.get(name, _MISSING)) for name in names])
         except (Unfrozen, RecursionError):
             return None
 

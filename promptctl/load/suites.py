@@ -484,12 +484,13 @@ def _csv_rows(text: str, name: str) -> list[tuple[str, int, dict[str, Any]]]:
             raise UserError(f"duplicate column '{sorted(dupes)[0]}'", file=name, line=1)
         rows = []
         end = reader.line_num
+        width = len(header)
         for values in reader:
             lineno, end = end + 1, reader.line_num  # a row may span several lines
-            if not values or all(not v.strip() for v in values):
+            if not values or not "".join(values).strip():  # blank: every cell is
                 continue
-            if len(values) != len(header):
-                raise UserError(f"row has {len(values)} fields, the header has {len(header)}",
+            if len(values) != width:
+                raise UserError(f"row has {len(values)} fields, the header has {width}",
                                 file=name, line=lineno,
                                 hint="quote fields that contain commas")
             rows.append((name, lineno, dict(zip(header, values, strict=True))))
