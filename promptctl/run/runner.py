@@ -369,12 +369,12 @@ def score_call(record: CallRecord, call: Call, completion: Completion,
             record.assertions = results
             return
     record.assertions = results
-    total = sum(r.weight for r in results)
-    record.score = (sum(r.score * r.weight for r in results) / total) if total else 1.0
+    total = sum([r.weight for r in results])  # lists, not generators: the same sums
+    record.score = (sum([r.score * r.weight for r in results]) / total) if total else 1.0
     if call.case.threshold is not None:
         record.passed = record.score >= call.case.threshold
     else:
-        record.passed = all(r.passed for r in results)
+        record.passed = all([r.passed for r in results])
 
 
 def run_suites(project: Project, suites: Sequence[Suite], options: RunOptions, *,

@@ -86,7 +86,10 @@ class RunWriter:
                                 file=display_path(self.dir), hint="start a new run")
         else:
             self.dir.mkdir(parents=True, exist_ok=False)
-        self._fh = (self.dir / RECORDS).open("ab")
+        # unbuffered: a line written at once is one system call, no copy into a buffer
+        self._fh = (self.dir / RECORDS).open("ab", buffering=0)
+        self._pending: list[bytes] = []  # lines written with flush=False, in order
+        self._pending_size = 0
         if not _try_lock(self._fh.fileno()):
             self._fh.close()
             raise UserError(f"run '{self.run_id}' is still being written by another "
@@ -105,14 +108,34 @@ class RunWriter:
     def write(self, record: CallRecord, *, flush: bool = True) -> None:
         line = record_line(record.to_dict())
         with self._lock:
-            self._fh.write(line)
-            if flush:
-                self._fh.flush()
+            if not flush and self._pending_size + len(line) <= _PENDING_MAX:
+                self._pending.append(line)
+                self._pending_size += len(line)
+                return
+            if self._pending:
+                self._pending.append(line)
+                line = self._take_pending()
+            self._write(line)
 
     def flush(self) -> None:
         with self._lock:
-            if not self._fh.closed:
-                self._fh.flush()
+            if not self._fh.closed and self._pending:
+                self._write(self._take_pending())
+
+    def _take_pending(self) -> bytes:
+        data = b"".join(self._pending)
+        self._pending.clear()
+        self._pending_size = 0
+        return data
+
+    def _write(self, data: bytes) -> None:
+        """All of `data`, however many system calls it takes."""
+        view = memoryview(data)
+        while view:
+            written = self._fh.write(view)
+            if not written:  # a regular file takes at least a byte, or raises
+                raise OSError(f"{RECORDS}: the write took nothing")
+            view = view[written:]
 
     def write_all(self, records: Iterable[CallRecord]) -> None:
         for record in records:
@@ -125,9 +148,14 @@ class RunWriter:
     def close(self) -> None:
         with self._lock:
             if not self._fh.closed:
-                self._fh.close()  # releases the lock too
+                try:
+                    if self._pending:
+                        self._write(self._take_pending())
+                finally:
+                    self._fh.close()  # releases the lock too
 
 
+_PENDING_MAX = 65536  # bytes of unflushed lines written before the batch's flush()
 _ORJSON_INT = (-(2**63), 2**64)  # the integers orjson writes; past them it raises
 
 
