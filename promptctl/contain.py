@@ -112,9 +112,12 @@ class _Armed:
         self.fired = False
 
 
-_cond = threading.Condition(threading.Lock())
+_lock = threading.Lock()  # _armed, _next_wake, _arms, and firing vs disarming
+_wake = threading.Event()  # set when a check's deadline comes before _next_wake
 _armed: dict[int, _Armed] = {}  # id -> a check in progress (nested ones too)
-_next_wake = float("inf")  # when the watchdog wakes next (it sleeps until then)
+_next_wake = float("inf")  # when the watchdog looks next (it sleeps until then)
+_arms = 0  # checks armed so far: the watchdog tells a busy process from an idle one
+_IDLE = 1.0  # seconds: while checks keep coming, the watchdog looks this often
 _watchdog: threading.Thread | None = None
 
 
@@ -126,41 +129,57 @@ def _raise_in(tid: int, exc: type[BaseException] | None) -> None:
 
 
 def _watch() -> None:
+    """Fires every check past its deadline, then sleeps until the next deadline. When
+    none is armed but some were since it last looked (a run making checks one after
+    another), it looks again in _IDLE seconds rather than sleeping until woken: a
+    check whose deadline is later needs no wake-up, so the checks of a run do not each
+    wake it (and it does not wait on the lock they take, which made every check's
+    release of it a system call). Idle, it sleeps until a check wakes it."""
     global _next_wake
-    with _cond:
-        while True:
+    seen = -1
+    while True:
+        _wake.clear()  # before looking: a wake-up from here on is not lost
+        with _lock:
             now = time.monotonic()
             for armed in _armed.values():
                 if armed.deadline <= now:
                     armed.fired = True
                     armed.deadline = now + _REFIRE
                     _raise_in(armed.tid, CheckTimeout)
-            _next_wake = min((a.deadline for a in _armed.values()), default=float("inf"))
-            _cond.wait(None if _next_wake == float("inf") else _next_wake - now)
+            if _armed:
+                _next_wake = min(a.deadline for a in _armed.values())
+            else:
+                _next_wake = now + _IDLE if _arms != seen else float("inf")
+            seen = _arms
+            timeout = None if _next_wake == float("inf") else _next_wake - now
+        _wake.wait(timeout)
 
 
 def bounded(fn: Callable[..., T], args: tuple[Any, ...], seconds: float
             ) -> tuple[bool, T | None]:
     """(timed_out, fn(*args)): fn runs here; past `seconds` it is interrupted."""
-    global _watchdog, _next_wake
+    global _watchdog, _next_wake, _arms
     tid = threading.get_ident()
     armed = _Armed(tid, time.monotonic() + seconds)
     try:
         try:
-            with _cond:
+            with _lock:
                 if _watchdog is None:
                     _watchdog = threading.Thread(target=_watch, name="pc-watchdog",
                                                  daemon=True)
                     _watchdog.start()
                 _armed[id(armed)] = armed
-                if armed.deadline < _next_wake:
+                _arms += 1
+                sooner = armed.deadline < _next_wake
+                if sooner:
                     _next_wake = armed.deadline
-                    _cond.notify()
+            if sooner:
+                _wake.set()
             value = fn(*args)
         finally:
             while True:  # disarmed for sure, even if the limit strikes right here
                 try:
-                    with _cond:
+                    with _lock:
                         _armed.pop(id(armed), None)
                         if armed.fired:  # raised, or still pending: never let it out
                             _raise_in(tid, None)

@@ -119,6 +119,8 @@ class Params(Strict):
     logprobs: bool | None = None  # ask hosted models for the reply's token logprobs
 
     def set_values(self) -> dict[str, Any]:
+        if not self.model_fields_set:  # most levels set nothing: no dump needed
+            return {}
         return self.model_dump(exclude_unset=True, exclude_none=True)
 
 

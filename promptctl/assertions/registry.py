@@ -170,8 +170,8 @@ def _load_plugin(name: str, target: str) -> Check:
 class Plan:
     """One assertion compiled: everything `evaluate` needs, nothing recomputed."""
 
-    __slots__ = ("arg", "check", "entry", "metric", "negated", "spec_type", "threshold",
-                 "timeout", "transform", "transform_src", "weight")
+    __slots__ = ("arg", "bounds_itself", "check", "entry", "foreign", "metric", "negated",
+                 "spec_type", "threshold", "timeout", "transform", "transform_src", "weight")
 
     def __init__(self, spec: AssertionSpec, entry: Entry, negated: bool, arg: Any,
                  threshold: float | None) -> None:
@@ -186,12 +186,15 @@ class Plan:
         self.transform_src = spec.transform
         self.transform = compile_transform(spec.transform) if spec.transform else None
         self.timeout = spec.timeout
+        self.bounds_itself = entry.bounds_itself
+        # code that is not promptctl's, run in promptctl's process (see shares_inputs)
+        self.foreign = not entry.check.__module__.startswith(f"{__package__}.")
 
     def fail(self, reason: str) -> AssertionResult:
         return AssertionResult(self.spec_type, False, 0.0, reason, self.weight, self.metric)
 
     def run(self, output: str, ctx: AssertionContext) -> AssertionResult:
-        if self.entry.bounds_itself:
+        if self.bounds_itself:
             if self.timeout is not None and self.timeout != ctx.check_timeout:
                 ctx = dataclasses.replace(ctx, check_timeout=self.timeout)
             return self._run(output, ctx)
@@ -381,9 +384,15 @@ def validate_spec(spec: AssertionSpec, *, root: Path | None = None) -> None:
         plan.entry.on_validate(plan.arg, root if root is not None else Path.cwd())
 
 
+def _known(spec: AssertionSpec) -> Plan:
+    """The spec's plan: the lookup by identity inline, the rest in `_plan`."""
+    hit = _PLANS_BY_ID.get(id(spec))
+    return hit[1] if hit is not None and hit[0] is spec else _plan(spec)
+
+
 def runs_inline(specs: Iterable[AssertionSpec]) -> bool:
     """Can every one of these checks run on the event loop (see `register`)?"""
-    return all(_plan(spec).entry.inline for spec in specs)
+    return all(_known(spec).entry.inline for spec in specs)
 
 
 def shares_inputs(specs: Iterable[AssertionSpec]) -> bool:
@@ -391,14 +400,11 @@ def shares_inputs(specs: Iterable[AssertionSpec]) -> bool:
     (a type a plugin registered)? Such code may change what it is given, so it gets
     copies of the case's vars and messages. The built-ins only read, and a `python`
     check gets its copy by crossing to its worker process."""
-    return any(not _plan(spec).entry.check.__module__.startswith(f"{__package__}.")
-               for spec in specs)
+    return any(_known(spec).foreign for spec in specs)
 
 
 def evaluate(spec: AssertionSpec, output: str, ctx: AssertionContext) -> AssertionResult:
     """Check one output. A failing check (or a check, transform or user function that
     raises) is a failed result, never an exception; only a spec that `validate_spec`
     would reject raises AssertionSpecError."""
-    hit = _PLANS_BY_ID.get(id(spec))
-    plan = hit[1] if hit is not None and hit[0] is spec else _plan(spec)
-    return plan.run(output, ctx)
+    return _known(spec).run(output, ctx)

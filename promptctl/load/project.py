@@ -11,7 +11,7 @@ import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import jinja2
 from pydantic import BaseModel
@@ -50,6 +50,8 @@ class PromptRef:
     source: Source
     loc: Loc
     _compiled: dict[str, jinja2.Template] = field(default_factory=dict, repr=False)
+    # how rendering.py may skip Jinja for its templates: worked out on first render
+    _shapes: Any = field(default=None, repr=False, compare=False)
 
     @property
     def line(self) -> int | None:

@@ -8,13 +8,15 @@ given as 0 (a threshold) is a setting, not "unset": levels merge on None only.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import csv
 import fnmatch
 import functools
+import gc
 import io
 import json
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,7 +25,7 @@ from .. import assertions, render_bounds
 from ..boundary import display_path
 from ..errors import UserError
 from ..schema import AssertionSpec, CaseSpec, SuiteSpec
-from . import templates
+from . import rendering, templates
 from .project import Project, PromptRef
 from .validate import validate
 from .yamlsrc import Loc, Source, load_yaml
@@ -40,7 +42,7 @@ def case_matches(case_id: str, pattern: str | None) -> bool:
     return pattern in case_id
 
 
-@dataclass
+@dataclass(slots=True)  # one per case: 100,000 of them are ~10 MB lighter with slots
 class Case:
     id: str
     vars: dict[str, Any]
@@ -70,7 +72,11 @@ class Suite:
 
 
 def load_suite(project: Project, path: Path, *, models: Sequence[str] = ()) -> Suite:
+    with _young_collections():
+        return _load_suite(project, path, models)
 
+
+def _load_suite(project: Project, path: Path, models: Sequence[str]) -> Suite:
     file = display_path(path)
     project.check_input(path, what="suite file")
     data, src = load_yaml(path, file)
@@ -83,26 +89,54 @@ def load_suite(project: Project, path: Path, *, models: Sequence[str] = ()) -> S
         project.model(name, file=file if not models else None,
                       line=src.line(("models", i)) if not models else None)
 
+    cases = _resolve_cases(project, path, spec, src)
+    return Suite(name=path.stem, path=path, file=file, spec=spec, source=src,
+                 prompts=prompts, models=model_names, cases=cases)
+
+
+@contextlib.contextmanager
+def _young_collections() -> Iterator[None]:
+    """While a suite is read and its cases built, the cyclic garbage collector collects
+    young garbage (a case's temporaries, cycles included) but makes no full collection:
+    each walks everything read so far (~0.8 s of CPU in loading 100,000 cases)."""
+    young, middle, old = gc.get_threshold()
+    gc.set_threshold(young, middle, 1 << 30)
+    try:
+        yield
+    finally:
+        gc.set_threshold(young, middle, old)
+
+
+def _resolve_cases(project: Project, path: Path, spec: SuiteSpec, src: Source
+                   ) -> list[Case]:
+    """The cases of every entry, data-file rows expanded, in the file's order."""
+    file = src.file
     defaults = spec.defaults
     base_asserts: list[tuple[AssertionSpec, Loc | None]] = [
         (a, ("defaults", "assert", i)) for i, a in enumerate(defaults.assert_)]
+    resolved = _Resolved(project, src)
+    default_params = defaults.params.set_values()
     cases: list[Case] = []
-    seen: dict[str, str] = {}
+    seen: dict[str, tuple[str, int | None]] = {}
     for i, cspec in enumerate(spec.cases):
         loc: Loc = ("cases", i)
+        entry_asserts: list[tuple[AssertionSpec, Loc | None]] = [
+            *base_asserts, *((a, (*loc, "assert", j)) for j, a in enumerate(cspec.assert_))]
+        entry_params = {**default_params, **cspec.params.set_values()}
         if cspec.from_ is not None:
             rows = load_rows(path, project.root, cspec.from_, src, (*loc, "from"),
                              project=project)
+            entry_vars = {**defaults.vars, **cspec.vars}
             for row_file, row_line, row in rows:
-                row_spec = _row_case(row, row_file, row_line)
-                vars_ = {**defaults.vars, **cspec.vars, **row_spec.vars}
-                asserts: list[tuple[AssertionSpec, Loc | None]] = [
-                    *base_asserts,
-                    *((a, (*loc, "assert", j)) for j, a in enumerate(cspec.assert_)),
-                    *((a, None) for a in row_spec.assert_)]
-                case = _make_case(project, src, str(row_spec.id), vars_, asserts,
-                                  {**defaults.params.set_values(), **cspec.params.set_values(),
-                                   **row_spec.params.set_values()},
+                row_spec = _row(row, row_file, row_line)
+                asserts = entry_asserts
+                if row_spec.assert_:
+                    asserts = [*entry_asserts, *((a, None) for a in row_spec.assert_)]
+                row_params = row_spec.params.set_values() if row_spec.params else None
+                case = _make_case(resolved, str(row_spec.id),
+                                  {**entry_vars, **row_spec.vars}, asserts,
+                                  {**entry_params, **row_params} if row_params
+                                  else dict(entry_params),
                                   _first_set(row_spec.threshold, cspec.threshold,
                                              defaults.threshold),
                                   row_file, row_line,
@@ -111,43 +145,102 @@ def load_suite(project: Project, path: Path, *, models: Sequence[str] = ()) -> S
                 cases.append(case)
             continue
         vars_ = {**defaults.vars, **cspec.vars}
-        asserts = [*base_asserts,
-                   *((a, (*loc, "assert", j)) for j, a in enumerate(cspec.assert_))]
-        case = _make_case(project, src, str(cspec.id), vars_, asserts,
-                          {**defaults.params.set_values(), **cspec.params.set_values()},
+        case = _make_case(resolved, str(cspec.id), vars_, entry_asserts, entry_params,
                           _first_set(cspec.threshold, defaults.threshold),
                           file, src.line((*loc, "id"), key=True), cspec.description)
         _check_unique(case, seen)
         cases.append(case)
-
-    return Suite(name=path.stem, path=path, file=file, spec=spec, source=src,
-                 prompts=prompts, models=model_names, cases=cases)
+    return cases
 
 
 def _first_set(*values: Any) -> Any:
     """The first value that is set (not None): 0, 0.0 and "" are values."""
-    return next((v for v in values if v is not None), None)
+    for value in values:
+        if value is not None:
+            return value
+    return None
 
 
-def _check_unique(case: Any, seen: dict[str, str]) -> None:
-    where = f"{case.file}:{case.line}"
-    if case.id in seen:
-        raise UserError(f"duplicate case id '{case.id}' (first at {seen[case.id]})",
+def _check_unique(case: Any, seen: dict[str, tuple[str, int | None]]) -> None:
+    first = seen.get(case.id)
+    if first is not None:
+        raise UserError(f"duplicate case id '{case.id}' (first at {first[0]}:{first[1]})",
                         file=case.file, line=case.line,
                         hint="case ids must be unique in a suite: baselines key on them")
-    seen[case.id] = where
+    seen[case.id] = (case.file, case.line)
 
 
-def _make_case(project: Project, src: Source, case_id: str, vars_: dict[str, Any],
+_ATOMS = frozenset({str, int, float, bool, type(None)})  # deepcopy returns them as they are
+
+
+def _own_copy(vars_: dict[str, Any]) -> dict[str, Any]:
+    """copy.deepcopy(vars_), without its cost for the plain values most vars hold: a
+    new mapping, every list and mapping in it copied (shared ones stay shared with
+    each other, as deepcopy keeps them)."""
+    if _ATOMS.issuperset(map(type, vars_.values())):
+        return dict(vars_)
+    memo: dict[int, Any] = {}
+    return {k: v if type(v) in _ATOMS else copy.deepcopy(v, memo) for k, v in vars_.items()}
+
+
+class _Resolved:
+    """The assertions of one suite file as they resolve for its cases. A spec written
+    in the suite (its defaults, an entry) without a template in its value or options
+    resolves the same for every case: it is checked once, for the first case that has
+    it, and its lines are looked up once."""
+
+    def __init__(self, project: Project, src: Source) -> None:
+        self.project = project
+        self.src = src
+        self._static: dict[int, tuple[AssertionSpec, int | None, int | None]] = {}
+        # assertion value templates: each text compiled once, and what it renders to
+        self.texts: dict[str, tuple[Any, rendering.Shape | None]] = {}
+        self.limit = getattr(project.env, "max_prompt_chars",
+                             render_bounds.DEFAULTS.max_prompt_chars)
+        # (a spec's id, what it rendered to) -> (the spec, held so that its id is not
+        # reused, and the spec it became, checked for the first case that had it)
+        self._rendered: dict[Any, tuple[AssertionSpec, AssertionSpec]] = {}
+        self._rendered_hits = 0
+
+    def rendered_as(self, spec: AssertionSpec, changed: dict[str, Any]
+                    ) -> tuple[Any, AssertionSpec | None]:
+        """(a key for `keep_rendered`, or None; the spec another case rendered to)."""
+        try:
+            key = (id(spec), rendering.frozen(changed))
+        except (rendering.Unfrozen, RecursionError):
+            return None, None
+        hit = self._rendered.get(key)
+        if hit is not None and hit[0] is spec:
+            self._rendered_hits += 1
+            return key, hit[1]
+        return key, None
+
+    def keep_rendered(self, key: Any, spec: AssertionSpec, out: AssertionSpec) -> None:
+        """Kept while cases share them; past 256 with none shared (every case renders
+        its own value), no more are kept."""
+        if len(self._rendered) < 256 or self._rendered_hits:
+            self._rendered[key] = (spec, out)
+
+
+def _make_case(resolved: _Resolved, case_id: str, vars_: dict[str, Any],
                asserts: list[tuple[AssertionSpec, Loc | None]], params: dict[str, Any],
                threshold: float | None, file: str, line: int | None,
-               description: str | None) -> Any:
-    vars_ = copy.deepcopy(vars_)  # the case's own: the merge above shares nested values
+               description: str | None) -> Case:
+    vars_ = _own_copy(vars_)  # the case's own: the merge above shares nested values
+    project, src = resolved.project, resolved.src
     out: list[AssertionSpec] = []
     lines: list[int | None] = []
     for spec, aloc in asserts:
+        static = resolved._static.get(id(spec)) if aloc is not None else None
+        if static is not None and static[0] is spec:
+            _, aline, transform_line = static
+            if spec.transform:
+                _check_transform(spec, vars_, case_id, src.file, transform_line)
+            out.append(spec)
+            lines.append(aline)
+            continue
         aline = src.line(aloc) if aloc is not None else line
-        rendered = _render_value(project, spec, vars_, src.file if aloc else file, aline,
+        rendered = _render_value(resolved, spec, vars_, src.file if aloc else file, aline,
                                  case_id)
         try:
             assertions.validate_spec(rendered, root=project.root)
@@ -163,9 +256,11 @@ def _make_case(project: Project, src: Source, case_id: str, vars_: dict[str, Any
             raise UserError(f"case '{case_id}': {exc.message}", file=where, line=key_line,
                             hint=exc.hint) from None
         _check_references(project, rendered, src.file if aloc else file, aline)
-        _check_transform(project, rendered, vars_, case_id,
-                         src.file if aloc else file,
-                         src.line((*aloc, "transform"), key=True) if aloc else aline)
+        transform_line = (src.line((*aloc, "transform"), key=True) if aloc else aline)
+        _check_transform(rendered, vars_, case_id, src.file if aloc else file,
+                         transform_line)
+        if aloc is not None and _is_static(spec):  # the same for every case
+            resolved._static[id(spec)] = (spec, aline, transform_line)
         out.append(rendered)
         lines.append(aline)
     return Case(id=case_id, vars=vars_, asserts=out, assert_lines=lines, params=params,
@@ -176,22 +271,48 @@ RENDERED_OPTIONS = ("expected", "question")  # option texts that may use the cas
 MODEL_OPTIONS = ("judge", "embedder")  # options that name a model alias
 
 
-def _render_value(project: Project, spec: AssertionSpec, vars_: dict[str, Any], file: str,
-                  line: int | None, case_id: str) -> AssertionSpec:
+def _is_static(spec: AssertionSpec) -> bool:
+    """No text `_render_value` renders holds a template: it resolves to itself."""
+    options = spec.options
+    for value in (spec.value, *(options[k] for k in RENDERED_OPTIONS if k in options)):
+        for text in (value if isinstance(value, list) else [value]):
+            if isinstance(text, str) and ("{{" in text or "{%" in text):
+                return False
+    return True
+
+
+def _render_value(resolved: _Resolved, spec: AssertionSpec, vars_: dict[str, Any],
+                  file: str, line: int | None, case_id: str) -> AssertionSpec:
     """`value: "{{ expected }}"` takes the case's vars (data-file rows use this), and so
-    do the `expected` of a choice and the `question` of answer-relevance."""
+    do the `expected` of a choice and the `question` of answer-relevance.
+
+    Each distinct text is compiled once per suite file (a syntax error is still the
+    first case's), rendered without Jinja where rendering.Shape knows its text, and a
+    spec that renders as another case's did is that case's spec (already checked)."""
+    project = resolved.project
 
     def render(text: str) -> str:
         if "{{" not in text and "{%" not in text:
             return text
-        tpl = templates.compile_template(project.env, text, file=file, line=line,
-                                         what="assertion value")
+        compiled = resolved.texts.get(text)
+        if compiled is None:
+            tpl = templates.compile_template(project.env, text, file=file, line=line,
+                                             what="assertion value")
+            compiled = resolved.texts[text] = (tpl, rendering.shape(project.env, text))
+        tpl, shape = compiled
+        if shape is not None:
+            known = shape.known(vars_)
+            if known is not None and len(known) <= resolved.limit:
+                return known
         try:
-            return templates.render(tpl, vars_, what=f"case '{case_id}' assertion value",
-                                    file=file, line=line, src=text)
+            out = templates.render(tpl, vars_, what=f"case '{case_id}' assertion value",
+                                   file=file, line=line, src=text)
         except render_bounds.RenderLimit as exc:
             raise UserError(f"case '{case_id}' assertion value: {exc.message}", file=file,
                             line=line, hint=exc.hint) from None
+        if shape is not None:
+            shape.keep(vars_, out)
+        return out
 
     def rendered(value: Any) -> Any:
         if isinstance(value, str):
@@ -206,7 +327,13 @@ def _render_value(project: Project, spec: AssertionSpec, vars_: dict[str, Any], 
     changed = {k: v for k, v in update.items() if v != getattr(spec, k, options.get(k))}
     if not changed:
         return spec
-    return AssertionSpec.model_validate({**spec.model_dump(), **changed})
+    key, same = resolved.rendered_as(spec, changed)
+    if same is not None:
+        return same
+    out = AssertionSpec.model_validate({**spec.model_dump(), **changed})
+    if key is not None:
+        resolved.keep_rendered(key, spec, out)
+    return out
 
 
 def _check_references(project: Project, spec: AssertionSpec, file: str,
@@ -221,8 +348,8 @@ def _check_references(project: Project, spec: AssertionSpec, file: str,
         project.prompt(prompt, file=file, line=line)
 
 
-def _check_transform(project: Project, spec: AssertionSpec, vars_: dict[str, Any],
-                     case_id: str, file: str, line: int | None) -> None:
+def _check_transform(spec: AssertionSpec, vars_: dict[str, Any], case_id: str, file: str,
+                     line: int | None) -> None:
     """A transform sees `output` and the case's vars: any other name is undefined in
     every case, so it is refused here rather than failing each output."""
     if not spec.transform:
@@ -246,6 +373,36 @@ def _transform_names(transform: str) -> frozenset[str]:
         return frozenset(templates.analyse(jinja2.Environment(), text).required)
     except jinja2.TemplateError:  # reported by the assertion's own validation
         return frozenset()
+
+
+@dataclass
+class _PlainRow:
+    """A plain data-file row as the CaseSpec it validates to (see `_row`)."""
+
+    id: str | int
+    vars: dict[str, Any]
+    description: str | None
+    assert_ = ()
+    params = None
+    threshold = None
+
+
+def _row(row: dict[str, Any], file: str, line: int) -> CaseSpec | _PlainRow:
+    """`_row_case`, without pydantic for a plain row (no `vars`, no `assert`) whose id
+    is text or a whole number: every other column is a variable, which any value may
+    be. Anything else goes through CaseSpec, and its errors."""
+    if "vars" in row or "assert" in row:
+        return _row_case(row, file, line)
+    case_id = row.get("id")
+    if case_id is None or case_id == "":
+        case_id = f"{Path(file).stem}-{line}"
+    kind = type(case_id)
+    if not ((kind is str and case_id.strip()) or kind is int):
+        return _row_case(row, file, line)
+    described = row.get("description")
+    return _PlainRow(case_id, {k: v for k, v in row.items() if k != "id"},
+                     described if isinstance(described, str) and described.strip()
+                     else None)
 
 
 def _row_case(row: dict[str, Any], file: str, line: int) -> CaseSpec:
@@ -327,12 +484,13 @@ def _csv_rows(text: str, name: str) -> list[tuple[str, int, dict[str, Any]]]:
             raise UserError(f"duplicate column '{sorted(dupes)[0]}'", file=name, line=1)
         rows = []
         end = reader.line_num
+        width = len(header)
         for values in reader:
             lineno, end = end + 1, reader.line_num  # a row may span several lines
-            if not values or all(not v.strip() for v in values):
+            if not values or not "".join(values).strip():  # blank: every cell is
                 continue
-            if len(values) != len(header):
-                raise UserError(f"row has {len(values)} fields, the header has {len(header)}",
+            if len(values) != width:
+                raise UserError(f"row has {len(values)} fields, the header has {width}",
                                 file=name, line=lineno,
                                 hint="quote fields that contain commas")
             rows.append((name, lineno, dict(zip(header, values, strict=True))))

@@ -200,21 +200,146 @@ def _walk(node: yaml.Node, loc: Loc, src: Source, walk: _Walk, site: int = 0,
     walk.leave(node)
 
 
+class _Fallback(Exception):
+    """The document uses what `_direct` leaves to the composer (anchors, aliases, tags,
+    merge keys, keys that are not scalars, more than one document)."""
+
+
+_STR_TAG = "tag:yaml.org,2002:str"
+
+
+def _direct(text: str, src: Source) -> Any:
+    """The document's data from the C parser's events in one pass, without the node
+    tree: lines recorded and duplicate keys found as `_walk` records and finds them,
+    scalars resolved and constructed as the safe loader does, the depth bounded as
+    `_BoundedLoader` bounds it (no recursion at all here). Raises _Fallback for what
+    it leaves to the composer; a document without anchors and aliases needs no alias
+    budget. Errors come in the composer path's order: the parser's and the depth's as
+    met, a duplicate key's once the whole document parsed."""
+    loader = _Loader(text)
+    try:
+        get = loader.get_event
+        resolve = loader.resolve
+        lines, key_lines = src.lines, src.key_lines
+        duplicate: UserError | None = None
+        # one frame per open collection: [container, loc, pending key or None,
+        # its raw text, keys seen (text -> line)]
+        stack: list[list[Any]] = []
+        root: Any = None
+        if not isinstance(get(), yaml.StreamStartEvent) or not isinstance(
+                get(), yaml.DocumentStartEvent):
+            raise _Fallback
+        while True:
+            event = get()
+            kind = type(event)
+            if kind is yaml.MappingEndEvent or kind is yaml.SequenceEndEvent:
+                value = stack.pop()[0]
+                if not stack:
+                    root = value
+                    break
+                _put(stack[-1], value)
+                continue
+            if event.anchor is not None or kind is yaml.AliasEvent:
+                raise _Fallback
+            if len(stack) >= MAX_DEPTH:
+                raise _Refused(f"YAML nested more than {MAX_DEPTH} levels deep",
+                               event.start_mark,
+                               "flatten the structure, or move the data to a data file")
+            frame = stack[-1] if stack else None
+            line = event.start_mark.line + 1
+            if frame is not None and type(frame[0]) is dict and frame[2] is None:
+                # a key: text only (a collection as a key is the composer's)
+                if kind is not yaml.ScalarEvent or event.tag not in (None, "!"):
+                    raise _Fallback
+                raw = event.value
+                if raw == "<<":
+                    raise _Fallback
+                seen = frame[4]
+                if raw in seen:
+                    if duplicate is None:
+                        duplicate = UserError(
+                            f"duplicate key {quote(raw)} (first defined on line "
+                            f"{seen[raw]})", file=src.file, line=line,
+                            hint="remove or rename one of them")
+                else:
+                    seen[raw] = line
+                frame[2] = _scalar(loader, resolve, event)
+                frame[3] = raw
+                path: Loc = (*frame[1], raw)
+                key_lines[path] = line
+                continue
+            if frame is None:
+                loc: Loc = ()
+            elif type(frame[0]) is dict:
+                loc = (*frame[1], frame[3])
+            else:
+                loc = (*frame[1], len(frame[0]))
+            lines[loc] = line
+            if kind is yaml.ScalarEvent:
+                if event.tag not in (None, "!"):
+                    raise _Fallback
+                value = _scalar(loader, resolve, event)
+                if frame is None:
+                    root = value
+                    break
+                _put(frame, value)
+                continue
+            if event.tag not in (None, "!"):
+                raise _Fallback
+            if kind is yaml.MappingStartEvent:
+                stack.append([{}, loc, None, None, {}])
+            elif kind is yaml.SequenceStartEvent:
+                stack.append([[], loc, None, None, None])
+            else:
+                raise _Fallback
+        if not isinstance(get(), yaml.DocumentEndEvent) or not isinstance(
+                get(), yaml.StreamEndEvent):
+            raise _Fallback  # a second document: the composer says so
+    finally:
+        loader.dispose()
+    if duplicate is not None:
+        raise duplicate
+    return root
+
+
+def _put(frame: list[Any], value: Any) -> None:
+    container = frame[0]
+    if type(container) is dict:
+        container[frame[2]] = value
+        frame[2] = None
+    else:
+        container.append(value)
+
+
+def _scalar(loader: Any, resolve: Any, event: Any) -> Any:
+    """A scalar as the safe constructor makes it: text as it is, anything else (a
+    number, a date, null) by the constructor of its resolved tag."""
+    tag = resolve(yaml.ScalarNode, event.value, event.implicit)
+    if tag == _STR_TAG:
+        return event.value
+    node = yaml.ScalarNode(tag, event.value, event.start_mark, event.end_mark,
+                           style=event.style)
+    try:
+        return loader.construct_object(node, deep=True)
+    except Exception:  # the composer path meets it later, after what comes first
+        raise _Fallback from None
+
+
 def parse_yaml(text: str, file: str) -> tuple[Any, Source]:
-    """Parse one YAML document; syntax errors become a UserError with file:line."""
-    src = Source(file)
+    """Parse one YAML document; syntax errors become a UserError with file:line.
+
+    A shallow text goes to the C composer (see _nesting_bound); any other, to
+    `_direct`, and what that leaves to the composer, to `_BoundedLoader`."""
     if len(text) > MAX_YAML_BYTES:
         raise _too_big(file)
     try:
-        loader = (_Loader if _nesting_bound(text) < _C_COMPOSER_SAFE else _BoundedLoader)(text)
-        try:
-            node = loader.get_single_node()
-            if node is None:
-                return None, src
-            _walk(node, (), src, _Walk(node))
-            data = loader.construct_document(node)
-        finally:
-            loader.dispose()
+        if _nesting_bound(text) >= _C_COMPOSER_SAFE:
+            src = Source(file)
+            try:
+                return _direct(text, src), src
+            except _Fallback:
+                pass
+        return _composed(text, file)
     except _Refused as exc:
         line = exc.mark if isinstance(exc.mark, int) else exc.mark.line + 1
         raise UserError(exc.message, file=file, line=line, hint=exc.hint) from None
@@ -227,6 +352,21 @@ def parse_yaml(text: str, file: str) -> tuple[Any, Source]:
     except yaml.YAMLError as exc:
         raise UserError(f"YAML error: {exc}", file=file,
                         hint="fix the YAML syntax") from None
+
+
+def _composed(text: str, file: str) -> tuple[Any, Source]:
+    """Through the node tree: composed, walked (lines, duplicate keys, the alias
+    budget), then constructed."""
+    src = Source(file)
+    loader = (_Loader if _nesting_bound(text) < _C_COMPOSER_SAFE else _BoundedLoader)(text)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            return None, src
+        _walk(node, (), src, _Walk(node))
+        data = loader.construct_document(node)
+    finally:
+        loader.dispose()
     return data, src
 
 

@@ -15,7 +15,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..artifacts import RunMeta, load_json
 from ..boundary import display_path
 from ..errors import UserError
 from ..load.project import Project
@@ -75,6 +74,8 @@ def write_meta(run_dir: Path, meta: dict[str, Any]) -> None:
 
 def read_meta(run_dir: Path) -> dict[str, Any]:
     """meta.json as written (artifacts.RunMeta: what made the run's plan)."""
+    from ..artifacts import RunMeta, load_json  # its pydantic shapes: ~30 ms, for reading
+
     path = run_dir / META
     if not path.is_file():
         raise UserError("run has no readable meta.json", file=display_path(run_dir),

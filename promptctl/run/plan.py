@@ -53,12 +53,15 @@ def plan(project: Project, suites: Sequence[Suite], options: RunOptions) -> list
     calls: list[Call] = []
     for suite in suites:
         repeat = 1 if adaptive(suite, options) else int(options.repeat or suite.repeat)
+        # model < prompt < suite < case < --param: the first three once per suite
+        levels: dict[tuple[int, str], dict[str, Any]] = {}
+        suite_params = suite.spec.params.set_values()
         for case in suite.cases:
             if not case_matches(case.id, options.filter):
                 continue
-            for prompt in suite.prompts:
-                models = [m for m in suite.models if options.only is None
-                          or (suite.name, case.id, prompt.id, m) in options.only]
+            for p, prompt in enumerate(suite.prompts):
+                models = suite.models if options.only is None else [
+                    m for m in suite.models if (suite.name, case.id, prompt.id, m) in options.only]
                 if not models:
                     continue
                 # rendered now so that a template error stops the run before its first
@@ -66,12 +69,18 @@ def plan(project: Project, suites: Sequence[Suite], options: RunOptions) -> list
                 render_messages(prompt, case.vars, file=case.file, line=case.line,
                                 case=case.id)
                 for model in models:
-                    entry = project.model(model)
-                    base = {**entry.params.set_values(), **prompt.spec.params.set_values(),
-                            **suite.spec.params.set_values(), **case.params, **options.params}
-                    first = Call(suite, case, prompt, model, 0, base)
-                    calls.extend(repeat_call(first, i, options.seed_offset)
-                                 for i in range(repeat))
+                    fixed = levels.get((p, model))
+                    if fixed is None:
+                        fixed = levels[p, model] = {
+                            **project.model(model).params.set_values(),
+                            **prompt.spec.params.set_values(), **suite_params}
+                    first = Call(suite, case, prompt, model, 0,
+                                 {**fixed, **case.params, **options.params})
+                    if repeat == 1 and not options.seed_offset:
+                        calls.append(first)
+                    else:
+                        calls.extend(repeat_call(first, i, options.seed_offset)
+                                     for i in range(repeat))
     if options.shard is not None:
         calls = shard_calls(calls, *options.shard)
     return calls

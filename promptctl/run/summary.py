@@ -26,6 +26,12 @@ class Summary:
     cost: float = 0.0
     latency_ms: float = 0.0
     metrics: dict[str, dict[CellKey, list[float]]] = field(default_factory=dict)
+    _counts: dict[str, int] = field(default_factory=dict, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        """Cells by status, kept as `add` changes them: `count` reads it."""
+        for status in self.cells.values():
+            self._counts[status] = self._counts.get(status, 0) + 1
 
     @classmethod
     def of(cls, records: Iterable[CallRecord]) -> Summary:
@@ -42,6 +48,10 @@ class Summary:
         # a cell fails if any sample failed; errors only count when nothing failed
         if before is None or status == "fail" or (status == "error" and before == "pass"):
             self.cells[cell] = status
+            counts = self._counts
+            counts[status] = counts.get(status, 0) + 1
+            if before is not None:
+                counts[before] -= 1
         self.samples += 1
         self.cached += rec.cached
         self.retries += rec.retries
@@ -59,7 +69,7 @@ class Summary:
                 self.metrics.setdefault(a.metric, {}).setdefault(cell, []).append(a.score)
 
     def count(self, status: str) -> int:
-        return sum(1 for s in self.cells.values() if s == status)
+        return self._counts.get(status, 0)
 
     @property
     def passed(self) -> int:

@@ -419,3 +419,34 @@ def test_a_5mb_value_in_a_broken_suite_gives_a_short_one_line_error(tmp_path):
         line[:300]
     assert "(5,000,000 characters)" in line
     assert len(line) < 500, len(line)
+
+
+# ------------------------------------------------------------ in-process check limits
+
+
+def test_a_check_times_out_on_time_however_many_quick_checks_ran_before_it():
+    """Thousands of quick checks (a run's) leave the watchdog looking once a second
+    instead of being woken by each: a check past its limit is still stopped at it, and
+    so is one with a later limit that starts while an earlier one is still armed."""
+    import time
+
+    from promptctl import contain
+
+    def spin():
+        while True:
+            pass
+
+    for _ in range(20_000):
+        assert contain.bounded(len, ("x",), 30.0) == (False, 1)
+    for seconds in (0.05, 0.3, 1.2):  # shorter and longer than the watchdog's second
+        start = time.monotonic()
+        assert contain.bounded(spin, (), seconds) == (True, None)
+        assert seconds <= time.monotonic() - start < seconds + 0.5
+
+    def nested():  # an outer check's limit passes inside quick inner ones
+        while True:
+            contain.bounded(len, ("x",), 30.0)
+
+    start = time.monotonic()
+    assert contain.bounded(nested, (), 0.4) == (True, None)
+    assert time.monotonic() - start < 1.5

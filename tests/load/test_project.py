@@ -185,3 +185,79 @@ def test_public_api_names_resolve():
     assert set(promptctl.__all__) - {"__version__"} == set(promptctl._EXPORTS)
     for name in promptctl._EXPORTS:
         assert getattr(promptctl, name) is not None
+
+
+PLAIN_ROWS = [{"id": "a", "ticket": "x", "n": 1}, {"id": 5, "ticket": "x"},
+              {"id": "", "ticket": "x"}, {"id": None, "ticket": "x"}, {"ticket": "x"},
+              {"id": " b ", "ticket": ["x", {"y": None}]},
+              {"id": "a", "description": "told"}, {"id": "a", "description": "  "},
+              {"id": "a", "description": 3},
+              # not plain: CaseSpec's own errors, or its coercions
+              {"id": "  ", "ticket": "x"}, {"id": True}, {"id": 1.5}, {"id": 2.0},
+              {"id": [1]}, {"id": {"k": 1}}, {"id": "a", "vars": {"ticket": "x"}}]
+
+
+@pytest.mark.parametrize("row", PLAIN_ROWS)
+def test_a_row_resolves_as_its_case_spec_validates(row):
+    """A plain data-file row skips pydantic (suites._row): the same id, vars and
+    description, or the same error, as validating it as a CaseSpec gives."""
+    from promptctl.load.suites import _row, _row_case
+
+    def resolved(fn):
+        try:
+            spec = fn(dict(row), "suites/data/t.jsonl", 3)
+        except UserError as exc:
+            return ("error", exc.message, exc.location)
+        return (str(spec.id), spec.vars, spec.description, list(spec.assert_),
+                spec.params.set_values() if spec.params else {}, spec.threshold)
+
+    assert resolved(_row) == resolved(_row_case)
+
+
+def test_assertion_values_render_per_row_and_rows_that_agree_share_a_spec(make_project):
+    """A templated value is compiled once and rendered per row: each case gets its own
+    row's value (plain {{ name }}, a filter, a list), cases that render alike get the
+    same (checked) spec, and a row that cannot render it is named, not the first."""
+    rows = ["id,ticket,team,n"] + [f"r{i},t{i},{('billing', 'shipping')[i % 2]},{i}"
+                                   for i in range(600)]
+    make_project({
+        "prompts/support.yaml": PROMPTS,
+        "suites/s.yaml": """
+            prompts: support.triage
+            defaults:
+              assert:
+                - {type: icontains, value: "{{ team }}"}
+                - {type: icontains, value: "{{ team | upper }}-{{ n }}"}
+                - {type: contains-any, value: ["{{ team }}", fixed, "{{ n }}"]}
+            cases:
+              - from: data/t.csv
+            """,
+        "suites/data/t.csv": "\n".join(rows) + "\n",
+    })
+    project = load_project()
+    suite = load_suite(project, project.suite_paths(["s"])[0])
+    for i, case in enumerate(suite.cases):
+        team = ("billing", "shipping")[i % 2]
+        assert [a.value for a in case.asserts] == [
+            team, f"{team.upper()}-{i}", [team, "fixed", str(i)]]
+    first, second, third = suite.cases[0], suite.cases[2], suite.cases[1]
+    assert first.asserts[0] is second.asserts[0]  # both "billing": one spec
+    assert first.asserts[0] is not third.asserts[0]
+    assert first.asserts[1] is not second.asserts[1]  # per-row values: their own
+
+    # a row without the variable: named, after 300 that rendered (and were remembered)
+    jsonl = "".join(f'{{"id": "j{i}", "team": "billing", "n": {i}}}\n' for i in range(300))
+    (project.root / "suites/data/t.jsonl").write_text(jsonl + '{"id": "j-no-team", "n": 1}\n')
+    (project.root / "suites/s.yaml").write_text(
+        (project.root / "suites/s.yaml").read_text().replace("t.csv", "t.jsonl"))
+    with pytest.raises(UserError, match="case 'j-no-team' assertion value: 'team' is "
+                                        "undefined") as exc:
+        load_suite(load_project(), project.suite_paths(["s"])[0])
+    assert exc.value.location == "suites/s.yaml:4"
+    # a syntax error: the first case that has the text, at the assertion's line
+    (project.root / "suites/s.yaml").write_text(
+        (project.root / "suites/s.yaml").read_text().replace("{{ team | upper }}",
+                                                            "{{ team | upper | x }}"))
+    with pytest.raises(UserError, match="No filter named 'x'") as exc:
+        load_suite(load_project(), project.suite_paths(["s"])[0])
+    assert exc.value.location == "suites/s.yaml:5"
