@@ -139,6 +139,7 @@ def _entry(name: str) -> Entry | None:
 def _plugins() -> dict[str, str]:
     """Plugins' types: entry points `type-name = "package.module:check"` in the group
     promptctl.assertions. A built-in name is not theirs to take."""
+    # deferred: the installed packages' metadata only for a type that is not built in
     from importlib.metadata import entry_points
 
     return {ep.name: ep.value for ep in entry_points(group=ENTRY_POINT_GROUP)

@@ -214,6 +214,7 @@ class Project:
 
     def provider(self, alias: str) -> Provider:
         """The provider for a model alias; a configuration error names its entry."""
+        # deferred: provider modules only when a model is used (start-up speed)
         from ..providers import get_provider
 
         try:
@@ -318,6 +319,7 @@ def load_project(root: Path | None = None, config: Path | None = None) -> Projec
     safe_path(cfg_path, project_boundary(root), what="config file", written=file)
     data, src = load_yaml(cfg_path, file)
     cfg = validate(ProjectConfig, data, src)
+    # deferred: provider modules only when a model is used (start-up speed)
     from ..providers import registry
 
     for alias, entry in cfg.models.items():

@@ -16,6 +16,7 @@ import functools
 import gc
 import io
 import json
+import os
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -364,6 +365,7 @@ def _check_transform(spec: AssertionSpec, vars_: dict[str, Any], case_id: str, f
 @functools.lru_cache(maxsize=256)
 def _transform_names(transform: str) -> frozenset[str]:
     """The names a transform needs (parsed once per distinct transform)."""
+    # deferred: jinja2 and pydantic's errors only for the cases that need them (start-up of lint)
     import jinja2
 
     text = transform.strip()
@@ -409,6 +411,7 @@ def _row_case(row: dict[str, Any], file: str, line: int) -> CaseSpec:
     """A data-file row: `id` names it; a `vars` key means the row is a full case,
     otherwise every other column is a variable. A plain row's non-empty text
     `description` column is also the case's description (it wins over the entry's)."""
+    # deferred: jinja2 and pydantic's errors only for the cases that need them (start-up of lint)
     from pydantic import ValidationError
 
     if "vars" in row or "assert" in row:
@@ -434,8 +437,6 @@ def load_rows(suite_path: Path, root: Path, ref: str, src: Source, loc: Loc, *,
               project: Project | None = None) -> list[tuple[str, int, dict[str, Any]]]:
     """The rows of a `from:` data file. With `project`, the file must resolve inside
     its boundary and be a regular file (boundary.py)."""
-    import os
-
 
     line = src.line(loc)
     candidates = [suite_path.parent / ref, root / ref]

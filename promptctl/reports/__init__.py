@@ -12,6 +12,7 @@ before a model is called), write_outputs at the end.
 from __future__ import annotations
 
 import os
+import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
@@ -30,34 +31,40 @@ __all__ = ["GATE_FORMATS", "RUN_FORMATS", "WRITERS", "ReportData", "check_output
 
 def _write_json(path: Path, data: ReportData) -> None:
     if data.diff is not None:  # check and diff: the diff document
+        # deferred: each writer's module only when it writes (start-up speed)
         from .diff_report import write_diff_json
 
         write_diff_json(path, data.diff)
     else:
+        # deferred: each writer's module only when it writes (start-up speed)
         from .json_report import write_json
 
         write_json(path, data)
 
 
 def _write_jsonl(path: Path, data: ReportData) -> None:
+    # deferred: each writer's module only when it writes (start-up speed)
     from .json_report import write_jsonl
 
     write_jsonl(path, data)
 
 
 def _write_junit(path: Path, data: ReportData) -> None:
+    # deferred: each writer's module only when it writes (start-up speed)
     from .junit import junit_xml
 
     path.write_text(junit_xml(data), encoding="utf-8")
 
 
 def _write_html(path: Path, data: ReportData) -> None:
+    # deferred: each writer's module only when it writes (start-up speed)
     from .html_report import render_html
 
     path.write_text(render_html(data), encoding="utf-8")
 
 
 def _write_markdown(path: Path, data: ReportData) -> None:
+    # deferred: each writer's module only when it writes (start-up speed)
     from .markdown import markdown
 
     path.write_text(markdown(data), encoding="utf-8")
@@ -111,8 +118,6 @@ def check_output_path(path: Path, formats: tuple[str, ...] = RUN_FORMATS) -> Non
 def unwritable_dir(directory: Path) -> str | None:
     """Why a file cannot be created in `directory` (None: it can). Tried for real, with
     a probe file removed at once: permissions, read-only mounts and root all answer."""
-    import tempfile
-
     try:
         fd, name = tempfile.mkstemp(prefix=".promptctl-probe-", dir=directory)
     except OSError as exc:

@@ -20,6 +20,7 @@ LIMIT = 50
 
 
 def _side(recs: list[Any]) -> dict[str, Any]:
+    # deferred: the gate's compare only for compare's report
     from ..gate.compare import Pair
 
     ok = [r for r in recs if r.error is None]
@@ -48,6 +49,7 @@ def document(comp: Comparison) -> dict[str, Any]:
 
 def changed(comp: Comparison) -> list[Pair]:
     """Pairs whose first outputs or pass rates differ, largest rate change first."""
+    # deferred: the gate's compare only for compare's report
     from ..gate.compare import Pair
 
     rows = [p for p in comp.pairs

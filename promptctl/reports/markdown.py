@@ -18,6 +18,7 @@ LIMIT = 50
 
 def markdown(data: ReportData) -> str:
     if data.diff is not None:
+        # deferred: the diff's Markdown only for check and diff reports
         from .diff_report import markdown as diff_markdown
 
         return diff_markdown(data.diff)

@@ -208,6 +208,7 @@ class Runner:
             self._score_pool.shutdown(wait=False, cancel_futures=True)
         if self.cache is not None:
             self.cache.close()
+        # deferred: the pool's module, only to stop the workers of python checks
         from ..assertions import pool
 
         pool.shutdown()  # no python check's worker outlives the run

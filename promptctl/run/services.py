@@ -96,6 +96,7 @@ class Services:
               judge: str | None = None) -> dict[str, Any]:
         """The judge's reply, constrained to `schema` where the provider supports it,
         parsed strictly. A reply that is not valid JSON of that schema is an error."""
+        # deferred: jsonschema only for a judge that is given a schema
         import jsonschema
 
         alias = judge or self.project.config.judge or "default"

@@ -258,6 +258,7 @@ def read_latest(runs_dir: Path) -> str:
         raise UserError("no runs yet", hint="run `promptctl run` first")
     if not pointer.is_file():
         raise UserError("the latest-run pointer is not a file", file=where, hint=hint)
+    # deferred: the pydantic shapes of artifacts.py are built on the first read
     from ..artifacts import decode
 
     try:
@@ -301,6 +302,7 @@ def read_records(run_dir: Path) -> Iterator[CallRecord]:
     since that call never finished. Any other line that is not a record (see
     artifacts.RunRecord) is exit 2 naming its line. A key can appear more than once (a
     retried error): see `final_records`."""
+    # deferred: the pydantic shapes of artifacts.py are built on the first read
     from pydantic import ValidationError
 
     from ..artifacts import RunRecord, describe
@@ -358,6 +360,7 @@ def final_records(run_dir: Path) -> list[CallRecord]:
 
 def read_summary(run_dir: Path) -> dict[str, Any] | None:
     """summary.json, or None for a run that never finished (killed, or running)."""
+    # deferred: the pydantic shapes of artifacts.py are built on the first read
     from ..artifacts import RunSummary, load_json
 
     path = run_dir / "summary.json"
