@@ -174,11 +174,11 @@ _ATOMS = frozenset({str, int, float, bool, type(None)})  # deepcopy returns them
 
 
 def _own_copy(vars_: dict[str, Any]) -> dict[str, Any]:
-    """copy.deepcopy(vars_), without its cost for the plain values most vars hold: a
-    new mapping, every list and mapping in it copied (shared ones stay shared with
-    each other, as deepcopy keeps them)."""
+    """What copy.deepcopy(vars_) gives a case, for a mapping the caller has just merged
+    (its own already): every list and mapping in it copied (shared ones stay shared
+    with each other, as deepcopy keeps them); plain values need no copy."""
     if _ATOMS.issuperset(map(type, vars_.values())):
-        return dict(vars_)
+        return vars_
     memo: dict[int, Any] = {}
     return {k: v if type(v) in _ATOMS else copy.deepcopy(v, memo) for k, v in vars_.items()}
 
@@ -226,7 +226,7 @@ def _make_case(resolved: _Resolved, case_id: str, vars_: dict[str, Any],
                asserts: list[tuple[AssertionSpec, Loc | None]], params: dict[str, Any],
                threshold: float | None, file: str, line: int | None,
                description: str | None) -> Case:
-    vars_ = _own_copy(vars_)  # the case's own: the merge above shares nested values
+    vars_ = _own_copy(vars_)  # the case's own: the merge shares nested values
     project, src = resolved.project, resolved.src
     out: list[AssertionSpec] = []
     lines: list[int | None] = []
