@@ -3,7 +3,9 @@
 Runs `promptctl run` as a subprocess on a generated project and prints wall time and
 peak memory (max RSS of the child). Usage: python bench/overhead.py [--cases N] [--runs K]
 [--python-check] (a third assertion per case: a trivial `python` check, which runs in a
-worker process: the difference with and without it is that round trip's cost).
+worker process: the difference with and without it is that round trip's cost)
+[--inline] (the cases written in the suite's YAML instead of a CSV data file: the YAML
+loader's cost).
 
 Python's bytecode goes to a private PYTHONPYCACHEPREFIX in a temporary folder (written even
 when PYTHONDONTWRITEBYTECODE is set, and never into the repo), as bench/startup.py and
@@ -50,7 +52,10 @@ PYTHON_CHECK = "    - {type: python, value: 'checks:mentions_order'}\n"
 CHECKS = "def mentions_order(output, ctx):\n    return 'order' in output\n"
 
 
-def make_project(root: Path, cases: int, python_check: bool = False) -> None:
+def make_project(root: Path, cases: int, python_check: bool = False,
+                 inline: bool = False) -> None:
+    """The project; with `inline`, the cases are written in the suite file (YAML) rather
+    than in its CSV data file: the same cases, read by the YAML loader."""
     (root / "prompts").mkdir()
     (root / "suites" / "data").mkdir(parents=True)
     (root / "prompts" / "support.yaml").write_text(PROMPTS)
@@ -58,9 +63,12 @@ def make_project(root: Path, cases: int, python_check: bool = False) -> None:
     if python_check:
         suite = suite.replace("cases:\n", PYTHON_CHECK + "cases:\n")
         (root / "checks.py").write_text(CHECKS)
+    tickets = [(f"case-{i}", f"I was charged twice for order {i}") for i in range(cases)]
+    if inline:
+        suite = suite.replace("  - from: data/tickets.csv\n", "".join(
+            f"  - id: {case}\n    vars: {{ticket: {ticket}}}\n" for case, ticket in tickets))
     (root / "suites" / "overhead.yaml").write_text(suite)
-    rows = ["id,ticket"] + [f"case-{i},I was charged twice for order {i}" for i in
-                            range(cases)]
+    rows = ["id,ticket"] + [f"{case},{ticket}" for case, ticket in tickets]
     (root / "suites" / "data" / "tickets.csv").write_text("\n".join(rows) + "\n")
 
 
@@ -87,6 +95,7 @@ def main() -> None:
     parser.add_argument("--cases", type=int, default=1000)
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--python-check", action="store_true")
+    parser.add_argument("--inline", action="store_true")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="overhead-") as tmp:
         work = Path(tmp)
@@ -97,12 +106,14 @@ def main() -> None:
         root.mkdir()
         make_project(warm, 1, args.python_check)
         run_once(warm, env)  # untimed: writes the bytecode of every module a run imports
-        make_project(root, args.cases, args.python_check)
+        make_project(root, args.cases, args.python_check, args.inline)
         results = [run_once(root, env) for _ in range(args.runs)]
     walls = [w for w, _ in results]
     peak = max(m for _, m in results)
     what = "3 assertions (one a python check)" if args.python_check else "2 assertions"
-    print(f"cases: {args.cases} x {what}, echo provider, --no-cache, {args.runs} runs")
+    where = "in the suite's YAML" if args.inline else "from a CSV file"
+    print(f"cases: {args.cases} x {what} ({where}), echo provider, --no-cache, "
+          f"{args.runs} runs")
     print(f"wall time: median {statistics.median(walls):.3f} s "
           f"(min {min(walls):.3f}, max {max(walls):.3f})")
     print(f"peak memory (max RSS): {peak:.1f} MiB")

@@ -10,28 +10,25 @@ which calls ran before it.
 from __future__ import annotations
 
 import contextlib
-import copy
 import dataclasses
 import gc
-import hashlib
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-
-import orjson
 
 from .. import assertions, contain
 from ..errors import ExitCode, InfraError, UserError, quote
 from ..load.project import Project
 from ..load.suites import Suite
 from ..providers import Provider
-from ..results import CallRecord, Completion, RecordKey, digest
+from ..results import CallRecord, Completion, RecordKey
 from .cache import cache_key, open_cache
 from .meta import new_meta, read_meta, write_meta
 from .options import MorePolicy, RunOptions, until_a_pass
 from .plan import Call, adaptive, plan, repeat_call
 from .resume import Replay, Resume, check_resumable
+from .scoring import prompt_digest, score_call
 from .services import Services
 from .store import RunWriter, dedupe, final_records, now_iso, read_records, runs_dir
 from .summary import Summary
@@ -315,24 +312,6 @@ class Runner:
         return record
 
 
-_TEXT = frozenset({str})  # orjson refuses keys that are not text: digest() has those
-
-
-def prompt_digest(messages: list[dict[str, str]]) -> str:
-    """results.digest(messages). Rendered messages hold text only, and for text orjson
-    writes the bytes canonical() writes (keys sorted, no spaces, non-ASCII as it is,
-    the same escapes: tests/run checks every code point), several times faster."""
-    if type(messages) is not list:
-        return digest(messages)
-    for message in messages:
-        if type(message) is not dict or not _TEXT.issuperset(map(type, message.values())):
-            return digest(messages)
-    try:
-        return hashlib.sha256(orjson.dumps(messages, option=orjson.OPT_SORT_KEYS)).hexdigest()
-    except orjson.JSONEncodeError:  # a lone surrogate: canonical() says what it says
-        return digest(messages)
-
-
 def _provider_broke(alias: str, exc: BaseException) -> InfraError:
     """A provider raised something other than a ProviderError: the call's error."""
     return InfraError(f"the provider of model '{alias}' {contain.describe(exc)}")
@@ -343,39 +322,6 @@ def _failed(record: CallRecord, exc: InfraError) -> CallRecord:
     record.error = exc.message
     record.retries = getattr(exc, "retries", 0)
     return record
-
-
-def score_call(record: CallRecord, call: Call, completion: Completion,
-               project: Project, services: Any = None) -> None:
-    # a plugin's check type gets copies: it may change what it is given, and neither
-    # the next call of this case nor the record may see that. Built-ins only read, and
-    # a python check's ctx is copied into its worker process anyway.
-    private = assertions.shares_inputs(call.case.asserts)
-    ctx = assertions.AssertionContext(
-        vars=copy.deepcopy(call.case.vars) if private else call.case.vars,
-        latency_ms=completion.latency_ms,
-        prompt_tokens=completion.prompt_tokens, completion_tokens=completion.completion_tokens,
-        cost=completion.cost,
-        messages=copy.deepcopy(record.messages) if private else record.messages,
-        root=project.root,
-        prompt=call.prompt.id, model=call.model, services=services,
-        token_logprobs=completion.token_logprobs,
-        check_timeout=project.config.limits.check_timeout)
-    results = []
-    for spec in call.case.asserts:
-        try:
-            results.append(assertions.evaluate(spec, completion.text, ctx))
-        except InfraError as exc:  # a judge, embedder or scorer failed: no verdict
-            record.error = f"{spec.type}: {exc.message}"
-            record.assertions = results
-            return
-    record.assertions = results
-    total = sum([r.weight for r in results])  # lists, not generators: the same sums
-    record.score = (sum([r.score * r.weight for r in results]) / total) if total else 1.0
-    if call.case.threshold is not None:
-        record.passed = record.score >= call.case.threshold
-    else:
-        record.passed = all([r.passed for r in results])
 
 
 def run_suites(project: Project, suites: Sequence[Suite], options: RunOptions, *,

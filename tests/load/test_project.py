@@ -199,9 +199,9 @@ PLAIN_ROWS = [{"id": "a", "ticket": "x", "n": 1}, {"id": 5, "ticket": "x"},
 
 @pytest.mark.parametrize("row", PLAIN_ROWS)
 def test_a_row_resolves_as_its_case_spec_validates(row):
-    """A plain data-file row skips pydantic (suites._row): the same id, vars and
+    """A plain data-file row skips pydantic (rows._row): the same id, vars and
     description, or the same error, as validating it as a CaseSpec gives."""
-    from promptctl.load.suites import _row, _row_case
+    from promptctl.load.rows import _row, _row_case
 
     def resolved(fn):
         try:

@@ -12,7 +12,7 @@ import sys
 import pytest
 
 from promptctl.results import digest
-from promptctl.run.runner import prompt_digest
+from promptctl.run.scoring import prompt_digest
 from promptctl.run.store import record_line
 
 
