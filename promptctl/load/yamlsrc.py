@@ -11,6 +11,12 @@ MAX_DEPTH levels (through aliases too); and aliases (`*name`) and merge keys
 and values) to the document as written out in full, so a "billion laughs" document of
 300 bytes is refused after that many, in a tenth of a second. An alias inside the value
 it names is refused too. Every refusal is a UserError naming the file and line.
+
+Three readers, one result (the same data, lines and errors): libyaml's C composer for a
+text with few nesting marks (it recurses on the C stack); for any other, `_direct`, one
+pass over libyaml's events with an explicit stack, which leaves documents with anchors,
+aliases, tags or merge keys to PyYAML's Python composer with the depth counted
+(`_BoundedLoader`), whose tree `_walk` then checks against the alias budget.
 """
 
 from __future__ import annotations

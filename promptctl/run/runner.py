@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 from .. import assertions, contain
 from ..errors import ExitCode, InfraError, UserError, quote
 from ..load.project import Project
-from ..load.suites import Suite
+from ..load.suites import Suite, young_collections
 from ..providers import Provider
 from ..results import CallRecord, Completion, RecordKey
 from .cache import cache_key, open_cache
@@ -341,7 +341,8 @@ def run_suites(project: Project, suites: Sequence[Suite], options: RunOptions, *
     the one an uninterrupted run would have given. `meta` adds keys to meta.json.
     """
     contain.watch_sigint()  # a Ctrl-C stops the run; user code raising one does not
-    calls = _plan_calls(project, suites, options)
+    with young_collections():
+        calls = _plan_calls(project, suites, options)
     if on_plan is not None:
         on_plan(len(calls))
     done: dict[RecordKey, CallRecord] = {}
