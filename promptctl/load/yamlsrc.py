@@ -360,6 +360,24 @@ def parse_yaml(text: str, file: str) -> tuple[Any, Source]:
                         hint="fix the YAML syntax") from None
 
 
+def _bad_scalar(loader: Any, root: yaml.Node) -> Any:
+    """The mark of the first scalar that the safe constructor cannot make."""
+    loader.constructed_objects, loader.recursive_objects = {}, {}  # after the failure
+    stack = [root]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, yaml.ScalarNode):
+            try:
+                loader.construct_object(node, deep=True)
+            except (ValueError, TypeError, OverflowError):
+                return node.start_mark
+        elif isinstance(node, yaml.MappingNode):
+            stack.extend(v for pair in reversed(node.value) for v in reversed(pair))
+        elif isinstance(node, yaml.SequenceNode):
+            stack.extend(reversed(node.value))
+    return None
+
+
 def _composed(text: str, file: str) -> tuple[Any, Source]:
     """Through the node tree: composed, walked (lines, duplicate keys, the alias
     budget), then constructed."""
@@ -370,7 +388,12 @@ def _composed(text: str, file: str) -> tuple[Any, Source]:
         if node is None:
             return None, src
         _walk(node, (), src, _Walk(node))
-        data = loader.construct_document(node)
+        try:
+            data = loader.construct_document(node)
+        except (ValueError, TypeError, OverflowError) as exc:  # 2024-13-45: not a date
+            raise _Refused(f"a value YAML reads as a date or a number is not one: {exc}",
+                           _bad_scalar(loader, node) or node.start_mark,
+                           "quote the value to keep it as text") from None
     finally:
         loader.dispose()
     return data, src

@@ -125,3 +125,14 @@ def test_the_one_pass_reader_is_what_reads_a_big_suite(monkeypatch):
     monkeypatch.undo()
     assert read(text, direct=True, monkeypatch=monkeypatch) == \
         read(text, direct=False, monkeypatch=monkeypatch)
+
+
+@pytest.mark.parametrize("value", ["2024-13-45", "2024-02-30"])
+def test_a_value_that_looks_like_a_date_but_is_not_one_is_exit_2_at_its_line(make_project,
+                                                                              cli, value):
+    make_project({"prompts/p.yaml": "prompts:\n  x: {template: '{{ q }}'}\n",
+                  "suites/s.yaml": f"prompts: [p.x]\ncases:\n  - id: a\n    vars:\n"
+                                   f"      q: {value}\n"})
+    result = cli("run", "-m", "echo")
+    assert result.exit_code == 2, result.output
+    assert "suites/s.yaml:5:" in result.stderr and "quote the value" in result.stderr
