@@ -186,23 +186,41 @@ class Example(Strict):
     assistant: str
 
 
+BODY_KEYS = ("template", "messages", "template_file", "messages_file")
+
+
 class Prompt(Strict):
+    """A prompt's body is one of: `template` (one user message), `messages`, or the
+    same in a file of its own under prompts/ (`template_file`: a Jinja template;
+    `messages_file`: a .json/.yaml list of messages), which load/bodies.py reads."""
+
     description: str | None = None
     version: int | str | None = None
     tags: StrList = Field(default_factory=list)
     template: str | None = None
     messages: list[Message] | None = None
+    template_file: NonBlank | None = None
+    messages_file: NonBlank | None = None
     examples: list[Example] = Field(default_factory=list)
     vars: VarMap = Field(default_factory=dict)
     params: Params = Field(default_factory=Params)
 
     @model_validator(mode="after")
     def _one_body(self) -> Prompt:
-        if (self.template is None) == (self.messages is None):
-            raise ValueError("a prompt needs exactly one of 'template' or 'messages'")
+        given = [key for key in BODY_KEYS if getattr(self, key) is not None]
+        if len(given) != 1:
+            also = f" (it has {' and '.join(repr(k) for k in given)})" if given else ""
+            raise ValueError("a prompt needs exactly one of 'template', 'messages', "
+                             f"'template_file' or 'messages_file'{also}")
         if self.messages is not None and not self.messages:
             raise ValueError("'messages' is empty: add at least one message")
         return self
+
+
+class MessagesFile(Strict):
+    """A `messages_file`'s list, validated as `messages` is (load/bodies.py)."""
+
+    messages: list[Message] = Field(min_length=1)
 
 
 class PromptCollection(Strict):

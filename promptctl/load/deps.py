@@ -30,8 +30,8 @@ from ..boundary import is_readable_input, read_bytes
 from ..errors import UserError
 from ..results import CellKey
 from ..schema import AssertionSpec, PromptCollection
-from . import templates
-from .project import CONFIG_NAMES, Project, PromptRef, iter_prompt_texts
+from . import bodies
+from .project import CONFIG_NAMES, Project, PromptRef, compile_prompt
 from .suites import Case, Suite, _csv_rows, _jsonl_rows, case_matches
 from .validate import validate
 from .yamlsrc import parse_yaml
@@ -78,8 +78,8 @@ def template_files(project: Project, ref: PromptRef) -> set[Path]:
                 found.add(Path(filename).resolve())
             visit(source)
 
-    for _, text, _ in iter_prompt_texts(ref):
-        visit(text)
+    for pt in ref.texts():
+        visit(pt.text)
     return found
 
 
@@ -91,9 +91,14 @@ def _all_templates(project: Project) -> set[Path]:
 
 
 def prompt_inputs(project: Project, ref: PromptRef) -> set[Input]:
+    """The prompt's entry in its collection, its template_file or messages_file, and
+    every template it includes."""
     key = str(ref.loc[-1])
-    return {(Path(ref.file).resolve(), ("prompt", key)),
-            *((p, ()) for p in template_files(project, ref))}
+    out: set[Input] = {(Path(ref.file).resolve(), ("prompt", key)),
+                       *((p, ()) for p in template_files(project, ref))}
+    if ref.body is not None:
+        out.add((ref.body.path, ()))
+    return out
 
 
 def case_inputs(project: Project, suite: Suite, case: Case) -> set[Input]:
@@ -321,8 +326,9 @@ class _GitLoader(jinja2.BaseLoader):
 
 
 def prompt_at(project: Project, current: PromptRef, ref: str) -> PromptRef:
-    """The prompt as it was at git REF: its collection file and every template it
-    includes read from REF. A UserError when it did not exist there."""
+    """The prompt as it was at git REF: its collection file, its template_file or
+    messages_file and every template it includes read from REF. A UserError when it
+    did not exist there."""
     read = git_reader(project.root, ref)
     path = Path(current.file).resolve()
     data = read(path)
@@ -345,7 +351,8 @@ def prompt_at(project: Project, current: PromptRef, ref: str) -> PromptRef:
                         file=file, hint=f"it is new since {ref}")
     env = project.env.overlay(loader=_GitLoader(project.prompts_dir.resolve(), read))
     old = PromptRef(current.id, spec, file, src, ("prompts", key))
-    for what, tpl, loc in iter_prompt_texts(old):
-        old._compiled[what] = templates.compile_template(
-            env, tpl, file=file, line=src.line(loc), what=f"{old.id} {what}")
+    old.body = bodies.load_body(spec, collection=path, prompts_dir=project.prompts_dir,
+                                boundary=project.boundary, src=src, loc=old.loc, read=read,
+                                label=f" ({ref})")
+    compile_prompt(env, old)
     return old

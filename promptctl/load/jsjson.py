@@ -35,9 +35,8 @@ from .. import render_bounds
 from ..errors import UserError
 
 MAX_DEPTH = 200  # nesting of arrays and objects that load and dump accept
-_ENCODE = json.encoder.py_encode_basestring  # ensure_ascii=False: "\"", "\\", controls
-if json.encoder.c_encode_basestring is not None:  # pragma: no branch - CPython has it
-    _ENCODE = json.encoder.c_encode_basestring
+# what json.dumps(ensure_ascii=False) writes for a str: '"', '\\' and controls escaped
+_ENCODE = json.encoder.encode_basestring
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
 

@@ -18,7 +18,7 @@ import jinja2
 from ..boundary import display_path
 from ..errors import UserError
 from . import templates
-from .project import YAML_SUFFIXES, Project, PromptRef, iter_prompt_texts, missing_model_file
+from .project import YAML_SUFFIXES, Project, PromptRef, PromptText, missing_model_file
 from .rendering import render_messages
 from .suites import RENDERED_OPTIONS, Suite, _row_case, load_rows, load_suite
 
@@ -129,8 +129,8 @@ def _classify(project: Project, paths: Sequence[str]) -> tuple[list[Path], list[
 def _lint_prompt(project: Project, ref: PromptRef) -> list[Finding]:
     out = _template_problems(project, ref)
     used: set[str] = set()
-    for _, text, _ in iter_prompt_texts(ref):
-        used |= _analyse(project.env, text).names
+    for pt in ref.texts():
+        used |= _analyse(project.env, pt.text).names
     for name in ref.spec.vars:
         if name not in used:
             out.append(Finding("warning", ref.file, ref.source.line((*ref.loc, "vars", name),
@@ -143,20 +143,21 @@ def _lint_prompt(project: Project, ref: PromptRef) -> list[Finding]:
 def _template_problems(project: Project, ref: PromptRef) -> list[Finding]:
     """What `render` would refuse in any case: a missing include, a blocked attribute..."""
     out = []
-    for what, text, loc in iter_prompt_texts(ref):
-        for file, line, message, hint in _analyse(project.env, text).problems:
-            where = _template_place(ref, text, loc, file, line)
-            out.append(Finding("error", *where, f"prompt '{ref.id}' {what}: {message}", hint))
+    for pt in ref.texts():
+        for file, line, message, hint in _analyse(project.env, pt.text).problems:
+            where = _template_place(pt, file, line)
+            out.append(Finding("error", *where, f"prompt '{ref.id}' {pt.what}: {message}",
+                               hint))
     return out
 
 
-def _template_place(ref: PromptRef, text: str, loc: tuple[str | int, ...],
-                    file: str | None, line: int) -> tuple[str, int | None]:
+def _template_place(pt: PromptText, file: str | None, line: int) -> tuple[str, int | None]:
     """A place from TemplateFacts as file:line: an included file as is, a line of the
-    prompt's own text mapped to its YAML file."""
+    prompt's own text mapped to the file it is written in (its collection, or its
+    template_file / messages_file)."""
     if file is not None:
         return file, line
-    return ref.file, templates._line_in_file(text, ref.source.line(loc), line)
+    return pt.file, pt.line_of(line)
 
 
 def _raw_assert_texts(project: Project, suite: Suite) -> list[str]:
@@ -204,11 +205,11 @@ def _lint_suite(project: Project, suite: Suite) -> list[Finding]:
         if problems:
             broken.add(ref.id)
             out.extend(problems)
-        for _, text, loc in iter_prompt_texts(ref):
-            facts = _analyse(env, text)
+        for pt in ref.texts():
+            facts = _analyse(env, pt.text)
             used |= facts.names
             for name, (file, line) in facts.required.items():
-                needs[ref.id].setdefault(name, _template_place(ref, text, loc, file, line))
+                needs[ref.id].setdefault(name, _template_place(pt, file, line))
     for text in _raw_assert_texts(project, suite):
         if "{{" in text or "{%" in text:
             # a syntax error here was already reported when the suite was loaded

@@ -11,7 +11,7 @@ import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
 
 import jinja2
 from pydantic import BaseModel
@@ -19,13 +19,14 @@ from pydantic import BaseModel
 from ..boundary import display_path, project_boundary, safe_path
 from ..errors import UserError, suggest
 from ..schema import (
+    Message,
     ModelEntry,
     Params,
     ProjectConfig,
     Prompt,
     PromptCollection,
 )
-from . import templates
+from . import bodies, templates
 from .validate import validate
 from .yamlsrc import Loc, Source, load_yaml
 
@@ -40,22 +41,59 @@ DEFAULT_MODEL = ModelEntry(provider="llama-cpp", model="builtin:smollm2",
 M = TypeVar("M", bound=BaseModel)
 
 
+class PromptText(NamedTuple):
+    """One template text of a prompt, and where it is written: `file` is the
+    collection, or the prompt's template_file / messages_file; `line` the line of
+    that file the text is written at, `layout` how it lies there (templates.YAML,
+    WHOLE, ONE_LINE), so that a line of the text maps to a line of the file."""
+
+    what: str  # "template", "messages[0]", "examples[1].user"
+    text: str
+    loc: Loc  # where the collection names it (a body file's text: its *_file key)
+    file: str
+    line: int | None
+    layout: str = templates.YAML
+
+    def line_of(self, lineno: int | None) -> int | None:
+        """The file's line of line `lineno` (from 1) of the text."""
+        return templates._line_in_file(self.text, self.line, lineno, self.layout)
+
+
 @dataclass
 class PromptRef:
-    """A prompt found in a collection, with where it was written."""
+    """A prompt found in a collection, with where it was written; `body` is its
+    template_file or messages_file, read (bodies.py)."""
 
     id: str
     spec: Prompt
     file: str
     source: Source
     loc: Loc
+    body: bodies.BodyFile | None = None
     _compiled: dict[str, jinja2.Template] = field(default_factory=dict, repr=False)
     # how rendering.py may skip Jinja for its templates: worked out on first render
     _shapes: Any = field(default=None, repr=False, compare=False)
+    _texts: list[PromptText] | None = field(default=None, repr=False, compare=False)
 
     @property
     def line(self) -> int | None:
         return self.source.line(self.loc, key=True)
+
+    @property
+    def template(self) -> str | None:
+        """The one user message's template: written inline or in its template_file."""
+        return self.body.template if self.body is not None else self.spec.template
+
+    @property
+    def messages(self) -> list[Message] | None:
+        """The messages: written inline or in its messages_file."""
+        return self.body.messages if self.body is not None else self.spec.messages
+
+    def texts(self) -> list[PromptText]:
+        """Every template text of the prompt, in order (worked out once)."""
+        if self._texts is None:
+            self._texts = list(_prompt_texts(self))
+        return self._texts
 
 
 class Project:
@@ -134,16 +172,20 @@ class Project:
         file = display_path(path)
         self.check_input(path, what="prompt collection")
         data, src = load_yaml(path, file)
+        if isinstance(data, list):
+            raise src.error("a prompt collection is a mapping with 'prompts:', not a list",
+                            hint="a list of messages for `messages_file:` goes in a "
+                                 "subfolder of prompts/ (prompts/chats/NAME.yaml) or in "
+                                 "a .json file")
         coll = validate(PromptCollection, data, src)
         name = coll.name or path.stem
         refs: dict[str, PromptRef] = {}
         for key, prompt in coll.prompts.items():
             ref = PromptRef(f"{name}.{key}", prompt, file, src, ("prompts", key))
-            for what, text, loc in iter_prompt_texts(ref):
-                ref._compiled[what] = templates.compile_template(
-                    self.env, text, file=file, line=src.line(loc), what=f"{ref.id} {what}")
-                templates.check_includes(self.env, text, file=file, line=src.line(loc),
-                                         what=f"{ref.id} {what}")
+            ref.body = bodies.load_body(prompt, collection=path, prompts_dir=self.prompts_dir,
+                                        boundary=self.boundary, src=src, loc=ref.loc)
+            compile_prompt(self.env, ref)
+            templates_checked(self.env, ref)
             refs[ref.id] = ref
         return refs
 
@@ -279,16 +321,44 @@ def missing_model_file(root: Path, entry: ModelEntry) -> str | None:
     return f"model file not found: {entry.model}"
 
 
-def iter_prompt_texts(ref: PromptRef) -> Iterable[tuple[str, str, Loc]]:
-    """Every template string in a prompt, with a name and its location."""
-    spec = ref.spec
-    if spec.template is not None:
-        yield "template", spec.template, (*ref.loc, "template")
+def _prompt_texts(ref: PromptRef) -> Iterable[PromptText]:
+    spec, body, src, file = ref.spec, ref.body, ref.source, ref.file
+
+    def inline(what: str, text: str, loc: Loc) -> PromptText:
+        return PromptText(what, text, loc, file, src.line(loc))
+
+    if body is not None and body.template is not None:
+        yield PromptText("template", body.template, (*ref.loc, body.key), body.file, 1,
+                         templates.WHOLE)
+    elif spec.template is not None:
+        yield inline("template", spec.template, (*ref.loc, "template"))
+    if body is not None:
+        for i, msg in enumerate(body.messages or []):
+            yield PromptText(f"messages[{i}]", msg.content, (*ref.loc, body.key), body.file,
+                             body.content_line(i), body.layout)
     for i, msg in enumerate(spec.messages or []):
-        yield f"messages[{i}]", msg.content, (*ref.loc, "messages", i, "content")
+        yield inline(f"messages[{i}]", msg.content, (*ref.loc, "messages", i, "content"))
     for i, ex in enumerate(spec.examples):
-        yield f"examples[{i}].user", ex.user, (*ref.loc, "examples", i, "user")
-        yield f"examples[{i}].assistant", ex.assistant, (*ref.loc, "examples", i, "assistant")
+        yield inline(f"examples[{i}].user", ex.user, (*ref.loc, "examples", i, "user"))
+        yield inline(f"examples[{i}].assistant", ex.assistant,
+                     (*ref.loc, "examples", i, "assistant"))
+
+
+def compile_prompt(env: jinja2.sandbox.SandboxedEnvironment, ref: PromptRef) -> None:
+    """Compile each of the prompt's texts; a syntax error names the file and line the
+    text is written at (the collection, or its template_file / messages_file)."""
+    for pt in ref.texts():
+        ref._compiled[pt.what] = templates.compile_template(
+            env, pt.text, file=pt.file, line=pt.line, what=f"{ref.id} {pt.what}",
+            layout=pt.layout)
+
+
+def templates_checked(env: jinja2.sandbox.SandboxedEnvironment, ref: PromptRef) -> None:
+    """Every template the prompt includes or imports by name must load (inside the
+    boundary): templates.check_includes, at the line of the include."""
+    for pt in ref.texts():
+        templates.check_includes(env, pt.text, file=pt.file, line=pt.line,
+                                 what=f"{ref.id} {pt.what}", layout=pt.layout)
 
 
 def find_root(start: Path | None = None) -> Path:

@@ -29,9 +29,8 @@ from jinja2 import nodes
 
 from .. import render_bounds
 from ..errors import UserError
-from ..schema import Prompt
 from . import templates
-from .project import PromptRef, iter_prompt_texts
+from .project import PromptRef
 
 
 def prompt_vars(ref: PromptRef, case_vars: dict[str, Any]) -> dict[str, Any]:
@@ -72,12 +71,12 @@ def render_messages(ref: PromptRef, variables: dict[str, Any], *,
 def _limit_error(ref: PromptRef, key: str, exc: render_bounds.RenderLimit,
                  file: str | None, line: int | None, case: str | None) -> UserError:
     """A bound passed while rendering: at the template's own line, naming the case."""
-    where = ref.line
-    for what, _, loc in iter_prompt_texts(ref):
-        if what == key:
-            where = ref.source.line(loc) or where
+    where, at = ref.file, ref.line
+    for pt in ref.texts():
+        if pt.what == key:
+            where, at = pt.file, pt.line or at
     return UserError(f"prompt '{ref.id}' {key}{_case_text(file, line, case)}: "
-                     f"{exc.message}", file=ref.file, line=where, hint=exc.hint)
+                     f"{exc.message}", file=where, line=at, hint=exc.hint)
 
 
 def _case_text(file: str | None, line: int | None, case: str | None) -> str:
@@ -95,34 +94,34 @@ def _render_messages(ref: PromptRef, variables: dict[str, Any], file: str | None
     values = prompt_vars(ref, variables)
     what = f"prompt '{ref.id}'{_case_text(file, line, case)}"
     compiled = ref._compiled
-    texts = {key: (src, loc) for key, src, loc in iter_prompt_texts(ref)}
+    texts = {pt.what: pt for pt in ref.texts()}
 
     def text(key: str) -> str:
-        src, loc = texts[key]
+        pt = texts[key]
         try:
-            out = templates.render(compiled[key], values, what=what, file=ref.file,
-                                   line=ref.source.line(loc), src=src)
+            out = templates.render(compiled[key], values, what=what, file=pt.file,
+                                   line=pt.line, src=pt.text, layout=pt.layout)
         except render_bounds.RenderLimit as exc:
             exc.template_key = key
             raise
         rendered[key] = out
         return out
 
-    return _assemble(ref.spec, text)
+    return _assemble(ref, text)
 
 
-def _assemble(spec: Prompt, text: Callable[[str], str]) -> list[dict[str, str]]:
+def _assemble(ref: PromptRef, text: Callable[[str], str]) -> list[dict[str, str]]:
     """The messages, each template's text asked for in order: examples first."""
     examples: list[dict[str, str]] = []
-    for i in range(len(spec.examples)):
+    for i in range(len(ref.spec.examples)):
         examples.append({"role": "user", "content": text(f"examples[{i}].user")})
         examples.append({"role": "assistant", "content": text(f"examples[{i}].assistant")})
 
-    if spec.template is not None:
+    if ref.template is not None:
         return [*examples, {"role": "user", "content": text("template")}]
 
     out: list[dict[str, str]] = []
-    body = spec.messages or []
+    body = ref.messages or []
     n_system = 0
     while n_system < len(body) and body[n_system].role == "system":
         n_system += 1
@@ -274,15 +273,15 @@ class _Shapes:
         env = next(iter(ref._compiled.values())).environment
         self.limit = getattr(env, "max_prompt_chars", render_bounds.DEFAULTS.max_prompt_chars)
         self.templates: dict[str, Shape] = {}
-        for key, text, _ in iter_prompt_texts(ref):
-            found = shape(env, text)
+        for pt in ref.texts():
+            found = shape(env, pt.text)
             if found is None:
                 self.templates = {}
                 break
-            self.templates[key] = found
+            self.templates[pt.what] = found
         # (role, template) in the order of the messages
         self.order = [(m["role"], self.templates[m["content"]])
-                      for m in _assemble(ref.spec, str)] if self.templates else []
+                      for m in _assemble(ref, str)] if self.templates else []
 
     def messages(self, values: dict[str, Any]) -> list[dict[str, str]] | None:
         """The messages without Jinja, or None when a template needs a render."""

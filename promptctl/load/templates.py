@@ -88,17 +88,29 @@ def _to_json(value: Any, indent: int | None = None) -> str:
     return json.dumps(value, indent=indent, ensure_ascii=False, sort_keys=indent is not None)
 
 
-def _line_in_file(src: str, yaml_line: int | None, lineno: int | None) -> int | None:
-    """Map a line inside a template string back to the YAML file: block scalars
-    (`|`, `>`) start on the line after their key."""
+# How a template's text lies in its file, for mapping a line of the text to the file's:
+YAML = "yaml"  # a YAML value: a block scalar (`|`, `>`) starts on the line after its key
+WHOLE = "whole"  # the whole file (a template_file): line N of the text is line N
+ONE_LINE = "one-line"  # written on one line (a JSON string): every line of it is there
+
+
+def _line_in_file(src: str, yaml_line: int | None, lineno: int | None,
+                  layout: str = YAML) -> int | None:
+    """Map a line inside a template string back to the file that holds it (`layout`
+    says how the text lies there; `yaml_line` is the line the text is written at)."""
+    if layout == WHOLE:
+        return lineno or 1
     if yaml_line is None:
         return None
+    if layout == ONE_LINE:
+        return yaml_line
     offset = (lineno or 1) - 1
     return yaml_line + offset + (1 if "\n" in src.rstrip("\n") or offset else 0)
 
 
 def compile_template(
-    env: SandboxedEnvironment, src: str, *, file: str, line: int | None, what: str
+    env: SandboxedEnvironment, src: str, *, file: str, line: int | None, what: str,
+    layout: str = YAML,
 ) -> jinja2.Template:
     try:
         return env.from_string(src)
@@ -108,7 +120,7 @@ def compile_template(
                             file=exc.filename, line=exc.lineno,
                             hint="fix the Jinja syntax there") from None
         raise UserError(f"template syntax error in {what}: {exc.message}", file=file,
-                        line=_line_in_file(src, line, exc.lineno),
+                        line=_line_in_file(src, line, exc.lineno, layout),
                         hint="fix the Jinja syntax") from None
 
 
@@ -295,15 +307,16 @@ def _unsafe_access(ast: nodes.Template, file: str | None, facts: TemplateFacts) 
 
 
 def render(template: jinja2.Template, variables: dict[str, Any], *, what: str,
-           file: str | None, line: int | None, src: str | None = None) -> str:
+           file: str | None, line: int | None, src: str | None = None,
+           layout: str = YAML) -> str:
     """Render; an error names the template's own file and line (see `error_location`):
-    `file`/`line` say where the template text `src` was written."""
+    `file`/`line` say where the template text `src` was written, `layout` how."""
     try:
         return render_bounds.render(template, variables)
     except render_bounds.RenderLimit:
         raise  # the caller names the template and the case
     except Exception as exc:  # every render error is the input's fault
-        file, line = error_location(exc, file=file, line=line, src=src)
+        file, line = error_location(exc, file=file, line=line, src=src, layout=layout)
         err = exc
     if isinstance(err, UserError):  # the loader refused an include (BoundedLoader)
         err.message = f"{what}: {err.message}"
@@ -338,7 +351,8 @@ def render(template: jinja2.Template, variables: dict[str, Any], *, what: str,
 
 
 def error_location(exc: BaseException, *, file: str | None, line: int | None,
-                   src: str | None = None) -> tuple[str | None, int | None]:
+                   src: str | None = None, layout: str = YAML
+                   ) -> tuple[str | None, int | None]:
     """The template file and line a render error comes from.
 
     jinja2 rewrites the traceback of a render error so that each frame of template code
@@ -360,7 +374,7 @@ def error_location(exc: BaseException, *, file: str | None, line: int | None,
         return file, line
     name, lineno = found
     if name == "<template>":
-        return file, _line_in_file(src, line, lineno) if src is not None else line
+        return file, _line_in_file(src, line, lineno, layout) if src is not None else line
     return _shown(name), lineno
 
 
@@ -392,32 +406,47 @@ def prompts_env(root: Path, prompts_dir: str, boundary: Path | None = None,
 
 
 def check_includes(env: SandboxedEnvironment, src: str, *, file: str, line: int | None,
-                   what: str) -> None:
+                   what: str, layout: str = YAML) -> None:
     """Load every template `src` includes or imports by a literal name, transitively,
     so that one that leaves the project's boundary is refused when the prompt is
-    compiled (by `run` and `lint` alike), naming `file:line`. Names computed at render
-    time are checked by the loader when they are rendered."""
+    compiled (by `run` and `lint` alike), naming `file` at the line of the include in
+    `src` (`line`/`layout`: where and how `src` is written there). Names computed at
+    render time are checked by the loader when they are rendered."""
     seen: set[str] = set()
 
-    def visit(text: str) -> None:
+    def visit(text: str, at: int | None) -> None:
         if _REFERENCES.search(text) is None:
             return  # no include, import or extends tag: nothing to load
         try:
-            names = list(jinja2.meta.find_referenced_templates(parsed(env, text)))
+            ast = parsed(env, text)
         except jinja2.TemplateSyntaxError:
             return  # reported where the template is compiled
-        for name in names:
-            if name is None or name in seen:
-                continue
-            seen.add(name)
-            try:
-                source, _, _ = env.loader.get_source(env, name)  # type: ignore[union-attr]
-            except jinja2.TemplateNotFound:
-                continue  # reported when the template is rendered
-            except UserError as exc:
-                exc.message = f"{what}: {exc.message}"
-                exc.file, exc.line = file, line
-                raise
-            visit(source)
+        for node in ast.find_all((nodes.Include, nodes.Import, nodes.FromImport,
+                                  nodes.Extends)):
+            for name in _literal_names(node.template):  # type: ignore[attr-defined]
+                if name in seen:
+                    continue
+                seen.add(name)
+                here = at if at is not None else _line_in_file(src, line, node.lineno,
+                                                               layout)
+                try:
+                    source, _, _ = env.loader.get_source(env, name)  # type: ignore[union-attr]
+                except jinja2.TemplateNotFound:
+                    continue  # reported when the template is rendered
+                except UserError as exc:
+                    exc.message = f"{what}: {exc.message}"
+                    exc.file, exc.line = file, here
+                    raise
+                visit(source, here)
 
-    visit(src)
+    visit(src, None)
+
+
+def _literal_names(node: nodes.Node) -> list[str]:
+    """The template names an include/import names literally (a list: the first found)."""
+    if isinstance(node, nodes.Const) and isinstance(node.value, str):
+        return [node.value]
+    if isinstance(node, (nodes.Tuple, nodes.List)):
+        return [i.value for i in node.items if isinstance(i, nodes.Const)
+                and isinstance(i.value, str)]
+    return []

@@ -79,7 +79,7 @@ CORPUS = [
         "join(\", \")", "joinn")}, [], "prompts/support.yaml:7", "joinn"),
     ("both-template-and-messages", {"prompts/support.yaml": GOOD_PROMPTS.replace(
         "    messages:", "    template: hi\n    messages:")},
-     [], "prompts/support.yaml:2", "exactly one of 'template' or 'messages'"),
+     [], "prompts/support.yaml:2", "exactly one of 'template', 'messages', 'template_file' or"),
     ("bad-role", {"prompts/support.yaml": GOOD_PROMPTS.replace("role: system", "role: bot")},
      [], "prompts/support.yaml:6", "role"),
     ("unknown-assertion", {"suites/triage.yaml": GOOD_SUITE.replace("icontains", "icontians")},
@@ -360,7 +360,7 @@ MORE = [
     Broken("prompt-tags-mapping", P("  triage:\n", "  triage:\n    tags: {a: 1}\n"),
            "prompts/support.yaml:3", "tags"),
     Broken("prompt-no-body", {"prompts/support.yaml": "prompts:\n  triage:\n    vars: {}\n"},
-           "prompts/support.yaml:2", "exactly one of 'template' or 'messages'"),
+           "prompts/support.yaml:2", "exactly one of 'template', 'messages', 'template_file' or"),
     Broken("prompt-messages-empty",
            {"prompts/support.yaml": "prompts:\n  triage:\n    messages: []\n"},
            "prompts/support.yaml:2", "'messages' is empty"),
