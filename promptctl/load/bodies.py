@@ -78,6 +78,12 @@ def load_body(spec: Prompt, *, collection: Path, prompts_dir: Path, boundary: Pa
         raise UserError(f"template_file '{written}' is named like YAML", **where,
                         hint="a template file is the template's text: name it .j2, "
                              ".jinja, .txt or .md (a list of messages is a messages_file)")
+    if key == "messages_file" and suffix != ".json" and \
+            Path(os.path.realpath(path)).parent == top:
+        raise UserError(f"messages_file '{written}' is a YAML file directly in prompts/, "
+                        "where every YAML file is a prompt collection", **where,
+                        hint="move it into a subfolder (prompts/chats/NAME.yaml), or "
+                             "write it as .json")
     if read is None:
         real = _checked(path, written, key, top, boundary, where)
         data = _read(real, written, key, where)
@@ -100,11 +106,6 @@ def load_body(spec: Prompt, *, collection: Path, prompts_dir: Path, boundary: Pa
         return BodyFile(key, real, shown, template=text, layout=templates.WHOLE)
     if suffix == ".json":
         return _messages(key, real, shown, *_json(text, shown))
-    if real.parent == top:
-        raise UserError(f"messages_file '{written}' is a YAML file directly in prompts/, "
-                        "where every YAML file is a prompt collection", **where,
-                        hint="move it into a subfolder (prompts/chats/NAME.yaml), or "
-                             "write it as .json")
     loaded, msrc = parse_yaml(text, shown)
     return _messages(key, real, shown, loaded, msrc, templates.YAML)
 

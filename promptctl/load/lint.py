@@ -21,6 +21,8 @@ from . import templates
 from .project import YAML_SUFFIXES, Project, PromptRef, PromptText, missing_model_file
 from .rendering import render_messages
 from .suites import RENDERED_OPTIONS, Suite, _row_case, load_rows, load_suite
+from .validate import validate
+from .yamlsrc import load_yaml
 
 
 @dataclass(frozen=True)
@@ -59,6 +61,7 @@ def lint_project(project: Project, paths: Sequence[str] = ()) -> list[Finding]:
     _FACTS.clear()  # files may have changed since the last run (watch, the pytest plugin)
     findings: list[Finding] = lint_config(project) if not paths else []
     prompt_files, suite_files = _classify(project, paths)
+    prompt_files = _split_bodies(project, prompt_files)
 
     prompts = _load_prompts(project, prompt_files, findings, every=not paths or
                             bool(suite_files))
@@ -101,6 +104,37 @@ def _load_prompts(project: Project, files: list[Path], findings: list[Finding], 
         except UserError as exc:
             findings.append(Finding.from_error(exc))
     return prompts
+
+
+def _split_bodies(project: Project, files: list[Path]) -> list[Path]:
+    """The files named under prompts/, each template_file or messages_file replaced by
+    the collections that name it: a body file is linted through its prompts."""
+    top = project.prompts_dir.resolve()
+    if all(f.suffix in YAML_SUFFIXES and f.resolve().parent == top for f in files):
+        return files  # only collections: nothing to look up
+    users: dict[Path, list[Path]] = {}
+    for collection in project.prompt_paths():
+        for body in _named_bodies(collection):
+            users.setdefault(body, []).append(collection)
+    out: dict[Path, Path] = {}
+    for f in files:
+        for path in users.get(f.resolve(), [f]):
+            out.setdefault(path.resolve(), path)
+    return list(out.values())
+
+
+def _named_bodies(collection: Path) -> list[Path]:
+    """The body files a collection names, resolved (none when it does not validate:
+    loading it says why)."""
+    from ..schema import PromptCollection  # deferred: only when a body file is linted
+
+    try:
+        data, src = load_yaml(collection, display_path(collection))
+        coll = validate(PromptCollection, data, src)
+    except UserError:
+        return []
+    return [(collection.parent / name).resolve() for spec in coll.prompts.values()
+            for name in (spec.template_file, spec.messages_file) if name is not None]
 
 
 def _classify(project: Project, paths: Sequence[str]) -> tuple[list[Path], list[Path]]:
