@@ -397,3 +397,17 @@ def test_watch_reruns_the_cells_of_a_saved_template_file(repo):
         stop.set()
         thread.join(10)
     assert not thread.is_alive()
+
+
+def test_an_include_that_leaves_the_project_names_the_template_files_line(project, cli,
+                                                                          tmp_path_factory):
+    secret = tmp_path_factory.mktemp("elsewhere") / "secret.txt"
+    secret.write_text("not project input\n")
+    (project / "prompts/partials/evil.j2").symlink_to(secret)
+    (project / "prompts/answer.j2").write_text(
+        ANSWER.replace("{{ m.bullets(points) }}", '{% include "partials/evil.j2" %}'))
+    for args in (("lint",), ("render", "p.answer", "--case", "s:lost")):
+        result = cli(*args)
+        assert result.exit_code == 2, result.output
+        assert "prompts/answer.j2:4" in result.stderr, result.stderr
+        assert "outside the project" in result.stderr
