@@ -98,7 +98,7 @@ class MetaOptions(Shape):
     repeat: int | Literal["auto"] | None = None
     max_repeat: int | None = None
     seed_offset: int | None = None
-    filter: str | None = None
+    filter: str | list[str] | None = None  # one -k as text, several as a list
     use_cache: bool | None = None
     params: dict[str, Any] = Field(default_factory=dict)
     shard: str | None = None
