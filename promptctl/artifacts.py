@@ -174,7 +174,8 @@ class Lenient(Shape):
 
 
 # one records.jsonl line: a CallRecord
-RunRecord = dataclass_shape(CallRecord, "RunRecord", {"assertions": list[RecordAssertion]})
+RunRecord = dataclass_shape(CallRecord, "RunRecord", {"assertions": list[RecordAssertion],
+                                                    "tags": list[str]})
 
 
 # -- reading --------------------------------------------------------------------------

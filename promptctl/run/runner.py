@@ -287,6 +287,7 @@ class Runner:
         record = CallRecord(
             suite=call.suite.name, case=call.case.id, prompt=call.prompt.id, model=call.model,
             repeat=call.repeat, messages=messages, params=call.params,
+            metadata=call.case.metadata, tags=call.case.tags,
             fingerprint={"prompt_sha256": prompt_digest(messages), "model": identity,
                          "params": call.params},
         )
