@@ -137,7 +137,7 @@ def _meta_value(value: Any, depth: int = 0) -> Any:
             _meta_value(item, depth + 1)
         return value
     raise ValueError(f"a metadata value is text, a number, true/false, null, a list or "
-                     f"a mapping, not {type(value).__name__} {quote(value)}: quote it")
+                     f"a mapping, not a {type(value).__name__} ({value}): quote it")
 
 
 def _tag(value: str) -> str:

@@ -80,8 +80,12 @@ def _row_case(row: dict[str, Any], file: str, line: int) -> CaseSpec:
         return CaseSpec.model_validate(data)
     except ValidationError as exc:
         err = exc.errors()[0]
-        where = ".".join(str(p) for p in err["loc"])
-        raise UserError(f"bad row: {where}: {err['msg']}", file=file, line=line,
+        loc = [str(p) for p in err["loc"]]
+        where = ".".join(loc)
+        if loc[-1:] == ["[key]"]:  # a mapping's key, not its value, is wrong
+            where = f"{'.'.join(loc[:-2])}: key {loc[-2]!r}"
+        message = err["msg"].removeprefix("Value error, ")
+        raise UserError(f"bad row: {where}: {message}", file=file, line=line,
                         hint="a row is an object with an 'id', variables, and optionally "
                              "'vars', 'assert', 'metadata' (a mapping; in CSV, columns "
                              "metadata.KEY) and 'tags'") from None
