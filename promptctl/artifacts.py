@@ -98,7 +98,7 @@ class MetaOptions(Shape):
     repeat: int | Literal["auto"] | None = None
     max_repeat: int | None = None
     seed_offset: int | None = None
-    filter: str | None = None
+    filter: str | list[str] | None = None  # one -k as text, several as a list
     use_cache: bool | None = None
     params: dict[str, Any] = Field(default_factory=dict)
     shard: str | None = None
@@ -174,7 +174,8 @@ class Lenient(Shape):
 
 
 # one records.jsonl line: a CallRecord
-RunRecord = dataclass_shape(CallRecord, "RunRecord", {"assertions": list[RecordAssertion]})
+RunRecord = dataclass_shape(CallRecord, "RunRecord", {"assertions": list[RecordAssertion],
+                                                    "tags": list[str]})
 
 
 # -- reading --------------------------------------------------------------------------

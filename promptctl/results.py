@@ -85,6 +85,9 @@ class CallRecord:
     error: str | None = None
     fingerprint: dict[str, Any] = field(default_factory=dict)
     retries: int = 0  # failed attempts of this call (an error's message says why)
+    # the case's, for reports and `-k` on a saved run; shared with the case, read-only
+    metadata: dict[str, Any] = field(default_factory=dict)
+    tags: tuple[str, ...] = ()
 
     @property
     def key(self) -> RecordKey:
@@ -105,6 +108,12 @@ class CallRecord:
         and never mutated afterwards, so dataclasses.asdict's deep copy is wasted work."""
         data = {name: getattr(self, name) for name in self.__dataclass_fields__}
         data["assertions"] = [a.to_dict() for a in self.assertions]
+        if not self.metadata:  # most cases have none: records.jsonl stays as it was
+            del data["metadata"]
+        if self.tags:
+            data["tags"] = list(self.tags)
+        else:
+            del data["tags"]
         return data
 
     @classmethod
@@ -116,5 +125,7 @@ class CallRecord:
                             metric=a.get("metric"))
             for a in data.get("assertions", [])
         ]
+        if "tags" in data:
+            data["tags"] = tuple(data["tags"])
         known = cls.__dataclass_fields__
         return cls(**{k: v for k, v in data.items() if k in known})

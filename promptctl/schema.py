@@ -10,6 +10,7 @@ import re
 from typing import Annotated, Any, Literal
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -101,6 +102,56 @@ def _none_is_empty(value: Any) -> Any:
 
 NonBlank = Annotated[str, BeforeValidator(_not_blank)]
 VarMap = Annotated[dict[str, Any], BeforeValidator(_none_is_empty)]
+
+
+# -- case metadata and tags: what `-k KEY=VALUE` / `-k tag:NAME` select on (load/filters.py)
+
+_META_KEY = re.compile(r"[^\s=,:!]+")
+
+
+def _meta_key(key: str) -> str:
+    if not _META_KEY.fullmatch(key):
+        raise ValueError("a metadata key is one word without spaces, '=', ',', ':' or "
+                         "'!' (-k KEY=VALUE must be able to name it)")
+    return key
+
+
+def _meta_value(value: Any, depth: int = 0) -> Any:
+    """JSON values only: they are written to records and reports as they are."""
+    if depth > 100:
+        raise ValueError("a metadata value is nested more than 100 levels deep")
+    if value is None or isinstance(value, (str, bool, int)):
+        return value
+    if isinstance(value, float):
+        if value != value or value in (float("inf"), float("-inf")):
+            raise ValueError("a metadata value must be a finite number")
+        return value
+    if isinstance(value, list):
+        for item in value:
+            _meta_value(item, depth + 1)
+        return value
+    if isinstance(value, dict):
+        for k, item in value.items():
+            if not isinstance(k, str):
+                raise ValueError(f"a key in a metadata value must be text, got {quote(k)}")
+            _meta_value(item, depth + 1)
+        return value
+    raise ValueError(f"a metadata value is text, a number, true/false, null, a list or "
+                     f"a mapping, not a {type(value).__name__} ({value}): quote it")
+
+
+def _tag(value: str) -> str:
+    value = value.strip()
+    if not value or "," in value:
+        raise ValueError("a tag is a non-empty name without commas: write several tags "
+                         "as a list")
+    return value
+
+
+Metadata = Annotated[dict[Annotated[str, AfterValidator(_meta_key)],
+                          Annotated[Any, AfterValidator(_meta_value)]],
+                     BeforeValidator(_none_is_empty)]
+Tags = Annotated[list[Annotated[str, AfterValidator(_tag)]], BeforeValidator(_listify)]
 Price = dict[Literal["input", "output"], Annotated[float, Field(ge=0)]]
 
 
@@ -254,6 +305,8 @@ class CaseDefaults(Strict):
     assert_: list[AssertionSpec] = Field(default_factory=list, alias="assert")
     params: Params = Field(default_factory=Params)
     threshold: float | None = Field(None, ge=0, le=1)
+    metadata: Metadata = Field(default_factory=dict)  # merged key by key under a case's
+    tags: Tags = Field(default_factory=list)  # unioned with a case's
 
 
 class CaseSpec(Strict):
@@ -266,6 +319,8 @@ class CaseSpec(Strict):
     assert_: list[AssertionSpec] = Field(default_factory=list, alias="assert")
     params: Params = Field(default_factory=Params)
     threshold: float | None = Field(None, ge=0, le=1)
+    metadata: Metadata = Field(default_factory=dict)  # with `from`: every row's
+    tags: Tags = Field(default_factory=list)
 
     @model_validator(mode="after")
     def _id_or_from(self) -> CaseSpec:

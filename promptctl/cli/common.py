@@ -41,8 +41,11 @@ ConcurrencyOpt = Annotated[int | None, typer.Option(
     show_default=False)]
 NoCacheOpt = Annotated[bool, typer.Option(
     "--no-cache", help="Call the model even when a cached answer exists.")]
-FilterOpt = Annotated[str | None, typer.Option(
-    "--filter", "-k", help="Only cases whose id contains PATTERN (or matches a glob).",
+FilterOpt = Annotated[list[str] | None, typer.Option(
+    "--filter", "-k", metavar="PATTERN", help="Only the matching cases: TEXT (the id "
+    "contains it, or matches it as a glob), id:TEXT (the same, for an id holding '=' or "
+    "'tag:'), tag:NAME (the case's or suite's tags), KEY=VALUE (the case's metadata; "
+    "globs too), !TERM (not). Commas separate alternatives; a repeated -k narrows.",
     show_default=False)]
 OutputOpt = Annotated[list[Path] | None, typer.Option(
     "--output", "-o", help="Write results to FILE; the format comes from the extension: "
@@ -127,11 +130,12 @@ def load_suites(proj: Project, targets: list[str] | None, models: list[str] | No
 
 
 def run_options(model: list[str] | None, repeat: str | None, concurrency: int | None,
-                no_cache: bool, filter: str | None, max_repeat: int = 5,
+                no_cache: bool, filter: list[str] | None, max_repeat: int = 5,
                 resample: bool = False, shard: str | None = None) -> RunOptions:
     # deferred: keeps --help fast
     import secrets
 
+    from ..load.filters import check_filter
     from ..run.options import RunOptions
     from ..schema import parse_shard
 
@@ -144,8 +148,8 @@ def run_options(model: list[str] | None, repeat: str | None, concurrency: int | 
         if count < 1:
             raise UserError(f"bad --repeat '{repeat}'", hint="a whole number >= 1, or auto")
     return RunOptions(models=list(model or []), repeat=count, concurrency=concurrency,
-                      use_cache=not no_cache, filter=filter, auto_repeat=repeat == "auto",
-                      max_repeat=max_repeat,
+                      use_cache=not no_cache, filter=check_filter(filter),
+                      auto_repeat=repeat == "auto", max_repeat=max_repeat,
                       seed_offset=secrets.randbelow(2**31 - 1) + 1 if resample else 0,
                       shard=parse_shard(shard) if shard is not None else None)
 

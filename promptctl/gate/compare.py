@@ -355,8 +355,10 @@ def compare_targets(project: Project, ta: Target, tb: Target, targets: Sequence[
     """Run (or load) both sides and compare them."""
     if ta.kind == "run":
         ra, rb = load_run(project, ta.name), load_run(project, tb.name)
-        keep = [r for r in ra.records if case_matches(r.case, options.filter)]
-        other = [r for r in rb.records if case_matches(r.case, options.filter)]
+        keep = [r for r in ra.records
+                if case_matches(r.case, options.filter, r.metadata, r.tags)]
+        other = [r for r in rb.records
+                 if case_matches(r.case, options.filter, r.metadata, r.tags)]
         return analyse("run", ta.name, tb.name, *match(keep, other), alpha=alpha)
     suites = comparison_suites(project, ta, tb, targets, options.models)
     seen: dict[CellKey, list[bool]] = {}

@@ -61,6 +61,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="Samples per case (overrides the suites' repeat), or 'auto'. A case passes "
              "when every sample passes.")
     group.addoption(
+        "--promptctl-filter", action="append", default=[], metavar="PATTERN",
+        dest="promptctl_filter",
+        help="Only the cases that match, as promptctl's -k: TEXT or id:TEXT (the id), "
+             "tag:NAME, KEY=VALUE (metadata), !TERM; commas separate alternatives, a "
+             "repeated option narrows. (pytest's own -k also sees each case's tags.)")
+    group.addoption(
         "--promptctl-no-cache", action="store_true", default=False,
         dest="promptctl_no_cache",
         help="Call the model even when the response cache has an answer.")
@@ -138,12 +144,23 @@ def _project(config: pytest.Config, root: Path) -> Project | PromptctlError:
     return cache[root]
 
 
+def _properties(case: Case) -> list[tuple[str, str]]:
+    """The case's metadata and tags as the test's user properties: --junitxml writes
+    them as the testcase's <properties>, as promptctl's own JUnit report does."""
+    # deferred: this plugin loads in every pytest session (module docstring)
+    from ..reports.junit import case_properties
+
+    return case_properties(case.metadata, case.tags)
+
+
 def _run_options(config: pytest.Config) -> RunOptions:
     # deferred: this plugin loads in every pytest session (module docstring)
+    from ..load.filters import check_filter
     from ..run.options import RunOptions
 
     repeat = config.getoption("promptctl_repeat")
     return RunOptions(models=list(config.getoption("promptctl_models") or []),
+                      filter=check_filter(config.getoption("promptctl_filter")),
                       repeat=repeat if isinstance(repeat, int) else None,
                       auto_repeat=repeat == "auto",
                       use_cache=not config.getoption("promptctl_no_cache"))
@@ -174,7 +191,7 @@ class SuiteFile(pytest.File):
                 exc.message += " (given with --promptctl-model)"
                 raise
         # deferred: this plugin loads in every pytest session (module docstring)
-        from ..load.suites import load_suite
+        from ..load.suites import case_matches, load_suite
 
         suite = load_suite(project, self.path, models=options.models)
         # render every cell now, as `promptctl run` does before its first model call: a
@@ -183,6 +200,8 @@ class SuiteFile(pytest.File):
         matrix = len(suite.prompts) > 1 or len(suite.models) > 1
         items = []
         for case in suite.cases:
+            if not case_matches(case.id, options.filter, case.metadata, case.tags):
+                continue
             for prompt in suite.prompts:
                 for model in suite.models:
                     name = f"{case.id}[{prompt.id}@{model}]" if matrix else case.id
@@ -191,6 +210,8 @@ class SuiteFile(pytest.File):
                                                 model=model)
                     item.add_marker("promptctl")
                     item.extra_keyword_matches.update({suite.name, prompt.id, model})
+                    item.extra_keyword_matches.update(case.tags)
+                    item.user_properties.extend(_properties(case))
                     items.append(item)
         return items
 

@@ -32,9 +32,9 @@ import watchfiles
 
 from ..boundary import inside, is_readable_input, project_boundary, safe_path
 from ..errors import InfraError, PromptctlError, UserError
-from ..load import deps
+from ..load import deps, filters
 from ..load.project import CONFIG_NAMES, Project, find_root, load_project
-from ..load.suites import Suite, case_matches, load_suite
+from ..load.suites import Suite, load_suite
 from ..results import CallRecord, CellKey
 from ..run.options import RunOptions
 from ..run.runner import run_suites
@@ -104,8 +104,10 @@ class _State:
                  read_before: dict[Path, bytes | None]) -> None:
         self.project = project
         self.suites = suites
+        wanted = filters.select(((s.name, c) for s in suites for c in s.cases),
+                                options.filter) if options.filter else None
         self.cells = {k: v for k, v in deps.cell_inputs(project, suites).items()
-                      if case_matches(k[1], options.filter)}
+                      if wanted is None or k[:2] in wanted}
         files = {p for inputs in self.cells.values() for p, _ in inputs}
         # contents read before the project was loaded: a save made while this round
         # loads or runs differs from them, so the next round runs its cells again

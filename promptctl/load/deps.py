@@ -30,9 +30,9 @@ from ..boundary import is_readable_input, read_bytes
 from ..errors import UserError
 from ..results import CellKey
 from ..schema import AssertionSpec, PromptCollection
-from . import bodies
+from . import bodies, filters
 from .project import CONFIG_NAMES, Project, PromptRef, compile_prompt
-from .suites import Case, Suite, _csv_rows, _jsonl_rows, case_matches
+from .suites import Case, Suite, _csv_rows, _jsonl_rows
 from .validate import validate
 from .yamlsrc import parse_yaml
 
@@ -295,12 +295,14 @@ def git_reader(root: Path, ref: str) -> Reader:
 
 
 def select_changed(project: Project, suites: Sequence[Suite], ref: str,
-                   pattern: str | None = None) -> tuple[set[CellKey], int]:
+                   pattern: filters.Patterns = None) -> tuple[set[CellKey], int]:
     """The cells whose inputs differ from git REF, and how many cells there are (after
     --filter)."""
     reader = git_reader(project.root, ref)
+    wanted = filters.select(((s.name, c) for s in suites for c in s.cases), pattern) \
+        if pattern else None
     cells = {k: v for k, v in cell_inputs(project, suites).items()
-             if case_matches(k[1], pattern)}
+             if wanted is None or k[:2] in wanted}
     return changed_cells(cells, reader), len(cells)
 
 

@@ -34,13 +34,25 @@ class _PlainRow:
     assert_ = ()
     params = None
     threshold = None
+    metadata = None
+    tags = ()
+
+
+META_PREFIX = "metadata."  # a plain row's `metadata.KEY` column: one key of its metadata
+
+
+def _carries_metadata(row: dict[str, Any]) -> bool:
+    """Does a plain row name its metadata or tags (`metadata`, `metadata.KEY`, `tags`)?"""
+    if "metadata" in row or "tags" in row:
+        return True
+    return any(key.startswith(META_PREFIX) for key in row)
 
 
 def _row(row: dict[str, Any], file: str, line: int) -> CaseSpec | _PlainRow:
     """`_row_case`, without pydantic for a plain row (no `vars`, no `assert`) whose id
     is text or a whole number: every other column is a variable, which any value may
     be. Anything else goes through CaseSpec, and its errors."""
-    if "vars" in row or "assert" in row:
+    if "vars" in row or "assert" in row or _carries_metadata(row):
         return _row_case(row, file, line)
     case_id = row.get("id")
     if case_id is None or case_id == "":
@@ -61,23 +73,48 @@ def _row_case(row: dict[str, Any], file: str, line: int) -> CaseSpec:
     # deferred: pydantic's errors only for a row that does not validate
     from pydantic import ValidationError
 
-    if "vars" in row or "assert" in row:
-        data = dict(row)
-    else:
-        data = {"id": row.get("id"), "vars": {k: v for k, v in row.items() if k != "id"}}
-        described = row.get("description")
-        if isinstance(described, str) and described.strip():
-            data["description"] = described
+    data = dict(row) if "vars" in row or "assert" in row else _plain_case(row)
     if data.get("id") in (None, ""):
         data["id"] = f"{Path(file).stem}-{line}"
     try:
         return CaseSpec.model_validate(data)
     except ValidationError as exc:
         err = exc.errors()[0]
-        where = ".".join(str(p) for p in err["loc"])
-        raise UserError(f"bad row: {where}: {err['msg']}", file=file, line=line,
+        loc = [str(p) for p in err["loc"]]
+        where = ".".join(loc)
+        if loc[-1:] == ["[key]"]:  # a mapping's key, not its value, is wrong
+            where = f"{'.'.join(loc[:-2])}: key {loc[-2]!r}"
+        message = err["msg"].removeprefix("Value error, ")
+        raise UserError(f"bad row: {where}: {message}", file=file, line=line,
                         hint="a row is an object with an 'id', variables, and optionally "
-                             "'vars' and 'assert'") from None
+                             "'vars', 'assert', 'metadata' (a mapping; in CSV, columns "
+                             "metadata.KEY) and 'tags'") from None
+
+
+def _plain_case(row: dict[str, Any]) -> dict[str, Any]:
+    """A plain row as a case: its `metadata` (an object) and `metadata.KEY` columns (an
+    empty cell is no value) are its metadata, its `tags` (a list, or text split at
+    commas) its tags; every other column but `id` is a variable."""
+    reserved = {"id", "metadata", "tags"}
+    data: dict[str, Any] = {"id": row.get("id"), "vars": {
+        k: v for k, v in row.items() if k not in reserved and not k.startswith(META_PREFIX)}}
+    described = row.get("description")
+    if isinstance(described, str) and described.strip():
+        data["description"] = described
+    metadata = row.get("metadata")
+    columns = {k[len(META_PREFIX):]: v for k, v in row.items()
+               if k.startswith(META_PREFIX) and v != ""}
+    if columns:
+        metadata = {**metadata, **columns} if isinstance(metadata, dict) else \
+            columns if metadata in (None, "") else metadata  # not a mapping: its error
+    if metadata not in (None, ""):
+        data["metadata"] = metadata
+    tags = row.get("tags")
+    if isinstance(tags, str):
+        tags = [t for t in (part.strip() for part in tags.split(",")) if t]
+    if tags not in (None, []):
+        data["tags"] = tags
+    return data
 
 
 def load_rows(suite_path: Path, root: Path, ref: str, src: Source, loc: Loc, *,

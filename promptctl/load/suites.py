@@ -10,11 +10,10 @@ from __future__ import annotations
 
 import contextlib
 import copy
-import fnmatch
 import functools
 import gc
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +22,7 @@ from ..boundary import display_path
 from ..errors import UserError
 from ..schema import AssertionSpec, SuiteSpec
 from . import rendering, templates
+from .filters import case_matches as case_matches  # -k: callers import it from here
 from .project import Project, PromptRef
 
 # data files' rows live in rows.py; lint and deps import these names from here
@@ -33,15 +33,6 @@ from .rows import _row, load_rows
 from .rows import _row_case as _row_case
 from .validate import validate
 from .yamlsrc import Loc, Source, load_yaml
-
-
-def case_matches(case_id: str, pattern: str | None) -> bool:
-    """--filter: a glob (with * ? [) matches the whole id; plain text, any part of it."""
-    if not pattern:
-        return True
-    if any(ch in pattern for ch in "*?["):
-        return fnmatch.fnmatchcase(case_id, pattern)
-    return pattern in case_id
 
 
 @dataclass(slots=True)  # one per case: 100,000 of them are ~10 MB lighter with slots
@@ -55,6 +46,12 @@ class Case:
     file: str
     line: int | None
     description: str | None = None
+    # read-only, shared: cases without their own share one mapping / tuple (NO_METADATA)
+    metadata: dict[str, Any] = field(default_factory=dict)
+    tags: tuple[str, ...] = ()
+
+
+NO_METADATA: dict[str, Any] = {}  # the metadata of every case that has none: never written
 
 
 @dataclass
@@ -119,6 +116,8 @@ def _resolve_cases(project: Project, path: Path, spec: SuiteSpec, src: Source
         (a, ("defaults", "assert", i)) for i, a in enumerate(defaults.assert_)]
     resolved = _Resolved(project, src)
     default_params = defaults.params.set_values()
+    base_meta = defaults.metadata or NO_METADATA
+    base_tags = _union(tuple(spec.tags), defaults.tags)  # the suite's tags are every case's
     cases: list[Case] = []
     seen: dict[str, tuple[str, int | None]] = {}
     for i, cspec in enumerate(spec.cases):
@@ -126,6 +125,7 @@ def _resolve_cases(project: Project, path: Path, spec: SuiteSpec, src: Source
         entry_asserts: list[tuple[AssertionSpec, Loc | None]] = [
             *base_asserts, *((a, (*loc, "assert", j)) for j, a in enumerate(cspec.assert_))]
         entry_params = {**default_params, **cspec.params.set_values()}
+        entry_meta, entry_tags = _merged(base_meta, cspec.metadata), _union(base_tags, cspec.tags)
         if cspec.from_ is not None:
             rows = load_rows(path, project.root, cspec.from_, src, (*loc, "from"),
                              project=project)
@@ -143,17 +143,32 @@ def _resolve_cases(project: Project, path: Path, spec: SuiteSpec, src: Source
                                   _first_set(row_spec.threshold, cspec.threshold,
                                              defaults.threshold),
                                   row_file, row_line,
-                                  _first_set(row_spec.description, cspec.description))
+                                  _first_set(row_spec.description, cspec.description),
+                                  metadata=_merged(entry_meta, row_spec.metadata),
+                                  tags=_union(entry_tags, row_spec.tags))
                 _check_unique(case, seen)
                 cases.append(case)
             continue
         vars_ = {**defaults.vars, **cspec.vars}
         case = _make_case(resolved, str(cspec.id), vars_, entry_asserts, entry_params,
                           _first_set(cspec.threshold, defaults.threshold),
-                          file, src.line((*loc, "id"), key=True), cspec.description)
+                          file, src.line((*loc, "id"), key=True), cspec.description,
+                          metadata=entry_meta, tags=entry_tags)
         _check_unique(case, seen)
         cases.append(case)
     return cases
+
+
+def _merged(base: dict[str, Any], more: dict[str, Any] | None) -> dict[str, Any]:
+    """Metadata merged key by key, the later level winning; `base` itself (shared, not
+    copied) when there is nothing to add."""
+    return {**base, **more} if more else base
+
+
+def _union(base: tuple[str, ...], more: Sequence[str] | None) -> tuple[str, ...]:
+    """Tags unioned in order; `base` itself when `more` adds none."""
+    extra = [t for t in more or () if t not in base]
+    return (*base, *dict.fromkeys(extra)) if extra else base
 
 
 def _first_set(*values: Any) -> Any:
@@ -228,7 +243,8 @@ class _Resolved:
 def _make_case(resolved: _Resolved, case_id: str, vars_: dict[str, Any],
                asserts: list[tuple[AssertionSpec, Loc | None]], params: dict[str, Any],
                threshold: float | None, file: str, line: int | None,
-               description: str | None) -> Case:
+               description: str | None, *, metadata: dict[str, Any] = NO_METADATA,
+               tags: tuple[str, ...] = ()) -> Case:
     vars_ = _own_copy(vars_)  # the case's own: the merge shares nested values
     project, src = resolved.project, resolved.src
     out: list[AssertionSpec] = []
@@ -267,7 +283,8 @@ def _make_case(resolved: _Resolved, case_id: str, vars_: dict[str, Any],
         out.append(rendered)
         lines.append(aline)
     return Case(id=case_id, vars=vars_, asserts=out, assert_lines=lines, params=params,
-                threshold=threshold, file=file, line=line, description=description)
+                threshold=threshold, file=file, line=line, description=description,
+                metadata=metadata, tags=tags)
 
 
 RENDERED_OPTIONS = ("expected", "question")  # option texts that may use the case's vars

@@ -5,7 +5,7 @@ package that chooses between them."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from ..gate.outcome import DiffReport
@@ -24,6 +24,14 @@ class ReportData:
     records: list[CallRecord]
     summary: Summary
     diff: DiffReport | None = None
+
+    def case_metadata(self) -> dict[tuple[str, str], tuple[dict[str, Any], tuple[str, ...]]]:
+        """(suite, case) -> (metadata, tags), for the cases that have either."""
+        out: dict[tuple[str, str], tuple[dict[str, Any], tuple[str, ...]]] = {}
+        for rec in self.records:
+            if (rec.metadata or rec.tags) and (rec.suite, rec.case) not in out:
+                out[rec.suite, rec.case] = (rec.metadata, rec.tags)
+        return out
 
     @classmethod
     def of(cls, result: RunResult, diff: DiffReport | None = None) -> ReportData:

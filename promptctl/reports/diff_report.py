@@ -4,6 +4,7 @@ reports/md.py: only the markup written here is Markdown."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +34,17 @@ def _cell(cell: Cell | None) -> dict[str, Any] | None:
             "outputs": cell.outputs}
 
 
-def document(report: DiffReport) -> dict[str, Any]:
+CaseMetadata = Mapping[tuple[str, str], tuple[dict[str, Any], tuple[str, ...]]]
+
+
+def document(report: DiffReport, metadata: CaseMetadata | None = None) -> dict[str, Any]:
+    """The diff as JSON; each case with the metadata and tags the run gave it."""
+    known = metadata or {}
+
+    def case_meta(suite: str, case: str) -> dict[str, Any]:
+        values, tags = known.get((suite, case), ({}, ()))
+        return {"metadata": values, "tags": list(tags)}
+
     code = report.exit_code
     return {
         "version": 1,
@@ -61,7 +72,8 @@ def document(report: DiffReport) -> dict[str, Any]:
                        "status": c.status, "fingerprint": c.fingerprint,
                        "reasons": c.reasons, "before": _cell(c.before),
                        "after": _cell(c.after), "p_value": c.p_value,
-                       "adjusted": c.adjusted} for c in s.cells],
+                       "adjusted": c.adjusted, **case_meta(s.suite, c.case)}
+                      for c in s.cells],
         } for s in report.suites],
     }
 
@@ -93,7 +105,7 @@ def _pct(x: float | None) -> str:
     return "—" if x is None else f"{x:.0%}"
 
 
-def _md_row(c: CellDiff) -> str:
+def _md_row(c: CellDiff, metadata: CaseMetadata | None = None) -> str:
     if c.before and c.after and c.before.outputs != c.after.outputs:
         output = _md_diff(c.before.outputs[0], c.after.outputs[0])
     else:
@@ -107,11 +119,16 @@ def _md_row(c: CellDiff) -> str:
             adjusted = 1.0 if c.adjusted is None else c.adjusted
             rates += f" (p={c.p_value:.3g}, adj. {adjusted:.3g})"
         why = f"{rates}; {why}" if why else rates
-    return (f"| {md.code(c.case)} | {md.text(c.prompt)} | {md.text(c.model)} | {output} | "
-            f"{md.text(why, OUTPUT_LIMIT)} |")
+    meta = ""
+    if metadata is not None:
+        meta = md.metadata(*metadata.get((c.suite, c.case), ({}, ()))) + " | "
+    return (f"| {md.code(c.case)} | {meta}{md.text(c.prompt)} | {md.text(c.model)} | "
+            f"{output} | {md.text(why, OUTPUT_LIMIT)} |")
 
 
-def markdown(report: DiffReport) -> str:
+def markdown(report: DiffReport, metadata: CaseMetadata | None = None) -> str:
+    """The pull-request comment; a section lists its cases' metadata and tags (from
+    the run's records) in a column when any of them has some."""
     code = report.exit_code
     lines = [f"## promptctl: {HEADLINE[code]}", ""]
     if report.run_id:
@@ -143,10 +160,13 @@ def markdown(report: DiffReport) -> str:
         rows = [c for c in report.cells() if c.status == status]
         if not rows:
             continue
+        tagged = metadata if any((c.suite, c.case) in (metadata or {}) for c in rows) \
+            else None
         lines += ["", f"### {title} ({len(rows)})", "",
-                  "| case | prompt | model | output (~~before~~ **after**) | why |",
-                  "| --- | --- | --- | --- | --- |"]
-        lines += [_md_row(c) for c in rows]
+                  "| case | " + "metadata | " * bool(tagged)
+                  + "prompt | model | output (~~before~~ **after**) | why |",
+                  "| --- | " + "--- | " * bool(tagged) + "--- | --- | --- | --- |"]
+        lines += [_md_row(c, tagged) for c in rows]
     changed_fp = [c for c in report.cells() if c.fingerprint]
     if changed_fp:
         kinds = sorted({f for c in changed_fp for f in c.fingerprint})
@@ -155,5 +175,6 @@ def markdown(report: DiffReport) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write_diff_json(path: Path, report: DiffReport) -> None:
-    write_json_atomic(path, document(report))
+def write_diff_json(path: Path, report: DiffReport, metadata: CaseMetadata | None = None
+                    ) -> None:
+    write_json_atomic(path, document(report, metadata))

@@ -1,8 +1,9 @@
 """`-o report.html`: one self-contained page (inline CSS and JS, no network) with the
-run summary, the case x (prompt, model) matrix and, for check/diff, every cell's status
-against the baseline. Each cell is a <details> element, so the page reads without JS;
-the script only adds filters, a case-id search and expand/collapse. The filter state
-lives in the URL fragment: `report.html#filter=failures&q=parcel&expand=1`.
+run summary, the case x (prompt, model) matrix (a case's metadata and tags under its
+id, as the -k terms that select it) and, for check/diff, every cell's status against the
+baseline. Each cell is a <details> element, so the page reads without JS; the script
+only adds filters, a search of case ids and metadata and expand/collapse. The filter
+state lives in the URL fragment: `report.html#filter=failures&q=parcel&expand=1`.
 
 Everything taken from the data is escaped; a Content-Security-Policy built from hashes
 of the page's own script and style keeps anything else from running or loading."""
@@ -17,6 +18,7 @@ from typing import TYPE_CHECKING
 
 from ..gate.diff import word_diff
 from ..gate.outcome import CellDiff
+from ..load.filters import as_terms
 from .diff_report import VERDICT
 from .wording import plain, suite_line, verdict
 
@@ -69,6 +71,8 @@ ins{background:var(--ins);text-decoration:none}del{background:var(--del)}
 .role{font-weight:600;color:var(--mut);font-size:12px}
 #bar{display:flex;flex-wrap:wrap;gap:12px;align-items:center;margin:12px 0 4px}
 #bar label{cursor:pointer}#q{padding:3px 6px;min-width:18ch}
+.kv{display:block;max-width:40ch;white-space:normal;font-size:12px;color:var(--mut)}
+.kv code{margin-right:6px;overflow-wrap:anywhere}
 """
 
 JS = """
@@ -97,8 +101,9 @@ JS = """
     var f = current(), text = q.value.trim().toLowerCase(), n = 0;
     rows.forEach(function (row) {
       var tags = " " + row.getAttribute("data-tags") + " ";
+      var seen = row.getAttribute("data-case") + "\\n" + (row.getAttribute("data-meta") || "");
       var show = (f === "all" || tags.indexOf(" " + f + " ") >= 0) &&
-        row.getAttribute("data-case").toLowerCase().indexOf(text) >= 0;
+        seen.toLowerCase().indexOf(text) >= 0;
       row.hidden = !show;
       if (show) n++;
     });
@@ -330,15 +335,21 @@ def render_html(data: ReportData) -> str:
            f"<title>{_e(title)}</title><style>{CSS}</style></head><body>",
            *_header(data),
            f'<nav id="bar" hidden>{radios}<input id="q" type="search" '
-           'placeholder="case id contains" aria-label="search case ids">'
+           'placeholder="case id or metadata contains" '
+           'aria-label="search case ids and metadata">'
            '<button id="xp" type="button">expand all</button></nav>',
            f'<p id="count">showing {len(rows)} of {len(rows)} rows</p>',
            '<table id="m"><thead><tr><th>suite</th><th>case</th>']
     out.extend(f'<th>{_e(p)}<br><span class="mut">{_e(m)}</span></th>' for p, m in pairs)
     out.append("</tr></thead><tbody>")
+    metadata = data.case_metadata()
     for (suite, case), row in rows.items():
+        terms = as_terms(*metadata.get((suite, case), ({}, ())))
+        shown_meta = ('<span class="kv">' + "".join(f"<code>{_e(t)}</code>" for t in terms)
+                      + "</span>") if terms else ""
         out.append(f'<tr data-case="{_e(case)}" data-tags="{" ".join(sorted(tags[suite, case]))}"'
-                   f"><th>{_e(suite)}</th><th>{_e(case)}</th>")
+                   + (f' data-meta="{_e(chr(10).join(terms))}"' if terms else "")
+                   + f"><th>{_e(suite)}</th><th>{_e(case)}{shown_meta}</th>")
         out.extend(_cell_html(row.get(pair)) for pair in pairs)
         out.append("</tr>")
     out.append(f"</tbody></table><script>{JS}</script></body></html>")

@@ -25,6 +25,8 @@ def document(result: ReportData) -> dict[str, Any]:
         entry["messages"] = data["messages"]
         entry["params"] = data["params"]
         entry["fingerprint"] = data["fingerprint"]
+        entry["metadata"] = rec.metadata  # the case's ({} when it has none)
+        entry["tags"] = list(rec.tags)
         results.append(entry)
     return {"version": VERSION, "run_id": result.run_id, "started": result.started,
             "finished": result.finished, "summary": result.summary.to_dict(),

@@ -3,7 +3,9 @@
 A failing cell is a <failure> carrying every failing assertion's reason; a call that
 errored is an <error>; in a check, a case that was already failing in the baseline is
 <skipped> (the ratchet: not a regression), as is one removed from the suite. With
-repeats, a cell's testcase covers all its samples.
+repeats, a cell's testcase covers all its samples. A case's metadata and tags are its
+testcase's <properties> (`metadata.KEY`, one `tag` each), as pytest's record_property
+writes them.
 """
 
 from __future__ import annotations
@@ -11,7 +13,10 @@ from __future__ import annotations
 import re
 import socket
 import xml.etree.ElementTree as ET
-from typing import TYPE_CHECKING
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+from ..load.filters import rendered
 
 if TYPE_CHECKING:
     from ..gate.outcome import CellDiff
@@ -24,6 +29,14 @@ _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 def _clean(text: str) -> str:
     """XML 1.0 cannot carry control characters, whatever a model emits."""
     return _CONTROL.sub("\ufffd", text)
+
+
+def case_properties(metadata: Mapping[str, Any], tags: Sequence[str]
+                    ) -> list[tuple[str, str]]:
+    """(name, value) of a case's properties: `metadata.KEY` as -k reads the value, and
+    one `tag` per tag."""
+    return [*((f"metadata.{k}", rendered(v)) for k, v in metadata.items()),
+            *(("tag", t) for t in tags)]
 
 
 def _name(case: str, prompt: str, model: str, matrix: bool) -> str:
@@ -108,6 +121,11 @@ def _testcase(element: ET.Element, key: CellKey, records: list[CallRecord],
     suite, case, prompt, model = key
     tc = ET.SubElement(element, "testcase", classname=suite,
                        name=_name(case, prompt, model, matrix), time=f"{seconds:.3f}")
+    props = case_properties(records[0].metadata, records[0].tags) if records else []
+    if props:
+        holder = ET.SubElement(tc, "properties")
+        for name, value in props:
+            ET.SubElement(holder, "property", name=_clean(name), value=_clean(value))
     outcome = _outcome(records, diff)
     if outcome is not None:
         tag, message, text = outcome

@@ -2,7 +2,8 @@
 a run, a summary and the failing cases, for a job summary or a chat message.
 
 Every value from the project or a model goes through reports/md.py: only the markup
-written here is Markdown."""
+written here is Markdown. A case's metadata and tags show as the -k terms that select
+it (`owner=alice, tag:smoke`), in a column of their own when any listed case has them."""
 
 from __future__ import annotations
 
@@ -21,7 +22,7 @@ def markdown(data: ReportData) -> str:
         # deferred: the diff's Markdown only for check and diff reports
         from .diff_report import markdown as diff_markdown
 
-        return diff_markdown(data.diff)
+        return diff_markdown(data.diff, data.case_metadata())
     s = data.summary
     lo, hi = s.pass_rate_interval()
     icon = "✅" if not s.failed and not s.errors else "❌" if s.failed else "⚠️"
@@ -37,15 +38,19 @@ def markdown(data: ReportData) -> str:
         lines.append("")
     bad = [r for r in data.records if r.status != "pass"]
     if bad:
+        tagged = any(r.metadata or r.tags for r in bad[:LIMIT])
         lines += [f"### Not passing ({len(bad)})", "",
-                  "| status | suite | case | prompt | model | # | output | why |",
-                  "| --- | --- | --- | --- | --- | --- | --- | --- |"]
+                  "| status | suite | case | " + "metadata | " * tagged
+                  + "prompt | model | # | output | why |",
+                  "| --- | --- | --- | " + "--- | " * tagged + "--- | --- | --- | --- | --- |"]
         for r in bad[:LIMIT]:
             why = r.error or "; ".join(f"{a.type}: {a.reason}" for a in r.assertions
                                        if not a.passed)
-            lines.append(f"| {r.status} | {md.text(r.suite)} | {md.code(r.case)} | "
+            meta = f"{md.metadata(r.metadata, r.tags)} | " if tagged else ""
+            lines.append(f"| {r.status} | {md.text(r.suite)} | {md.code(r.case)} | {meta}"
                          f"{md.text(r.prompt)} | {md.text(r.model)} | {r.repeat} | "
                          f"{md.text(r.output, 120)} | {md.text(why, 200)} |")
         if len(bad) > LIMIT:
             lines.append(f"\n… and {len(bad) - LIMIT} more")
     return "\n".join(lines) + "\n"
+

@@ -14,6 +14,10 @@ where they stand stay unescaped, so the file reads well as plain text too.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from ..load.filters import as_terms
 
 # Every ASCII punctuation character may be backslash-escaped in CommonMark. Escaped
 # everywhere: what forms inline markup, i.e. emphasis and strikethrough (* _ ~), code (`),
@@ -60,3 +64,12 @@ def code(value: object, limit: int | None = None, *, in_table: bool = True) -> s
     if line.startswith("`") or line.endswith("`"):
         line = f" {line} "  # CommonMark strips one space each side of such a span
     return fence + (line.replace("|", "\\|") if in_table else line) + fence
+
+
+METADATA_LIMIT = 200  # characters of a case's metadata shown in a cell
+
+
+def metadata(values: Mapping[str, Any], tags: Sequence[str]) -> str:
+    """A case's metadata and tags as inline text, as the -k terms that select the case
+    (`owner=alice, tag:smoke`), escaped as `text` escapes."""
+    return text(", ".join(as_terms(values, tags)), METADATA_LIMIT)

@@ -17,6 +17,7 @@ from typing import Any
 
 from ..boundary import display_path
 from ..errors import UserError
+from ..load.filters import patterns
 from ..load.project import Project
 from ..load.suites import Suite, load_suite
 from ..results import CallRecord
@@ -33,8 +34,14 @@ def plan_options(options: RunOptions) -> dict[str, Any]:
     return {"models": options.models,
             "repeat": "auto" if options.auto_repeat else options.repeat,
             "max_repeat": options.max_repeat, "seed_offset": options.seed_offset,
-            "filter": options.filter, "use_cache": options.use_cache,
+            "filter": _filter(options.filter), "use_cache": options.use_cache,
             "params": options.params, "shard": format_shard(options.shard)}
+
+
+def _filter(value: tuple[str, ...]) -> str | list[str] | None:
+    """-k as meta.json records it: none, one pattern as text (as before), or a list."""
+    found = patterns(value)
+    return None if not found else found[0] if len(found) == 1 else list(found)
 
 
 def options_from_meta(meta: dict[str, Any], *, concurrency: int | None = None) -> RunOptions:
@@ -45,7 +52,7 @@ def options_from_meta(meta: dict[str, Any], *, concurrency: int | None = None) -
         repeat=None if repeat in (None, "auto") else int(repeat),
         concurrency=concurrency,  # how fast, not what: the command line decides
         use_cache=bool(saved.get("use_cache", True)),
-        filter=saved.get("filter"),
+        filter=patterns(saved.get("filter")),
         params=dict(saved.get("params") or {}),
         auto_repeat=repeat == "auto",
         max_repeat=int(saved.get("max_repeat") or 5),

@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import UserError
+from ..load import filters
+from ..load.filters import patterns
 from ..results import CellKey
 from ..schema import format_shard
 
@@ -25,7 +27,7 @@ class RunOptions:
     repeat: int | None = None
     concurrency: int | None = None
     use_cache: bool = True
-    filter: str | None = None
+    filter: tuple[str, ...] = ()  # -k patterns, every one to match (load/filters.py)
     params: dict[str, Any] = field(default_factory=dict)  # command-line params: win last
     # --repeat auto: one sample per cell, more only where the verdict is uncertain
     auto_repeat: bool = False
@@ -75,8 +77,8 @@ PLAN_FLAGS: tuple[PlanFlag, ...] = (
              lambda o: "resampled" if o.seed_offset else "not resampled"),
     PlanFlag("--no-cache", "no_cache", lambda o: o.use_cache,
              lambda o: "cache on" if o.use_cache else "--no-cache"),
-    PlanFlag("--filter", "filter", lambda o: o.filter,
-             lambda o: repr(o.filter) if o.filter else "no filter"),
+    PlanFlag("--filter", "filter", lambda o: patterns(o.filter),
+             lambda o: filters.describe(o.filter) if o.filter else "no filter"),
     PlanFlag("--shard", "shard", lambda o: o.shard,
              lambda o: format_shard(o.shard) or "not sharded"),
 )

@@ -57,7 +57,7 @@ def plan(project: Project, suites: Sequence[Suite], options: RunOptions) -> list
         levels: dict[tuple[int, str], dict[str, Any]] = {}
         suite_params = suite.spec.params.set_values()
         for case in suite.cases:
-            if not case_matches(case.id, options.filter):
+            if not case_matches(case.id, options.filter, case.metadata, case.tags):
                 continue
             for p, prompt in enumerate(suite.prompts):
                 models = suite.models if options.only is None else [

@@ -18,7 +18,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .. import assertions, contain
-from ..errors import ExitCode, InfraError, UserError, quote
+from ..errors import ExitCode, InfraError, UserError
+from ..load import filters
 from ..load.project import Project
 from ..load.suites import Suite, young_collections
 from ..providers import Provider
@@ -286,6 +287,7 @@ class Runner:
         record = CallRecord(
             suite=call.suite.name, case=call.case.id, prompt=call.prompt.id, model=call.model,
             repeat=call.repeat, messages=messages, params=call.params,
+            metadata=call.case.metadata, tags=call.case.tags,
             fingerprint={"prompt_sha256": prompt_digest(messages), "model": identity,
                          "params": call.params},
         )
@@ -393,8 +395,10 @@ def _plan_calls(project: Project, suites: Sequence[Suite], options: RunOptions
     calls = plan(project, suites, options)
     if not calls and not (options.shard and plan(project, suites,
                                                  dataclasses.replace(options, shard=None))):
-        raise UserError(f"no case matches --filter {quote(options.filter)}" if options.filter
-                        else "the suites have no cases", hint="check the case ids")
+        raise UserError(f"no case matches {filters.describe(options.filter)}"
+                        if options.filter else "the suites have no cases",
+                        hint=filters.no_match_hint(options.filter) if options.filter
+                        else "check the case ids")
     return calls
 
 

@@ -24,7 +24,7 @@ from promptctl.run.summary import Summary
 
 # a run made with every plan flag (--resample drew seed offset 99)
 SAVED = RunOptions(models=["small"], repeat=3, max_repeat=4, seed_offset=99, use_cache=True,
-                   filter="greet*", shard=(1, 2))
+                   filter=("greet*",), shard=(1, 2))
 
 # for each plan flag: a run, and the options of a command line that gives the flag with
 # a value other than the run's
@@ -35,7 +35,7 @@ DIFFERENT: dict[str, tuple[RunOptions, Callable[[RunOptions], RunOptions]]] = {
     "--resample": (dataclasses.replace(SAVED, seed_offset=0),  # a run not resampled
                    lambda o: dataclasses.replace(o, seed_offset=12345)),
     "--no-cache": (SAVED, lambda o: dataclasses.replace(o, use_cache=False)),
-    "--filter": (SAVED, lambda o: dataclasses.replace(o, filter="bye*")),
+    "--filter": (SAVED, lambda o: dataclasses.replace(o, filter=("bye*",))),
     "--shard": (SAVED, lambda o: dataclasses.replace(o, shard=(2, 2))),
 }
 
@@ -94,7 +94,7 @@ PLANS = [
     RunOptions(models=["a", "b"], auto_repeat=True, max_repeat=8, seed_offset=424242,
                use_cache=False, params={"temperature": 0.2, "stop": ["\n"],
                                         "nested": {"k": [1, 2]}}),
-    RunOptions(repeat=1, filter="", shard=(3, 3)),
+    RunOptions(repeat=1, filter=(), shard=(3, 3)),
 ]
 
 
