@@ -18,6 +18,7 @@ import jinja2
 from ..boundary import display_path
 from ..errors import UserError
 from . import templates
+from .expand import AssertSets
 from .project import YAML_SUFFIXES, Project, PromptRef, iter_prompt_texts, missing_model_file
 from .rendering import render_messages
 from .suites import RENDERED_OPTIONS, Suite, _row_case, load_rows, load_suite
@@ -164,10 +165,12 @@ def _raw_assert_texts(project: Project, suite: Suite) -> list[str]:
     it): values, the options rendered with the vars, transforms; data-file rows' own
     assertions are read from the rows."""
     texts: list[str] = []
-    specs = [*suite.spec.defaults.assert_]
-    for c in suite.spec.cases:
-        specs.extend(c.assert_)
-    specs.extend(_row_asserts(project, suite))
+    sets = AssertSets(project, suite.spec, suite.source)  # the suite loaded: they expand
+    specs = [a for a, _ in sets.expand(suite.spec.defaults.assert_, ("defaults", "assert"))]
+    for i, c in enumerate(suite.spec.cases):
+        specs.extend(a for a, _ in sets.expand(c.assert_, ("cases", i, "assert")))
+    for row_assert in _row_asserts(project, suite):
+        specs.extend(a for a, _ in sets.expand(row_assert, None))
     for spec in specs:
         values: list[Any] = spec.value if isinstance(spec.value, list) else [spec.value]
         values += [spec.options.get(k) for k in RENDERED_OPTIONS]
@@ -178,7 +181,8 @@ def _raw_assert_texts(project: Project, suite: Suite) -> list[str]:
 
 
 def _row_asserts(project: Project, suite: Suite) -> list[Any]:
-    """The assertions data-file rows carry, unrendered (the suite loaded, so they read)."""
+    """The assert lists data-file rows carry, unrendered (the suite loaded, so they
+    read)."""
     out: list[Any] = []
     for i, cspec in enumerate(suite.spec.cases):
         if cspec.from_ is None:
@@ -187,7 +191,7 @@ def _row_asserts(project: Project, suite: Suite) -> list[Any]:
             for row_file, row_line, row in load_rows(suite.path, project.root, cspec.from_,
                                                      suite.source, ("cases", i, "from")):
                 if "assert" in row:
-                    out.extend(_row_case(row, row_file, row_line).assert_)
+                    out.append(_row_case(row, row_file, row_line).assert_)
     return out
 
 

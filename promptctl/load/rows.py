@@ -34,6 +34,7 @@ class _PlainRow:
     assert_ = ()
     params = None
     threshold = None
+    matrix = None
 
 
 def _row(row: dict[str, Any], file: str, line: int) -> CaseSpec | _PlainRow:
