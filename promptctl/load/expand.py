@@ -51,7 +51,9 @@ class _Scope:
 
 
 class AssertSets:
-    """The assertion sets a suite sees, each expanded once."""
+    """The assertion sets a suite sees, each expanded once. Every set of both files is
+    expanded when this is made, so that an unknown name or a cycle is an error even in
+    a set no case uses; `unused` lists those."""
 
     def __init__(self, project: Project, spec: SuiteSpec, src: Source) -> None:
         config = project.config
@@ -59,18 +61,42 @@ class AssertSets:
         if config.assert_sets and project.config_source is not None:
             outer = _Scope(config.assert_sets, project.config_source, None)
         self.suite = _Scope(spec.assert_sets, src, outer)
-        self._done: dict[tuple[int, str], list[Located]] = {}
-        self._active: set[tuple[int, str]] = set()  # being expanded: a cycle meets one
+        # (a set's file, its name) -> its assertions; the sets each one uses
+        self._done: dict[tuple[str, str], list[Located]] = {}
+        self._uses: dict[tuple[str, str], set[tuple[str, str]]] = {}
+        self._active: set[tuple[str, str]] = set()  # being expanded: a cycle meets one
+        self._used: set[tuple[str, str]] = set()  # used by the suite's assert lists
+        for scope in (outer, self.suite) if outer is not None else (self.suite,):
+            for name in scope.sets:
+                self._set(scope, name, (), (None, None), set())
 
     def expand(self, items: Sequence[Any], loc: Loc | None, *, file: str | None = None,
                line: int | None = None) -> list[Located]:
         """The assertions of a suite's assert list at `loc` (None: a data row's, at
         file:line), `use` items replaced by their sets' assertions."""
-        return self._expand(self.suite, items, loc, (), file, line)
+        return self._expand(self.suite, items, loc, (), file, line, self._used)
+
+    def unused(self) -> list[tuple[str, int | None, str]]:
+        """(file, line, name) of every set that no assert list expanded so far uses,
+        directly or through another set."""
+        reached: set[tuple[str, str]] = set()
+        todo = list(self._used)
+        while todo:
+            key = todo.pop()
+            if key not in reached:
+                reached.add(key)
+                todo.extend(self._uses.get(key, ()))
+        out: list[tuple[str, int | None, str]] = []
+        scope: _Scope | None = self.suite
+        while scope is not None:
+            out.extend((scope.src.file, scope.src.line(("assert_sets", name), key=True),
+                        name) for name in scope.sets if (scope.src.file, name) not in reached)
+            scope = scope.parent
+        return out
 
     def _expand(self, scope: _Scope, items: Sequence[Any], loc: Loc | None,
-                stack: tuple[str, ...], file: str | None, line: int | None
-                ) -> list[Located]:
+                stack: tuple[str, ...], file: str | None, line: int | None,
+                uses: set[tuple[str, str]]) -> list[Located]:
         out: list[Located] = []
         for i, item in enumerate(items):
             iloc = None if loc is None else (*loc, i)
@@ -80,18 +106,20 @@ class AssertSets:
             for k, name in enumerate(item.use):
                 where = (scope.src.file, scope.src.line((*iloc, "use", k))) \
                     if iloc is not None else (file, line)
-                out.extend(self._set(scope, name, stack, where))
+                out.extend(self._set(scope, name, stack, where, uses))
         return out
 
     def _set(self, scope: _Scope, name: str, stack: tuple[str, ...],
-             where: tuple[str | None, int | None]) -> list[Located]:
+             where: tuple[str | None, int | None], uses: set[tuple[str, str]]
+             ) -> list[Located]:
         home: _Scope | None = scope
         while home is not None and name not in home.sets:
             home = home.parent
         if home is None:
             raise UserError(f"unknown assertion set '{name}'", file=where[0], line=where[1],
                             hint=self._known_hint(scope, name))
-        key = (id(home), name)
+        key = (home.src.file, name)
+        uses.add(key)
         if key in self._active:
             chain = " -> ".join((*stack[stack.index(name):], name))
             raise UserError(f"assertion set '{name}' uses itself: {chain}",
@@ -102,7 +130,8 @@ class AssertSets:
             self._active.add(key)
             try:
                 done = self._expand(home, home.sets[name], ("assert_sets", name),
-                                    (*stack, name), None, None)
+                                    (*stack, name), None, None,
+                                    self._uses.setdefault(key, set()))
             finally:
                 self._active.discard(key)
             self._done[key] = done
@@ -143,15 +172,14 @@ class Axes:
                 yield from walk(i + 1, (*labels, label), chosen)
         return walk(0, (), {})
 
-    def check_vars(self, names: Any, what: str, file: str | None, line: int | None
-                   ) -> None:
+    def check_vars(self, names: Any, what: str, file: str | None, line: int | None,
+                   hint: str) -> None:
         """A var set by name (an entry's, a data row's) must not be a matrix key."""
         both = [k for k in self.keys if k in names]
         if both:
-            raise UserError(f"{what} sets var '{both[0]}', which is also a matrix key",
-                            file=file, line=line,
-                            hint=f"remove one; to pin it for this case, write "
-                                 f"'matrix: {{{both[0]}: [VALUE]}}' in the case")
+            raise UserError(f"{what} sets var '{both[0]}', which is also a matrix key: "
+                            "the matrix would override it", file=file, line=line,
+                            hint=hint.format(key=both[0]))
 
 
 def entry_axes(defaults: CaseDefaults, cspec: CaseSpec, src: Source, loc: Loc
@@ -171,7 +199,10 @@ def entry_axes(defaults: CaseDefaults, cspec: CaseSpec, src: Source, loc: Loc
     for name in cspec.vars:
         if name in merged:
             axes.check_vars({name}, f"case '{cspec.id}'" if cspec.id is not None
-                            else "entry", src.file, src.line((*loc, "vars", name), key=True))
+                            else "the entry", src.file,
+                            src.line((*loc, "vars", name), key=True),
+                            "remove one; to pin it for this case, write "
+                            "'matrix: {{{key}: [VALUE]}}' instead")
     return axes
 
 

@@ -205,7 +205,8 @@ def _row_cases(resolved: _Resolved, sets: expand.AssertSets, path: Path, spec: S
                              row_file, row_line, description,
                              origin=None if prefix is None else row_id)
             continue
-        axes.check_vars(row_spec.vars, f"row '{row_id}'", row_file, row_line)
+        axes.check_vars(row_spec.vars, f"row '{row_id}'", row_file, row_line,
+                        "rename the column, or remove '{key}' from the matrix")
         for suffix, combo in axes.combinations():
             yield _make_case(resolved, case_id + suffix, {**vars_, **combo}, asserts,
                              dict(params), threshold, row_file, row_line, description,
@@ -225,8 +226,8 @@ def _check_feed(feeds: dict[str, list[tuple[str | None, int | None]]], data_file
             raise UserError(f"data file '{data_file}' feeds two entries {same} (the "
                             f"other at {src.file}:{other_line}): their case ids would "
                             "be the same", file=src.file, line=line,
-                            hint="give all but one of the entries their own 'id: "
-                                 "PREFIX' (its case ids are then PREFIX/ROW-ID)")
+                            hint="give all but one of the entries their own "
+                                 "'id: PREFIX': its case ids are then PREFIX/ROW-ID")
     earlier.append((prefix, line))
 
 
