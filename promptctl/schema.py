@@ -14,7 +14,9 @@ from pydantic import (
     BaseModel,
     BeforeValidator,
     ConfigDict,
+    Discriminator,
     Field,
+    Tag,
     field_validator,
     model_validator,
 )
@@ -220,6 +222,7 @@ class ProjectConfig(Strict):
     paths: Paths = Field(default_factory=Paths)
     cache: CacheSettings = Field(default_factory=CacheSettings)
     limits: Limits = Field(default_factory=Limits)
+    assert_sets: AssertSets = Field(default_factory=dict)  # NAME: [assertion, ...]
 
 
 Role = Literal["system", "user", "assistant"]
@@ -300,9 +303,36 @@ class AssertionSpec(BaseModel):
         return dict(self.model_extra or {})
 
 
+class UseSets(Strict):
+    """`{use: NAME}` or `{use: [A, B]}` in an assert list: the assertions of the named
+    assertion sets, in place (load/expand.py). It takes no other key."""
+
+    use: Annotated[list[NonBlank], BeforeValidator(_listify), Field(min_length=1)]
+
+
+# The two kinds of an assert list's item. The tags appear in pydantic's error locations;
+# load/validate.py drops them (no key a user writes looks like them).
+ITEM_TAGS = ("[assertion]", "[use]")
+
+
+def _item_kind(value: Any) -> str:
+    return ITEM_TAGS[1] if isinstance(value, dict) and "use" in value else ITEM_TAGS[0]
+
+
+AssertItem = Annotated[
+    Annotated[AssertionSpec, Tag(ITEM_TAGS[0])] | Annotated[UseSets, Tag(ITEM_TAGS[1])],
+    Discriminator(_item_kind)]
+AssertList = list[AssertItem]
+# `matrix: {KEY: [VALUE, ...]}`: one case per combination (load/expand.py)
+Matrix = Annotated[dict[NonBlank, Annotated[list[Any], Field(min_length=1)]],
+                   BeforeValidator(_none_is_empty)]
+AssertSets = dict[NonBlank, Annotated[AssertList, Field(min_length=1)]]
+
+
 class CaseDefaults(Strict):
     vars: VarMap = Field(default_factory=dict)
-    assert_: list[AssertionSpec] = Field(default_factory=list, alias="assert")
+    assert_: AssertList = Field(default_factory=list, alias="assert")
+    matrix: Matrix = Field(default_factory=dict)
     params: Params = Field(default_factory=Params)
     threshold: float | None = Field(None, ge=0, le=1)
     metadata: Metadata = Field(default_factory=dict)  # merged key by key under a case's
@@ -310,13 +340,15 @@ class CaseDefaults(Strict):
 
 
 class CaseSpec(Strict):
-    """A case, or (with `from`) a data file whose rows are cases."""
+    """A case, or (with `from`) a data file whose rows are cases; a `from` entry's `id`
+    is a prefix of its rows' ids (`PREFIX/ROW`)."""
 
     id: NonBlank | int | None = None
     description: str | None = None
     from_: NonBlank | None = Field(None, alias="from")
     vars: VarMap = Field(default_factory=dict)
-    assert_: list[AssertionSpec] = Field(default_factory=list, alias="assert")
+    assert_: AssertList = Field(default_factory=list, alias="assert")
+    matrix: Matrix = Field(default_factory=dict)
     params: Params = Field(default_factory=Params)
     threshold: float | None = Field(None, ge=0, le=1)
     metadata: Metadata = Field(default_factory=dict)  # with `from`: every row's
@@ -326,8 +358,6 @@ class CaseSpec(Strict):
     def _id_or_from(self) -> CaseSpec:
         if self.from_ is None and self.id is None:
             raise ValueError("a case needs an 'id' (or 'from: FILE' for a data file)")
-        if self.from_ is not None and self.id is not None:
-            raise ValueError("a 'from' entry takes its ids from the data file: remove 'id'")
         return self
 
 
@@ -341,6 +371,7 @@ class SuiteSpec(Strict):
         default_factory=CaseDefaults)
     cases: list[CaseSpec] = Field(min_length=1)
     tags: StrList = Field(default_factory=list)
+    assert_sets: AssertSets = Field(default_factory=dict)  # shadow promptctl.yaml's
     # tolerated drop vs the baseline, for assertion scores and named metrics
     max_drop: float | None = Field(None, ge=0, le=1)
 

@@ -104,10 +104,11 @@ def prompt_inputs(project: Project, ref: PromptRef) -> set[Input]:
 def case_inputs(project: Project, suite: Suite, case: Case) -> set[Input]:
     suite_path = suite.path.resolve()
     out: set[Input] = {(p, ()) for p in config_paths(project)}
-    out.add((suite_path, ("case", case.id)))
+    written = case.origin or case.id  # a matrix's or a prefixed row's: as written
+    out.add((suite_path, ("case", written)))
     case_file = Path(case.file).resolve()
     if case_file != suite_path:  # a row of a data file
-        out.add((case_file, ("row", case.id)))
+        out.add((case_file, ("row", written)))
     for spec in case.asserts:
         judge = spec.options.get("judge_prompt")
         if isinstance(judge, str):

@@ -129,8 +129,10 @@ def _matcher(want: str, *, contains: bool = False) -> Callable[[str], bool]:
 
 
 def _id_term(want: str) -> Term:
+    """The exact id always matches, glob characters and all: `-k 'greet[en]'` selects
+    that matrix case."""
     match = _matcher(want, contains=True)
-    return lambda case_id, metadata, tags: match(case_id)
+    return lambda case_id, metadata, tags: case_id == want or match(case_id)
 
 
 def _tag_term(want: str) -> Term:

@@ -18,6 +18,7 @@ import jinja2
 from ..boundary import display_path
 from ..errors import UserError
 from . import templates
+from .expand import AssertSets
 from .project import YAML_SUFFIXES, Project, PromptRef, PromptText, missing_model_file
 from .rendering import render_messages
 from .suites import RENDERED_OPTIONS, Suite, _row_case, load_rows, load_suite
@@ -68,13 +69,17 @@ def lint_project(project: Project, paths: Sequence[str] = ()) -> list[Finding]:
     for ref in prompts.values():
         findings.extend(_lint_prompt(project, ref))
 
+    unused_sets = set(project.config.assert_sets)  # promptctl.yaml's, by no suite yet
     for path in suite_files:
         try:
             suite = load_suite(project, path)
         except UserError as exc:
             findings.append(Finding.from_error(exc))
+            unused_sets.clear()  # what that suite uses is not known
             continue
-        findings.extend(_lint_suite(project, suite))
+        findings.extend(_lint_suite(project, suite, unused_sets))
+    if not paths:
+        findings.extend(_unused_config_sets(project, unused_sets))
     return sorted(set(findings), key=lambda f: (f.file or "", f.line or 0, f.message))
 
 
@@ -194,15 +199,27 @@ def _template_place(pt: PromptText, file: str | None, line: int) -> tuple[str, i
     return pt.file, pt.line_of(line)
 
 
-def _raw_assert_texts(project: Project, suite: Suite) -> list[str]:
+def _unused_config_sets(project: Project, names: set[str]) -> list[Finding]:
+    src = project.config_source
+    if src is None:
+        return []
+    return [Finding("warning", project.config_file, src.line(("assert_sets", n), key=True),
+                    f"assertion set '{n}' is not used by any suite",
+                    "use it with '- use: NAME' in an assert list, or remove it")
+            for n in sorted(names)]
+
+
+def _raw_assert_texts(project: Project, suite: Suite, sets: AssertSets) -> list[str]:
     """Every template an assertion carries as written (before the case's vars fill
     it): values, the options rendered with the vars, transforms; data-file rows' own
-    assertions are read from the rows."""
+    assertions are read from the rows. Assertion sets are expanded (the suite loaded:
+    they expand) where they are used, so `sets` learns which are unused."""
     texts: list[str] = []
-    specs = [*suite.spec.defaults.assert_]
-    for c in suite.spec.cases:
-        specs.extend(c.assert_)
-    specs.extend(_row_asserts(project, suite))
+    specs = [a for a, _ in sets.expand(suite.spec.defaults.assert_, ("defaults", "assert"))]
+    for i, c in enumerate(suite.spec.cases):
+        specs.extend(a for a, _ in sets.expand(c.assert_, ("cases", i, "assert")))
+    for row_assert in _row_asserts(project, suite):
+        specs.extend(a for a, _ in sets.expand(row_assert, None))
     for spec in specs:
         values: list[Any] = spec.value if isinstance(spec.value, list) else [spec.value]
         values += [spec.options.get(k) for k in RENDERED_OPTIONS]
@@ -213,7 +230,8 @@ def _raw_assert_texts(project: Project, suite: Suite) -> list[str]:
 
 
 def _row_asserts(project: Project, suite: Suite) -> list[Any]:
-    """The assertions data-file rows carry, unrendered (the suite loaded, so they read)."""
+    """The assert lists data-file rows carry, unrendered (the suite loaded, so they
+    read)."""
     out: list[Any] = []
     for i, cspec in enumerate(suite.spec.cases):
         if cspec.from_ is None:
@@ -222,11 +240,13 @@ def _row_asserts(project: Project, suite: Suite) -> list[Any]:
             for row_file, row_line, row in load_rows(suite.path, project.root, cspec.from_,
                                                      suite.source, ("cases", i, "from")):
                 if "assert" in row:
-                    out.extend(_row_case(row, row_file, row_line).assert_)
+                    out.append(_row_case(row, row_file, row_line).assert_)
     return out
 
 
-def _lint_suite(project: Project, suite: Suite) -> list[Finding]:
+def _lint_suite(project: Project, suite: Suite, unused_sets: set[str]) -> list[Finding]:
+    """The suite's findings; the names of promptctl.yaml's assertion sets it uses are
+    taken out of `unused_sets`."""
     out: list[Finding] = []
     env = project.env
     # per prompt: each required variable and where the prompt first reads it
@@ -244,7 +264,8 @@ def _lint_suite(project: Project, suite: Suite) -> list[Finding]:
             used |= facts.names
             for name, (file, line) in facts.required.items():
                 needs[ref.id].setdefault(name, _template_place(pt, file, line))
-    for text in _raw_assert_texts(project, suite):
+    sets = AssertSets(project, suite.spec, suite.source)
+    for text in _raw_assert_texts(project, suite, sets):
         if "{{" in text or "{%" in text:
             # a syntax error here was already reported when the suite was loaded
             with contextlib.suppress(jinja2.TemplateError):
@@ -278,6 +299,20 @@ def _lint_suite(project: Project, suite: Suite) -> list[Finding]:
                                f"case '{case.id}' has no assertions: it can never fail",
                                "add an 'assert' list or defaults.assert"))
     out.extend(_lint_model_files(project, suite))
+    out.extend(_lint_sets(suite, sets, unused_sets))
+    return out
+
+
+def _lint_sets(suite: Suite, sets: AssertSets, unused_sets: set[str]) -> list[Finding]:
+    """A suite's own assertion set that none of its cases uses is a warning."""
+    out = []
+    unused = sets.unused()
+    unused_sets.intersection_update(n for f, _, n in unused if f != suite.file)
+    for file, line, name in unused:
+        if file == suite.file:
+            out.append(Finding("warning", file, line,
+                               f"assertion set '{name}' is not used by any case of the "
+                               "suite", "use it with '- use: NAME', or remove it"))
     return out
 
 

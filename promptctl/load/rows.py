@@ -36,6 +36,7 @@ class _PlainRow:
     threshold = None
     metadata = None
     tags = ()
+    matrix = None
 
 
 META_PREFIX = "metadata."  # a plain row's `metadata.KEY` column: one key of its metadata

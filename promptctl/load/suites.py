@@ -12,7 +12,8 @@ import contextlib
 import copy
 import functools
 import gc
-from collections.abc import Iterator, Sequence
+import os
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,8 +21,8 @@ from typing import Any
 from .. import assertions, render_bounds
 from ..boundary import display_path
 from ..errors import UserError
-from ..schema import AssertionSpec, SuiteSpec
-from . import rendering, templates
+from ..schema import AssertionSpec, CaseSpec, SuiteSpec
+from . import expand, rendering, templates
 from .filters import case_matches as case_matches  # -k: callers import it from here
 from .project import Project, PromptRef
 
@@ -49,6 +50,9 @@ class Case:
     # read-only, shared: cases without their own share one mapping / tuple (NO_METADATA)
     metadata: dict[str, Any] = field(default_factory=dict)
     tags: tuple[str, ...] = ()
+    # the id as written (the entry's, the data row's) when `id` is made from it (a
+    # matrix, a `from:` entry's prefix): what deps.py finds the case's text by
+    origin: str | None = None
 
 
 NO_METADATA: dict[str, Any] = {}  # the metadata of every case that has none: never written
@@ -109,54 +113,128 @@ def young_collections() -> Iterator[None]:
 
 def _resolve_cases(project: Project, path: Path, spec: SuiteSpec, src: Source
                    ) -> list[Case]:
-    """The cases of every entry, data-file rows expanded, in the file's order."""
-    file = src.file
+    """The cases of every entry, data-file rows and matrices expanded, assertion sets
+    in place (expand.py), in the file's order."""
     defaults = spec.defaults
-    base_asserts: list[tuple[AssertionSpec, Loc | None]] = [
-        (a, ("defaults", "assert", i)) for i, a in enumerate(defaults.assert_)]
+    sets = expand.AssertSets(project, spec, src)
+    base_asserts = sets.expand(defaults.assert_, ("defaults", "assert"))
     resolved = _Resolved(project, src)
     default_params = defaults.params.set_values()
     base_meta = defaults.metadata or NO_METADATA
     base_tags = _union(tuple(spec.tags), defaults.tags)  # the suite's tags are every case's
     cases: list[Case] = []
     seen: dict[str, tuple[str, int | None]] = {}
+    feeds: dict[str, list[tuple[str | None, int | None]]] = {}
     for i, cspec in enumerate(spec.cases):
         loc: Loc = ("cases", i)
-        entry_asserts: list[tuple[AssertionSpec, Loc | None]] = [
-            *base_asserts, *((a, (*loc, "assert", j)) for j, a in enumerate(cspec.assert_))]
-        entry_params = {**default_params, **cspec.params.set_values()}
-        entry_meta, entry_tags = _merged(base_meta, cspec.metadata), _union(base_tags, cspec.tags)
+        entry = _Entry(cspec, loc, [*base_asserts, *sets.expand(cspec.assert_,
+                                                                (*loc, "assert"))],
+                       {**default_params, **cspec.params.set_values()},
+                       expand.entry_axes(defaults, cspec, src, loc),
+                       _merged(base_meta, cspec.metadata), _union(base_tags, cspec.tags))
         if cspec.from_ is not None:
-            rows = load_rows(path, project.root, cspec.from_, src, (*loc, "from"),
-                             project=project)
-            entry_vars = {**defaults.vars, **cspec.vars}
-            for row_file, row_line, row in rows:
-                row_spec = _row(row, row_file, row_line)
-                asserts = entry_asserts
-                if row_spec.assert_:
-                    asserts = [*entry_asserts, *((a, None) for a in row_spec.assert_)]
-                row_params = row_spec.params.set_values() if row_spec.params else None
-                case = _make_case(resolved, str(row_spec.id),
-                                  {**entry_vars, **row_spec.vars}, asserts,
-                                  {**entry_params, **row_params} if row_params
-                                  else dict(entry_params),
-                                  _first_set(row_spec.threshold, cspec.threshold,
-                                             defaults.threshold),
-                                  row_file, row_line,
-                                  _first_set(row_spec.description, cspec.description),
-                                  metadata=_merged(entry_meta, row_spec.metadata),
-                                  tags=_union(entry_tags, row_spec.tags))
-                _check_unique(case, seen)
-                cases.append(case)
-            continue
-        vars_ = {**defaults.vars, **cspec.vars}
-        case = _make_case(resolved, str(cspec.id), vars_, entry_asserts, entry_params,
-                          _first_set(cspec.threshold, defaults.threshold),
-                          file, src.line((*loc, "id"), key=True), cspec.description,
-                          metadata=entry_meta, tags=entry_tags)
-        _check_unique(case, seen)
-        cases.append(case)
+            made: Iterable[Case] = _row_cases(resolved, sets, path, spec, entry, feeds)
+        else:
+            made = _entry_cases(resolved, spec, entry)
+        for case in made:
+            _check_unique(case, seen)
+            cases.append(case)
     return cases
+
+
+@dataclass(slots=True)
+class _Entry:
+    """One entry of `cases:` as its cases start from it."""
+
+    spec: CaseSpec
+    loc: Loc
+    asserts: list[expand.Located]
+    params: dict[str, Any]
+    axes: expand.Axes | None
+    metadata: dict[str, Any]
+    tags: tuple[str, ...]
+
+
+def _entry_cases(resolved: _Resolved, spec: SuiteSpec, entry: _Entry) -> Iterator[Case]:
+    """An inline case: one, or one per combination of its matrix."""
+    cspec, src = entry.spec, resolved.src
+    vars_ = {**spec.defaults.vars, **cspec.vars}
+    threshold = _first_set(cspec.threshold, spec.defaults.threshold)
+    line = src.line((*entry.loc, "id"), key=True)
+    if entry.axes is None:
+        yield _make_case(resolved, str(cspec.id), vars_, entry.asserts, entry.params,
+                         threshold, src.file, line, cspec.description,
+                         metadata=entry.metadata, tags=entry.tags)
+        return
+    for suffix, combo in entry.axes.combinations():
+        yield _make_case(resolved, f"{cspec.id}{suffix}", {**vars_, **combo},
+                         entry.asserts, dict(entry.params), threshold, src.file, line,
+                         cspec.description, origin=str(cspec.id),
+                         metadata=entry.metadata, tags=entry.tags)
+
+
+def _row_cases(resolved: _Resolved, sets: expand.AssertSets, path: Path, spec: SuiteSpec,
+               entry: _Entry, feeds: dict[str, list[tuple[str | None, int | None]]]
+               ) -> Iterator[Case]:
+    """A `from:` entry: a case per row of its data file (per combination of a matrix),
+    ids prefixed `PREFIX/` when the entry has an `id`."""
+    project, src, cspec = resolved.project, resolved.src, entry.spec
+    floc = (*entry.loc, "from")
+    rows = load_rows(path, project.root, cspec.from_ or "", src, floc, project=project)
+    prefix = None if cspec.id is None else str(cspec.id)
+    _check_feed(feeds, rows[0][0], prefix, src, floc)
+    entry_vars = {**spec.defaults.vars, **cspec.vars}
+    axes = entry.axes
+    for row_file, row_line, row in rows:
+        row_spec = _row(row, row_file, row_line)
+        asserts = entry.asserts
+        if row_spec.assert_:
+            asserts = [*asserts, *sets.expand(row_spec.assert_, None, file=row_file,
+                                              line=row_line)]
+        if row_spec.matrix:
+            raise UserError("a data row cannot have a 'matrix'", file=row_file,
+                            line=row_line, hint="put the matrix on the 'from:' entry, "
+                            "or write one row per combination")
+        row_params = row_spec.params.set_values() if row_spec.params else None
+        params = {**entry.params, **row_params} if row_params else entry.params
+        threshold = _first_set(row_spec.threshold, cspec.threshold,
+                               spec.defaults.threshold)
+        description = _first_set(row_spec.description, cspec.description)
+        row_id = str(row_spec.id)
+        case_id = row_id if prefix is None else f"{prefix}/{row_id}"
+        vars_ = {**entry_vars, **row_spec.vars}
+        meta = _merged(entry.metadata, row_spec.metadata)
+        tags = _union(entry.tags, row_spec.tags)
+        if axes is None:
+            yield _make_case(resolved, case_id, vars_, asserts, dict(params), threshold,
+                             row_file, row_line, description,
+                             origin=None if prefix is None else row_id,
+                             metadata=meta, tags=tags)
+            continue
+        axes.check_vars(row_spec.vars, f"row '{row_id}'", row_file, row_line,
+                        "rename the column, or remove '{key}' from the matrix")
+        for suffix, combo in axes.combinations():
+            yield _make_case(resolved, case_id + suffix, {**vars_, **combo}, asserts,
+                             dict(params), threshold, row_file, row_line, description,
+                             origin=row_id, metadata=meta, tags=tags)
+
+
+def _check_feed(feeds: dict[str, list[tuple[str | None, int | None]]], data_file: str,
+                prefix: str | None, src: Source, floc: Loc) -> None:
+    """One data file may feed several entries when all but at most one have an `id`
+    prefix, each its own: otherwise their rows' ids would be the same."""
+    line = src.line(floc)
+    earlier = feeds.setdefault(os.path.realpath(data_file), [])
+    for other, other_line in earlier:
+        if other == prefix:
+            same = "without an 'id' prefix" if prefix is None else \
+                f"with the same 'id' prefix '{prefix}'"
+            raise UserError(f"data file '{data_file}' feeds two entries {same} (the "
+                            f"other at {src.file}:{other_line}): their case ids would "
+                            "be the same", file=src.file, line=line,
+                            hint="give all but one of the entries their own "
+                                 "'id: PREFIX': its case ids are then PREFIX/ROW-ID")
+    earlier.append((prefix, line))
 
 
 def _merged(base: dict[str, Any], more: dict[str, Any] | None) -> dict[str, Any]:
@@ -210,7 +288,8 @@ class _Resolved:
     def __init__(self, project: Project, src: Source) -> None:
         self.project = project
         self.src = src
-        self._static: dict[int, tuple[AssertionSpec, int | None, int | None]] = {}
+        # id(spec) -> (spec, its file, its line, its transform's line)
+        self._static: dict[int, tuple[AssertionSpec, str, int | None, int | None]] = {}
         # assertion value templates: each text compiled once, and what it renders to
         self.texts: dict[str, tuple[Any, rendering.Shape | None]] = {}
         self.limit = getattr(project.env, "max_prompt_chars",
@@ -241,50 +320,53 @@ class _Resolved:
 
 
 def _make_case(resolved: _Resolved, case_id: str, vars_: dict[str, Any],
-               asserts: list[tuple[AssertionSpec, Loc | None]], params: dict[str, Any],
+               asserts: list[expand.Located], params: dict[str, Any],
                threshold: float | None, file: str, line: int | None,
                description: str | None, *, metadata: dict[str, Any] = NO_METADATA,
-               tags: tuple[str, ...] = ()) -> Case:
+               tags: tuple[str, ...] = (), origin: str | None = None) -> Case:
     vars_ = _own_copy(vars_)  # the case's own: the merge shares nested values
     project, src = resolved.project, resolved.src
     out: list[AssertionSpec] = []
     lines: list[int | None] = []
-    for spec, aloc in asserts:
-        static = resolved._static.get(id(spec)) if aloc is not None else None
+    for spec, where in asserts:
+        static = resolved._static.get(id(spec)) if where is not None else None
         if static is not None and static[0] is spec:
-            _, aline, transform_line = static
+            _, afile, aline, transform_line = static
             if spec.transform:
-                _check_transform(spec, vars_, case_id, src.file, transform_line)
+                _check_transform(spec, vars_, case_id, afile, transform_line)
             out.append(spec)
-            lines.append(aline)
+            lines.append(aline if afile == src.file else None)
             continue
-        aline = src.line(aloc) if aloc is not None else line
-        rendered = _render_value(resolved, spec, vars_, src.file if aloc else file, aline,
-                                 case_id)
+        wsrc: Source | None = None
+        aloc: Loc = ()
+        if where is None:  # a data row's own: at the row's line
+            afile, aline = file, line
+        else:
+            wsrc, aloc = where
+            afile, aline = wsrc.file, wsrc.line(aloc)
+        rendered = _render_value(resolved, spec, vars_, afile, aline, case_id)
         try:
             assertions.validate_spec(rendered, root=project.root)
         except assertions.AssertionSpecError as exc:
             key_line = aline
-            if aloc is not None and exc.key:
-                key_line = src.line((*aloc, exc.key), key=True) or aline
-            where = src.file if aloc else file
+            if wsrc is not None and exc.key:
+                key_line = wsrc.line((*aloc, exc.key), key=True) or aline
             if exc.file is not None:  # the fault is in another file (a python check's)
                 raise UserError(f"case '{case_id}': {exc.message}", file=exc.file,
                                 line=exc.line, hint=exc.hint or f"the assertion is at "
-                                f"{where}:{key_line}") from None
-            raise UserError(f"case '{case_id}': {exc.message}", file=where, line=key_line,
+                                f"{afile}:{key_line}") from None
+            raise UserError(f"case '{case_id}': {exc.message}", file=afile, line=key_line,
                             hint=exc.hint) from None
-        _check_references(project, rendered, src.file if aloc else file, aline)
-        transform_line = (src.line((*aloc, "transform"), key=True) if aloc else aline)
-        _check_transform(rendered, vars_, case_id, src.file if aloc else file,
-                         transform_line)
-        if aloc is not None and _is_static(spec):  # the same for every case
-            resolved._static[id(spec)] = (spec, aline, transform_line)
+        _check_references(project, rendered, afile, aline)
+        transform_line = (wsrc.line((*aloc, "transform"), key=True) if wsrc else aline)
+        _check_transform(rendered, vars_, case_id, afile, transform_line)
+        if wsrc is not None and _is_static(spec):  # the same for every case
+            resolved._static[id(spec)] = (spec, afile, aline, transform_line)
         out.append(rendered)
-        lines.append(aline)
+        lines.append(aline if afile == src.file or wsrc is None else None)
     return Case(id=case_id, vars=vars_, asserts=out, assert_lines=lines, params=params,
                 threshold=threshold, file=file, line=line, description=description,
-                metadata=metadata, tags=tags)
+                metadata=metadata, tags=tags, origin=origin)
 
 
 RENDERED_OPTIONS = ("expected", "question")  # option texts that may use the case's vars

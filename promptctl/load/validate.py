@@ -12,6 +12,7 @@ from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
 from ..errors import cut, quote, suggest
+from ..schema import ITEM_TAGS
 from .yamlsrc import Loc, Source
 
 M = TypeVar("M", bound=BaseModel)
@@ -24,9 +25,20 @@ def _loc_text(loc: Sequence[str | int]) -> str:
     return out
 
 
+def _keys_of(loc: Sequence[str | int]) -> Loc:
+    """An error's location as keys and indices of the file: without the tags of an
+    assert list's item kinds (schema.ITEM_TAGS)."""
+    return tuple(p for p in loc if p not in ITEM_TAGS)
+
+
 def _describe(err: ErrorDetails, model: type[BaseModel]) -> tuple[str, str | None]:
     """Turn one pydantic error into (message, hint)."""
-    loc = [p for p in err["loc"] if not (isinstance(p, str) and p.startswith("function-"))]
+    if ITEM_TAGS[1] in err["loc"] and err["type"] == "extra_forbidden":
+        return (f"unknown key {quote(str(err['loc'][-1]))} in a 'use' item",
+                "a 'use' item takes only 'use': the name of an assertion set, or a list "
+                "of names")
+    loc = [p for p in _keys_of(err["loc"])
+           if not (isinstance(p, str) and p.startswith("function-"))]
     kind = err["type"]
     if len(loc) >= 2 and loc[-1] == "[key]":  # a mapping's key, not its value, is wrong
         parent = _loc_text(loc[:-2])
@@ -48,6 +60,9 @@ def _describe(err: ErrorDetails, model: type[BaseModel]) -> tuple[str, str | Non
         parent = _loc_text(loc[:-1])
         return f"unknown key {quote(key)}" + (f" in {cut(parent)}" if parent else ""), hint
     if kind == "missing":
+        if ITEM_TAGS[0] in err["loc"] and loc[-1] == "type":
+            return ("missing required key 'type'",
+                    "add 'type:', or write 'use: NAME' for an assertion set")
         return f"missing required key '{loc[-1]}'", f"add '{loc[-1]}:'"
     msg = err["msg"]
     if msg.startswith("Value error, "):
@@ -99,5 +114,5 @@ def validate(model: type[M], data: Any, src: Source, base: Loc = ()) -> M:
     except ValidationError as exc:
         err = exc.errors()[0]
         message, hint = _describe(err, model)
-        loc = (*base, *err["loc"])
+        loc = (*base, *_keys_of(err["loc"]))
         raise src.error(message, loc, key=True, hint=hint) from None

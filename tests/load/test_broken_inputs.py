@@ -507,9 +507,76 @@ MORE = [
            "suites/triage.yaml:4", "threshold"),
     Broken("case-params-not-mapping", S("    vars:", "    params: hot\n    vars:"),
            "suites/triage.yaml:4", "params"),
-    Broken("case-id-and-from", SP("  - id: two\n    from: data/t.csv\n",
-                                  suites__data__t_DOT_csv="id,ticket\na,b\n"),
-           "suites/triage.yaml:7", "remove 'id'"),
+    # -- one data file, several entries (an entry's `id` is its rows' prefix) -------
+    Broken("data-file-twice-unprefixed",
+           SP("  - from: data/t.csv\n  - from: data/t.csv\n",
+              suites__data__t_DOT_csv="id,ticket\na,b\n"),
+           "suites/triage.yaml:8", "feeds two entries without an 'id' prefix (the other "
+           "at suites/triage.yaml:7)"),
+    Broken("data-file-twice-same-prefix",
+           SP("  - {from: data/t.csv, id: p}\n  - {from: ../suites/data/t.csv, id: p}\n",
+              suites__data__t_DOT_csv="id,ticket\na,b\n"),
+           "suites/triage.yaml:8", "with the same 'id' prefix 'p'"),
+    Broken("data-file-prefix-collides", SP("  - {from: data/t.csv, id: p}\n  - id: p/a\n",
+                                           suites__data__t_DOT_csv="id,ticket\na,b\n"),
+           "suites/triage.yaml:8", "duplicate case id 'p/a'"),
+    # -- assertion sets ---------------------------------------------------------------
+    Broken("use-unknown-set", A("{use: polite}"), "suites/triage.yaml:6",
+           "unknown assertion set 'polite'"),
+    Broken("use-misspelt-set", {**A("{use: [short, polit]}"), **C(
+        "assert_sets:\n  short: [{type: length, max_words: 9}]\n"
+        "  polite: [{type: not-icontains, value: stupid}]\n")},
+           "suites/triage.yaml:6", "did you mean 'polite'?"),
+    Broken("use-with-weight", A("{use: x, weight: 2}"), "suites/triage.yaml:6",
+           "unknown key 'weight' in a 'use' item"),
+    Broken("use-empty-list", A("{use: []}"), "suites/triage.yaml:6", "'use' is empty"),
+    Broken("set-empty", SP("assert_sets:\n  x: []\n"), "suites/triage.yaml:8",
+           "'x' is empty"),
+    Broken("set-cycle", SP("assert_sets:\n  x: [{use: y}]\n  y:\n    - {type: length, "
+                           "max_words: 9}\n    - use: x\n"),
+           "suites/triage.yaml:11", "assertion set 'x' uses itself: x -> y -> x"),
+    Broken("set-uses-itself", C("assert_sets:\n  x:\n    - use: x\n"),
+           "promptctl.yaml:3", "assertion set 'x' uses itself: x -> x"),
+    Broken("set-unused-uses-unknown", SP("assert_sets:\n  x: [{use: nope}]\n"),
+           "suites/triage.yaml:8", "unknown assertion set 'nope'"),
+    Broken("config-set-uses-suite-set", {
+        **C("assert_sets:\n  outer: [{use: inner}]\n"),
+        **SP("assert_sets:\n  inner: [{type: length, max_words: 9}]\n")},
+           "promptctl.yaml:2", "unknown assertion set 'inner'"),
+    Broken("set-bad-assertion-in-config", {**A("{use: short}"), **C(
+        "assert_sets:\n  short:\n    - {type: contains, value: x}\n"
+        "    - {type: lenght, max_words: 9}\n")},
+           "promptctl.yaml:4", "unknown assertion type 'lenght'"),
+    Broken("set-bad-option-in-suite", {"suites/triage.yaml": A("{use: short}")[
+        "suites/triage.yaml"] + "assert_sets:\n  short:\n    - type: length\n"
+        "      max_wrds: 9\n"},
+           "suites/triage.yaml:10", "unknown option 'max_wrds'"),
+    Broken("assertion-without-type", A("{value: x}"), "suites/triage.yaml:6",
+           "missing required key 'type'"),
+    # -- matrix -----------------------------------------------------------------------
+    Broken("matrix-empty-list", S("    vars:", "    matrix:\n      lang: []\n    vars:"),
+           "suites/triage.yaml:5", "'lang' is empty"),
+    Broken("matrix-not-a-list", S("    vars:", "    matrix: {lang: en}\n    vars:"),
+           "suites/triage.yaml:4", "matrix.lang: Input should be a valid list"),
+    Broken("matrix-defaults-not-mapping", SP("defaults:\n  matrix: [a, b]\n"),
+           "suites/triage.yaml:8", "matrix"),
+    Broken("matrix-key-also-a-var", S("    vars:", "    matrix: {ticket: [a, b]}\n    vars:"),
+           "suites/triage.yaml:5", "case 'one' sets var 'ticket', which is also a matrix key"),
+    Broken("matrix-key-also-a-column", {
+        "suites/triage.yaml": GOOD_SUITE.replace("  - id: one\n", "  - from: data/t.csv\n"
+                                                 "  - id: one\n") +
+        "defaults:\n  matrix: {ticket: [x]}\n", "suites/data/t.csv": "id,ticket\na,b\n"},
+           "suites/data/t.csv:2", "row 'a' sets var 'ticket', which is also a matrix key"),
+    Broken("matrix-too-large", S("    vars:", "    matrix: {a: [" + ", ".join(
+        map(str, range(101))) + "], b: [" + ", ".join(map(str, range(100))) + "]}\n"
+        "    vars:"), "suites/triage.yaml:4", "matrix makes 10,100 combinations, more than "
+           "10,000 per case"),
+    Broken("matrix-ids-collide", S("  - id: one\n", "  - id: one[b]\n    vars: {ticket: x}\n"
+                                   "  - id: one\n    matrix: {k: [a, b]}\n"),
+           "suites/triage.yaml:5", "duplicate case id 'one[b]'"),
+    Broken("matrix-on-a-row", SP("  - from: data/t.jsonl\n", suites__data__t_DOT_jsonl=(
+        '{"id": "r", "vars": {"ticket": "t"}, "matrix": {"k": [1, 2]}}\n')),
+           "suites/data/t.jsonl:1", "a data row cannot have a 'matrix'"),
     Broken("case-from-empty", SP("  - from: ''\n"), "suites/triage.yaml:7",
            "must not be empty"),
     Broken("case-from-directory", SP("  - from: data\n", suites__data__t_DOT_csv="id\na\n"),
@@ -794,6 +861,16 @@ VALID = [
         **P(TICKET, "{% set depth = 2 %}{% include 'tree.j2' %} {{ ticket }}"),
         "prompts/tree.j2": "{% if depth > 0 %}[{% set depth = depth - 1 %}"
                            "{% include 'tree.j2' %}]{% endif %}"}),
+    ("data-file-twice-with-a-prefix", SP(
+        "  - from: data/t.csv\n" + ROW_CHECK + "  - from: data/t.csv\n    id: again\n"
+        + ROW_CHECK, suites__data__t_DOT_csv="id,ticket\nrow-1,billing issue\n")),
+    ("matrix-and-assertion-sets", {
+        "promptctl.yaml": "assert_sets:\n  routed: [{type: icontains, value: billing}]\n",
+        "suites/triage.yaml": "prompts: [support.triage]\nassert_sets:\n  short:\n"
+        "    - {type: length, max_words: 40}\n    - use: routed\ndefaults:\n"
+        "  matrix: {teams: [[billing], [billing, shipping]]}\n  assert: [{use: short}]\n"
+        "cases:\n  - id: one\n    matrix: {ticket: [lost, late]}\n"
+        "  - {id: two, vars: {ticket: x}, assert: [{use: [routed, short]}]}\n"}),
     ("price-base-url-and-gguf-builtin", C(
         "models:\n  default: {provider: echo, price: {input: 0.000001, output: 0}}\n"
         "  local: {provider: openai, base_url: 'http://127.0.0.1:8080/v1', model: m}\n"
