@@ -367,7 +367,8 @@ def _limits(t: str, kind: str, item: dict[str, Any], ctx: _Ctx) -> list[dict[str
         return [{"type": t, "max_ms": threshold}]
     if kind == "cost":
         return [{"type": t, "max": threshold}]
-    limit = threshold if kind == "perplexity" else (1 / threshold if threshold > 0 else 0)
+    # perplexity-score is 1 / (1 + perplexity): score >= t is perplexity <= 1/t - 1
+    limit = threshold if kind == "perplexity" else (1 / threshold - 1 if threshold > 0 else 0)
     if limit < 1:
         ctx.left_out(item, f"{kind} threshold {threshold} is a limit no output can meet")
         return None
