@@ -22,7 +22,8 @@ from promptctl.assertions.transforms import compile_transform
 from promptctl.errors import UserError
 from promptctl.integrations.promptfoo import jsrewrite
 from promptctl.integrations.promptfoo.asserts import Converted, convert_assert, parse_expected
-from promptctl.integrations.promptfoo.jsexpr import Unsupported, python_regex
+from promptctl.integrations.promptfoo.jsexpr import Unsupported
+from promptctl.integrations.promptfoo.jspython import python_regex
 from promptctl.integrations.promptfoo.notes import Where
 from promptctl.integrations.promptfoo.values import comma_list, js_string
 from promptctl.schema import AssertionSpec

@@ -28,7 +28,8 @@ from pathlib import Path
 from typing import Any
 
 from .expected import assertion_from_string
-from .jsexpr import Unsupported, python_regex
+from .jsexpr import Unsupported
+from .jspython import python_regex
 from .jsrewrite import rewrite, transform
 from .notes import Note, Where
 from .values import LeftOut, comma_list, file_value, inside, js_string, yaml_value

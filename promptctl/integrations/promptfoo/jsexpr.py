@@ -1,6 +1,7 @@
-"""promptfoo's JavaScript, read without running it: a `javascript` assertion's expression,
-a `transform`, a JavaScript regex. Only a whitelist of constructs is parsed; anything
-else raises `Unsupported` and the caller leaves the assertion out with a note.
+"""promptfoo's JavaScript, read without running it: a `javascript` assertion's expression
+or a `transform` as a tree (jspython.py translates JavaScript regexes). Only a
+whitelist of constructs is parsed; anything else raises `Unsupported` and the caller
+leaves the assertion out with a note.
 
 What is parsed (`parse`): `output`, `context.vars.NAME`, string / number / boolean /
 null literals, regex literals, `JSON.parse(...)`, member access `.name` and
@@ -12,7 +13,7 @@ several lines (or one that says `return`) is a function body for promptfoo: only
 
 Invariants: nothing here evaluates JavaScript or calls node; a parsed tree means
 exactly what it means in JavaScript for a string `output`, and the translators
-(asserts.py, jsrewrite.py) keep that meaning or say where they do not.
+(jsrewrite.py, jspython.py) keep that meaning or say where they do not.
 """
 
 from __future__ import annotations
@@ -365,74 +366,3 @@ def parse(src: str) -> Node:
     if parser.i != len(toks):
         raise Unsupported(f"{toks[parser.i].text!r}")
     return node
-
-
-# ------------------------------------------------------------------------------ regex
-
-
-def python_regex(pattern: str, flags: str = "") -> str:
-    """A JavaScript regex (no `u`, `v` or `y` flag) as a Python `re` pattern that
-    matches the same strings: `$` only at the very end (JavaScript has no
-    before-a-final-newline rule), `\\d \\w \\b` ASCII as in JavaScript, named groups in
-    Python's spelling, the i/m/s flags inline. Raises Unsupported otherwise."""
-    if set(flags) - set("gimsd"):
-        raise Unsupported(f"regex flags {flags!r}")
-    out: list[str] = []
-    in_class = False
-    ascii_classes = False
-    i = 0
-    while i < len(pattern):
-        ch = pattern[i]
-        if ch == "\\":
-            nxt = pattern[i + 1:i + 2]
-            if not nxt:
-                raise Unsupported("a regex ending in a backslash")
-            if nxt in "dDwWbB":
-                ascii_classes = True
-            if nxt == "k" and pattern.startswith("<", i + 2):
-                end = pattern.index(">", i) if ">" in pattern[i:] else -1
-                if end < 0:
-                    raise Unsupported("a broken named back-reference")
-                out.append(f"(?P={pattern[i + 3:end]})")
-                i = end + 1
-                continue
-            if nxt in "cpPu" or (nxt.isdigit() and nxt != "0" and in_class):
-                raise Unsupported(f"the regex escape \\{nxt}")
-            out.append(pattern[i:i + 2])
-            i += 2
-            continue
-        if in_class:
-            if ch == "]":
-                in_class = False
-            elif ch == "[":
-                out.append("\\[")  # literal in JavaScript, a nested set to Python's future
-                i += 1
-                continue
-            out.append(ch)
-        elif ch == "[":
-            if pattern.startswith("[^]", i) or pattern.startswith("[]", i):
-                raise Unsupported("an empty regex class")
-            in_class = True
-            out.append(ch)
-            if pattern.startswith("[^", i):
-                out.append("^")
-                i += 1
-        elif ch == "$":
-            out.append(r"\Z" if "m" not in flags else "$")
-        elif pattern.startswith("(?<", i) and not pattern.startswith(("(?<=", "(?<!"), i):
-            out.append("(?P<")
-            i += 3
-            continue
-        elif pattern.startswith("(?", i) and not pattern.startswith(
-                ("(?:", "(?=", "(?!", "(?<=", "(?<!"), i):
-            raise Unsupported("a regex group modifier")
-        else:
-            out.append(ch)
-        i += 1
-    prefix = "".join(f for f in "ims" if f in flags) + ("a" if ascii_classes else "")
-    result = (f"(?{prefix})" if prefix else "") + "".join(out)
-    try:
-        re.compile(result)
-    except re.error as exc:
-        raise Unsupported(f"a regex Python reads differently ({exc})") from None
-    return result

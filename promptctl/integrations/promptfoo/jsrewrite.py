@@ -1,5 +1,5 @@
-"""A parsed promptfoo `javascript` expression (jsexpr.py) as promptctl assertions, and a
-promptfoo `transform` as a promptctl transform (a Jinja expression).
+"""A parsed promptfoo `javascript` expression (jsexpr.py) as promptctl assertions; the
+Python and Jinja it may need are jspython.py's (`transform` is re-exported here).
 
 `rewrite(src, negated)` tries, in order:
 
@@ -24,7 +24,6 @@ whitespace set, Unicode case mapping).
 
 from __future__ import annotations
 
-import json
 import math
 import re
 from dataclasses import dataclass, field
@@ -33,7 +32,6 @@ from typing import Any
 from .jsexpr import (
     Bin,
     Call,
-    Index,
     Lit,
     Member,
     Node,
@@ -44,8 +42,8 @@ from .jsexpr import (
     Var,
     function_body,
     parse,
-    python_regex,
 )
+from .jspython import FILTERS, INHERITED, python_expr, python_regex, transform
 
 __all__ = ["Rewritten", "Unsupported", "rewrite", "transform"]
 
@@ -56,16 +54,10 @@ class Rewritten:
     approximations: list[str] = field(default_factory=list)
 
 
-_FILTERS = {"trim": "trim", "toLowerCase": "lower", "toUpperCase": "upper"}
 _FLIP = {"<": ">", "<=": ">=", ">": "<", ">=": "<=", "===": "===", "!==": "!==",
          "==": "==", "!=": "!="}
 _INVERT = {"<": ">=", "<=": ">", ">": "<=", ">=": "<", "===": "!==", "!==": "===",
            "==": "!=", "!=": "=="}
-# names every JavaScript value (or every object, string, array) has: not a JSON key
-_INHERITED = frozenset({"length", "constructor", "__proto__", "toString", "valueOf",
-                        "hasOwnProperty", "isPrototypeOf", "propertyIsEnumerable",
-                        "toLocaleString", "__defineGetter__", "__defineSetter__",
-                        "__lookupGetter__", "__lookupSetter__"})
 
 
 def rewrite(src: str, negated: bool = False) -> Rewritten:
@@ -76,7 +68,7 @@ def rewrite(src: str, negated: bool = False) -> Rewritten:
     native = _native(node, negated, approximations)
     if native is not None:
         return Rewritten(_merge_lengths(native), approximations)
-    code, kind = _py(Not(node) if negated else node)
+    code, kind = python_expr(Not(node) if negated else node)
     if kind != "bool":
         raise Unsupported("an expression whose value is not true or false")
     return Rewritten([{"type": "python", "value": code}])
@@ -88,9 +80,9 @@ def rewrite(src: str, negated: bool = False) -> Rewritten:
 def _chain(node: Node) -> list[str] | None:
     """The Jinja filters of `output.trim().toLowerCase()...`, or None."""
     filters: list[str] = []
-    while isinstance(node, Call) and node.name in _FILTERS and not node.args \
+    while isinstance(node, Call) and node.name in FILTERS and not node.args \
             and node.obj is not None:
-        filters.append(_FILTERS[node.name])
+        filters.append(FILTERS[node.name])
         node = node.obj
     return filters[::-1] if isinstance(node, Output) else None
 
@@ -263,7 +255,7 @@ def _merge_lengths(asserts: list[dict[str, Any]]) -> list[dict[str, Any]]:
 def _json_path(node: Node) -> tuple[list[str], list[str]] | None:
     keys: list[str] = []
     while isinstance(node, Member):
-        if node.name in _INHERITED or node.name.isdigit():
+        if node.name in INHERITED or node.name.isdigit():
             return None
         keys.append(node.name)
         node = node.obj
@@ -312,170 +304,3 @@ def _json_compare(keys: list[str], op: str, value: Any, filters: list[str],
                  "number")
     leaf = {"type": "number", bound: value}
     return [_with_transform({"type": "json-schema", "value": _nested(keys, leaf)}, filters)]
-
-
-# ------------------------------------------------------------------------ inline python
-
-_PY_METHODS = {"toLowerCase": "lower", "toUpperCase": "upper", "trim": "strip",
-               "trimStart": "lstrip", "trimEnd": "rstrip"}
-
-
-def _py(node: Node) -> tuple[str, str]:
-    """(Python code, its type: str num bool list null) with JavaScript's result."""
-    if isinstance(node, Output):
-        return "output", "str"
-    if isinstance(node, Lit):
-        v = node.value
-        if v is None:
-            return "None", "null"
-        if isinstance(v, bool):
-            return repr(v), "bool"
-        if isinstance(v, float) and v == int(v) and abs(v) < 2 ** 53:
-            return repr(int(v)), "num"
-        return repr(v), "str" if isinstance(v, str) else "num"
-    if isinstance(node, Not):
-        code, kind = _py(node.operand)
-        if kind not in ("bool", "str", "num"):
-            raise Unsupported("'!' of a list or null")
-        return f"(not {code})", "bool"
-    if isinstance(node, Member):
-        code, kind = _py(node.obj)
-        if node.name == "length" and kind in ("str", "list"):
-            return f"len({code})", "num"
-        raise Unsupported(f"'.{node.name}' in a check")
-    if isinstance(node, Call):
-        return _py_call(node)
-    if isinstance(node, Bin):
-        return _py_bin(node)
-    raise Unsupported(_what(node))
-
-
-def _what(node: Node) -> str:
-    if isinstance(node, Var):
-        return "context.vars in a check that is not a built-in assertion"
-    if isinstance(node, Regex):
-        return "a regex in a check that is not a built-in assertion"
-    if isinstance(node, Index):
-        return "indexing in a check"
-    return type(node).__name__
-
-
-def _py_call(node: Call) -> tuple[str, str]:
-    if node.obj is None:
-        raise Unsupported("JSON.parse in a check that is not a built-in assertion")
-    if isinstance(node.obj, Regex):
-        raise Unsupported(_what(node.obj))
-    if node.name not in _PY_METHODS and node.name not in ("includes", "startsWith",
-                                                          "endsWith", "split", "replace"):
-        raise Unsupported(f"'.{node.name}()'")
-    code, kind = _py(node.obj)
-    if kind != "str":
-        raise Unsupported(f"'.{node.name}()' of a {kind}")
-    args = [_py(a) for a in node.args]
-    if node.name in _PY_METHODS and not args:
-        return f"{code}.{_PY_METHODS[node.name]}()", "str"
-    if any(k != "str" for _, k in args):
-        raise Unsupported(f"'.{node.name}()' with an argument that is not text")
-    if node.name == "includes" and len(args) == 1:
-        return f"({args[0][0]} in {code})", "bool"
-    if node.name in ("startsWith", "endsWith") and len(args) == 1:
-        method = "startswith" if node.name == "startsWith" else "endswith"
-        return f"{code}.{method}({args[0][0]})", "bool"
-    literal = [a.value for a in node.args if isinstance(a, Lit)]
-    if node.name == "split" and len(literal) == 1 == len(args) and literal[0]:
-        return f"{code}.split({args[0][0]})", "list"
-    if node.name == "replace" and len(literal) == 2 == len(args) and literal[0] \
-            and "$" not in str(literal[1]):
-        return f"{code}.replace({args[0][0]}, {args[1][0]}, 1)", "str"
-    raise Unsupported(f"'.{node.name}()' with these arguments")
-
-
-_PY_OPS = {"===": "==", "==": "==", "!==": "!=", "!=": "!=", "<": "<", "<=": "<=",
-           ">": ">", ">=": ">="}
-
-
-def _py_bin(node: Bin) -> tuple[str, str]:
-    left, lk = _py(node.left)
-    right, rk = _py(node.right)
-    if node.op in ("&&", "||"):
-        if lk != "bool" or rk != "bool":
-            raise Unsupported(f"'{node.op}' of values that are not true or false")
-        return f"({left} {'and' if node.op == '&&' else 'or'} {right})", "bool"
-    if node.op in ("<", "<=", ">", ">="):
-        if lk != "num" or rk != "num":
-            raise Unsupported(f"'{node.op}' of values that are not both numbers")
-    elif lk != rk or lk in ("list", "null"):
-        raise Unsupported(f"'{node.op}' of a {lk} and a {rk}")
-    return f"({left} {_PY_OPS[node.op]} {right})", "bool"
-
-
-# -------------------------------------------------------------------------- transform
-
-
-def transform(src: str) -> str:
-    """A promptfoo `transform` (JavaScript over `output` and `context`) as a promptctl
-    transform; raises Unsupported."""
-    return _jinja(parse(function_body(src)))[0]
-
-
-def _jinja_str(text: str) -> str:
-    return json.dumps(text, ensure_ascii=False)  # a Jinja string literal reads \" and \n
-
-
-def _atomic(code: str) -> str:
-    return code if re.fullmatch(r"[\w.\[\]\"'()]*", code) and "|" not in code \
-        else f"({code})"
-
-
-def _jinja(node: Node) -> tuple[str, str]:
-    """(Jinja expression, type: str json list num)."""
-    if isinstance(node, Output):
-        return "output", "str"
-    if isinstance(node, Var) and node.name.isidentifier():
-        return node.name, "json"
-    if isinstance(node, Lit) and isinstance(node.value, str):
-        return _jinja_str(node.value), "str"
-    if isinstance(node, Lit) and isinstance(node.value, int) and not isinstance(node.value,
-                                                                                 bool):
-        return repr(node.value), "num"
-    if isinstance(node, Call) and node.obj is None:  # JSON.parse
-        code, kind = _jinja(node.args[0])
-        if kind != "str":
-            raise Unsupported("JSON.parse of something that is not text")
-        return f"{code} | from_json", "json"
-    if isinstance(node, Member):
-        code, kind = _jinja(node.obj)
-        if node.name == "length" and kind in ("str", "list", "json"):
-            return f"{code} | length", "num"
-        if kind != "json" or node.name in _INHERITED:
-            raise Unsupported(f"'.{node.name}' in a transform")
-        return f"{_atomic(code)}[{_jinja_str(node.name)}]", "json"
-    if isinstance(node, Index):
-        code, kind = _jinja(node.obj)
-        if kind not in ("list", "json") or node.index < 0:
-            raise Unsupported("indexing this in a transform")
-        return f"{_atomic(code)}[{node.index}]", "json" if kind == "json" else "str"
-    if isinstance(node, Call) and node.obj is not None:
-        return _jinja_call(node)
-    raise Unsupported(f"{type(node).__name__} in a transform")
-
-
-def _jinja_call(node: Call) -> tuple[str, str]:
-    assert node.obj is not None
-    code, kind = _jinja(node.obj)
-    if kind != "str":
-        raise Unsupported(f"'.{node.name}()' of something that is not text")
-    if node.name in _FILTERS and not node.args:
-        return f"{code} | {_FILTERS[node.name]}", "str"
-    if node.name in ("trimStart", "trimEnd") and not node.args:
-        return f"{_atomic(code)}.{'lstrip' if node.name == 'trimStart' else 'rstrip'}()", \
-            "str"
-    args = [a.value for a in node.args if isinstance(a, Lit) and isinstance(a.value, str)]
-    if len(args) != len(node.args):
-        raise Unsupported(f"'.{node.name}()' with an argument that is not a string literal")
-    if node.name == "split" and len(args) == 1 and args[0]:
-        return f"{_atomic(code)}.split({_jinja_str(args[0])})", "list"
-    if node.name == "replace" and len(args) == 2 and args[0] and "$" not in args[1]:
-        return (f"{_atomic(code)}.replace({_jinja_str(args[0])}, {_jinja_str(args[1])}, 1)",
-                "str")
-    raise Unsupported(f"'.{node.name}()' in a transform")
