@@ -98,6 +98,8 @@ def slug(text: str, limit: int = 48) -> str:
 
 _BLOCK_OPEN = re.compile(r"\{%(?![-+])")
 _BLOCK_CLOSE = re.compile(r"(?<![-+])%\}")
+_COMMENT_OPEN = re.compile(r"\{#(?![-+])")
+_COMMENT_CLOSE = re.compile(r"(?<![-+])#\}")
 _LENGTH = re.compile(r"\b([A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*)\.length\b")
 
 
@@ -105,6 +107,8 @@ def translate(text: str) -> str:
     """A Nunjucks template as a Jinja template of promptctl that renders the same."""
     if "{%" in text:
         text = _BLOCK_CLOSE.sub("+%}", _BLOCK_OPEN.sub("{%+", text))
+    if "{#" in text:
+        text = _COMMENT_CLOSE.sub("+#}", _COMMENT_OPEN.sub("{#+", text))
     if ".length" in text:
         text = _expressions(text, lambda e: _LENGTH.sub(r"(\1 | length)", e))
     return text
@@ -245,7 +249,11 @@ def _from_file(path: Path, label: str | None, where: Where, ctx: Ctx) -> list[Pr
                              f"{stem}-{i + 1}" if len(lines) > 1 else stem, where, ctx)
                 for i, ln in enumerate(lines)]
     if ext == ".json":
-        return [_json_prompt(text, label or f"{rel}: {text}", stem, where, ctx)]
+        try:  # promptfoo labels it with the JSON as JSON.stringify writes it
+            shown = json.dumps(json.loads(text), ensure_ascii=False, separators=(",", ":"))
+        except ValueError:
+            shown = text
+        return [_json_prompt(text, label or f"{rel}: {shown}", stem, where, ctx)]
     if ext in (".yaml", ".yml"):
         doc = ctx.load(path, where)
         raw = json.dumps(doc.data, ensure_ascii=False, separators=(",", ":"))

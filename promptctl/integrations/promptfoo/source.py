@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ...boundary import read_bytes, safe_path
+from ...boundary import display_path, read_bytes, safe_path
 from ...errors import UserError, quote
 from ...load.yamlsrc import Loc, Source, parse_yaml
 from .notes import Note, NoteKind, Where
@@ -50,6 +50,11 @@ class Ctx:
 
     def note(self, where: Where, kind: NoteKind, message: str) -> None:
         self.notes.append(Note(where, kind, message))
+
+    def shown(self, path: Path) -> str:
+        """A file's name in a note or an error: as the user would type it from here."""
+        shown = display_path(path)
+        return str(path) if shown.startswith("..") else shown
 
     def rel(self, path: Path) -> str:
         try:
@@ -100,7 +105,7 @@ class Ctx:
 
     def load(self, path: Path, where: Where) -> Doc:
         """A YAML or JSON file as data with its lines."""
-        name = self.rel(path)
+        name = self.shown(path)
         text = self.read_text(path, where)
         if path.suffix.lower() == ".json":
             try:  # strict JSON first: YAML would read some JSON numbers differently
