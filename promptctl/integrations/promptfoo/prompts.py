@@ -121,16 +121,36 @@ def _expressions(text: str, fn: Any) -> str:
     return _EXPR.sub(lambda m: fn(m.group(0)), text)
 
 
+class _AnyName(dict):  # type: ignore[type-arg]
+    """Filters and tests for analysis only: every name exists (the names promptctl
+    knows are checked by its own lint, on the imported project)."""
+
+    def __contains__(self, key: object) -> bool:
+        return True
+
+    def get(self, key: Any, default: Any = None) -> Any:
+        return super().get(key, _any)
+
+
+def _any(*args: Any, **kwargs: Any) -> Any:
+    return None
+
+
 _ANALYSER = jinja2.Environment(autoescape=False)
+_ANALYSER.filters = _AnyName(_ANALYSER.filters)
+_ANALYSER.tests = _AnyName(_ANALYSER.tests)
 
 
 def variables(template: str) -> tuple[set[str], str | None]:
     """The variables a (translated) template reads, or the Jinja syntax error."""
     try:
         ast = _ANALYSER.parse(template)
+        names = jinja2.meta.find_undeclared_variables(ast)
     except jinja2.TemplateSyntaxError as exc:
         return set(), f"line {exc.lineno}: {exc.message}"
-    return set(jinja2.meta.find_undeclared_variables(ast)) - {"range", "dict", "lipsum",
+    except jinja2.TemplateError as exc:
+        return set(), str(exc)
+    return set(names) - {"range", "dict", "lipsum",
                                                                "cycler", "joiner",
                                                                "namespace", "loop"}, None
 

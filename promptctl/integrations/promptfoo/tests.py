@@ -299,7 +299,7 @@ def csv_test(row: dict[str, Any], where: Where, i: int, ctx: Ctx, name: str) -> 
             test.description = text or None
         elif key == "__metric":
             metric = text
-        elif key == "__threshold":
+        elif key == "__threshold" and text.strip():  # promptfoo: NaN is no threshold
             try:
                 test.threshold = float(text)
             except ValueError:
@@ -318,6 +318,8 @@ def csv_test(row: dict[str, Any], where: Where, i: int, ctx: Ctx, name: str) -> 
                 configs.setdefault(int(m.group(1) or 1) - 1, {})["threshold"] = float(text)
             except ValueError:
                 ctx.note(where, "left out", f"column '{key}'")
+        elif key == "__threshold":
+            pass
         elif key.startswith("__"):
             ctx.note(where, "left out", f"column '{key}'")
         else:
@@ -469,7 +471,7 @@ def make_cases(tests: list[Test], ctx: Ctx) -> list[Case]:
     for test in tests:
         combos = expand(test, ctx)
         listed = [k for k, v in test.vars.items() if len(combos) > 1 and (
-            is_file_ref(v) or isinstance(v, list))]
+            is_file_ref(v) or isinstance(v, list) and v and isinstance(v[0], str))]
         if test.description and not test.auto_description:
             base = slug(test.description, 60) or "test"
         else:
