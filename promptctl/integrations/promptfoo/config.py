@@ -20,7 +20,6 @@ from typing import Any
 
 from ...errors import UserError
 from .notes import Note, Where
-from .write import build, write_files
 from .prompts import name_prompts, read_prompts, slug
 from .providers import Models, one_provider, read_providers
 from .source import Ctx, Doc, deref
@@ -33,6 +32,7 @@ from .tests import (
     read_tests,
     scenario_tests,
 )
+from .write import build, write_files
 
 _HANDLED = {"description", "prompts", "providers", "tests", "scenarios", "defaultTest",
             "evaluateOptions", "outputPath", "assertionTemplates", "tags"}
@@ -135,7 +135,8 @@ def convert(config_path: Path) -> Imported:
 def _default_test(value: Any, doc: Doc, ctx: Ctx, models: Models) -> Test | None:
     if value is None:
         return None
-    ddoc, loc = doc, ("defaultTest",)
+    ddoc: Doc = doc
+    loc: tuple[str, ...] = ("defaultTest",)
     if isinstance(value, str):
         where = doc.where(loc)
         ddoc, loc = ctx.load(ctx.resolve(value, where), where), ()
@@ -145,7 +146,7 @@ def _default_test(value: Any, doc: Doc, ctx: Ctx, models: Models) -> Test | None
         return None
     judge = test.options.pop("provider", None)
     if judge is not None:
-        jloc = (*loc, "options", "provider")
+        jloc: tuple[str, ...] = (*loc, "options", "provider")
         if isinstance(judge, dict) and ("text" in judge or "embedding" in judge):
             if "embedding" in judge:
                 ctx.note(ddoc.where((*jloc, "embedding")), "left out",

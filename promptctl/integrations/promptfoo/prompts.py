@@ -27,8 +27,8 @@ from typing import Any
 import jinja2
 import jinja2.meta
 
-from .source import Ctx, Doc, is_file_ref
 from .notes import Where
+from .source import Ctx, Doc, is_file_ref
 
 # what promptfoo's maybeFilePath takes for a path (without the file:// prefix)
 _PATH_EXTS = (".cjs", ".cts", ".js", ".json", ".jsonl", ".mjs", ".mts", ".py", ".ts",
@@ -121,7 +121,7 @@ def _expressions(text: str, fn: Any) -> str:
     return _EXPR.sub(lambda m: fn(m.group(0)), text)
 
 
-class _AnyName(dict):  # type: ignore[type-arg]
+class _AnyName(dict[str, Any]):
     """Filters and tests for analysis only: every name exists (the names promptctl
     knows are checked by its own lint, on the imported project)."""
 

@@ -93,7 +93,8 @@ def one_provider(item: Any, doc: Doc, loc: tuple[Any, ...], ctx: Ctx, taken: set
     for key in options:
         if key not in ("id", "label", "config", "prompts"):
             ctx.note(doc.where((*oloc, key)), "left out", f"provider key '{key}'")
-    config = options.get("config") if isinstance(options.get("config"), dict) else {}
+    raw_config = options.get("config")
+    config: dict[str, Any] = raw_config if isinstance(raw_config, dict) else {}
     entry, placeholder, comment = _entry(pf_id, config, doc, (*oloc, "config"), where, ctx)
     base = label or _name_of(pf_id)
     if placeholder:

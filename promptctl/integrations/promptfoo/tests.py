@@ -471,7 +471,7 @@ def make_cases(tests: list[Test], ctx: Ctx) -> list[Case]:
     for test in tests:
         combos = expand(test, ctx)
         listed = [k for k, v in test.vars.items() if len(combos) > 1 and (
-            is_file_ref(v) or isinstance(v, list) and v and isinstance(v[0], str))]
+            is_file_ref(v) or (isinstance(v, list) and v and isinstance(v[0], str)))]
         if test.description and not test.auto_description:
             base = slug(test.description, 60) or "test"
         else:
