@@ -17,6 +17,12 @@ text with few nesting marks (it recurses on the C stack); for any other, `_direc
 pass over libyaml's events with an explicit stack, which leaves documents with anchors,
 aliases, tags or merge keys to PyYAML's Python composer with the depth counted
 (`_BoundedLoader`), whose tree `_walk` then checks against the alias budget.
+
+Every reader resolves and constructs scalars by the YAML 1.2 core schema (yamlcore.py:
+`yes`, `on`, `14:02` and `2026-12-02` are text), and every YAML file promptctl reads
+(promptctl.yaml, prompts/, suites/, their versions at a git ref) comes through here. A
+tag the core schema does not know, or a tagged value not of its type, is a UserError
+at its line.
 """
 
 from __future__ import annotations
@@ -29,11 +35,10 @@ from typing import Any
 import yaml
 
 from ..errors import UserError, quote
+from .yamlcore import CoreLoader
 
-try:  # the C loader is several times faster where libyaml is available
-    _Loader: type = yaml.CSafeLoader
-except AttributeError:  # pragma: no cover - depends on how PyYAML was built
-    _Loader = yaml.SafeLoader
+# libyaml's C loader (where PyYAML has it) with the YAML 1.2 core schema (yamlcore.py)
+_Loader: type = CoreLoader
 
 Loc = tuple[str | int, ...]
 
@@ -212,6 +217,7 @@ class _Fallback(Exception):
 
 
 _STR_TAG = "tag:yaml.org,2002:str"
+_NO_KEY = object()  # a mapping frame waiting for its next key (None is a key: `~: x`)
 
 
 def _direct(text: str, src: Source) -> Any:
@@ -228,7 +234,7 @@ def _direct(text: str, src: Source) -> Any:
         resolve = loader.resolve
         lines, key_lines = src.lines, src.key_lines
         duplicate: UserError | None = None
-        # one frame per open collection: [container, loc, pending key or None,
+        # one frame per open collection: [container, loc, pending key or _NO_KEY,
         # its raw text, keys seen (text -> line)]
         stack: list[list[Any]] = []
         root: Any = None
@@ -253,7 +259,7 @@ def _direct(text: str, src: Source) -> Any:
                                "flatten the structure, or move the data to a data file")
             frame = stack[-1] if stack else None
             line = event.start_mark.line + 1
-            if frame is not None and type(frame[0]) is dict and frame[2] is None:
+            if frame is not None and type(frame[0]) is dict and frame[2] is _NO_KEY:
                 # a key: text only (a collection as a key is the composer's)
                 if kind is not yaml.ScalarEvent or event.tag not in (None, "!"):
                     raise _Fallback
@@ -293,7 +299,7 @@ def _direct(text: str, src: Source) -> Any:
             if event.tag not in (None, "!"):
                 raise _Fallback
             if kind is yaml.MappingStartEvent:
-                stack.append([{}, loc, None, None, {}])
+                stack.append([{}, loc, _NO_KEY, None, {}])
             elif kind is yaml.SequenceStartEvent:
                 stack.append([[], loc, None, None, None])
             else:
@@ -312,14 +318,14 @@ def _put(frame: list[Any], value: Any) -> None:
     container = frame[0]
     if type(container) is dict:
         container[frame[2]] = value
-        frame[2] = None
+        frame[2] = _NO_KEY
     else:
         container.append(value)
 
 
 def _scalar(loader: Any, resolve: Any, event: Any) -> Any:
-    """A scalar as the safe constructor makes it: text as it is, anything else (a
-    number, a date, null) by the constructor of its resolved tag."""
+    """A scalar as the loader's constructor makes it: text as it is, anything else (a
+    number, a boolean, null) by the constructor of its resolved tag."""
     tag = resolve(yaml.ScalarNode, event.value, event.implicit)
     if tag == _STR_TAG:
         return event.value
@@ -327,7 +333,7 @@ def _scalar(loader: Any, resolve: Any, event: Any) -> Any:
                            style=event.style)
     try:
         return loader.construct_object(node, deep=True)
-    except Exception:  # the composer path meets it later, after what comes first
+    except Exception:  # an overlong int: the composer path meets it after what comes first
         raise _Fallback from None
 
 
@@ -349,6 +355,11 @@ def parse_yaml(text: str, file: str) -> tuple[Any, Source]:
     except _Refused as exc:
         line = exc.mark if isinstance(exc.mark, int) else exc.mark.line + 1
         raise UserError(exc.message, file=file, line=line, hint=exc.hint) from None
+    except yaml.constructor.ConstructorError as exc:  # a tag, or a value not of its tag
+        line = exc.problem_mark.line + 1 if exc.problem_mark is not None else None
+        raise UserError(f"YAML value error: {exc.problem}", file=file, line=line,
+                        hint="promptctl reads YAML 1.2 core: quote the value to keep it as "
+                             "text, or remove the tag") from None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         problem = exc.problem or exc.context or "invalid YAML"
@@ -358,24 +369,6 @@ def parse_yaml(text: str, file: str) -> tuple[Any, Source]:
     except yaml.YAMLError as exc:
         raise UserError(f"YAML error: {exc}", file=file,
                         hint="fix the YAML syntax") from None
-
-
-def _bad_scalar(loader: Any, root: yaml.Node) -> Any:
-    """The mark of the first scalar that the safe constructor cannot make."""
-    loader.constructed_objects, loader.recursive_objects = {}, {}  # after the failure
-    stack = [root]
-    while stack:
-        node = stack.pop()
-        if isinstance(node, yaml.ScalarNode):
-            try:
-                loader.construct_object(node, deep=True)
-            except (ValueError, TypeError, OverflowError):
-                return node.start_mark
-        elif isinstance(node, yaml.MappingNode):
-            stack.extend(v for pair in reversed(node.value) for v in reversed(pair))
-        elif isinstance(node, yaml.SequenceNode):
-            stack.extend(reversed(node.value))
-    return None
 
 
 def _composed(text: str, file: str) -> tuple[Any, Source]:
@@ -388,12 +381,7 @@ def _composed(text: str, file: str) -> tuple[Any, Source]:
         if node is None:
             return None, src
         _walk(node, (), src, _Walk(node))
-        try:
-            data = loader.construct_document(node)
-        except (ValueError, TypeError, OverflowError) as exc:  # 2024-13-45: not a date
-            raise _Refused(f"a value YAML reads as a date or a number is not one: {exc}",
-                           _bad_scalar(loader, node) or node.start_mark,
-                           "quote the value to keep it as text") from None
+        data = loader.construct_document(node)
     finally:
         loader.dispose()
     return data, src

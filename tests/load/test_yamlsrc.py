@@ -4,6 +4,7 @@ to the composer for what it leaves to it."""
 
 from __future__ import annotations
 
+import json
 import math
 from pathlib import Path
 
@@ -49,7 +50,9 @@ DOCUMENTS = [
     "'<<': quoted\n",
     "? [a, b]\n: c\n",  # a key that is a collection
     "? complex\n: value\n",
-    "d: 2024-13-45\n",  # looks like a date, is not one
+    "d: 2024-13-45\n",  # looks like a date, is not one: text, as every date is
+    "a: !!int abc\nb: !!timestamp 2026-12-02\n",  # a tag's value not of its type
+    "a: 1\nbig: " + "9" * 5000 + "\n",  # an int Python will not read
     "a: [" * 150 + "]" * 150 + "\n",  # past the depth bound
     "[\n" * 150 + "]" * 150 + "\n",  # one level a line: the line of the 101st
     "[\n" * 99 + "x" + "]" * 99 + "\n",  # at the bound
@@ -88,8 +91,6 @@ def read(text: str, *, direct: bool, monkeypatch):
             data, src = yamlsrc.parse_yaml(text, "f.yaml")
         except UserError as exc:
             return ("error", exc.message, exc.file, exc.line, exc.hint)
-        except ValueError as exc:  # a date that is not one: PyYAML's constructor's own
-            return ("error", type(exc), str(exc))
         return data, src.lines, src.key_lines
 
 
@@ -127,12 +128,163 @@ def test_the_one_pass_reader_is_what_reads_a_big_suite(monkeypatch):
         read(text, direct=False, monkeypatch=monkeypatch)
 
 
-@pytest.mark.parametrize("value", ["2024-13-45", "2024-02-30"])
-def test_a_value_that_looks_like_a_date_but_is_not_one_is_exit_2_at_its_line(make_project,
-                                                                              cli, value):
-    make_project({"prompts/p.yaml": "prompts:\n  x: {template: '{{ q }}'}\n",
-                  "suites/s.yaml": f"prompts: [p.x]\ncases:\n  - id: a\n    vars:\n"
-                                   f"      q: {value}\n"})
-    result = cli("run", "-m", "echo")
+# ------------------------------------------------------------- the YAML 1.2 core schema
+
+# (plain scalar as written, what promptctl reads): the 1.2 core schema, and in the
+# comments what PyYAML's YAML 1.1 resolver made of it
+CORE = [
+    ("true", True), ("True", True), ("TRUE", True),
+    ("false", False), ("False", False), ("FALSE", False),
+    ("yes", "yes"), ("Yes", "Yes"), ("YES", "YES"), ("no", "no"), ("No", "No"),  # bools
+    ("on", "on"), ("On", "On"), ("off", "off"), ("Off", "Off"), ("y", "y"), ("n", "n"),
+    ("null", None), ("Null", None), ("NULL", None), ("~", None), ("", None),
+    ("nUll", "nUll"), ("tRue", "tRue"),
+    ("14:02", "14:02"), ("1:30:00", "1:30:00"), ("-1:20", "-1:20"),  # 842, 5400, -80
+    ("12", 12), ("-3", -3), ("+7", 7), ("0", 0),
+    ("017", 17), ("00", 0), ("0o17", 15), ("0x1F", 31), ("0x1f", 31),  # 017 was 15
+    ("0b101", "0b101"), ("1_000", "1_000"), ("+0x1F", "+0x1F"), ("0o8", "0o8"),
+    ("1.5", 1.5), ("-2.", -2.0), (".5", 0.5), ("1e3", 1000.0), ("+1.5E-2", 0.015),  # 1e3: str
+    ("1_000.5", "1_000.5"), ("1.2.3", "1.2.3"),
+    (".inf", math.inf), (".Inf", math.inf), ("+.INF", math.inf), ("-.inf", -math.inf),
+    (".nan", math.nan), (".NaN", math.nan), (".NAN", math.nan), (".nAn", ".nAn"),
+    ("2026-12-02", "2026-12-02"), ("2024-13-45", "2024-13-45"),  # dates
+    ("2026-12-02 10:11:12", "2026-12-02 10:11:12"), ("2026-12-02T10:11:12Z",
+                                                     "2026-12-02T10:11:12Z"),
+    ("=", "="),  # PyYAML's value tag, which its safe loader could not even construct
+    ("12abc", "12abc"), ("-.", "-."), (".", "."), ("<<x", "<<x"),
+]
+
+
+def _every_reader(text: str, monkeypatch) -> list:
+    """parse_yaml's data through each of its three readers: the C composer, `_direct`
+    and the bounded Python composer."""
+    out = [yamlsrc.parse_yaml(text, "f.yaml")[0]]
+    for direct in (True, False):
+        data = read(text, direct=direct, monkeypatch=monkeypatch)
+        assert data[0] != "error", data
+        out.append(data[0])
+    return out
+
+
+@pytest.mark.parametrize(("written", "value"), CORE, ids=[w or "empty" for w, _ in CORE])
+def test_plain_scalars_resolve_by_the_yaml_1_2_core_schema(written, value, monkeypatch):
+    text = f"v: {written}\nlist:\n  - {written}\n{written or 'k'}: key\n"
+    if written:
+        text += f"flow: [{written}, x]\n"
+    for data in _every_reader(text, monkeypatch):
+        assert same(data["v"], value), (written, data["v"])
+        assert same(data["list"], [value]), (written, data["list"])
+        if written:  # as a mapping key too: a prompt named `yes:` is named "yes"
+            key = next(k for k in data if k not in ("v", "list"))
+            assert same(key, value) and data[key] == "key", (written, key)
+
+
+def test_quoted_and_block_scalars_stay_text(monkeypatch):
+    text = "a: 'true'\nb: \"12\"\nc: |\n  yes\nd: >-\n  14:02\n"
+    for data in _every_reader(text, monkeypatch):
+        assert data == {"a": "true", "b": "12", "c": "yes\n", "d": "14:02"}
+
+
+@pytest.mark.parametrize(("written", "value"), [
+    ("!!str 12", "12"), ("!!str yes", "yes"), ("!!int 017", 17), ("!!int 0x1F", 31),
+    ("!!float 1", 1.0), ("!!float .inf", math.inf), ("!!bool TRUE", True),
+    ("!!null ~", None), ("!!null ''", None), ("!!seq [1]", [1]), ("!!map {a: 1}", {"a": 1}),
+])
+def test_the_core_schema_s_explicit_tags(written, value, monkeypatch):
+    for data in _every_reader(f"v: {written}\n", monkeypatch):
+        assert same(data["v"], value), (written, data)
+
+
+@pytest.mark.parametrize(("written", "problem"), [
+    ("!!int abc", "'abc' is not a YAML 1.2 integer"),
+    ("!!int 1_000", "'1_000' is not a YAML 1.2 integer"),
+    ("!!bool yes", "'yes' is not a YAML 1.2 boolean"),
+    ("!!float 14:02", "'14:02' is not a YAML 1.2 number"),
+    ("!!null none", "'none' is not null"),
+    ("!!timestamp 2026-12-02", "could not determine a constructor for the tag "
+                               "'tag:yaml.org,2002:timestamp'"),
+    ("!!binary aGk=", "could not determine a constructor"),
+    ("!!set {a}", "could not determine a constructor"),
+    ("9" * 5000, "is not an integer Python reads (too many digits)"),
+])
+def test_a_value_not_of_its_tag_is_a_user_error_at_its_line(written, problem, monkeypatch):
+    text = "a: 1\nb:\n  c: " + written + "\n"
+    for direct in (None, True, False):
+        if direct is None:
+            with pytest.raises(UserError) as info:
+                yamlsrc.parse_yaml(text, "f.yaml")
+            got = ("error", info.value.message, info.value.file, info.value.line,
+                   info.value.hint)
+        else:
+            got = read(text, direct=direct, monkeypatch=monkeypatch)
+        assert got[0] == "error" and problem in got[1] and got[1].startswith(
+            "YAML value error: "), got
+        assert got[2:4] == ("f.yaml", 3) and "YAML 1.2 core" in got[4], got
+
+
+def test_merge_keys_still_merge(monkeypatch):
+    text = "base: &b {model: echo, n: 1}\nc:\n  <<: *b\n  n: 2\n"
+    for data in _every_reader(text, monkeypatch):
+        assert data["c"] == {"model": "echo", "n": 2}
+
+
+YAML11_PROJECT = {
+    "prompts/yes.yaml": (
+        "prompts:\n"
+        "  yes: {template: 'on={{ on }} time={{ time }} day={{ day }} lead={{ lead }} "
+        "flag={{ flag }} n={{ n }} y={{ y }}'}\n"
+        "  no: {template: 'no: on={{ on }} time={{ time }} day={{ day }}'}\n"),
+    "suites/s.yaml": (
+        "prompts: [yes.yes, yes.no]\n"
+        "cases:\n"
+        "  - id: c\n"
+        "    vars:\n"
+        "      on: Yes\n"
+        "      time: 14:02\n"
+        "      day: 2026-12-02\n"
+        "      lead: 017\n"
+        "      flag: True\n"
+        "      n: 0x1F\n"
+        "      y: n\n"
+        "    assert:\n"
+        "      - {type: contains, value: on=Yes time=14:02 day=2026-12-02}\n"
+        "      - {type: python, value: 'checks:types'}\n"),
+    "checks.py": (
+        "def types(output, ctx):\n"
+        "    v = ctx.vars\n"
+        "    if v['lead'] == 17 and v['flag'] is True and v['n'] == 31 and v['y'] == 'n'"
+        " and v['on'] == 'Yes' and v['time'] == '14:02':\n"
+        "        return True\n"
+        "    return {'pass': False, 'reason': repr(v)}\n"),
+}
+
+
+def test_yaml_1_1_lookalikes_reach_prompts_as_written(make_project, cli):
+    """A prompt named `yes`, a var `on: Yes`, `time: 14:02`, a date and a leading-zero
+    int, through the real CLI: prompt ids, rendered text and the vars a check sees."""
+    make_project(YAML11_PROJECT)
+    result = cli("render", "yes.yes", "--case", "s:c", "--json")
+    assert result.exit_code == 0, result.output
+    (message,) = json.loads(result.stdout)
+    assert message["content"] == ("on=Yes time=14:02 day=2026-12-02 lead=17 flag=True "
+                                  "n=31 y=n")
+    result = cli("run", "-m", "echo", "--no-cache")
+    assert result.exit_code == 0, result.output + result.stderr
+    assert "yes.yes" in result.stdout and "yes.no" in result.stdout
+
+
+def test_a_project_reads_yaml_1_2_everywhere(make_project, cli):
+    """promptctl.yaml is read by the same schema: a model alias `on` is text."""
+    make_project({**YAML11_PROJECT,
+                  "promptctl.yaml": "models:\n  on: {provider: echo}\njudge: on\n"})
+    result = cli("run", "--no-cache", "-m", "on")
+    assert result.exit_code == 0, result.output + result.stderr
+
+
+def test_a_tag_the_core_schema_lacks_is_exit_2_at_its_line(make_project, cli):
+    make_project({**YAML11_PROJECT, "suites/s.yaml": YAML11_PROJECT["suites/s.yaml"].replace(
+        "day: 2026-12-02", "day: !!timestamp 2026-12-02")})
+    result = cli("run", "-m", "echo", "--no-cache")
     assert result.exit_code == 2, result.output
-    assert "suites/s.yaml:5:" in result.stderr and "quote the value" in result.stderr
+    assert "suites/s.yaml:7:" in result.stderr and "timestamp" in result.stderr
+    assert "quote the value" in result.stderr
