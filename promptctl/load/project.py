@@ -185,7 +185,7 @@ class Project:
             ref.body = bodies.load_body(prompt, collection=path, prompts_dir=self.prompts_dir,
                                         boundary=self.boundary, src=src, loc=ref.loc)
             compile_prompt(self.env, ref)
-            templates_checked(self.env, ref)
+            check_prompt_includes(self.env, ref)
             refs[ref.id] = ref
         return refs
 
@@ -353,7 +353,8 @@ def compile_prompt(env: jinja2.sandbox.SandboxedEnvironment, ref: PromptRef) -> 
             layout=pt.layout)
 
 
-def templates_checked(env: jinja2.sandbox.SandboxedEnvironment, ref: PromptRef) -> None:
+def check_prompt_includes(env: jinja2.sandbox.SandboxedEnvironment, ref: PromptRef
+                          ) -> None:
     """Every template the prompt includes or imports by name must load (inside the
     boundary): templates.check_includes, at the line of the include."""
     for pt in ref.texts():

@@ -9,9 +9,11 @@ The sandbox is the immutable one: a template reads its vars and cannot change th
 whatever rendered before it and a shared default stays as written.
 
 Every render error names the template's own file and line (the prompt collection's
-YAML line, or the included file and its line), found from the traceback jinja2
-rewrites onto template lines. `analyse` finds statically what a render would refuse,
-for `lint`."""
+YAML line, the prompt's template_file or messages_file and its line, or the included
+file and its line; `layout` says how a text lies in its file), found from the
+traceback jinja2 rewrites onto template lines. `analyse` finds statically what a
+render would refuse, for `lint`. Besides Jinja's filters: `json`, and promptfoo's
+`dump` and `load` (jsjson.py)."""
 
 from __future__ import annotations
 
