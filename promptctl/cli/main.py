@@ -22,6 +22,7 @@ from . import (
     check_cmd,
     compare_cmd,
     diff_cmd,
+    import_promptfoo_cmd,
     init_cmd,
     lint_cmd,
     merge_cmd,
@@ -53,6 +54,12 @@ app.command("merge")(merge_cmd.merge)
 app.add_typer(baseline_cmd.app, name="baseline")
 app.command("models")(models_cmd.models)
 app.add_typer(cache_cmd.app, name="cache")
+
+# `promptctl import SOURCE ...`: one command per foreign format, each its own module.
+import_app = typer.Typer(help="Bring a project from another tool into promptctl.",
+                         no_args_is_help=True)
+import_app.command("promptfoo")(import_promptfoo_cmd.import_promptfoo)
+app.add_typer(import_app, name="import")
 
 
 def main() -> None:

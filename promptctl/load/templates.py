@@ -34,6 +34,7 @@ from .. import render_bounds
 from ..boundary import safe_path
 from ..errors import UserError, quote
 from ..schema import Limits
+from . import jsjson
 
 
 class _BoundedSandbox(render_bounds.BoundedSandbox, ImmutableSandboxedEnvironment):
@@ -77,6 +78,9 @@ def environment(prompts_dir: str, boundary: str | None = None,
         lstrip_blocks=True,
     )
     env.filters["json"] = _to_json
+    # promptfoo's Nunjucks filters: JSON.stringify and JSON.parse (jsjson.py)
+    env.filters["dump"] = jsjson.dump
+    env.filters["load"] = jsjson.load
     return env
 
 

@@ -55,7 +55,8 @@ def test_help_imports_no_loader_runner_or_heavy_library(tmp_path):
 
 
 @pytest.mark.parametrize("command", [["run"], ["lint"], ["check"], ["render"], ["compare"],
-                                     ["baseline", "update"], ["cache", "stats"]])
+                                     ["baseline", "update"], ["cache", "stats"],
+                                     ["import", "promptfoo"]])
 def test_command_help_imports_no_loader_or_runner(tmp_path, command):
     names = imported_by([*command, "--help"], str(tmp_path))
     assert "promptctl.cli.run_cmd" in names

@@ -1,0 +1,182 @@
+"""A promptfoo config to the files of a promptctl project: `convert(path) -> Imported`
+(nothing written) and `write(imported, out, force)`.
+
+The public shapes here are stable: `import promptfoo-results` matches promptfoo's
+results to `Imported.tests` (same suite, case id and vars, in promptfoo's evaluation
+order), `Imported.prompts` and `Imported.providers`.
+
+One config becomes one suite (named after the config file), one prompt collection
+(the same name) and promptctl.yaml's models. The top-level keys promptctl has no
+equivalent for are noted, each at its line. The config is read as hostile input:
+every `file://` it names must resolve inside its folder (source.py).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ...errors import UserError
+from .notes import Note, Where
+from .prompts import name_prompts, read_prompts, slug
+from .providers import Models, one_provider, read_providers
+from .source import Ctx, Doc, deref
+from .tests import (
+    Test,
+    apply_default,
+    make_cases,
+    notes_for_options,
+    read_test,
+    read_tests,
+    scenario_tests,
+)
+from .write import build, write_files
+
+_HANDLED = {"description", "prompts", "providers", "tests", "scenarios", "defaultTest",
+            "evaluateOptions", "outputPath", "assertionTemplates", "tags"}
+
+
+@dataclass
+class ImportedTest:
+    """One promptfoo test after scenario and list-var expansion, in the order promptfoo
+    numbers testIdx (with `evaluateOptions.repeat: N` promptfoo numbers each repeat of
+    a test's combinations after the last: test t's N x combinations come before test
+    t+1's), and the promptctl case it became. `vars` are promptfoo's, as its results
+    show them (a `file://` var is the path, not the file's text)."""
+
+    suite: str
+    case_id: str
+    vars: dict[str, Any]
+    description: str | None = None
+
+
+@dataclass
+class Imported:
+    files: dict[str, str] = field(default_factory=dict)  # relative path -> text
+    notes: list[Note] = field(default_factory=list)
+    tests: list[ImportedTest] = field(default_factory=list)
+    # (promptfoo label, or the raw prompt when it has none; promptctl ref "coll.name")
+    prompts: list[tuple[str, str]] = field(default_factory=list)
+    # (promptfoo id, promptfoo label or None, promptctl model alias)
+    providers: list[tuple[str, str | None, str]] = field(default_factory=list)
+
+
+def _read_config(config_path: Path) -> tuple[Ctx, Doc]:
+    if not config_path.exists():
+        raise UserError("promptfoo config not found", file=str(config_path),
+                        hint="give the path to promptfooconfig.yaml")
+    if not config_path.is_file():
+        raise UserError("not a file", file=str(config_path),
+                        hint="give the path to the promptfoo config file, not a folder")
+    real = Path(os.path.realpath(config_path))
+    ctx = Ctx(real.parent)
+    doc = ctx.load(real, Where(str(config_path)))
+    if not isinstance(doc.data, dict):
+        raise UserError("a promptfoo config is a mapping (prompts:, providers:, tests:)",
+                        file=doc.name, line=1)
+    return ctx, Doc(doc.name, deref(doc.data, doc, ctx), doc.source)
+
+
+def suite_name(config_path: Path) -> str:
+    stem = config_path.stem.lower()
+    if stem in ("promptfooconfig", "promptfoo", "config"):
+        return "promptfoo"
+    return slug(stem.removeprefix("promptfooconfig").removeprefix("promptfoo"), 40) \
+        or "promptfoo"
+
+
+def convert(config_path: Path) -> Imported:
+    ctx, doc = _read_config(config_path)
+    data: dict[str, Any] = doc.data
+    name = suite_name(config_path)
+    for key in data:
+        if key not in _HANDLED:
+            ctx.note(doc.where((key,)), "left out", f"top-level key '{key}'")
+    if "prompts" not in data:
+        raise doc.source.error("the config has no 'prompts'", hint="promptfoo needs them")
+    prompts = read_prompts(data["prompts"], doc, ("prompts",), ctx)
+    if not prompts:
+        raise doc.source.error("no prompt of the config could be imported", ("prompts",),
+                               hint="see the notes above; promptctl prompts are templates")
+    name_prompts(prompts)
+    models = Models(read_providers(data.get("providers"), doc, ("providers",), ctx))
+    if not models.models:
+        ctx.note(doc.where(("providers",)), "left out", "no provider: the suite runs on "
+                 "the project's default model")
+    default = _default_test(data.get("defaultTest"), doc, ctx, models)
+    tests = read_tests(data.get("tests"), doc, ("tests",), ctx)
+    tests += scenario_tests(data.get("scenarios"), doc, ("scenarios",), ctx)
+    if not tests:
+        tests = [Test(doc.where(("tests",)))]  # promptfoo runs the prompts once
+    inline = default is not None and any(t.options.get("disableDefaultAsserts")
+                                         for t in tests)
+    tests = [apply_default(t, default, asserts=inline) for t in tests]
+    for t in tests:
+        notes_for_options(t, ctx)
+    cases = make_cases(tests, ctx)
+    options = _evaluate_options(data, doc, ctx, models)
+    for key, what in (("outputPath", "use `promptctl run -o PATH`"),
+                      ("tags", "suite tags are names: written as 'key:value'")):
+        if key in data:
+            ctx.note(doc.where((key,)), "left out" if key == "outputPath" else
+                     "approximated", f"{key}: {what}")
+    imported = Imported(notes=ctx.notes)
+    imported.files = build(name, data, doc, prompts, models, cases, default, options,
+                           inline, ctx)
+    imported.tests = [ImportedTest(name, c.id, c.pf_vars, c.test.description)
+                      for c in cases]
+    imported.prompts = [(p.label, f"{name}.{p.name}") for p in prompts]
+    imported.providers = [(m.pf_id, m.label, m.alias) for m in models.models]
+    return imported
+
+
+def _default_test(value: Any, doc: Doc, ctx: Ctx, models: Models) -> Test | None:
+    if value is None:
+        return None
+    ddoc: Doc = doc
+    loc: tuple[str, ...] = ("defaultTest",)
+    if isinstance(value, str):
+        where = doc.where(loc)
+        ddoc, loc = ctx.load(ctx.resolve(value, where), where), ()
+        value = ddoc.data
+    test = read_test(value, ddoc, loc, ctx)
+    if test is None:
+        return None
+    judge = test.options.pop("provider", None)
+    if judge is not None:
+        jloc: tuple[str, ...] = (*loc, "options", "provider")
+        if isinstance(judge, dict) and ("text" in judge or "embedding" in judge):
+            if "embedding" in judge:
+                ctx.note(ddoc.where((*jloc, "embedding")), "left out",
+                         "the embedding provider: set `embedder:` in promptctl.yaml")
+            judge, jloc = judge.get("text"), (*jloc, "text")
+        taken = {m.alias for m in models.models}
+        models.judge = one_provider(judge, ddoc, jloc, ctx, taken) if judge else None
+    return test
+
+
+def _evaluate_options(data: dict[str, Any], doc: Doc, ctx: Ctx, models: Models
+                      ) -> dict[str, Any]:
+    opts = data.get("evaluateOptions")
+    out: dict[str, Any] = {}
+    if not isinstance(opts, dict):
+        return out
+    for key, val in opts.items():
+        where = doc.where(("evaluateOptions", key))
+        if key == "repeat" and isinstance(val, int) and val >= 1:
+            out["repeat"] = val
+        elif key == "maxConcurrency" and isinstance(val, int) and val >= 1:
+            for m in models.models:
+                if m.entry.get("provider") == "openai":
+                    m.entry["concurrency"] = val
+            ctx.note(where, "approximated", "maxConcurrency: promptfoo's bound is over "
+                     "all providers; promptctl's `concurrency` is per model")
+        else:
+            ctx.note(where, "left out", f"evaluateOptions.{key}")
+    return out
+
+
+def write(imported: Imported, out: Path, force: bool) -> list[Path]:
+    return write_files(imported.files, out, force=force)
