@@ -94,6 +94,16 @@ def slug(text: str, limit: int = 48) -> str:
     return out
 
 
+def unique(base: str, taken: set[str]) -> str:
+    """`base`, else `base-2`, `base-3`...: the first name not in `taken`, which it joins
+    (model aliases and case ids alike)."""
+    name, n = base, 2
+    while name in taken:
+        name, n = f"{base}-{n}", n + 1
+    taken.add(name)
+    return name
+
+
 # -- Nunjucks to Jinja -------------------------------------------------------------------
 
 _BLOCK_OPEN = re.compile(r"\{%(?![-+])")

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .notes import Where
-from .prompts import PARAM_KEYS, slug
+from .prompts import PARAM_KEYS, slug, unique
 from .source import Ctx, Doc, is_file_ref
 
 _OPENAI_KINDS = ("chat", "completion", "responses")
@@ -98,9 +98,9 @@ def one_provider(item: Any, doc: Doc, loc: tuple[Any, ...], ctx: Ctx, taken: set
     entry, placeholder, comment = _entry(pf_id, config, doc, (*oloc, "config"), where, ctx)
     base = label or _name_of(pf_id)
     if placeholder:
-        alias = _unique("placeholder-" + (slug(base, 40) or "model"), taken)
+        alias = unique("placeholder-" + (slug(base, 40) or "model"), taken)
     else:
-        alias = _unique(base if _plain(base) else slug(base, 40) or "model", taken)
+        alias = unique(base if _plain(base) else slug(base, 40) or "model", taken)
     prompts = options.get("prompts")
     return Model(alias, pf_id, label, entry, where, placeholder,
                  [prompts] if isinstance(prompts, str) else
@@ -110,14 +110,6 @@ def one_provider(item: Any, doc: Doc, loc: tuple[Any, ...], ctx: Ctx, taken: set
 
 def _plain(name: str) -> bool:
     return bool(name) and all(c.isalnum() or c in "-_." for c in name)
-
-
-def _unique(base: str, taken: set[str]) -> str:
-    name, n = base, 2
-    while name in taken:
-        name, n = f"{base}-{n}", n + 1
-    taken.add(name)
-    return name
 
 
 def _name_of(pf_id: str) -> str:

@@ -32,7 +32,7 @@ from typing import Any
 
 from ...errors import UserError
 from .notes import Note, Where
-from .prompts import slug, translate
+from .prompts import slug, translate, unique
 from .source import Ctx, Doc, is_file_ref
 
 _ROW = re.compile(r"^Row #\d+$")
@@ -482,16 +482,8 @@ def make_cases(tests: list[Test], ctx: Ctx) -> list[Case]:
             name = base
             if listed:
                 name = f"{base}[{'-'.join(slug(_value_text(combo[k]), 20) or 'x' for k in listed)}]"
-            cases.append(Case(test, _unique(name, taken), resolve_vars(rendered), combo))
+            cases.append(Case(test, unique(name, taken), resolve_vars(rendered), combo))
     return cases
-
-
-def _unique(name: str, taken: set[str]) -> str:
-    out, n = name, 2
-    while out in taken:
-        out, n = f"{name}-{n}", n + 1
-    taken.add(out)
-    return out
 
 
 def notes_for_options(test: Test, ctx: Ctx) -> None:
