@@ -1,8 +1,8 @@
 """`promptctl import promptfoo CONFIG [--out DIR] [--force]`: a promptfoo config to a
 promptctl project (integrations/promptfoo). Prints what it wrote, then one line per
-note (source file:line, approximated or left out). Exit 0 when everything mapped, 1
-when some note was made, 2 when the config cannot be read or a file would be
-overwritten without --force."""
+note (source file:line; approximated, left out, or info). Exit 0 when everything
+mapped, 1 when something was approximated or left out, 2 when the config cannot be
+read or a file would be overwritten without --force."""
 
 # no `from __future__ import annotations`: see cli/main.py
 
@@ -46,7 +46,8 @@ def import_promptfoo(
                   f"{len(imported.providers)} providers", markup=False)
     for note in imported.notes:
         print(f"note: {note}", file=sys.stderr)
-    if imported.notes:
-        print(f"import: {len(imported.notes)} item{'s' if len(imported.notes) != 1 else ''}"
+    inexact = sum(note.inexact for note in imported.notes)
+    if inexact:
+        print(f"import: {inexact} item{'s' if inexact != 1 else ''}"
               " approximated or left out (listed above)", file=sys.stderr)
         raise typer.Exit(int(ExitCode.FAILED))

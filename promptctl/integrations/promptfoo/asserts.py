@@ -34,7 +34,7 @@ from .jsrewrite import rewrite, transform
 from .notes import Note, Where
 from .values import LeftOut, comma_list, file_value, inside, js_string, yaml_value
 
-JudgeAlias = Callable[[str | dict[str, Any]], str]
+JudgeAlias = Callable[[str | dict[str, Any]], str | None]  # None: it cannot be imported
 
 
 @dataclass
@@ -298,12 +298,14 @@ def _with_provider(spec: dict[str, Any], item: dict[str, Any], ctx: _Ctx,
                    key: str) -> list[dict[str, Any]]:
     provider = item.get("provider")
     if provider is not None:
-        if ctx.judge_alias is None or not isinstance(provider, (str, dict)):
+        alias = ctx.judge_alias(provider) if ctx.judge_alias is not None and \
+            isinstance(provider, (str, dict)) else None
+        if alias is None:
             ctx.note("approximated", f"assertion {_shown(item)}: its provider "
                                      f"{_shown(provider)} is not carried over; the "
                                      "project's judge (or embedder) grades it")
         else:
-            spec[key] = ctx.judge_alias(provider)
+            spec[key] = alias
     return [spec]
 
 

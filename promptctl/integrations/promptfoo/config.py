@@ -28,9 +28,11 @@ from .tests import (
     apply_default,
     make_cases,
     notes_for_options,
+    output_transforms,
     read_test,
     read_tests,
     scenario_tests,
+    transforms_differ,
 )
 from .write import build, write_files
 
@@ -50,6 +52,7 @@ class ImportedTest:
     case_id: str
     vars: dict[str, Any]
     description: str | None = None
+    group: int = 0  # the promptfoo test (after scenarios) this combination is one of
 
 
 @dataclass
@@ -61,6 +64,20 @@ class Imported:
     prompts: list[tuple[str, str]] = field(default_factory=list)
     # (promptfoo id, promptfoo label or None, promptctl model alias)
     providers: list[tuple[str, str | None, str]] = field(default_factory=list)
+    repeat: int = 1  # evaluateOptions.repeat
+
+    def test_indexes(self) -> dict[tuple[str, int], int]:
+        """promptfoo's testIdx of each (case id, repeat): within one promptfoo test, its
+        combinations are numbered once per repeat, repeats outermost; tests in order."""
+        out: dict[tuple[str, int], int] = {}
+        groups: dict[int, list[ImportedTest]] = {}
+        for t in self.tests:
+            groups.setdefault(t.group, []).append(t)
+        for group in groups.values():
+            for r in range(self.repeat):
+                for t in group:
+                    out[(t.case_id, r)] = len(out)
+        return out
 
 
 def _read_config(config_path: Path) -> tuple[Ctx, Doc]:
@@ -102,6 +119,7 @@ def convert(config_path: Path) -> Imported:
                                hint="see the notes above; promptctl prompts are templates")
     name_prompts(prompts)
     models = Models(read_providers(data.get("providers"), doc, ("providers",), ctx))
+    ctx.judge_alias = lambda provider, where: models.grader(provider, where, ctx)
     if not models.models:
         ctx.note(doc.where(("providers",)), "left out", "no provider: the suite runs on "
                  "the project's default model")
@@ -112,7 +130,12 @@ def convert(config_path: Path) -> Imported:
         tests = [Test(doc.where(("tests",)))]  # promptfoo runs the prompts once
     inline = default is not None and any(t.options.get("disableDefaultAsserts")
                                          for t in tests)
-    tests = [apply_default(t, default, asserts=inline) for t in tests]
+    merged = [apply_default(t, default, asserts=inline) for t in tests]
+    if not inline and default is not None and default.asserts and transforms_differ(merged):
+        inline = True  # the defaults' assertions differ by test: each case gets its own
+        merged = [apply_default(t, default, asserts=True) for t in tests]
+    tests = merged
+    output_transforms(tests, default, ctx)
     for t in tests:
         notes_for_options(t, ctx)
     cases = make_cases(tests, ctx)
@@ -125,11 +148,27 @@ def convert(config_path: Path) -> Imported:
     imported = Imported(notes=ctx.notes)
     imported.files = build(name, data, doc, prompts, models, cases, default, options,
                            inline, ctx)
-    imported.tests = [ImportedTest(name, c.id, c.pf_vars, c.test.description)
-                      for c in cases]
+    imported.files.update(_copies(ctx, imported.files))
+    groups = {id(t): i for i, t in enumerate(tests)}
+    imported.tests = [ImportedTest(name, c.id, c.pf_vars, c.test.description,
+                                   groups[id(c.test)]) for c in cases]
+    imported.repeat = options.get("repeat", 1)
     imported.prompts = [(p.label, f"{name}.{p.name}") for p in prompts]
     imported.providers = [(m.pf_id, m.label, m.alias) for m in models.models]
     return imported
+
+
+def _copies(ctx: Ctx, made: dict[str, str]) -> dict[str, str]:
+    """The files assertions need as they are (python checks), at the same path relative
+    to the project as to the config; a path the import itself writes is refused."""
+    out: dict[str, str] = {}
+    for source, rel in sorted(ctx.copies.items(), key=lambda kv: kv[1]):
+        if rel in made:
+            raise UserError(f"the python check {rel} has the path of a file the import "
+                            "writes", file=rel, hint="move the check to another folder "
+                            "(e.g. checks/) and update the config")
+        out[rel] = ctx.read_text(Path(source), Where(rel))
+    return out
 
 
 def _default_test(value: Any, doc: Doc, ctx: Ctx, models: Models) -> Test | None:

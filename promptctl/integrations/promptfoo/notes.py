@@ -3,7 +3,9 @@ the promptfoo item and says whether it was approximated or left out.
 
 Every converter (config, prompts, providers, tests, asserts) returns its notes beside
 what it made; nothing is printed here. A Note's `str()` is the one line the CLI prints,
-`FILE:LINE: approximated: MESSAGE`. Any note makes `import` exit 1.
+`FILE:LINE: approximated: MESSAGE`. An "approximated" or "left out" note makes `import`
+exit 1; an "info" note says what the import did that the user may want to change (the
+mapping itself is exact) and leaves the exit code alone.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-NoteKind = Literal["approximated", "left out"]
+NoteKind = Literal["approximated", "left out", "info"]
 
 
 @dataclass(frozen=True)
@@ -31,6 +33,11 @@ class Note:
     where: Where
     kind: NoteKind
     message: str
+
+    @property
+    def inexact(self) -> bool:
+        """Was something approximated or left out (what makes `import` exit 1)?"""
+        return self.kind != "info"
 
     def __str__(self) -> str:
         return f"{self.where}: {self.kind}: {self.message}"

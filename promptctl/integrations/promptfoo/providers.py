@@ -8,17 +8,22 @@ exec:, python:, file://...) has no promptctl provider: it becomes a placeholder 
 on `echo`, named `placeholder-...` and commented in promptctl.yaml, with a note, so
 the project still lints and renders and the user sees what to replace.
 
+An assertion's grading `provider` (llm-rubric, similar, ...) is the tested model or
+judge of the same spec, or an entry of its own in promptctl.yaml (`Models.grader`),
+named by the assertion's `judge:` / `embedder:`.
+
 An API key written in the config is never copied into the project (a note says so).
 """
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from typing import Any
 
 from .notes import Where
 from .prompts import PARAM_KEYS, slug, unique
-from .source import Ctx, Doc, is_file_ref
+from .source import Ctx, Doc, Here, is_file_ref
 
 _OPENAI_KINDS = ("chat", "completion", "responses")
 _CONNECTION = ("apiBaseUrl", "apiHost", "apiKey", "apiKeyEnvar", "organization")
@@ -34,18 +39,41 @@ class Model:
     placeholder: bool = False
     prompt_labels: list[str] | None = None  # the provider's own `prompts:` filter
     comment: str | None = None
+    spec: Any = None  # the provider as the config wrote it
 
 
 @dataclass
 class Models:
     models: list[Model] = field(default_factory=list)
     judge: Model | None = None
+    # the grading providers assertions name, one entry each (not models the suite runs)
+    graders: dict[str, Model] = field(default_factory=dict)  # canonical spec -> entry
 
     def aliases(self) -> set[str]:
-        out = {m.alias for m in self.models}
+        out = {m.alias for m in self.models} | {m.alias for m in self.graders.values()}
         if self.judge:
             out.add(self.judge.alias)
         return out
+
+    def entries(self) -> list[Model]:
+        """Every entry promptctl.yaml lists: the tested models, the judge, the graders."""
+        return [*self.models, *([self.judge] if self.judge else []), *self.graders.values()]
+
+    def grader(self, item: str | dict[str, Any], where: Where, ctx: Ctx) -> str | None:
+        """The alias of the model that grades an assertion naming `provider: item`: the
+        tested model or judge of the same promptfoo id and options, else an entry of its
+        own, made once per distinct provider. None when it cannot be imported (noted)."""
+        key = json.dumps(item, sort_keys=True, default=str)
+        if key in self.graders:
+            return self.graders[key].alias
+        for m in [*self.models, *([self.judge] if self.judge else [])]:
+            if json.dumps(m.spec, sort_keys=True, default=str) == key:
+                return m.alias
+        model = one_provider(item, Here(where, item), (), ctx, self.aliases())
+        if model is None:
+            return None
+        self.graders[key] = model
+        return model.alias
 
 
 def _items(value: Any, doc: Doc, loc: tuple[Any, ...], ctx: Ctx
@@ -105,7 +133,7 @@ def one_provider(item: Any, doc: Doc, loc: tuple[Any, ...], ctx: Ctx, taken: set
     return Model(alias, pf_id, label, entry, where, placeholder,
                  [prompts] if isinstance(prompts, str) else
                  [p for p in prompts if isinstance(p, str)] if isinstance(prompts, list)
-                 else None, comment)
+                 else None, comment, item)
 
 
 def _plain(name: str) -> bool:

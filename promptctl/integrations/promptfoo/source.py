@@ -17,6 +17,7 @@ from __future__ import annotations
 import glob
 import json
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -43,10 +44,26 @@ class Doc:
         return Where(self.name, self.source.line(loc))
 
 
+class Here(Doc):
+    """A value known only by the one place it came from (an assertion's `provider`,
+    read where the assertion is): every place in it is that place."""
+
+    def __init__(self, at: Where, data: Any) -> None:
+        super().__init__(at.file, data, Source(at.file))
+        self.at = at
+
+    def where(self, loc: Loc = ()) -> Where:
+        return self.at
+
+
 @dataclass
 class Ctx:
     root: Path  # the config's folder, resolved: the boundary of what may be read
     notes: list[Note] = field(default_factory=list)
+    # an assertion's grading `provider` -> the alias of its model entry (config.py sets it)
+    judge_alias: Callable[[str | dict[str, Any], Where], str | None] | None = None
+    # files the new project needs as they are (python checks): resolved source -> path
+    copies: dict[str, str] = field(default_factory=dict)
 
     def note(self, where: Where, kind: NoteKind, message: str) -> None:
         self.notes.append(Note(where, kind, message))

@@ -23,7 +23,6 @@ case after it): those rows are named from their vars.
 from __future__ import annotations
 
 import csv
-import importlib
 import io
 import json
 import re
@@ -31,6 +30,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ...errors import UserError
+from . import asserts
+from .jsexpr import Unsupported
+from .jsrewrite import transform
 from .notes import Note, Where
 from .prompts import slug, translate, unique
 from .source import Ctx, Doc, is_file_ref
@@ -66,51 +68,29 @@ class Case:
     pf_vars: dict[str, Any]  # what promptfoo's results show
 
 
-# -- assertions: helper E2's module when present ---------------------------------------
-
-def _asserts_module() -> Any:
-    try:
-        return importlib.import_module(f"{__package__}.asserts")
-    except ImportError:
-        return None
-
-
-_SAME = {"equals", "contains", "icontains", "starts-with", "contains-any",
-         "icontains-any", "contains-all", "icontains-all", "regex", "is-json",
-         "rouge-n", "bleu", "similar", "llm-rubric", "factuality", "answer-relevance",
-         "perplexity", "is-refusal"}
-
+# -- assertions (asserts.py) ---------------------------------------------------------
 
 def convert_assert(item: Any, where: Where, ctx: Ctx) -> list[dict[str, Any]]:
-    """A promptfoo assertion as promptctl assertions (integrations/promptfoo/asserts.py
-    when it is there; else the types both tools share, as written)."""
-    mod = _asserts_module()
-    if mod is not None:
-        converted = mod.convert_assert(item, where)
-        ctx.notes.extend(converted.notes)
-        return list(converted.asserts)
-    if not isinstance(item, dict) or not isinstance(item.get("type"), str):
-        ctx.note(where, "left out", "an assertion without a 'type'")
-        return []
-    kind = item["type"]
-    base = kind[4:] if kind.startswith("not-") else kind
-    if base not in _SAME:
-        ctx.note(where, "left out", f"assertion type '{kind}'")
-        return []
-    out = {k: item[k] for k in ("type", "value", "threshold", "weight", "metric")
-           if k in item}
-    for key in set(item) - set(out):
-        ctx.note(where, "left out", f"assertion key '{key}' of '{kind}'")
-    return [out]
+    """A promptfoo assertion as promptctl assertions; its notes and the files it needs
+    copied (a python check) go to `ctx`."""
+    return _taken(asserts.convert_assert(item, where, judge_alias=_judge(where, ctx),
+                                         base_dir=ctx.root), ctx)
 
 
 def parse_expected(cell: str, where: Where, ctx: Ctx) -> list[dict[str, Any]]:
-    mod = _asserts_module()
-    if mod is not None:
-        converted = mod.parse_expected(cell, where)
-        ctx.notes.extend(converted.notes)
-        return list(converted.asserts)
-    return convert_assert({"type": "equals", "value": cell}, where, ctx)
+    return _taken(asserts.parse_expected(cell, where, judge_alias=_judge(where, ctx),
+                                         base_dir=ctx.root), ctx)
+
+
+def _judge(where: Where, ctx: Ctx) -> asserts.JudgeAlias | None:
+    alias = ctx.judge_alias
+    return None if alias is None else lambda provider: alias(provider, where)
+
+
+def _taken(converted: asserts.Converted, ctx: Ctx) -> list[dict[str, Any]]:
+    ctx.notes.extend(converted.notes)
+    ctx.copies.update(converted.files)
+    return list(converted.asserts)
 
 
 def convert_asserts(items: Any, doc: Doc, loc: tuple[Any, ...], ctx: Ctx
@@ -431,10 +411,27 @@ def render_value(value: Any, key: str, where: Where, ctx: Ctx) -> Any:
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, float) and value.is_integer():
-        return int(value)
+        value = int(value)
+    if isinstance(value, int) and abs(value) > 2 ** 53:
+        return js_number(float(value))  # a JavaScript number: as JavaScript prints it
+    if value == []:
+        return ""  # Nunjucks prints an empty array as nothing; a loop over it is empty
     if isinstance(value, str):
         return value[:-1] if value.endswith("\n") else value
     return value
+
+
+def js_number(value: float) -> Any:
+    """A number as JavaScript's String() prints it, when it differs from Python's: an
+    integral value under 1e21 in full digits (12345678901234567000, not
+    1.2345678901234567e+19)."""
+    if not value.is_integer() or abs(value) >= 1e21:
+        return value
+    shortest = repr(abs(value))  # the shortest digits that round-trip, as in JavaScript
+    if "e" not in shortest:
+        return int(value)
+    mantissa, _, exp = shortest.partition("e")
+    return ("-" if value < 0 else "") + mantissa.replace(".", "").ljust(int(exp) + 1, "0")
 
 
 _PLACEHOLDER = re.compile(r"\{\{\s*(\w+)\s*\}\}")
@@ -486,11 +483,50 @@ def make_cases(tests: list[Test], ctx: Ctx) -> list[Case]:
     return cases
 
 
+def output_transforms(tests: list[Test], default: Test | None, ctx: Ctx) -> None:
+    """A test's `options.transform` (its own, else defaultTest's, merged already: the
+    JavaScript promptfoo runs on the output before every assertion) becomes each of its
+    assertions' Jinja `transform`, under an assertion's own transform as promptfoo
+    applies them. The defaults' assertions (when the suite's `defaults.assert` holds
+    them) take it when every test has the same one; config.py copies them into each
+    case when tests differ (`transforms_differ`)."""
+    made: dict[str, str | None] = {}
+    for test in tests:
+        src = test.options.get("transform")
+        if src is None:
+            continue
+        key = json.dumps(src, default=str)
+        if key not in made:
+            try:
+                if not isinstance(src, str) or src.startswith("file://"):
+                    raise Unsupported("a file of code")
+                made[key] = transform(src)
+            except Unsupported as exc:
+                made[key] = None
+                ctx.note(test.where, "left out", f"options.transform {key[:120]}: it uses "
+                         f"{exc}, which a Jinja transform cannot express")
+        jinja = made[key]
+        if jinja is not None:
+            test.asserts = [_under(a, jinja) for a in test.asserts]
+    if default is not None and tests and not transforms_differ(tests):
+        src = tests[0].options.get("transform")
+        jinja = made.get(json.dumps(src, default=str)) if src is not None else None
+        if jinja is not None:
+            default.asserts = [_under(a, jinja) for a in default.asserts]
+
+
+def transforms_differ(tests: list[Test]) -> bool:
+    return len({json.dumps(t.options.get("transform"), default=str) for t in tests}) > 1
+
+
+def _under(spec: dict[str, Any], made: str) -> dict[str, Any]:
+    inner = spec.get("transform")
+    return {**spec, "transform": made if not isinstance(inner, str)
+            else inner.replace("output", f"({made})", 1)}
+
+
 def notes_for_options(test: Test, ctx: Ctx) -> None:
     opts = test.options
-    if "transform" in opts:
-        ctx.note(test.where, "left out", "options.transform (a JavaScript output "
-                 "transform): give each assertion a Jinja 'transform' instead")
     if "provider" in opts:
         ctx.note(test.where, "approximated", "options.provider: model-graded assertions "
                  "use the project's judge")

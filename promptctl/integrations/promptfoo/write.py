@@ -150,10 +150,10 @@ def _case_rows(cases: list[Case], used: set[str], dvars: dict[str, Any],
         rows.append((row, c))
     if bare:
         first = next(c for r, c in rows if r.get("assert") == [ALWAYS_PASSES])
-        ctx.note(first.test.where, "approximated", f"{bare} test{'s' if bare != 1 else ''} "
+        ctx.note(first.test.where, "info", f"{bare} test{'s' if bare != 1 else ''} "
                  "without assertions (a promptfoo test that can never fail): given "
-                 "`{type: length, min_chars: 0}`, which always passes; replace it with "
-                 "a real check")
+                 "`{type: length, min_chars: 0}`, which always passes as in promptfoo; "
+                 "replace it with a real check")
     return rows
 
 
@@ -213,9 +213,7 @@ def _config_text(data: dict[str, Any], models: Models) -> str:
     head: dict[str, Any] = {}
     if isinstance(data.get("description"), str):
         head["description"] = data["description"]
-    entries: list[Model] = list(models.models)
-    if models.judge is not None:
-        entries.append(models.judge)
+    entries: list[Model] = models.entries()
     text = _dump(head) if head else ""
     if entries:
         text += "models:\n"
