@@ -303,3 +303,107 @@ def test_unreadable_configs_are_exit_2_at_their_line(cli, tmp_path, files, where
 def test_missing_config_is_exit_2(cli, tmp_path):
     res = cli("import", "promptfoo", str(tmp_path / "nope.yaml"), "--out", str(tmp_path))
     assert res.exit_code == 2 and "not found" in res.stderr
+
+
+def test_an_assertions_grading_provider_becomes_a_model_entry_of_its_own(cli, tmp_path):
+    res = _import(cli, tmp_path, {"promptfooconfig.yaml": """
+        prompts: ["{{ x }}"]
+        providers: [openai:gpt-4o-mini]
+        tests:
+          - vars: {x: a}
+            assert:
+              - type: llm-rubric
+                value: is short
+                provider: openai:gpt-4o
+              - type: llm-rubric
+                value: is polite
+                provider: openai:gpt-4o
+              - type: llm-rubric
+                value: is kind
+                provider: openai:gpt-4o-mini
+        """})
+    assert res.exit_code == 0, res.output
+    config = _yaml(tmp_path, "promptctl.yaml")
+    assert config["models"] == {"gpt-4o-mini": {"provider": "openai", "model": "gpt-4o-mini"},
+                                "gpt-4o": {"provider": "openai", "model": "gpt-4o"}}
+    suite = _yaml(tmp_path, "suites/promptfoo.yaml")
+    assert suite["models"] == ["gpt-4o-mini"]  # the grader is not a model under test
+    judges = [a.get("judge") for a in suite["cases"][0]["assert"]]
+    assert judges == ["gpt-4o", "gpt-4o", "gpt-4o-mini"]
+    lint = cli("lint", "-c", str(tmp_path / "out" / "promptctl.yaml"))
+    assert lint.exit_code == 0, lint.output
+
+
+def test_a_python_check_file_is_copied_into_the_project_and_runs(cli, tmp_path):
+    res = _import(cli, tmp_path, {
+        "promptfooconfig.yaml": """
+            prompts: ["Say {{ word }}"]
+            providers: [echo]
+            tests:
+              - vars: {word: hello}
+                assert:
+                  - {type: python, value: "file://checks/short.py:is_short"}
+              - vars: {word: "a very long word indeed"}
+                assert:
+                  - {type: python, value: "file://checks/short.py:is_short"}
+            """,
+        "checks/short.py": """
+            def is_short(output, context):
+                return len(output) < 10 and context["vars"]["word"] in output
+            """})
+    assert res.exit_code == 1, res.output  # approximated: promptfoo passes more context
+    copied = tmp_path / "out" / "checks" / "short.py"
+    assert copied.read_text() == (tmp_path / "pf" / "checks" / "short.py").read_text()
+    out = tmp_path / "results.json"
+    run = cli("run", "-c", str(tmp_path / "out" / "promptctl.yaml"), "-m", "echo",
+              "-o", str(out), "-q")
+    assert run.exit_code == 1, run.output
+    passed = {r["case"]: r["passed"] for r in json.loads(out.read_text())["results"]}
+    assert sorted(passed.values()) == [False, True]
+
+
+def test_a_python_check_outside_the_config_folder_is_refused(cli, tmp_path):
+    (tmp_path / "evil.py").write_text("def get_assert(output, context):\n    return True\n")
+    res = _import(cli, tmp_path, {"promptfooconfig.yaml": """
+        prompts: ["{{ x }}"]
+        tests:
+          - vars: {x: a}
+            assert: [{type: python, value: "file://../evil.py"}]
+        """})
+    assert res.exit_code == 2, res.output
+    assert "promptfooconfig.yaml:4" in res.stderr and "outside" in res.stderr
+    assert not (tmp_path / "out").exists()
+
+
+def test_options_transform_applies_to_every_assertion_of_its_tests(cli, tmp_path):
+    res = _import(cli, tmp_path, {"promptfooconfig.yaml": """
+        prompts: ["  {{ x }}  "]
+        providers: [echo]
+        defaultTest:
+          options: {transform: output.trim()}
+          assert: [{type: starts-with, value: "{{ x }}"}]
+        tests:
+          - vars: {x: abc}
+            assert:
+              - {type: equals, value: abc}
+          - vars: {x: DEF}
+            options: {transform: output.toLowerCase()}
+            assert:
+              - {type: contains, value: "  def"}
+              - {type: equals, value: "  DEF  ", transform: output.toUpperCase()}
+        """})
+    assert res.exit_code == 0, res.output
+    suite = _yaml(tmp_path, "suites/promptfoo.yaml")
+    assert "assert" not in suite.get("defaults", {})  # the transforms differ by test
+    first, second = suite["cases"]
+    assert all(a["transform"] == "output | trim" for a in first["assert"]), first
+    assert {a.get("transform") for a in second["assert"]} == {
+        "output | lower", "(output | lower) | upper"}, second
+    out = tmp_path / "results.json"
+    run = cli("run", "-c", str(tmp_path / "out" / "promptctl.yaml"), "-m", "echo",
+              "-o", str(out), "-q")
+    results = json.loads(out.read_text())["results"]
+    failed = {r["case"]: [a["type"] for a in r["assertions"] if not a["passed"]]
+              for r in results}
+    # promptfoo: case 2 has lowercase "  def  ": starts-with DEF fails, the rest pass
+    assert failed == {first["id"]: [], second["id"]: ["starts-with"]}, (failed, run.output)
