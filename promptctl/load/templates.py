@@ -107,7 +107,10 @@ def _line_in_file(src: str, yaml_line: int | None, lineno: int | None,
     if layout == ONE_LINE:
         return yaml_line
     offset = (lineno or 1) - 1
-    return yaml_line + offset + (1 if "\n" in src.rstrip("\n") or offset else 0)
+    # text of several lines, or ending in a newline, is a block scalar (`|`, `>`): its
+    # first line is the one after the indicator's (a one-line `|-` is not told apart)
+    block = "\n" in src.rstrip("\n") or src.endswith("\n") or offset
+    return yaml_line + offset + (1 if block else 0)
 
 
 def compile_template(

@@ -75,6 +75,10 @@ CORPUS = [
     ("template-syntax", {"prompts/support.yaml": GOOD_PROMPTS.replace("{{ ticket }}",
                                                                        "{{ ticket }")},
      [], "prompts/support.yaml:9", "template syntax error"),
+    # a one-line block scalar: its text is on the line after `content: |`
+    ("template-syntax-one-line-block", {"prompts/support.yaml": GOOD_PROMPTS.replace(
+        'content: "Ticket: {{ ticket }}"', "content: |\n          Ticket: {{ ticket }")},
+     [], "prompts/support.yaml:10", "template syntax error"),
     ("template-unknown-filter", {"prompts/support.yaml": GOOD_PROMPTS.replace(
         "join(\", \")", "joinn")}, [], "prompts/support.yaml:7", "joinn"),
     ("both-template-and-messages", {"prompts/support.yaml": GOOD_PROMPTS.replace(
