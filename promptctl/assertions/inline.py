@@ -1,0 +1,127 @@
+"""Inline `python` assertions: a `value` that is Python source rather than a target
+(custom.py calls and judges both kinds; this module tells them apart and compiles the
+source). "Inline" here means code written in the suite, not the `inline` flag of a
+check type (base.Entry: may run on the event loop), which `python` never has.
+
+    - {type: python, value: "len(output) < 80"}          # an expression: its value
+    - {type: python, value: "'Paris' in output"}
+    - type: python                                          # a body: what it returns
+      value: |
+        words = output.split()
+        return len(words) <= context["vars"]["max_words"]
+
+The rule (`split_target`): a value is a target when, stripped, it is one line of the
+form WHERE:NAME, NAME an identifier and WHERE made of letters, digits, `_ . - / \\`
+and inner spaces (`checks:fn`, `pkg.mod:fn`, `tests/checks.py:fn`); anything else is
+code. The test is on the text alone, never on which files exist, so a value means the
+same thing in every project and at lint time; nothing useful is lost: the only Python
+of that shape is an annotation (`x: int`) or a lambda (`lambda x: y`), neither a check.
+
+Code is an expression when the whole of it parses as one (`output.startswith("A")`,
+also over several lines inside brackets), else a function body, as promptfoo runs
+multi-line code: it gets `output` and `context` and `return`s its verdict. The names
+it sees are those two, Python's builtins and `json` (promptfoo's wrapper imports it);
+anything else it imports. It returns what a check function returns (custom.py's
+verdict: a bool, a score in [0, 1] against `threshold`, a dict {pass, score, reason}).
+
+Invariants:
+- `prepare` only parses and compiles (`ast.parse`, `compile`): no user code runs in
+  promptctl's process. A syntax error (compile-time ones included: `break` outside a
+  loop, ...) is an AssertionSpecError on the assertion's `value`, so `lint` and `run`
+  report it at the suite's file:line, exit 2.
+- The compiled code object goes to the worker process marshalled (pool.py,
+  pyworker.py: the same interpreter); it runs there, under the same time limit and
+  isolation as a file's check. A body is compiled as the function `check(output,
+  context)`, so defining it in the worker runs nothing of the user's either.
+"""
+
+from __future__ import annotations
+
+import ast
+import marshal
+import re
+import textwrap
+
+from ..errors import quote
+from .base import AssertionSpecError
+
+FILENAME = "<python assertion>"
+TARGET = re.compile(r"([\w.\-/\\](?:[\w.\-/\\ ]*[\w.\-/\\])?):([^\W\d]\w*)")
+HINT = ("fix the Python: an expression such as len(output) < 80, or lines that "
+        "`return` the verdict; or name a function: module:function, path/file.py:function")
+
+
+def split_target(value: str) -> tuple[str, str] | None:
+    """(WHERE, NAME) of a target value (`checks:fn`, `x/y.py:fn`); None for code."""
+    match = TARGET.fullmatch(value.strip())
+    return (match[1], match[2]) if match else None
+
+
+class Inline:
+    """Inline code, compiled: `mode` "eval" (an expression) or "body"; `code` the
+    marshalled code object the worker runs; `target` how reasons name it."""
+
+    __slots__ = ("code", "mode", "root", "target", "threshold")
+
+    def __init__(self, source: str, mode: str, code: bytes, threshold: float) -> None:
+        self.target = quote(source, 60)  # one line: repr() shows a newline as \n
+        self.mode = mode
+        self.code = code
+        self.threshold = threshold
+        self.root: tuple[object, str] | None = None  # (ctx.root, resolved): the last
+
+
+def _source(value: str) -> tuple[str, int]:
+    """The code without its surrounding blank lines and common indentation, and how
+    many lines were cut before it (for the line numbers of errors)."""
+    lines = value.split("\n")
+    first = 0
+    while first < len(lines) and not lines[first].strip():
+        first += 1
+    return textwrap.dedent("\n".join(lines[first:])).strip(), first
+
+
+def _syntax_error(value: str, exc: SyntaxError, skipped: int, multi: bool) -> AssertionSpecError:
+    where = f" (line {(exc.lineno or 1) + skipped} of the code)" if multi and exc.lineno \
+        else ""
+    return AssertionSpecError(
+        f"python assertion {quote(value.strip(), 60)}: syntax error: "
+        f"{exc.msg}{where}", key="value", hint=HINT)
+
+
+def prepare(value: str, threshold: float) -> Inline:
+    """Inline code compiled, or an AssertionSpecError saying what is wrong with it."""
+    source, skipped = _source(value)
+    if not source:
+        raise AssertionSpecError("python assertion has no code", key="value", hint=HINT)
+    multi = "\n" in source
+    try:
+        try:
+            tree: ast.AST = ast.parse(source, FILENAME, mode="eval")
+            mode = "eval"
+        except SyntaxError as first:
+            try:
+                body = ast.parse(source, FILENAME, mode="exec")
+            except SyntaxError as exc:
+                # one line: the expression's error says more ("invalid syntax" at
+                # the operator, not at a missing statement)
+                raise (exc if multi else first) from None
+            tree, mode = _as_function(body), "body"
+        code = compile(tree, FILENAME, "eval" if mode == "eval" else "exec",
+                       dont_inherit=True)
+    except SyntaxError as exc:
+        raise _syntax_error(value, exc, skipped, multi) from None
+    except (ValueError, RecursionError, MemoryError) as exc:  # a NUL byte, too deep
+        raise AssertionSpecError(f"python assertion {quote(value.strip(), 60)}: "
+                                 f"cannot compile it: {type(exc).__name__}", key="value",
+                                 hint=HINT) from None
+    return Inline(source, mode, marshal.dumps(code), threshold)
+
+
+def _as_function(body: ast.Module) -> ast.Module:
+    """`def check(output, context): BODY` around the parsed body, its lines kept."""
+    module = ast.parse("def check(output, context):\n    pass\n", FILENAME)
+    func = module.body[0]
+    assert isinstance(func, ast.FunctionDef)
+    func.body = body.body or [ast.Pass()]  # only comments: returns None
+    return ast.fix_missing_locations(module)
