@@ -21,7 +21,8 @@ Code is an expression when the whole of it parses as one (`output.startswith("A"
 also over several lines inside brackets), else a function body, as promptfoo runs
 multi-line code: it gets `output` and `context` and `return`s its verdict. The names
 it sees are those two, Python's builtins and `json` (promptfoo's wrapper imports it);
-anything else it imports. It returns what a check function returns (custom.py's
+anything else it imports. A name it reads that none of these gives and the code never
+binds (a typo: `len(outptu)`) is an error at lint time too (`_check_names`). It returns what a check function returns (custom.py's
 verdict: a bool, a score in [0, 1] against `threshold`, a dict {pass, score, reason}).
 
 Invariants:
@@ -38,6 +39,8 @@ Invariants:
 from __future__ import annotations
 
 import ast
+import builtins
+import difflib
 import marshal
 import re
 import textwrap
@@ -115,7 +118,60 @@ def prepare(value: str, threshold: float) -> Inline:
         raise AssertionSpecError(f"python assertion {quote(value.strip(), 60)}: "
                                  f"cannot compile it: {type(exc).__name__}", key="value",
                                  hint=HINT) from None
+    _check_names(value, tree)
     return Inline(source, mode, marshal.dumps(code), threshold)
+
+
+GIVEN = frozenset({"output", "context", "json", "__name__", "__builtins__", *dir(builtins)})
+_DYNAMIC = frozenset({"exec", "eval", "globals", "locals", "vars", "__builtins__"})
+
+
+def _check_names(value: str, tree: ast.AST) -> None:
+    """A name the code reads that nothing gives it (a typo: `len(outptu)`, or a target
+    without its function: `checks`) is an error now, not a NameError in every case.
+    A name bound anywhere in the code counts (a superset of Python's scopes), and code
+    that can bind names unseen (`exec`, `globals()`, `from x import *`) is not judged."""
+    read: list[str] = []
+    bound: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Name):
+            if isinstance(node.ctx, ast.Load):
+                read.append(node.id)
+            else:
+                bound.add(node.id)
+        elif isinstance(node, ast.arg):
+            bound.add(node.arg)
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            for alias in node.names:
+                if alias.name == "*":
+                    return
+                bound.add(alias.asname or alias.name.split(".")[0])
+        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            bound.add(node.name)
+        elif isinstance(node, ast.ExceptHandler) and node.name:
+            bound.add(node.name)
+        elif isinstance(node, (ast.MatchAs, ast.MatchStar)) and node.name:
+            bound.add(node.name)
+        elif isinstance(node, ast.MatchMapping) and node.rest:
+            bound.add(node.rest)
+    if _DYNAMIC.intersection(read):
+        return
+    missing = next((n for n in read if n not in bound and n not in GIVEN), None)
+    if missing is None:
+        return
+    shown = quote(value.strip(), 60)
+    body = tree.body if isinstance(tree, ast.Expression) else None
+    while isinstance(body, ast.Attribute):
+        body = body.value
+    if isinstance(body, ast.Name):  # `checks`, `pkg.mod`: a target without `:function`
+        raise AssertionSpecError(f"python assertion {shown} does not name a function",
+                                 key="value", hint="write module:function or "
+                                 "path/to/file.py:function, or code that reads output")
+    near = difflib.get_close_matches(missing, ["output", "context", *sorted(bound)], n=1)
+    raise AssertionSpecError(
+        f"python assertion {shown}: name {quote(missing)} is not defined", key="value",
+        hint=(f"did you mean {quote(near[0])}? " if near else "")
+        + "inline code sees output, context, json and the builtins; import anything else")
 
 
 def _as_function(body: ast.Module) -> ast.Module:

@@ -226,6 +226,33 @@ def test_code_that_cannot_compile_is_exit_2(proj, cli, code: str, said: str):
     assert "suites/s.yaml:4: " in result.stderr and said in result.stderr, result.stderr
 
 
+@pytest.mark.parametrize(("code", "said"), [
+    ("len(outptu) < 80", "name 'outptu' is not defined (did you mean 'output'?"),
+    ("count = len(output)\nreturn cuont < 3", "'cuont' is not defined (did you mean 'count'?"),
+    ("output.count(x) > 1", "name 'x' is not defined (inline code sees output, context"),
+    ("checks", "python assertion 'checks' does not name a function"),
+    ("pkg.mod", "python assertion 'pkg.mod' does not name a function"),
+])
+def test_a_name_nothing_defines_is_exit_2(proj, cli, code: str, said: str):
+    proj(suite(case("c", "x", code)))
+    result = cli("lint")
+    assert result.exit_code == 2, result.output
+    assert "suites/s.yaml:4: " in result.stderr and said in result.stderr, result.stderr
+
+
+def test_names_the_code_binds_or_imports_are_defined(proj, cli):
+    proj(suite(case("c", "a b", "import re\nfrom collections import Counter as C\n"
+                                "words = [w for w in re.split(' ', output)]\n"
+                                "try:\n    n = C(words)\nexcept Exception as exc:\n"
+                                "    raise exc\n"
+                                "return all((k := w) in n for w in words) and k == 'b'"),
+               case("dynamic", "x", "exec('y = 1', globals()) or y == 1")))
+    assert cli("lint").exit_code == 0
+    _, got = run(cli)
+    assert got["c"]["passed"] is True, reason(got["c"])
+    assert got["dynamic"]["passed"] is True, reason(got["dynamic"])
+
+
 def test_lint_compiles_the_code_but_never_runs_it(proj, cli):
     proj(suite(case("c", "x", "open('ran.txt', 'w').write('ran') > 0"),
                case("body", "x", "open('ran2.txt', 'w')\nimport os\nos._exit(0)")))
