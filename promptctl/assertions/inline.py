@@ -22,8 +22,9 @@ also over several lines inside brackets), else a function body, as promptfoo run
 multi-line code: it gets `output` and `context` and `return`s its verdict. The names
 it sees are those two, Python's builtins and `json` (promptfoo's wrapper imports it);
 anything else it imports. A name it reads that none of these gives and the code never
-binds (a typo: `len(outptu)`) is an error at lint time too (`_check_names`). It returns what a check function returns (custom.py's
-verdict: a bool, a score in [0, 1] against `threshold`, a dict {pass, score, reason}).
+binds (a typo: `len(outptu)`) is an error at lint time too (`_check_names`). It
+returns what a check function returns (custom.py's verdict: a bool, a score in [0, 1]
+against `threshold`, a dict {pass, score, reason}).
 
 Invariants:
 - `prepare` only parses and compiles (`ast.parse`, `compile`): no user code runs in
@@ -100,7 +101,7 @@ def prepare(value: str, threshold: float) -> Inline:
     multi = "\n" in source
     try:
         try:
-            tree: ast.AST = ast.parse(source, FILENAME, mode="eval")
+            tree: ast.Expression | ast.Module = ast.parse(source, FILENAME, mode="eval")
             mode = "eval"
         except SyntaxError as first:
             try:
@@ -126,7 +127,7 @@ GIVEN = frozenset({"output", "context", "json", "__name__", "__builtins__", *dir
 _DYNAMIC = frozenset({"exec", "eval", "globals", "locals", "vars", "__builtins__"})
 
 
-def _check_names(value: str, tree: ast.AST) -> None:
+def _check_names(value: str, tree: ast.Expression | ast.Module) -> None:
     """A name the code reads that nothing gives it (a typo: `len(outptu)`, or a target
     without its function: `checks`) is an error now, not a NameError in every case.
     A name bound anywhere in the code counts (a superset of Python's scopes), and code
@@ -146,12 +147,10 @@ def _check_names(value: str, tree: ast.AST) -> None:
                 if alias.name == "*":
                     return
                 bound.add(alias.asname or alias.name.split(".")[0])
-        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-            bound.add(node.name)
-        elif isinstance(node, ast.ExceptHandler) and node.name:
-            bound.add(node.name)
-        elif isinstance(node, (ast.MatchAs, ast.MatchStar)) and node.name:
-            bound.add(node.name)
+        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef,
+                               ast.ExceptHandler, ast.MatchAs, ast.MatchStar)):
+            if node.name:  # a def's, a class's; `except E as NAME`, a match capture
+                bound.add(node.name)
         elif isinstance(node, ast.MatchMapping) and node.rest:
             bound.add(node.rest)
     if _DYNAMIC.intersection(read):

@@ -76,7 +76,7 @@ def test_a_multi_line_body_returns_its_verdict(proj, cli):
              "          if not words:\n              return False\n"
              "          return len(words) == 3\n")
     proj(suite(block, case("four", "a b c d", "n = len(output.split())\nreturn n == 3")))
-    result, got = run(cli)
+    _, got = run(cli)
     assert got["words"]["passed"] is True
     assert got["four"]["passed"] is False
     assert reason(got["four"]) == r"'n = len(output.split())\nreturn n == 3' returned False"
