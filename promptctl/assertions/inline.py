@@ -180,3 +180,69 @@ def _as_function(body: ast.Module) -> ast.Module:
     assert isinstance(func, ast.FunctionDef)
     func.body = body.body or [ast.Pass()]  # only comments: returns None
     return ast.fix_missing_locations(module)
+
+
+def vars_read(value: str) -> set[str] | None:
+    """The case's vars inline code reads by name (`context["vars"]["city"]`,
+    `context.vars.get("city")`, `"city" in context["test"]["vars"]`, ...), for lint's
+    unused-variable warning; None when it may read any (the vars or the context
+    handed on whole: `helper(context)`, `for k in context["vars"]`). Code that does
+    not compile reads nothing (prepare has said why)."""
+    source, _ = _source(value)
+    try:
+        tree: ast.AST = ast.parse(source, FILENAME, mode="eval")
+    except SyntaxError:
+        try:
+            tree = ast.parse(source, FILENAME, mode="exec")
+        except (SyntaxError, ValueError, RecursionError, MemoryError):
+            return set()
+    except (ValueError, RecursionError, MemoryError):
+        return set()
+    parent: dict[ast.AST, ast.AST] = {}
+    for node in ast.walk(tree):
+        for child in ast.iter_child_nodes(node):
+            parent[child] = node
+    names: set[str] = set()
+    for node in ast.walk(tree):
+        if not (isinstance(node, ast.Name) and node.id == "context"):
+            continue
+        inner = _member(node, parent)  # context["test"], context.vars, ...
+        if inner is None:
+            return None
+        key, at = inner
+        if key == "test":
+            inner = _member(at, parent)
+            if inner is None:
+                return None
+            key, at = inner
+        if key != "vars":
+            continue  # context["prompt"], ctx.model, context["test"]["description"]
+        read = _member(at, parent, keys_only=True)
+        if read is None:
+            return None
+        names.add(read[0])
+    return names
+
+
+def _member(node: ast.AST, parent: dict[ast.AST, ast.AST], *, keys_only: bool = False
+            ) -> tuple[str, ast.AST] | None:
+    """The constant key `node` is read with (`node["k"]`, `node.get("k")`, `"k" in
+    node`; also `node.k` unless `keys_only`) and the expression that read it; None for
+    any other use of `node`."""
+    up = parent.get(node)
+    if isinstance(up, ast.Subscript) and up.value is node and isinstance(up.ctx, ast.Load) \
+            and isinstance(up.slice, ast.Constant) and isinstance(up.slice.value, str):
+        return up.slice.value, up
+    if isinstance(up, ast.Attribute) and up.value is node:
+        call = parent.get(up)
+        if up.attr == "get" and isinstance(call, ast.Call) and call.func is up \
+                and call.args and isinstance(call.args[0], ast.Constant) \
+                and isinstance(call.args[0].value, str):
+            return call.args[0].value, call
+        if not keys_only and isinstance(up.ctx, ast.Load):
+            return up.attr, up
+    if isinstance(up, ast.Compare) and len(up.ops) == 1 and up.comparators[0] is node \
+            and isinstance(up.ops[0], (ast.In, ast.NotIn)) \
+            and isinstance(up.left, ast.Constant) and isinstance(up.left.value, str):
+        return up.left.value, up
+    return None

@@ -188,6 +188,19 @@ def test_a_file_check_gets_both_attribute_and_mapping_access(proj, cli):
     assert result.exit_code == 0, {c: reason(r) for c, r in got.items()}
 
 
+def test_lint_counts_the_vars_inline_code_reads_as_used(proj, cli):
+    proj(suite(case("reads", "x", "context['vars']['city'] in output or "
+                                  "'town' in context['test']['vars']",
+                    vars_=", city: P, town: T, spare: S")))
+    result = cli("lint")
+    assert result.exit_code == 1, result.output  # one warning: spare
+    assert "variable 'spare' is not used" in result.stderr
+    assert "'city'" not in result.stderr and "'town'" not in result.stderr
+    Path("suites/s.yaml").write_text(suite(case("whole", "x", "len(context['vars']) > 2",
+                                                vars_=", spare: S")))
+    assert cli("lint").exit_code == 0  # it may read any of them
+
+
 # -------------------------------------------------------------- errors at load time
 
 
