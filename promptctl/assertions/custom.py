@@ -415,8 +415,8 @@ def _ctx(ctx: AssertionContext) -> dict[str, Any]:
     """ctx's data for the worker: its attributes (as they always were), and what the
     promptfoo-style mapping adds (pyworker.Context)."""
     messages = [dict(m) for m in ctx.messages]
-    if len(messages) == 1 and isinstance(messages[0].get("content"), str):
-        rendered = messages[0]["content"]
+    if not messages or (len(messages) == 1 and isinstance(messages[0].get("content"), str)):
+        rendered = messages[0]["content"] if messages else ""
     else:  # a chat prompt: its messages, as promptfoo gives a chat prompt's text
         rendered = json.dumps(messages, ensure_ascii=False, default=str)
     return {

@@ -162,11 +162,11 @@ _INLINE: dict[bytes, Any] = {}
 
 def _inline(req: dict[str, Any]) -> Any:
     """The function that runs inline code: compiled by promptctl, run only here."""
+    if req["root"] not in sys.path:  # the project's modules, as for a file's check
+        sys.path.insert(0, req["root"])
     fn = _INLINE.get(req["code"])
     if fn is not None:
         return fn
-    if req["root"] not in sys.path:  # the project's modules, as for a file's check
-        sys.path.insert(0, req["root"])
     try:
         code = marshal.loads(req["code"])
     except (ValueError, EOFError, TypeError) as exc:
