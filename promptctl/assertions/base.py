@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import difflib
 import json
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -82,6 +82,9 @@ class AssertionContext:
     token_logprobs: list[float] | None = None  # of the output, when the provider gave them
     # seconds a check may take (limits.check_timeout, or the assertion's `timeout:`)
     check_timeout: float = Limits.model_fields["check_timeout"].default
+    # the case's, for a python check's promptfoo-style context["test"]; read only
+    description: str | None = None
+    metadata: Mapping[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

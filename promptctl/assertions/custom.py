@@ -1,11 +1,19 @@
-"""`python` assertions: a function in the user's project decides.
+"""`python` assertions: a function in the user's project decides, or inline code.
 
     - {type: python, value: "checks:is_polite"}          # module checks.py at the root
     - {type: python, value: "tests/checks.py:is_polite"} # a file, relative to the root
+    - {type: python, value: "len(output) < 80"}          # inline code (inline.py)
 
-The function is called as fn(output, ctx) (or fn(output) if it takes one argument) and
-returns a bool, a score in [0, 1] (passes at `threshold`, default 0.5), a dict
-{pass, score, reason} or an AssertionResult.
+Which of the two a value is: inline.split_target (one line WHERE:NAME is a target,
+anything else code; decided on the text alone). The function is called as fn(output,
+ctx) (or fn(output) if it takes one argument) and returns a bool, a score in [0, 1]
+(passes at `threshold`, default 0.5), a dict {pass, score, reason} (promptfoo's
+GradingResult) or an AssertionResult; inline code's value is judged the same way.
+
+ctx is both an object (`ctx.vars`, `ctx.prompt`: the prompt's id, ...) and, as
+promptfoo passes it, a read-only mapping: `context["vars"]` (a view of the vars),
+`context["prompt"]` (the rendered prompt: the one message's text, else the messages as
+JSON), `context["test"]` ({vars, description, metadata}); `.get` works too.
 
 Invariants:
 - User code never runs in promptctl's process. Validation (`run`, `lint`) is static:
@@ -15,7 +23,7 @@ Invariants:
   (pool.py, pyworker.py) with a time limit (`limits.check_timeout`, or the
   assertion's `timeout:`); whatever it does there (raise, `sys.exit`, `os._exit`,
   crash, hang) is a failed assertion with a reason, never the end of the run.
-- ctx in the worker is a plain object with the data of AssertionContext; model access
+- ctx in the worker has the data of AssertionContext (pyworker.Context); model access
   (`ctx.services`) does not cross the process boundary and is None there.
 - `locate` is the one place that turns a value into a file. Either form must name a
   file of the project (`check_file`): it resolves, links followed, inside the
@@ -28,6 +36,7 @@ from __future__ import annotations
 import ast
 import difflib
 import hashlib
+import json
 import math
 import os
 import pickle
@@ -39,6 +48,7 @@ from typing import Any
 from ..boundary import display_path, project_boundary, safe_path
 from ..errors import UserError, quote
 from ..results import AssertionResult
+from . import inline
 from .base import (
     AssertionContext,
     AssertionSpecError,
@@ -47,12 +57,13 @@ from .base import (
     fmt_num,
     kind_of,
 )
+from .inline import Inline
 
 TYPES = Types()  # the types this module defines (builtins.py lists them)
 
 DEFAULT_THRESHOLD = 0.5
-_HINT = "write value: module:function (imported from the project root) or " \
-        "path/to/file.py:function"
+_HINT = "write value: module:function (imported from the project root), " \
+        "path/to/file.py:function or Python code (len(output) < 80)"
 
 
 class Located:
@@ -82,17 +93,16 @@ class Target:
         self.checked: set[tuple[str, int, int]] = set()  # (source, mtime, size) validated
 
 
-def _prep_python(p: Prepared) -> Target:
+def _prep_python(p: Prepared) -> Target | Inline:
     value = p.value
     if not isinstance(value, str):
-        raise AssertionSpecError(f"'python' needs 'module:function' as 'value', got "
-                                 f"{kind_of(value)}", key="value", hint=_HINT)
-    module, sep, function = value.strip().rpartition(":")
-    if not sep or not module or not function.isidentifier():
-        raise AssertionSpecError(f"python assertion {quote(value)} does not name a function",
-                                 key="value", hint=_HINT)
+        raise AssertionSpecError(f"'python' needs 'module:function' or code as 'value', "
+                                 f"got {kind_of(value)}", key="value", hint=_HINT)
     threshold = DEFAULT_THRESHOLD if p.threshold is None else p.threshold
-    return Target(value.strip(), module, function, threshold)
+    target = inline.split_target(value)
+    if target is None:
+        return inline.prepare(value, threshold)
+    return Target(value.strip(), target[0], target[1], threshold)
 
 
 # --------------------------------------------------------------------------- locating
@@ -296,8 +306,10 @@ def _located(target: Target, root: Path) -> Located:
     return located
 
 
-def _on_validate(target: Target, root: Path) -> None:
+def _on_validate(target: Target | Inline, root: Path) -> None:
     """Static: nothing of the project's code runs in promptctl's process."""
+    if isinstance(target, Inline):
+        return  # compiled in prepare: it names no file
     located = _located(target, root)
     if located.source is not None:
         _check_defines(target, located.source)
@@ -341,7 +353,8 @@ def _decode(value: Any) -> Any:
     return _Unusable(what if isinstance(what, str) else "an unreadable value")
 
 
-def _verdict(value: Any, target: Target) -> tuple[bool | None, float, str, str | None]:
+def _verdict(value: Any, target: Target | Inline
+             ) -> tuple[bool | None, float, str, str | None]:
     """(passed, score, reason, negated reason); passed is None when the value is unusable."""
     who = target.target
     if isinstance(value, AssertionResult):
@@ -370,8 +383,10 @@ def _verdict(value: Any, target: Target) -> tuple[bool | None, float, str, str |
             + (f" (score {fmt_num(score)})" if raw_score is not None else "")
         return passed, score, reason, None
     what = value.what if isinstance(value, _Unusable) else type(value).__name__
+    body = isinstance(target, Inline) and target.mode == "body"
     return (None, 0.0, f"{who} returned {what}: expected a bool, a score, "
-            "a dict {pass, score, reason} or an AssertionResult", None)
+            "a dict {pass, score, reason} or an AssertionResult"
+            + (" (a body must `return` its verdict)" if body else ""), None)
 
 
 def _clamp(value: Any) -> float:
@@ -396,35 +411,61 @@ def _plain(value: Any) -> Any:
     return value
 
 
+def _ctx(ctx: AssertionContext) -> dict[str, Any]:
+    """ctx's data for the worker: its attributes (as they always were), and what the
+    promptfoo-style mapping adds (pyworker.Context)."""
+    messages = [dict(m) for m in ctx.messages]
+    if not messages or (len(messages) == 1 and isinstance(messages[0].get("content"), str)):
+        rendered = messages[0]["content"] if messages else ""
+    else:  # a chat prompt: its messages, as promptfoo gives a chat prompt's text
+        rendered = json.dumps(messages, ensure_ascii=False, default=str)
+    return {
+        "attrs": {"vars": _plain(ctx.vars), "messages": messages, "prompt": ctx.prompt,
+                  "model": ctx.model, "latency_ms": ctx.latency_ms,
+                  "prompt_tokens": ctx.prompt_tokens,
+                  "completion_tokens": ctx.completion_tokens, "cost": ctx.cost,
+                  "token_logprobs": list(ctx.token_logprobs)
+                  if ctx.token_logprobs is not None else None,
+                  "check_timeout": ctx.check_timeout},
+        "prompt": rendered, "description": ctx.description,
+        "metadata": _plain(ctx.metadata),
+    }
+
+
 def _request(output: str, target: Target, located: Located,
              ctx: AssertionContext) -> dict[str, Any]:
     return {
         "target": target.target, "root": located.root,
         "file": str(located.file) if located.file is not None else None,
         "module": located.module, "function": target.function, "output": output,
-        "ctx": {"vars": _plain(ctx.vars), "messages": [dict(m) for m in ctx.messages],
-                "prompt": ctx.prompt, "model": ctx.model, "latency_ms": ctx.latency_ms,
-                "prompt_tokens": ctx.prompt_tokens,
-                "completion_tokens": ctx.completion_tokens, "cost": ctx.cost,
-                "token_logprobs": list(ctx.token_logprobs)
-                if ctx.token_logprobs is not None else None,
-                "check_timeout": ctx.check_timeout},
+        "ctx": _ctx(ctx),
     }
+
+
+def _inline_request(output: str, code: Inline, ctx: AssertionContext) -> dict[str, Any]:
+    last = code.root  # the root resolved, remembered for the last one (one per run)
+    if last is None or last[0] != ctx.root:
+        last = code.root = (ctx.root, str(Path(ctx.root).resolve()))
+    return {"target": code.target, "root": last[1], "code": code.code, "mode": code.mode,
+            "output": output, "ctx": _ctx(ctx)}
 
 
 @TYPES.add("python", prepare=_prep_python, scored=True, default_threshold=DEFAULT_THRESHOLD,
           on_validate=_on_validate, bounds_itself=True,
-          value_hint="value: module:function or path/to/file.py:function; the function "
-                     "gets (output, ctx)")
-def _python(output: str, target: Target, ctx: AssertionContext) -> Any:
+          value_hint="value: module:function, path/to/file.py:function (the function "
+                     "gets (output, ctx)) or Python code (len(output) < 80)")
+def _python(output: str, target: Target | Inline, ctx: AssertionContext) -> Any:
     from . import pool  # the worker processes: started on the first python check
 
     try:
-        located = _located(target, ctx.root)
-    except AssertionSpecError as exc:
-        return None, 0.0, exc.message, exc.message
-    try:
-        request = _request(output, target, located, ctx)
+        if isinstance(target, Inline):
+            request = _inline_request(output, target, ctx)
+        else:
+            try:
+                located = _located(target, ctx.root)
+            except AssertionSpecError as exc:
+                return None, 0.0, exc.message, exc.message
+            request = _request(output, target, located, ctx)
         answer = pool.call(request, ctx.check_timeout)
     except pool.CallFailed as exc:
         return None, 0.0, exc.reason, exc.reason

@@ -13,11 +13,19 @@ no pickle in that direction). The descriptors 0 and 1
 themselves are /dev/null and a copy of stderr, so whatever a check reads or prints
 cannot touch the protocol.
 
-A check gets (output, ctx): ctx is a plain object with the same data as promptctl's
-AssertionContext (vars, messages, prompt, model, latency_ms, prompt_tokens,
-completion_tokens, cost, root, token_logprobs, check_timeout), except model access:
-`ctx.services` is None here (a model provider cannot cross a process boundary; a
-check that needs a model calls it itself).
+A check gets (output, ctx): ctx (`Context`) is an object with the same data as
+promptctl's AssertionContext (vars, messages, prompt, model, latency_ms,
+prompt_tokens, completion_tokens, cost, root, token_logprobs, check_timeout), except
+model access: `ctx.services` is None here (a model provider cannot cross a process
+boundary; a check that needs a model calls it itself). It is also the read-only
+mapping promptfoo passes as `context`: context["vars"] (a view of ctx.vars),
+context["prompt"] (the rendered prompt, where ctx.prompt is the prompt's id) and
+context["test"] ({vars, description, metadata}).
+
+Inline code (promptctl/assertions/inline.py) comes compiled, marshalled (this is the
+interpreter that compiled it); an expression is evaluated with `output`, `context`,
+the builtins and `json`, a body defines `check(output, context)`, called as a file's
+check is.
 
 Whatever the check raises (SystemExit, KeyboardInterrupt, ... included) is answered
 as a failure. A crash, an `os._exit` or a hang ends this process, not promptctl's:
@@ -31,10 +39,12 @@ import sys
 if __name__ == "__main__":  # our own folder is not the user's to import from
     del sys.path[0]
 
-import importlib  # (after the path fix above)
+import builtins  # (after the path fix above)
+import importlib
 import importlib.util
 import inspect
 import json
+import marshal
 import os
 import pickle
 import signal
@@ -42,6 +52,7 @@ import struct
 import threading
 import time
 import types
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -146,6 +157,86 @@ def _adapt(obj: Any) -> Any:
     return obj
 
 
+_INLINE: dict[bytes, Any] = {}
+
+
+def _inline(req: dict[str, Any]) -> Any:
+    """The function that runs inline code: compiled by promptctl, run only here."""
+    if req["root"] not in sys.path:  # the project's modules, as for a file's check
+        sys.path.insert(0, req["root"])
+    fn = _INLINE.get(req["code"])
+    if fn is not None:
+        return fn
+    try:
+        code = marshal.loads(req["code"])
+    except (ValueError, EOFError, TypeError) as exc:
+        raise Failed(f"python assertion {req['target']}: cannot load its code: {exc}") \
+            from None
+    scope: dict[str, Any] = {"__builtins__": builtins, "__name__": "__promptctl_inline__",
+                             "json": json}
+    if req["mode"] == "eval":
+        def fn(output: Any, ctx: Any) -> Any:
+            return eval(code, {**scope, "output": output, "context": ctx})
+    else:
+        try:
+            exec(code, scope)  # only the `def check(output, context)` around the body
+        except BaseException as exc:  # cannot happen for a def; answered all the same
+            raise Failed(f"python assertion {req['target']} {_describe(exc)}") from None
+        fn = scope["check"]
+    if len(_INLINE) > 1000:
+        _INLINE.clear()
+    _INLINE[req["code"]] = fn
+    return fn
+
+
+class Context(types.SimpleNamespace):
+    """ctx: attributes as always (ctx.vars, ctx.prompt, ...) and, for checks ported
+    from promptfoo, a read-only mapping (context["vars"], .get("test"), ...)."""
+
+    __slots__ = ("_mapping",)
+
+    def __init__(self, mapping: dict[str, Any], **attrs: Any) -> None:
+        super().__init__(**attrs)
+        object.__setattr__(self, "_mapping", types.MappingProxyType(mapping))
+
+    def __getitem__(self, key: str) -> Any:
+        return self._mapping[key]
+
+    def __iter__(self) -> Any:
+        return iter(self._mapping)
+
+    def __len__(self) -> int:
+        return len(self._mapping)
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._mapping
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return self._mapping.get(key, default)
+
+    def keys(self) -> Any:
+        return self._mapping.keys()
+
+    def values(self) -> Any:
+        return self._mapping.values()
+
+    def items(self) -> Any:
+        return self._mapping.items()
+
+
+Mapping.register(Context)
+
+
+def _context(req: dict[str, Any]) -> Context:
+    data = req["ctx"]
+    attrs = data["attrs"]
+    view = types.MappingProxyType(attrs["vars"])
+    test = {"vars": view, "description": data["description"],
+            "metadata": data["metadata"]}
+    return Context({"vars": view, "prompt": data["prompt"], "test": test}, **attrs,
+                   root=Path(req["root"]), services=None)
+
+
 def _number(value: Any) -> float | None:
     try:
         number = float(value)
@@ -177,10 +268,10 @@ def _encode(value: Any) -> dict[str, Any]:
 
 def _call(req: dict[str, Any]) -> dict[str, Any]:
     try:
-        fn = _function(req)
+        fn = _inline(req) if "code" in req else _function(req)
     except Failed as exc:
         return {"ok": False, "reason": str(exc)}
-    ctx = types.SimpleNamespace(**req["ctx"], root=Path(req["root"]), services=None)
+    ctx = _context(req)
     try:
         value = fn(req["output"], ctx)
         return {"ok": True, "value": _encode(value)}

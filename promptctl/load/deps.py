@@ -26,6 +26,7 @@ import jinja2.meta
 
 from ..assertions.base import AssertionSpecError
 from ..assertions.custom import check_file
+from ..assertions.inline import split_target
 from ..boundary import is_readable_input, read_bytes
 from ..errors import UserError
 from ..results import CellKey
@@ -125,9 +126,11 @@ def python_check_file(project: Project, spec: AssertionSpec) -> Path | None:
     validation has already said so)."""
     if spec.type.removeprefix("not-") != "python" or not isinstance(spec.value, str):
         return None
-    module = spec.value.strip().rpartition(":")[0]
+    target = split_target(spec.value)
+    if target is None:  # inline code: in the suite, whose text is an input already
+        return None
     try:
-        return check_file(spec.value.strip(), module, project.root).resolve()
+        return check_file(spec.value.strip(), target[0], project.root).resolve()
     except AssertionSpecError:
         return None
 

@@ -15,6 +15,7 @@ from typing import Any
 
 import jinja2
 
+from ..assertions.inline import split_target, vars_read
 from ..boundary import display_path
 from ..errors import UserError
 from . import templates
@@ -209,12 +210,16 @@ def _unused_config_sets(project: Project, names: set[str]) -> list[Finding]:
             for n in sorted(names)]
 
 
-def _raw_assert_texts(project: Project, suite: Suite, sets: AssertSets) -> list[str]:
+def _raw_assert_texts(project: Project, suite: Suite, sets: AssertSets
+                      ) -> tuple[list[str], set[str] | None]:
     """Every template an assertion carries as written (before the case's vars fill
     it): values, the options rendered with the vars, transforms; data-file rows' own
     assertions are read from the rows. Assertion sets are expanded (the suite loaded:
-    they expand) where they are used, so `sets` learns which are unused."""
+    they expand) where they are used, so `sets` learns which are unused. Also the vars
+    inline python code reads by name (`context["vars"]["city"]`), None when some code
+    may read any (it hands the vars on whole)."""
     texts: list[str] = []
+    reads: set[str] | None = set()
     specs = [a for a, _ in sets.expand(suite.spec.defaults.assert_, ("defaults", "assert"))]
     for i, c in enumerate(suite.spec.cases):
         specs.extend(a for a, _ in sets.expand(c.assert_, ("cases", i, "assert")))
@@ -226,7 +231,11 @@ def _raw_assert_texts(project: Project, suite: Suite, sets: AssertSets) -> list[
         texts.extend(v for v in values if isinstance(v, str))
         if spec.transform:
             texts.append("{{ " + spec.transform + " }}")
-    return texts
+        if spec.type.removeprefix("not-") == "python" and isinstance(spec.value, str) \
+                and split_target(spec.value) is None:
+            read = vars_read(spec.value)
+            reads = None if read is None or reads is None else reads | read
+    return texts, reads
 
 
 def _row_asserts(project: Project, suite: Suite) -> list[Any]:
@@ -265,7 +274,9 @@ def _lint_suite(project: Project, suite: Suite, unused_sets: set[str]) -> list[F
             for name, (file, line) in facts.required.items():
                 needs[ref.id].setdefault(name, _template_place(pt, file, line))
     sets = AssertSets(project, suite.spec, suite.source)
-    for text in _raw_assert_texts(project, suite, sets):
+    texts, python_reads = _raw_assert_texts(project, suite, sets)
+    used |= python_reads or set()
+    for text in texts:
         if "{{" in text or "{%" in text:
             # a syntax error here was already reported when the suite was loaded
             with contextlib.suppress(jinja2.TemplateError):
@@ -288,7 +299,8 @@ def _lint_suite(project: Project, suite: Suite, unused_sets: set[str]) -> list[F
         for name in case.vars:
             if name == "description" and case.vars[name] == case.description:
                 continue  # a data file's description column: the row's description
-            if name not in used and name != "id" and name not in unused_reported:
+            if name not in used and name != "id" and name not in unused_reported \
+                    and python_reads is not None:
                 unused_reported.add(name)
                 out.append(Finding("warning", case.file, case.line,
                                    f"case '{case.id}': variable '{name}' is not used by any "

@@ -52,7 +52,8 @@ def score_call(record: CallRecord, call: Call, completion: Completion,
         root=project.root,
         prompt=call.prompt.id, model=call.model, services=services,
         token_logprobs=completion.token_logprobs,
-        check_timeout=project.config.limits.check_timeout)
+        check_timeout=project.config.limits.check_timeout,
+        description=call.case.description, metadata=call.case.metadata)
     results = []
     for spec in call.case.asserts:
         try:

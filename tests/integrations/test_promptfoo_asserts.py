@@ -6,7 +6,6 @@ in node (the engine promptfoo uses), on the same outputs."""
 
 from __future__ import annotations
 
-import builtins
 import json
 import os
 import shutil
@@ -17,7 +16,8 @@ from typing import Any
 import pytest
 import yaml
 
-from promptctl.assertions import AssertionContext, AssertionSpecError, evaluate, validate_spec
+from promptctl.assertions import AssertionContext, evaluate, validate_spec
+from promptctl.assertions.inline import split_target
 from promptctl.assertions.transforms import compile_transform
 from promptctl.errors import UserError
 from promptctl.integrations.promptfoo import jsrewrite
@@ -210,7 +210,7 @@ def test_the_mapping_table(item, expected, notes, tmp_path):
     for n in c.notes:
         assert str(n).startswith("promptfooconfig.yaml:7: ")
     for spec in c.asserts:  # every mapping is a promptctl assertion promptctl accepts
-        if spec["type"] != "python":
+        if spec["type"] != "python" or split_target(spec["value"]) is None:  # not a file's
             validate_spec(AssertionSpec.model_validate(spec), root=tmp_path)
 
 
@@ -395,15 +395,10 @@ def _promptctl_verdict(specs: list[dict[str, Any]], output: str) -> bool:
 
 
 def _inline_python(code: str, output: str) -> bool:
-    """The inline python check through promptctl when it has inline expressions (helper
-    A's branch), else the same expression evaluated here with the names promptfoo gives
-    it."""
+    """The inline python check's verdict, through promptctl (compiled there, run in
+    its worker process with promptfoo's `context["vars"]`)."""
     spec = AssertionSpec.model_validate({"type": "python", "value": code})
-    try:
-        validate_spec(spec)
-    except AssertionSpecError:
-        return bool(eval(code, {"__builtins__": builtins}, {"output": output,
-                                                            "context": {"vars": VARS}}))
+    validate_spec(spec)
     return evaluate(spec, output, AssertionContext(vars=VARS)).passed
 
 

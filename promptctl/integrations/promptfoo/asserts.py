@@ -393,8 +393,8 @@ def _python(t: str, value: Any, item: dict[str, Any], ctx: _Ctx) -> list[dict[st
         ctx.out.files[str(real)] = rel
         ctx.note("approximated", f"assertion {_shown(item)}: {rel} is copied into the "
                                  "project; promptctl calls it as fn(output, context) with "
-                                 "context['vars'] (promptfoo's prompt, provider and config "
-                                 "are not passed)")
+                                 "context['vars'], ['prompt'] and ['test'] (promptfoo's "
+                                 "provider, config and logProbs are not passed)")
         value = f"{rel}:{function or 'get_assert'}"
     spec = {"type": t, "value": value}
     if item.get("threshold") is not None:
