@@ -40,7 +40,8 @@ def offline_env(state: Path) -> dict[str, str]:
             "PROMPTFOO_CONFIG_DIR": str(state), "PROMPTFOO_CACHE_ENABLED": "false",
             "PROMPTFOO_SELF_HOSTED": "1", "NO_COLOR": "1", "FORCE_COLOR": "0",
             # a grader (llm-rubric, similar...) must fail at once, never reach a network
-            "OPENAI_API_KEY": "sk-offline", "OPENAI_BASE_URL": "http://127.0.0.1:9/v1"}
+            "OPENAI_API_KEY": "sk-offline", "OPENAI_BASE_URL": "http://127.0.0.1:9/v1",
+            "PROMPTFOO_REQUEST_BACKOFF_MS": "0"}  # (its retries of that: no waiting)
 
 
 def run_eval(binary: str, config: Path, out: Path, state: Path, *,
