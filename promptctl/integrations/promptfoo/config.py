@@ -1,5 +1,6 @@
 """A promptfoo config to the files of a promptctl project: `convert(path) -> Imported`
-(nothing written) and `write(imported, out, force)`.
+(nothing written; `convert_data` for the config promptfoo embeds in its results) and
+`write(imported, out, force)`.
 
 The public shapes here are stable: `import promptfoo-results` matches promptfoo's
 results to `Imported.tests` (same suite, case id and vars, in promptfoo's evaluation
@@ -19,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from ...errors import UserError
+from ...load.yamlsrc import Source
 from .notes import Note, Where
 from .prompts import name_prompts, read_prompts, slug
 from .providers import Models, one_provider, read_providers
@@ -50,6 +52,7 @@ class ImportedTest:
     case_id: str
     vars: dict[str, Any]
     description: str | None = None
+    test: int = 0  # the promptfoo test it expands: its place in the config's tests
 
 
 @dataclass
@@ -61,6 +64,7 @@ class Imported:
     prompts: list[tuple[str, str]] = field(default_factory=list)
     # (promptfoo id, promptfoo label or None, promptctl model alias)
     providers: list[tuple[str, str | None, str]] = field(default_factory=list)
+    repeat: int = 1  # evaluateOptions.repeat
 
 
 def _read_config(config_path: Path) -> tuple[Ctx, Doc]:
@@ -89,8 +93,20 @@ def suite_name(config_path: Path) -> str:
 
 def convert(config_path: Path) -> Imported:
     ctx, doc = _read_config(config_path)
+    return _convert(ctx, doc, suite_name(config_path))
+
+
+def convert_data(data: dict[str, Any], root: Path, shown: str, name: str) -> Imported:
+    """A config given as data, named `shown` (the one promptfoo embeds in its results
+    JSON): its `file://` paths resolve from `root`, and must lie inside it; no value
+    has a line. `name` names its suite and prompt collection."""
+    ctx = Ctx(Path(os.path.realpath(root)))
+    doc = Doc(shown, data, Source(shown))
+    return _convert(ctx, Doc(shown, deref(data, doc, ctx), doc.source), name)
+
+
+def _convert(ctx: Ctx, doc: Doc, name: str) -> Imported:
     data: dict[str, Any] = doc.data
-    name = suite_name(config_path)
     for key in data:
         if key not in _HANDLED:
             ctx.note(doc.where((key,)), "left out", f"top-level key '{key}'")
@@ -125,8 +141,10 @@ def convert(config_path: Path) -> Imported:
     imported = Imported(notes=ctx.notes)
     imported.files = build(name, data, doc, prompts, models, cases, default, options,
                            inline, ctx)
-    imported.tests = [ImportedTest(name, c.id, c.pf_vars, c.test.description)
-                      for c in cases]
+    place = {id(t): i for i, t in enumerate(tests)}
+    imported.tests = [ImportedTest(name, c.id, c.pf_vars, c.test.description,
+                                   place[id(c.test)]) for c in cases]
+    imported.repeat = int(options.get("repeat", 1))
     imported.prompts = [(p.label, f"{name}.{p.name}") for p in prompts]
     imported.providers = [(m.pf_id, m.label, m.alias) for m in models.models]
     return imported
