@@ -77,8 +77,11 @@ def record_given(project: Project, suites: Sequence[Suite], given: Mapping[Recor
     writer = RunWriter(runs_dir(project))
     runner.attach(writer)
     try:
-        write_meta(writer.dir, new_meta(writer.run_id, started, suites, len(calls),
-                                        options, meta))
+        fresh = new_meta(writer.run_id, started, suites, len(calls), options, meta)
+        # from the project root, which is where readers look first: the import may
+        # run from another folder (the promptfoo project's)
+        fresh["suites"] = [_from_root(project, s) for s in suites]
+        write_meta(writer.dir, fresh)
         for call in todo:
             got = given[call.key]
             runner.given(call, identities[call.model], got.completion, got.error)
@@ -91,3 +94,10 @@ def record_given(project: Project, suites: Sequence[Suite], given: Mapping[Recor
     writer.finish({"run_id": writer.run_id, "started": result.started,
                    "finished": result.finished, "summary": result.summary.to_dict()})
     return result
+
+
+def _from_root(project: Project, suite: Suite) -> str:
+    try:
+        return suite.path.resolve().relative_to(project.root.resolve()).as_posix()
+    except ValueError:  # a suite outside the project: as the user named it
+        return suite.file
