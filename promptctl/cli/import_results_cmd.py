@@ -60,7 +60,7 @@ def import_promptfoo_results(
         out.print(f"imported {outcome.matched} of {outcome.rows} results into {folder}: "
                   f"{len(s.cells)} cases: {s.passed} passed, {s.failed} failed, "
                   f"{s.errors} errors (scored by {outcome.suite.file})", markup=False,
-                  highlight=False)
+                  highlight=False, soft_wrap=True)
         if not quiet:
             out.print("next: promptctl baseline update --run latest", markup=False,
                       highlight=False)

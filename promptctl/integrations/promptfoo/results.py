@@ -270,8 +270,8 @@ def _imported(project: Project, res: Results, path: Path, config: Path | None
                                     f"{res.shown} (its config)", name)
         except UserError as exc:
             exc.hint = ((exc.hint + "; or ") if exc.hint else "") + (
-                "give the promptfoo config file with --config: the config in the results "
-                "names its files relative to the folder promptfoo ran in")
+                "give the promptfoo config file with --config (the config inside the "
+                "results names its files from the folder promptfoo ran in)")
             raise
     else:
         raise UserError("the results hold no config", file=res.shown,
