@@ -463,8 +463,22 @@ def test_some_cells_only_make_a_partial_run(cli, project, tmp_path):
 
 # -- the corpus: every config's hand-written renders as promptfoo's echo results ------
 
-def _corpus() -> list[Path]:
-    return sorted(p for p in CORPUS.iterdir() if (p / "expected.json").is_file())
+# Known differences, each found by this test; the mark goes when the cause is fixed.
+KNOWN = {
+    "14-csv-expected-language": "an inline python expression (`len(output) < 300`) is "
+    "not yet a promptctl assertion (issue 14, part 3): the imported suite does not load",
+    "34-python-file-assert": "an inline python expression is not yet a promptctl "
+    "assertion (issue 14, part 3): the imported suite does not load",
+    "30-value-types": "the config importer writes an empty list var as [] and a 20-digit "
+    "number exactly; promptfoo renders them as nothing and 12345678901234567000: the "
+    "results are matched, with a warning that the prompt renders differently",
+}
+
+
+def _corpus() -> list[Any]:
+    return [pytest.param(p, id=p.name, marks=pytest.mark.xfail(reason=KNOWN[p.name]))
+            if p.name in KNOWN else pytest.param(p, id=p.name)
+            for p in sorted(CORPUS.iterdir()) if (p / "expected.json").is_file()]
 
 
 def _numbered(imported) -> list[dict[str, Any]]:
@@ -479,7 +493,7 @@ def _numbered(imported) -> list[dict[str, Any]]:
     return [t.vars for g in groups for _ in range(imported.repeat) for t in g]
 
 
-@pytest.mark.parametrize("case_dir", _corpus(), ids=lambda p: p.name)
+@pytest.mark.parametrize("case_dir", _corpus())
 def test_every_corpus_config_round_trips_its_renders_into_a_baseline(cli, tmp_path,
                                                                      case_dir, monkeypatch):
     """Results built from the config's expected renders (promptfoo's, written by hand
@@ -489,8 +503,11 @@ def test_every_corpus_config_round_trips_its_renders_into_a_baseline(cli, tmp_pa
     monkeypatch.delenv("OPENAI_API_KEY", raising=False)
     src = tmp_path / "pf"
     shutil.copytree(case_dir, src)
+    # the project imported in place, in the config's folder, and run from there: the
+    # files the config names (python checks, assertion values) are the project's too
+    monkeypatch.chdir(src)
     config = src / "promptfooconfig.yaml"
-    imp = cli("import", "promptfoo", str(config), "--out", str(tmp_path / "out"))
+    imp = cli("import", "promptfoo", str(config))
     assert imp.exit_code in (0, 1), imp.output
     imported = convert(config)
     numbered = _numbered(imported)
@@ -505,10 +522,9 @@ def test_every_corpus_config_round_trips_its_renders_into_a_baseline(cli, tmp_pa
                                   provider=pid, provider_label=label or ""))
     results = pf_file(src / "results.json", rows,
                       providers=[lab or pid for pid, lab, _ in providers])
-    res = _import(cli, results, tmp_path / "out", "--config", str(config))
+    res = _import(cli, results, src, "--config", str(config))
     assert res.exit_code == 0, res.output
     assert "warning" not in res.stderr, res.stderr
     assert f"imported {len(rows)} of {len(rows)} results" in res.stdout
-    up = cli("baseline", "update", "--run", "latest", "-c",
-             str(tmp_path / "out" / "promptctl.yaml"))
+    up = cli("baseline", "update", "--run", "latest")
     assert up.exit_code == 0, up.output
