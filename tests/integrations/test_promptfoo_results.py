@@ -56,11 +56,13 @@ def pf_result(test_idx: int | None, prompt_idx: int, label: str, raw: str,
 
 
 def pf_file(path: Path, rows: list[dict[str, Any]], *, config: dict[str, Any] | None = None,
-            providers: list[str] | None = None, repeat: int | None = None,
-            version: int = 3) -> Path:
-    """The results JSON around `rows`: `providers` are the provider keys (label or id)
-    in the config's order, as the results' prompt list shows them."""
-    prompts = [{"raw": "", "label": "", "provider": p} for p in providers or ["echo"]]
+            providers: list[str] | None = None, labels: list[str] | None = None,
+            repeat: int | None = None, version: int = 3) -> Path:
+    """The results JSON around `rows`. Its list of prompts is promptfoo's: every
+    provider (its label or id, in the config's order) x every prompt label."""
+    labels = LABELS if labels is None else labels
+    prompts = [{"raw": "", "label": label, "provider": p} for p in providers or ["echo"]
+               for label in labels]
     data = {"evalId": "eval-test-2026-12-02T10:00:00",
             "results": {"version": version, "timestamp": "2026-12-02T10:00:00.000Z",
                         "prompts": prompts, "results": rows,
@@ -216,7 +218,7 @@ def test_a_second_results_file_with_one_changed_output_shows_in_diff(cli, projec
 def test_unmatched_results_are_listed_one_line_each_and_exit_1(cli, project, tmp_path):
     rows = _echo_rows()
     rows.append(pf_result(2, 0, LABELS[0], "x", {"name": "Cy", "city": "Oslo"}))
-    rows.append(pf_result(0, 0, "a prompt that is not there", "x", VARS[0]))
+    rows.append(pf_result(0, 7, "a prompt that is not there", "x", VARS[0]))
     rows.append(pf_result(1, 1, LABELS[1], "Hi Bob!", VARS[1], provider="openai:gpt-4o"))
     rows.append(pf_result(1, 0, LABELS[0], "x", {"name": "Bo", "city": "Rome"}))
     rows.append(pf_result(0, 1, LABELS[1], "Hi Ann!", VARS[0]))  # again
@@ -345,7 +347,7 @@ def test_several_prompts_by_several_providers_without_an_api_key(cli, tmp_path,
                                       provider=pid, provider_label=plabel,
                                       output=f"{plabel or 'mini'}: {text.lower()}"))
     results = pf_file(tmp_path / "pf" / "results.json", rows,
-                      providers=["openai:gpt-4o-mini", "big", "big-hot"])
+                      providers=["openai:gpt-4o-mini", "big", "big-hot"], labels=labels)
     res = _import(cli, results, tmp_path / "out", "--config", str(config))
     assert res.exit_code == 0, res.output
     assert "imported 12 of 12 results" in res.stdout
@@ -383,7 +385,8 @@ def test_a_config_with_a_csv_test_file_from_the_config_the_results_embed(cli, tm
                 "env": {}, "sharing": False, "extensions": [], "metadata": {}}
     rows = [pf_result(t, 0, "Capital of {{ country }}?", f"Capital of {c}?",
                       {"country": c}) for t, c in enumerate(["France", "Japan", "Peru"])]
-    results = pf_file(tmp_path / "pf" / "results.json", rows, config=embedded)
+    results = pf_file(tmp_path / "pf" / "results.json", rows, config=embedded,
+                      labels=["Capital of {{ country }}?"])
     res = _import(cli, results, tmp_path / "out")
     assert res.exit_code == 0, res.output
     assert "3 cases: 3 passed" in res.stdout
@@ -416,8 +419,8 @@ def test_repeats_and_list_vars_follow_promptfoos_test_numbering(cli, tmp_path):
     order = [("hi", 0), ("yo", 0), ("hi", 1), ("yo", 1), ("hey", 0), ("hey", 1)]
     rows = [pf_result(t, 0, "{{ word }}!", f"{w}!", {"word": w}, output=f"{w}! #{r}")
             for t, (w, r) in enumerate(order)]
-    res = _import(cli, pf_file(tmp_path / "pf" / "results.json", rows), tmp_path / "out",
-                  "--config", str(config))
+    results = pf_file(tmp_path / "pf" / "results.json", rows, labels=["{{ word }}!"])
+    res = _import(cli, results, tmp_path / "out", "--config", str(config))
     assert res.exit_code == 0, res.output
     got = {(r["case"], r["repeat"]): r["output"] for r in _records(tmp_path / "out")}
     assert got == {("test[hi]", 0): "hi! #0", ("test[yo]", 0): "yo! #0",
@@ -441,11 +444,17 @@ def test_version_2_results_without_test_indexes_match_by_vars(cli, project, tmp_
 def test_a_prompt_promptfoo_rendered_differently_is_warned_about(cli, project, tmp_path):
     rows = _echo_rows()
     rows[3]["prompt"]["raw"] = "Hi Bob!!"
+    # a prompt edited since the eval: its label (its text) is not the config's any more,
+    # its place in the results' prompts still says which it is
+    rows[0]["prompt"].update(label="Hello {{ name }}!", raw="Hello Ann!")
     res = _import(cli, pf_file(tmp_path / "pf" / "results.json", rows), project)
     assert res.exit_code == 0, res.output
-    assert res.stderr.count("warning: ") == 1
+    assert res.stderr.count("warning: ") == 2
+    assert "result 1 (testIdx 0, prompt 'Hello {{ name }}!', provider 'echo'): promptfoo " \
+           "rendered the prompt differently" in res.stderr
     assert "result 4 (testIdx 1, prompt 'short: short.txt: Hi {{ name }}!', provider " \
            "'echo'): promptfoo rendered the prompt differently" in res.stderr
+    assert len(_records(project)) == 4
 
 
 def test_some_cells_only_make_a_partial_run(cli, project, tmp_path):
@@ -521,10 +530,66 @@ def test_every_corpus_config_round_trips_its_renders_into_a_baseline(cli, tmp_pa
                                   imported.prompts[prompt][0], raw, numbered[test],
                                   provider=pid, provider_label=label or ""))
     results = pf_file(src / "results.json", rows,
-                      providers=[lab or pid for pid, lab, _ in providers])
+                      providers=[lab or pid for pid, lab, _ in providers],
+                      labels=[label for label, _ in imported.prompts])
     res = _import(cli, results, src, "--config", str(config))
     assert res.exit_code == 0, res.output
     assert "warning" not in res.stderr, res.stderr
     assert f"imported {len(rows)} of {len(rows)} results" in res.stdout
     up = cli("baseline", "update", "--run", "latest")
     assert up.exit_code == 0, up.output
+
+
+# -- the real promptfoo, when it is installed ------------------------------------------
+
+@pytest.mark.skipif(pf.promptfoo_bin() is None, reason="promptfoo is not installed "
+                    "(set PROMPTCTL_PROMPTFOO to its executable)")
+def test_real_promptfoo_results_round_trip_unchanged(cli, tmp_path):
+    write_files(tmp_path / "pf", {
+        "promptfooconfig.yaml": """
+            prompts:
+              - "Hello {{ name }} from {{ city }}"
+              - id: file://bye.txt
+                label: bye
+            providers:
+              - echo
+              - id: echo
+                label: echo-two
+            evaluateOptions: {repeat: 2}
+            defaultTest:
+              vars: {city: Oslo}
+            tests:
+              - description: two names
+                vars: {name: [Ann, Bob]}
+                assert: [{type: contains, value: Ann}]
+              - file://more.csv
+            """,
+        "bye.txt": "Bye {{ name }}!\n",
+        "more.csv": "name,__expected\nCy,icontains: cy\n",
+    })
+    config = tmp_path / "pf" / "promptfooconfig.yaml"
+    data = pf.run_eval(str(pf.promptfoo_bin()), config, tmp_path / "pf" / "results.json",
+                       tmp_path / "state", extra=())
+    rows = data["results"]["results"]
+    assert len(rows) == 3 * 2 * 2 * 2  # cases x prompts x providers x repeats
+    imp = cli("import", "promptfoo", str(config), "--out", str(tmp_path / "out"))
+    assert imp.exit_code in (0, 1), imp.output
+    res = _import(cli, tmp_path / "pf" / "results.json", tmp_path / "out")
+    assert res.exit_code == 0, res.output
+    assert f"imported {len(rows)} of {len(rows)} results" in res.stdout
+    assert "warning" not in res.stderr, res.stderr
+    # promptfoo's verdicts and promptctl's agree here: Bob fails `contains Ann`
+    failed = {(r["testCase"]["vars"]["name"], r["provider"]["label"] or "echo")
+              for r in rows if not r["success"]}
+    assert failed == {("Bob", "echo"), ("Bob", "echo-two")}
+    recs = _records(tmp_path / "out")
+    assert {(r["case"], r["model"]) for r in recs if not r["passed"]} == {
+        ("two-names[bob]", "echo"), ("two-names[bob]", "echo-two")}
+    cfg = str(tmp_path / "out" / "promptctl.yaml")
+    assert cli("baseline", "update", "--run", "latest", "-c", cfg).exit_code == 0
+    assert cli("run", "-c", cfg, "-q").exit_code == 1  # Bob still fails
+    diff, cells = _diff(cli, tmp_path / "out", tmp_path)
+    assert diff.exit_code == 0, diff.output
+    assert len(cells) == 12
+    assert {c["status"] for c in cells.values()} == {"unchanged", "failing"}
+    assert not any(c["fingerprint"] for c in cells.values())

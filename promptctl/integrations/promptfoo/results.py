@@ -85,6 +85,7 @@ class Results:
     rows: list[Row]
     config: dict[str, Any] | None  # the config promptfoo embeds
     provider_keys: list[str]  # each provider's label or id, in the config's order
+    columns: int  # the results' prompts: one per provider and prompt it ran
     repeat: int | None = None  # runtimeOptions.repeat: `promptfoo eval --repeat N`
     eval_id: str | None = None
     timestamp: str | None = None
@@ -115,7 +116,9 @@ def import_results(project: Project, path: Path, config: Path | None) -> Outcome
     res = read_results(path)
     imported, suite = _imported(project, res, path, config)
     calls = {c.key: c for c in plan(project, [suite], RunOptions())}
-    given, unmatched, warnings = match(res, imported, suite, calls)
+    root = (config or path).absolute().parent
+    given, unmatched, warnings = match(res, imported, suite, calls,
+                                       folders=(str(root), str(root.resolve())))
     outcome = Outcome(suite, len(res.rows), None, len(given), unmatched, warnings)
     if given:
         meta = {"imported_from": {
@@ -169,14 +172,15 @@ def read_results(path: Path) -> Results:
                             f"{_kind(item)}, not an object", file=shown,
                             line=json_line(text, (*base, "results", i)), hint=EXPECTED)
         rows.append(_row(i + 1, item))
-    keys = [p.get("provider") for p in summary.get("prompts") or [] if isinstance(p, dict)]
+    columns = [p for p in summary.get("prompts") or [] if isinstance(p, dict)]
+    keys = [p.get("provider") for p in columns]
     config = top.get("config")
     meta = top.get("metadata") if isinstance(top.get("metadata"), dict) else {}
     runtime = top.get("runtimeOptions") if isinstance(top.get("runtimeOptions"), dict) \
         else {}
     repeat = runtime.get("repeat")
     return Results(shown, version, rows, config if isinstance(config, dict) else None,
-                   list(dict.fromkeys(k for k in keys if isinstance(k, str))),
+                   list(dict.fromkeys(k for k in keys if isinstance(k, str))), len(columns),
                    repeat if isinstance(repeat, int) and repeat >= 1 else None,
                    _text(top.get("evalId")), _text(summary.get("timestamp")),
                    _text(meta.get("promptfooVersion")))
@@ -305,20 +309,27 @@ def _embedded_suite(project: Project) -> str:
 # -- matching ---------------------------------------------------------------------------
 
 
-def match(res: Results, imported: Imported, suite: Suite, calls: Mapping[RecordKey, Call]
+def match(res: Results, imported: Imported, suite: Suite, calls: Mapping[RecordKey, Call],
+          folders: tuple[str, ...] = ()
           ) -> tuple[dict[RecordKey, Given], list[Unmatched], list[str]]:
-    """(the given output of each matched call, the unmatched results, warnings)."""
+    """(the given output of each matched call, the unmatched results, warnings).
+    `folders`: the config's folder as promptfoo may have written it into the label of a
+    file's prompt (it does when the config was named by an absolute path)."""
     slots = _slots(imported.tests, res.repeat or imported.repeat)
     prompts: dict[str, str] = {}
     for label, ref in imported.prompts:
         prompts.setdefault(label, ref)
+    # the results' prompt list is every provider x every prompt: the place says which
+    width = len(imported.prompts) if res.columns == len(imported.prompts) * max(
+        1, len(imported.providers)) else 0
     by_key = dict(zip(res.provider_keys, (a for _, _, a in imported.providers))) \
         if len(res.provider_keys) == len(imported.providers) else {}
     given: dict[RecordKey, Given] = {}
     unmatched: list[Unmatched] = []
     rendered: list[str] = []
     for row in res.rows:
-        ref = prompts.get(row.prompt or "")
+        ref = _prompt(row, prompts, folders, [r for _, r in imported.prompts], width,
+                      res.columns)
         alias, model_why = _model(row, imported, suite, by_key)
         slot, why = _slot(row, slots, lambda s: (suite.name, s[0].case_id, ref, alias,
                                                  s[1]) in given)
@@ -345,6 +356,19 @@ def match(res: Results, imported: Imported, suite: Suite, calls: Mapping[RecordK
     if len(rendered) > 5:
         warnings.append(f"... and {len(rendered) - 5} more results rendered differently")
     return given, unmatched, warnings
+
+
+def _prompt(row: Row, prompts: Mapping[str, str], folders: tuple[str, ...],
+            refs: list[str], width: int, columns: int) -> str | None:
+    """The prompt ref of the result's label; of its place when the label is unknown."""
+    label = row.prompt or ""
+    for folder in ("", *folders):
+        found = prompts.get(label.replace(folder.rstrip("/") + "/", "") if folder else label)
+        if found is not None:
+            return found
+    if width and row.prompt_idx is not None and row.prompt_idx < columns:
+        return refs[row.prompt_idx % width]
+    return None
 
 
 Slot = tuple[ImportedTest, int]  # a case, and the repeat
