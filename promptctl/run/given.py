@@ -28,8 +28,8 @@ from ..load.suites import Suite
 from ..results import CallRecord, Completion, RecordKey
 from .meta import new_meta, write_meta
 from .options import RunOptions
-from .plan import Call, plan
-from .runner import RunResult, Runner
+from .plan import plan
+from .runner import Runner, RunResult
 from .store import RunWriter, now_iso, runs_dir
 
 
