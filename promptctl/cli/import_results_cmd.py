@@ -43,14 +43,14 @@ def import_promptfoo_results(
     from ..integrations.promptfoo.results import import_results
     from ..load.project import load_project
     from . import common
-    from .output import err, out
+    from .output import out
 
     project = load_project(root=project_dir)
     common.check_state(project)
     outcome = import_results(project, results, config)
     if not quiet:
         for line in outcome.warnings:
-            err.print(f"warning: {line}", markup=False, highlight=False)
+            print(f"warning: {line}", file=sys.stderr)
     for miss in outcome.unmatched:
         print(f"unmatched: {miss}", file=sys.stderr)
     run = outcome.result

@@ -306,6 +306,16 @@ def test_errors_in_results_become_recorded_errors_and_failed_asserts_are_rescore
     rome = recs["bob-rome", "prompt-1"]
     assert rome["error"] is None and rome["output"] == "Welcome, Bob"
     assert rome["passed"] is True  # the suite's own check: icontains bob
+    # a baseline needs a verdict for every case: promptctl's model answers the errors
+    cfg = str(project / "promptctl.yaml")
+    up = cli("baseline", "update", "--run", "latest", "-c", cfg)
+    assert up.exit_code == 3 and "a baseline needs a verdict" in up.stderr
+    retry = cli("run", "--retry-errors", "latest", "-c", cfg, "-q")
+    assert retry.exit_code == 0, retry.output
+    recs = {(r["case"], r["prompt"].split(".")[1]): r for r in _records(project)}
+    assert recs["ann-in-paris", "prompt-1"]["output"] == "Hello Ann, welcome to Paris."
+    assert recs["bob-rome", "prompt-1"]["output"] == "Welcome, Bob"  # kept
+    assert cli("baseline", "update", "--run", "latest", "-c", cfg).exit_code == 0
 
 
 def test_several_prompts_by_several_providers_without_an_api_key(cli, tmp_path,
