@@ -10,14 +10,17 @@ the RunWriter, with a meta.json (meta.new_meta) and a summary.json; `latest` nam
 Nothing calls the models under test, and no given output enters the response cache,
 so the next `promptctl run` asks the models itself.
 
-Invariants: a record's fingerprint names the model as promptctl would call it
-(`identity`: the provider's identity, or what it would be when it cannot be made here,
-e.g. no API key); when the outputs cover only some cells, the run is partial
-(meta.json `only`), so `diff` and `baseline update` treat the others as not run.
+Invariants: the run is written whole or not at all (an error while scoring, a judge
+without its API key, Ctrl-C: the folder goes and `latest` is restored); a record's
+fingerprint names the model as promptctl would call it (`identity`: the provider's
+identity, or what it would be when it cannot be made here, e.g. no API key); when the
+outputs cover only some cells, the run is partial (meta.json `only`), so `diff` and
+`baseline update` treat the others as not run.
 """
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
@@ -30,7 +33,7 @@ from .meta import new_meta, write_meta
 from .options import RunOptions
 from .plan import plan
 from .runner import Runner, RunResult
-from .store import RunWriter, now_iso, runs_dir
+from .store import LATEST, RunWriter, now_iso, runs_dir, write_text_atomic
 
 
 @dataclass
@@ -74,6 +77,8 @@ def record_given(project: Project, suites: Sequence[Suite], given: Mapping[Recor
         c.model for c in todo)}
     started = now_iso()
     runner = Runner(project, options, on_record=on_record)
+    pointer = runs_dir(project) / LATEST
+    before = pointer.read_text(encoding="utf-8") if pointer.is_file() else None
     writer = RunWriter(runs_dir(project))
     runner.attach(writer)
     try:
@@ -86,7 +91,14 @@ def record_given(project: Project, suites: Sequence[Suite], given: Mapping[Recor
             got = given[call.key]
             runner.given(call, identities[call.model], got.completion, got.error)
     except BaseException:
+        # all or nothing: half a run of given outputs must not be resumed (a resume
+        # would ask the models for the rest) nor become the latest run
         writer.close()
+        shutil.rmtree(writer.dir, ignore_errors=True)
+        if before is None:
+            pointer.unlink(missing_ok=True)
+        else:
+            write_text_atomic(pointer, before)
         raise
     finally:
         runner.close()

@@ -20,6 +20,7 @@ from helpers import TESTS, write_files
 from helpers import promptfoo as pf
 
 from promptctl.integrations.promptfoo.config import convert
+from promptctl.run.runner import Runner
 
 CORPUS = TESTS / "data" / "promptfoo"
 
@@ -478,6 +479,29 @@ def test_some_cells_only_make_a_partial_run(cli, project, tmp_path):
     diff, cells = _diff(cli, project, tmp_path)
     assert diff.exit_code == 0, diff.output
     assert len(cells) == 2  # the other cells were not run, not removed
+
+
+def test_an_interrupted_import_leaves_no_run_behind(cli, project, tmp_path, monkeypatch):
+    """All or nothing: half a run of promptfoo's outputs must not be resumed (`run
+    --resume` would ask the models for the rest) nor become the latest run."""
+    assert _import(cli, pf_file(tmp_path / "pf" / "first.json", _echo_rows()[:1]),
+                   project).exit_code == 0
+    runs = project / ".promptctl" / "runs"
+    before = sorted(p.name for p in runs.iterdir())
+    real = Runner.given
+    seen = []
+
+    def interrupted(self, *args, **kwargs):  # Ctrl-C after the first record
+        if seen:
+            raise KeyboardInterrupt
+        seen.append(1)
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(Runner, "given", interrupted)
+    res = _import(cli, pf_file(tmp_path / "pf" / "results.json", _echo_rows()), project)
+    assert res.exit_code == 130, res.output
+    assert sorted(p.name for p in runs.iterdir()) == before
+    assert len(_records(project)) == 1  # `latest` is the run before
 
 
 # -- the corpus: every config's hand-written renders as promptfoo's echo results ------
