@@ -119,6 +119,18 @@ class Resumed(Shape):
     retry_errors: bool
 
 
+class ImportedFrom(Shape):
+    """A run made of another tool's outputs (`import promptfoo-results`)."""
+
+    tool: str
+    file: str
+    results: int  # in the file
+    unmatched: int  # of those, not matched to a planned call
+    eval_id: str | None = None
+    timestamp: str | None = None
+    version: str | None = None  # of the tool
+
+
 class RunMeta(Shape):
     run_id: str
     started: str
@@ -131,6 +143,7 @@ class RunMeta(Shape):
     alpha: float | None = None
     merged_from: list[MergedFrom] | None = None
     resumed: list[Resumed] | None = None
+    imported_from: ImportedFrom | None = None
 
 
 class RunSummary(Shape):

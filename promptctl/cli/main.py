@@ -23,6 +23,7 @@ from . import (
     compare_cmd,
     diff_cmd,
     import_promptfoo_cmd,
+    import_results_cmd,
     init_cmd,
     lint_cmd,
     merge_cmd,
@@ -59,6 +60,7 @@ app.add_typer(cache_cmd.app, name="cache")
 import_app = typer.Typer(help="Bring a project from another tool into promptctl.",
                          no_args_is_help=True)
 import_app.command("promptfoo")(import_promptfoo_cmd.import_promptfoo)
+import_app.command("promptfoo-results")(import_results_cmd.import_promptfoo_results)
 app.add_typer(import_app, name="import")
 
 

@@ -44,6 +44,13 @@ class Provider:
     def identity(self) -> dict[str, Any]:
         return {"provider": self.name, "model": self.entry.model}
 
+    @classmethod
+    def identity_of(cls, entry: ModelEntry) -> dict[str, Any]:
+        """The identity a provider made from `entry` would have, without making it (no
+        API key, no model file needed): for outputs recorded by another tool. A
+        provider whose identity() reads more than the entry overrides both."""
+        return {"provider": cls.name, "model": entry.model}
+
     def allow_concurrency(self, calls: int) -> None:
         """`-j N` on the command line: a hosted model without its own `concurrency:`
         takes N calls at once. In-process models stay at one."""

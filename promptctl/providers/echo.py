@@ -15,6 +15,10 @@ class EchoProvider(Provider):
     def identity(self) -> dict[str, Any]:
         return {"provider": "echo"}
 
+    @classmethod
+    def identity_of(cls, entry: Any) -> dict[str, Any]:
+        return {"provider": "echo"}
+
     def complete(self, messages: list[dict[str, str]], params: dict[str, Any]) -> Completion:
         text = "\n".join(m["content"] for m in messages)
         words = len(text.split())

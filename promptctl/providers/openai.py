@@ -64,6 +64,13 @@ def _collector_paused() -> Iterator[None]:
             gc.enable()
 
 
+def _identity(name: str, model: str | None, base_url: str | None) -> dict[str, Any]:
+    # never the key: the identity goes into fingerprints, the cache and reports
+    # nor the base_url's credentials: it names the endpoint, not who calls it
+    return {"provider": name, "model": model,
+            "base_url": redact_url(base_url or DEFAULT_BASE_URL).rstrip("/")}
+
+
 class OpenAIProvider(Provider):
     """Asynchronous: every request is a coroutine on the engine loop (promptctl.aio)
     through `openai.AsyncOpenAI`; the synchronous methods wait for those coroutines."""
@@ -123,10 +130,12 @@ class OpenAIProvider(Provider):
         self.limiter.resize(self.max_concurrency)
 
     def identity(self) -> dict[str, Any]:
-        # never the key: the identity goes into fingerprints, the cache and reports
-        # nor the base_url's credentials: it names the endpoint, not who calls it
-        return {"provider": self.name, "model": self.entry.model,
-                "base_url": redact_url(self.base_url or DEFAULT_BASE_URL).rstrip("/")}
+        return _identity(self.name, self.entry.model, self.base_url)
+
+    @classmethod
+    def identity_of(cls, entry: Any) -> dict[str, Any]:
+        return _identity(cls.name, entry.model,
+                         entry.base_url or os.environ.get("OPENAI_BASE_URL"))
 
     def client(self) -> Any:
         """The SDK's async client (on the engine loop only; closed when it stops)."""

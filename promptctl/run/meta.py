@@ -5,7 +5,8 @@ killed run can be resumed, diffed or merged from it: the suite files, the plan-s
 options (options.py's PLAN_FLAGS, as `plan_options` records them and `options_from_meta`
 reads them back), the number of planned calls and, for a --changed-since run, the cells
 it selected. `resume` appends to its `resumed` list, `merge` writes a new run's with
-`merged_from`; `check` adds `command` and `alpha`. Its shape is artifacts.RunMeta.
+`merged_from`; `check` adds `command` and `alpha`; a run of another tool's outputs
+(given.py) has `imported_from`. Its shape is artifacts.RunMeta.
 """
 
 from __future__ import annotations

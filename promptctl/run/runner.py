@@ -279,31 +279,37 @@ class Runner:
         return await asyncio.get_running_loop().run_in_executor(
             self._score_pool, self._end, call, record, key, completion)
 
+    def given(self, call: Call, identity: dict[str, Any], completion: Completion | None,
+              error: str | None = None) -> None:
+        """A call another tool made (an imported result): recorded and scored as if
+        this runner had made it on the model of that `identity`, then reported and
+        written like any other. No completion: the call's error."""
+        record = new_record(call, identity)
+        if completion is None:
+            record.error = error or "no output"
+        else:
+            self._end(call, record, "", completion, cache=False)
+        self._finish(record)
+
     def _begin(self, call: Call, provider: Provider
                ) -> tuple[CallRecord, str, Completion | None]:
         """The call's record (no result yet), its cache key and a cached completion."""
         identity = provider.identity()
-        messages = call.messages  # rendered once per call, here
-        record = CallRecord(
-            suite=call.suite.name, case=call.case.id, prompt=call.prompt.id, model=call.model,
-            repeat=call.repeat, messages=messages, params=call.params,
-            metadata=call.case.metadata, tags=call.case.tags,
-            fingerprint={"prompt_sha256": prompt_digest(messages), "model": identity,
-                         "params": call.params},
-        )
+        record = new_record(call, identity)
         if self.cache is None:
             return record, "", None
+        messages = record.messages
         key = cache_key(identity, messages, call.params, call.repeat)
         completion = self.cache.get(key)
         record.cached = completion is not None
         return record, key, completion
 
     def _end(self, call: Call, record: CallRecord, key: str,
-             completion: Completion) -> CallRecord:
+             completion: Completion, *, cache: bool = True) -> CallRecord:
         """Cache a fresh completion, then score it."""
         if not record.cached:
             record.retries = completion.retries
-            if self.cache is not None:
+            if self.cache is not None and cache:
                 self.cache.put(key, record.fingerprint["model"], completion)
         record.output = completion.text
         record.latency_ms = round(completion.latency_ms, 1)
@@ -312,6 +318,18 @@ class Runner:
         record.cost = completion.cost
         score_call(record, call, completion, self.project, self.services)
         return record
+
+
+def new_record(call: Call, identity: dict[str, Any]) -> CallRecord:
+    """A call's record before its result: what was asked, of which model."""
+    messages = call.messages  # rendered once per call, here
+    return CallRecord(
+        suite=call.suite.name, case=call.case.id, prompt=call.prompt.id, model=call.model,
+        repeat=call.repeat, messages=messages, params=call.params,
+        metadata=call.case.metadata, tags=call.case.tags,
+        fingerprint={"prompt_sha256": prompt_digest(messages), "model": identity,
+                     "params": call.params},
+    )
 
 
 def _provider_broke(alias: str, exc: BaseException) -> InfraError:

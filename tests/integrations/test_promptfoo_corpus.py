@@ -6,7 +6,7 @@ promptfoo's semantics: what promptfoo sends, per (testIdx, promptIdx), on
 Two checks per config:
 - the real CLI imports it (that exit code), the project lints clean, and `run -m echo`
   sends exactly the expected messages for the same cells (matched through
-  `Imported.test_indexes()` and `Imported.prompts`, the same numbering
+  `Imported.slots()` and `Imported.prompts`, the same numbering
   `import promptfoo-results` relies on);
 - when promptfoo itself is installed (PROMPTCTL_PROMPTFOO, or `promptfoo` on PATH; never
   downloaded here), its own `eval --providers echo` on the original config renders the
@@ -47,7 +47,7 @@ def _copy(name: str, tmp_path: Path) -> Path:
 
 def _promptctl_renders(cli, config: Path, out: Path) -> dict[RenderKey, Messages]:
     imported = convert(config)
-    index = imported.test_indexes()
+    index = {(t.case_id, r): i for i, (t, r) in enumerate(imported.slots())}
     prompt_idx = {ref: i for i, (_, ref) in enumerate(imported.prompts)}
     cfg = str(out / "promptctl.yaml")
     lint = cli("lint", "-c", cfg)

@@ -274,10 +274,17 @@ def test_judge_from_default_test_provider(cli, tmp_path):
 
 def test_refuses_to_overwrite_without_force(cli, tmp_path):
     assert _import(cli, tmp_path, BASIC).exit_code == 0
+    suite = tmp_path / "out" / "suites" / "promptfoo.yaml"
+    same = _import(cli, tmp_path, BASIC)  # the same files again: nothing to overwrite
+    assert same.exit_code == 0 and "wrote" not in same.stdout, same.output
+    suite.write_text(suite.read_text() + "# edited by hand\n")
     again = _import(cli, tmp_path, BASIC)
     assert again.exit_code == 2
     assert "would overwrite" in again.stderr and "--force" in again.stderr
+    assert "promptfoo.yaml" in again.stderr and "promptctl.yaml" not in again.stderr
+    assert "edited by hand" in suite.read_text()  # nothing written
     assert _import(cli, tmp_path, BASIC, "--force").exit_code == 0
+    assert "edited by hand" not in suite.read_text()
 
 
 @pytest.mark.parametrize("files, where, what", [

@@ -1,5 +1,6 @@
 """A promptfoo config to the files of a promptctl project: `convert(path) -> Imported`
-(nothing written) and `write(imported, out, force)`.
+(nothing written; `convert_data` for the config promptfoo embeds in its results) and
+`write(imported, out, force)`.
 
 The public shapes here are stable: `import promptfoo-results` matches promptfoo's
 results to `Imported.tests` (same suite, case id and vars, in promptfoo's evaluation
@@ -19,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from ...errors import UserError
+from ...load.yamlsrc import Source
 from .notes import Note, Where
 from .prompts import name_prompts, read_prompts, slug
 from .providers import Models, one_provider, read_providers
@@ -52,7 +54,7 @@ class ImportedTest:
     case_id: str
     vars: dict[str, Any]
     description: str | None = None
-    group: int = 0  # the promptfoo test (after scenarios) this combination is one of
+    test: int = 0  # the promptfoo test it expands: its place in the config's tests
 
 
 @dataclass
@@ -66,17 +68,18 @@ class Imported:
     providers: list[tuple[str, str | None, str]] = field(default_factory=list)
     repeat: int = 1  # evaluateOptions.repeat
 
-    def test_indexes(self) -> dict[tuple[str, int], int]:
-        """promptfoo's testIdx of each (case id, repeat): within one promptfoo test, its
-        combinations are numbered once per repeat, repeats outermost; tests in order."""
-        out: dict[tuple[str, int], int] = {}
-        groups: dict[int, list[ImportedTest]] = {}
-        for t in self.tests:
-            groups.setdefault(t.group, []).append(t)
-        for group in groups.values():
-            for r in range(self.repeat):
-                for t in group:
-                    out[(t.case_id, r)] = len(out)
+    def slots(self, repeat: int | None = None) -> list[tuple[ImportedTest, int]]:
+        """(case, repeat) in promptfoo's testIdx order: each promptfoo test's
+        combinations, repeat after repeat (`repeat`: the results' own, if they say)."""
+        out: list[tuple[ImportedTest, int]] = []
+        i = 0
+        while i < len(self.tests):
+            j = i
+            while j < len(self.tests) and self.tests[j].test == self.tests[i].test:
+                j += 1
+            for r in range(max(1, repeat or self.repeat)):
+                out.extend((t, r) for t in self.tests[i:j])
+            i = j
         return out
 
 
@@ -106,8 +109,20 @@ def suite_name(config_path: Path) -> str:
 
 def convert(config_path: Path) -> Imported:
     ctx, doc = _read_config(config_path)
+    return _convert(ctx, doc, suite_name(config_path))
+
+
+def convert_data(data: dict[str, Any], root: Path, shown: str, name: str) -> Imported:
+    """A config given as data, named `shown` (the one promptfoo embeds in its results
+    JSON): its `file://` paths resolve from `root`, and must lie inside it; no value
+    has a line. `name` names its suite and prompt collection."""
+    ctx = Ctx(Path(os.path.realpath(root)))
+    doc = Doc(shown, data, Source(shown))
+    return _convert(ctx, Doc(shown, deref(data, doc, ctx), doc.source), name)
+
+
+def _convert(ctx: Ctx, doc: Doc, name: str) -> Imported:
     data: dict[str, Any] = doc.data
-    name = suite_name(config_path)
     for key in data:
         if key not in _HANDLED:
             ctx.note(doc.where((key,)), "left out", f"top-level key '{key}'")
@@ -149,10 +164,10 @@ def convert(config_path: Path) -> Imported:
     imported.files = build(name, data, doc, prompts, models, cases, default, options,
                            inline, ctx)
     imported.files.update(_copies(ctx, imported.files))
-    groups = {id(t): i for i, t in enumerate(tests)}
+    place = {id(t): i for i, t in enumerate(tests)}
     imported.tests = [ImportedTest(name, c.id, c.pf_vars, c.test.description,
-                                   groups[id(c.test)]) for c in cases]
-    imported.repeat = options.get("repeat", 1)
+                                   place[id(c.test)]) for c in cases]
+    imported.repeat = int(options.get("repeat", 1))
     imported.prompts = [(p.label, f"{name}.{p.name}") for p in prompts]
     imported.providers = [(m.pf_id, m.label, m.alias) for m in models.models]
     return imported

@@ -124,7 +124,7 @@ def one_provider(item: Any, doc: Doc, loc: tuple[Any, ...], ctx: Ctx, taken: set
     raw_config = options.get("config")
     config: dict[str, Any] = raw_config if isinstance(raw_config, dict) else {}
     entry, placeholder, comment = _entry(pf_id, config, doc, (*oloc, "config"), where, ctx)
-    base = label or _name_of(pf_id)
+    base = label or model_name(pf_id)
     if placeholder:
         alias = unique("placeholder-" + (slug(base, 40) or "model"), taken)
     else:
@@ -140,7 +140,7 @@ def _plain(name: str) -> bool:
     return bool(name) and all(c.isalnum() or c in "-_." for c in name)
 
 
-def _name_of(pf_id: str) -> str:
+def model_name(pf_id: str) -> str:
     """The model name in an id: openai:chat:gpt-4o -> gpt-4o, openai:gpt-4o -> gpt-4o."""
     parts = pf_id.split(":")
     if parts[0] == "openai" and len(parts) >= 3 and parts[1] in _OPENAI_KINDS:
@@ -165,7 +165,7 @@ def _entry(pf_id: str, config: dict[str, Any], doc: Doc, cloc: tuple[Any, ...],
             else:
                 return _placeholder(pf_id, where, ctx, f"the OpenAI '{parts[1]}' API is "
                                     "not a chat model")
-        entry: dict[str, Any] = {"provider": "openai", "model": _name_of(pf_id)}
+        entry: dict[str, Any] = {"provider": "openai", "model": model_name(pf_id)}
         if parts[0] != "openai":
             ctx.note(where, "approximated", f"provider '{pf_id}' with apiBaseUrl: called "
                      "as an OpenAI-compatible server")

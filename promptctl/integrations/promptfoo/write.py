@@ -245,9 +245,21 @@ def _dump(data: Any) -> str:
                      default_flow_style=False)
 
 
+def _holds(path: Path, text: str) -> bool:
+    if os.path.islink(path) or not path.is_file():
+        return False
+    try:
+        return path.read_text(encoding="utf-8") == text
+    except (OSError, UnicodeDecodeError):
+        return False
+
+
 def write_files(files: dict[str, str], out: Path, *, force: bool) -> list[Path]:
-    """Write every file under `out`; if any exists and not `force`, write none."""
-    targets = [(out / rel, text) for rel, text in files.items()]
+    """Write every file under `out`; if any exists with other content and not `force`,
+    write none. A file that already holds exactly its text (a re-import, or a python
+    check imported in place) is left as it is."""
+    targets = [(out / rel, text) for rel, text in files.items()
+               if not _holds(out / rel, text)]
     existing = [p for p, _ in targets if os.path.lexists(p)]
     if existing and not force:
         shown = ", ".join(str(p) for p in existing[:5])
