@@ -344,6 +344,9 @@ class OpenAIProvider(Provider):
         if isinstance(exc, ValueError):  # a 200 whose JSON body does not parse
             return retry.Failure(self._scrub(
                 _one_line(f"the server sent a body that is not JSON: {exc}")), retryable=True)
+        if _transport_error(exc):  # one the SDK did not wrap: still the connection's fault
+            return retry.Failure(self._scrub(_one_line(
+                f"connection error: {type(exc).__name__}: {exc}")), retryable=True)
         return None
 
     def _classify_status(self, exc: Any) -> retry.Failure:
@@ -374,6 +377,16 @@ class OpenAIProvider(Provider):
         if self._key and self._key != NO_KEY:
             text = text.replace(self._key, "***")
         return scrub(text, self.base_url)
+
+
+_TRANSPORTS = ("httpcore2", "httpx2", "httpcore", "httpx", "anyio", "h11")
+
+
+def _transport_error(exc: Exception) -> bool:
+    """An error of the HTTP stack under the SDK (a dropped connection, a read timeout)
+    that reached us unwrapped: the SDK normally wraps these as APIConnectionError, but
+    httpx2 passes an httpcore2 error through when its exception map misses it."""
+    return isinstance(exc, OSError) or type(exc).__module__.split(".")[0] in _TRANSPORTS
 
 
 _closing: set[asyncio.Future[Any]] = set()

@@ -19,6 +19,7 @@ from email.utils import formatdate
 from pathlib import Path
 from typing import Any
 
+import httpcore2
 import pytest
 from helpers.fault_proxy import FaultProxy
 from helpers.stub_server import Stub
@@ -637,3 +638,13 @@ def test_minus_j_raises_the_limit_of_a_model_without_its_own_concurrency():
                                        base_url="http://127.0.0.1:9/v1"), "pinned")
     pinned.allow_concurrency(50)
     assert pinned.max_concurrency == pinned.limiter.maximum == 4
+
+
+@pytest.mark.parametrize("error", ["RemoteProtocolError", "ReadError", "ReadTimeout"])
+def test_an_http_error_the_sdk_did_not_wrap_is_still_a_retried_connection_error(stub, error):
+    """httpx2 lets an httpcore2 error through unwrapped when its exception map misses
+    it (seen under load in the full suite): it is the connection's fault all the same."""
+    failure = provider(stub)._classify(getattr(httpcore2, error)("boom"))
+    assert failure is not None and failure.retryable, failure
+    assert failure.message.startswith(f"connection error: {error}")
+    assert provider(stub)._classify(KeyError("x")) is None  # not ours: a bug, raised
