@@ -242,7 +242,8 @@ def test_ref_templates_repeat_output_path_and_notes(cli, tmp_path):
     assert res.exit_code == 1, res.output
     suite = _yaml(tmp_path, "suites/promptfoo.yaml")
     assert suite["repeat"] == 3
-    assert suite["cases"][0]["assert"] == [{"type": "contains", "value": "q"}]
+    assert suite["assert_sets"] == {"short": [{"type": "contains", "value": "q"}]}
+    assert suite["cases"][0]["assert"] == [{"use": "short"}]
     assert "spare" not in suite["cases"][0]["vars"]
     # a test without assertions gets one that always passes, and a note
     assert suite["cases"][1]["assert"] == [{"type": "length", "min_chars": 0}]
@@ -414,3 +415,46 @@ def test_options_transform_applies_to_every_assertion_of_its_tests(cli, tmp_path
               for r in results}
     # promptfoo: case 2 has lowercase "  def  ": starts-with DEF fails, the rest pass
     assert failed == {first["id"]: [], second["id"]: ["starts-with"]}, (failed, run.output)
+
+
+def test_assertion_templates_become_assertion_sets_used_by_name(cli, tmp_path):
+    res = _import(cli, tmp_path, {"promptfooconfig.yaml": """
+        prompts: ["  Say {{ word }}  "]
+        providers: [echo]
+        assertionTemplates:
+          polite: {type: not-icontains, value: idiot}
+          mentions: {type: contains, value: "{{ word }}"}
+          unused: {type: contains, value: never}
+          lowered: {type: contains, value: say}
+        defaultTest:
+          assert:
+            - $ref: "#/assertionTemplates/polite"
+        tests:
+          - vars: {word: hello}
+            assert:
+              - $ref: "#/assertionTemplates/mentions"
+          - vars: {word: bye}
+            assert:
+              - $ref: "#/assertionTemplates/mentions"
+              - $ref: "#/assertionTemplates/polite"
+          - vars: {word: Yes}
+            options: {transform: output.toLowerCase()}
+            assert:
+              - $ref: "#/assertionTemplates/lowered"
+        """})
+    assert res.exit_code == 0, res.output
+    suite = _yaml(tmp_path, "suites/promptfoo.yaml")
+    # one set per template a test still uses by name; a transformed test gets copies
+    assert suite["assert_sets"] == {
+        "polite": [{"type": "not-icontains", "value": "idiot"}],
+        "mentions": [{"type": "contains", "value": "{{ word }}"}]}
+    assert [c["assert"] for c in suite["cases"]] == [
+        [{"use": "polite"}, {"use": "mentions"}],
+        [{"use": "polite"}, {"use": "mentions"}, {"use": "polite"}],
+        [{"type": "not-icontains", "value": "idiot", "transform": "output | lower"},
+         {"type": "contains", "value": "say", "transform": "output | lower"}]]
+    out = tmp_path / "results.json"
+    run = cli("run", "-c", str(tmp_path / "out" / "promptctl.yaml"), "-m", "echo",
+              "-o", str(out), "-q")
+    assert run.exit_code == 0, run.output
+    assert all(r["passed"] for r in json.loads(out.read_text())["results"])

@@ -133,6 +133,10 @@ def _convert(ctx: Ctx, doc: Doc, name: str) -> Imported:
         raise doc.source.error("no prompt of the config could be imported", ("prompts",),
                                hint="see the notes above; promptctl prompts are templates")
     name_prompts(prompts)
+    templates = data.get("assertionTemplates")
+    if isinstance(templates, dict):
+        ctx.templates = {str(k): (v, doc.where(("assertionTemplates", k)))
+                         for k, v in templates.items()}
     models = Models(read_providers(data.get("providers"), doc, ("providers",), ctx))
     ctx.judge_alias = lambda provider, where: models.grader(provider, where, ctx)
     if not models.models:

@@ -64,6 +64,10 @@ class Ctx:
     judge_alias: Callable[[str | dict[str, Any], Where], str | None] | None = None
     # files the new project needs as they are (python checks): resolved source -> path
     copies: dict[str, str] = field(default_factory=dict)
+    # assertionTemplates: name -> (the template as written, where); and the ones tests
+    # use, converted: name -> promptctl assertions (the suite's `assert_sets`)
+    templates: dict[str, tuple[Any, Where]] = field(default_factory=dict)
+    sets: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
 
     def note(self, where: Where, kind: NoteKind, message: str) -> None:
         self.notes.append(Note(where, kind, message))
@@ -138,10 +142,29 @@ def is_file_ref(value: Any) -> bool:
     return isinstance(value, str) and value.startswith(FILE_PREFIX)
 
 
+TEMPLATES = "#/assertionTemplates/"
+
+
+def template_ref(node: Any, loc: Loc) -> str | None:
+    """The name of the assertion template `node` uses, when it is an item of a test's
+    (or defaultTest's, or a scenario's) own `assert` list written `$ref:
+    "#/assertionTemplates/NAME"`: such a reference becomes `use: NAME` of an assertion
+    set (tests.py), not a copy."""
+    if not (isinstance(node, dict) and set(node) == {"$ref"} and isinstance(node["$ref"], str)
+            and node["$ref"].startswith(TEMPLATES)):
+        return None
+    name = node["$ref"][len(TEMPLATES):]
+    if not name or "/" in name or len(loc) < 2 or loc[-2] != "assert" or "assert" in loc[:-2]:
+        return None
+    return name.replace("~1", "/").replace("~0", "~")
+
+
 def deref(data: Any, doc: Doc, ctx: Ctx) -> Any:
     """Replace every `{$ref: "#/a/b"}` (a JSON pointer into the same document, as
-    promptfoo's $RefParser does) by what it points at. A pointer to a missing place, a
-    reference to another file, or a cycle is exit 2 at its line."""
+    promptfoo's $RefParser does) by what it points at, except a test's use of an
+    assertion template (`template_ref`: kept, once checked to point at something). A
+    pointer to a missing place, a reference to another file, or a cycle is exit 2 at
+    its line."""
     root = doc.data
 
     def target(pointer: str, loc: Loc, seen: tuple[str, ...]) -> Any:
@@ -168,7 +191,8 @@ def deref(data: Any, doc: Doc, ctx: Ctx) -> Any:
     def walk(node: Any, loc: Loc, seen: tuple[str, ...]) -> Any:
         if isinstance(node, dict):
             if set(node) == {"$ref"} and isinstance(node["$ref"], str):
-                return target(node["$ref"], loc, seen)
+                resolved = target(node["$ref"], loc, seen)
+                return dict(node) if template_ref(node, loc) is not None else resolved
             return {k: walk(v, (*loc, k), seen) for k, v in node.items()}
         if isinstance(node, list):
             return [walk(v, (*loc, i), seen) for i, v in enumerate(node)]

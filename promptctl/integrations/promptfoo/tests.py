@@ -35,7 +35,7 @@ from .jsexpr import Unsupported
 from .jsrewrite import transform
 from .notes import Note, Where
 from .prompts import slug, translate, unique
-from .source import Ctx, Doc, is_file_ref
+from .source import TEMPLATES, Ctx, Doc, is_file_ref
 
 _ROW = re.compile(r"^Row #\d+$")
 _OPTION_KEYS = {"transform", "disableDefaultAsserts", "disableVarExpansion", "provider"}
@@ -72,7 +72,15 @@ class Case:
 
 def convert_assert(item: Any, where: Where, ctx: Ctx) -> list[dict[str, Any]]:
     """A promptfoo assertion as promptctl assertions; its notes and the files it needs
-    copied (a python check) go to `ctx`."""
+    copied (a python check) go to `ctx`. A kept `$ref` to an assertion template (see
+    source.template_ref) is `use: NAME`, the template converted once into ctx.sets."""
+    if isinstance(item, dict) and set(item) == {"$ref"}:
+        name = str(item["$ref"]).removeprefix(TEMPLATES).replace("~1", "/").replace("~0", "~")
+        if name not in ctx.sets:
+            raw, at = ctx.templates[name]
+            ctx.sets[name] = _taken(asserts.convert_assert(
+                raw, at, judge_alias=_judge(at, ctx), base_dir=ctx.root), ctx)
+        return [{"use": name}] if ctx.sets[name] else []
     return _taken(asserts.convert_assert(item, where, judge_alias=_judge(where, ctx),
                                          base_dir=ctx.root), ctx)
 
@@ -506,17 +514,28 @@ def output_transforms(tests: list[Test], default: Test | None, ctx: Ctx) -> None
                 ctx.note(test.where, "left out", f"options.transform {key[:120]}: it uses "
                          f"{exc}, which a Jinja transform cannot express")
         jinja = made[key]
-        if jinja is not None:
-            test.asserts = [_under(a, jinja) for a in test.asserts]
+        if jinja is not None:  # a set used here is copied in: the transform is this test's
+            test.asserts = [_under(a, jinja) for a in expand_uses(test.asserts, ctx)]
     if default is not None and tests and not transforms_differ(tests):
         src = tests[0].options.get("transform")
         jinja = made.get(json.dumps(src, default=str)) if src is not None else None
         if jinja is not None:
-            default.asserts = [_under(a, jinja) for a in default.asserts]
+            default.asserts = [_under(a, jinja) for a in expand_uses(default.asserts, ctx)]
 
 
 def transforms_differ(tests: list[Test]) -> bool:
     return len({json.dumps(t.options.get("transform"), default=str) for t in tests}) > 1
+
+
+def expand_uses(specs: list[dict[str, Any]], ctx: Ctx) -> list[dict[str, Any]]:
+    """Assertions with each `use: NAME` replaced by its set's assertions (copies)."""
+    out: list[dict[str, Any]] = []
+    for spec in specs:
+        if set(spec) == {"use"}:
+            out.extend(dict(a) for a in ctx.sets[spec["use"]])
+        else:
+            out.append(spec)
+    return out
 
 
 def _under(spec: dict[str, Any], made: str) -> dict[str, Any]:

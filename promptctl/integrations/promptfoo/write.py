@@ -28,7 +28,7 @@ from ...schema import CaseSpec
 from .prompts import Prompt, variables
 from .providers import Model, Models
 from .source import Ctx, Doc
-from .tests import Case, Test, expand, render_value
+from .tests import Case, Test, expand, expand_uses, render_value
 
 ALWAYS_PASSES = {"type": "length", "min_chars": 0}
 _VAR_IN_CODE = re.compile(r"""vars\s*(?:\[\s*["'](\w+)["']\s*\]|\.(\w+)|\.get\(\s*["'](\w+)["'])""")
@@ -75,9 +75,12 @@ def build(name: str, data: dict[str, Any], doc: Doc, prompts: list[Prompt], mode
             names |= found
         prompt_vars[p.name] = names
     default_asserts = [] if default is None or inline else default.asserts
-    used = set().union(*prompt_vars.values()) | _assert_vars(default_asserts)
+    used = set().union(*prompt_vars.values()) | _assert_vars(expand_uses(default_asserts, ctx))
     for c in cases:
-        used |= _assert_vars(c.test.asserts)
+        used |= _assert_vars(expand_uses(c.test.asserts, ctx))
+    uses = [a["use"] for a in [*default_asserts, *(x for c in cases for x in c.test.asserts)]
+            if set(a) == {"use"}]
+    sets = {n: ctx.sets[n] for n in dict.fromkeys(uses)}  # those still used, in order
     dvars = _default_vars(default, used, ctx)
     rows = _case_rows(cases, used, dvars, default_asserts, ctx)
     for p in prompts:  # what promptfoo renders empty, said in the project
@@ -92,7 +95,7 @@ def build(name: str, data: dict[str, Any], doc: Doc, prompts: list[Prompt], mode
         "prompts": {p.name: p.spec({v: "" for v in sorted(prompt_vars[p.name])})
                     for p in prompts}})
     suite, data_files = _suite(name, data, prompts, models, rows, dvars, default,
-                               default_asserts, options)
+                               default_asserts, options, sets)
     files[f"suites/{name}.yaml"] = _dump(suite)
     files.update(data_files)
     return files
@@ -160,7 +163,8 @@ def _case_rows(cases: list[Case], used: set[str], dvars: dict[str, Any],
 def _suite(name: str, data: dict[str, Any], prompts: list[Prompt], models: Models,
            rows: list[tuple[dict[str, Any], Case]], dvars: dict[str, Any],
            default: Test | None, default_asserts: list[dict[str, Any]],
-           options: dict[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:
+           options: dict[str, Any], sets: dict[str, list[dict[str, Any]]]
+           ) -> tuple[dict[str, Any], dict[str, str]]:
     suite: dict[str, Any] = {}
     if isinstance(data.get("description"), str):
         suite["description"] = data["description"]
@@ -171,6 +175,8 @@ def _suite(name: str, data: dict[str, Any], prompts: list[Prompt], models: Model
         suite["repeat"] = options["repeat"]
     if isinstance(data.get("tags"), dict):
         suite["tags"] = [f"{k}:{v}" for k, v in data["tags"].items()]
+    if sets:  # promptfoo's assertionTemplates that tests use by $ref
+        suite["assert_sets"] = sets
     defaults: dict[str, Any] = {}
     if dvars:
         defaults["vars"] = dvars
