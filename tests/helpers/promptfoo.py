@@ -21,6 +21,8 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
+from promptctl.integrations.promptfoo.resultsfile import messages
+
 Messages = list[dict[str, str]]
 RenderKey = tuple[int, int, int]  # (testIdx, promptIdx, repeat)
 
@@ -60,18 +62,9 @@ def run_eval(binary: str, config: Path, out: Path, state: Path, *,
 
 
 def as_messages(text: str) -> Messages:
-    """What a chat provider sends for a rendered prompt (see the module docstring)."""
-    stripped = text.strip()
-    if stripped.startswith("["):
-        try:
-            value = json.loads(stripped)
-        except ValueError:
-            value = None
-        if (isinstance(value, list) and value
-                and all(isinstance(m, dict) and "role" in m and "content" in m
-                        for m in value)):
-            return [{"role": str(m["role"]), "content": str(m["content"])} for m in value]
-    return [{"role": "user", "content": text}]
+    """What a chat provider sends for a rendered prompt (see the module docstring):
+    the results import's own reading of it."""
+    return messages(text)
 
 
 def renders(results: dict[str, Any]) -> dict[RenderKey, Messages]:
