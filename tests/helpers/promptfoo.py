@@ -21,7 +21,7 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
-from promptctl.integrations.promptfoo.resultsfile import messages
+from promptctl.integrations.promptfoo.resultsfile import messages as sent_messages
 
 Messages = list[dict[str, str]]
 RenderKey = tuple[int, int, int]  # (testIdx, promptIdx, repeat)
@@ -64,7 +64,7 @@ def run_eval(binary: str, config: Path, out: Path, state: Path, *,
 def as_messages(text: str) -> Messages:
     """What a chat provider sends for a rendered prompt (see the module docstring):
     the results import's own reading of it."""
-    return messages(text)
+    return sent_messages(text)
 
 
 def renders(results: dict[str, Any]) -> dict[RenderKey, Messages]:
