@@ -412,6 +412,36 @@ def test_a_config_with_a_csv_test_file_from_the_config_the_results_embed(cli, tm
     assert "tests.csv" in res.stderr and "--config" in res.stderr
 
 
+def test_an_embedded_config_with_promptfoos_row_names_matches_the_imported_cases(
+        cli, tmp_path):
+    """promptfoo 0.121 embeds a CSV's tests expanded, each row without a
+    __description named "Row #N": those cases are named from their vars, as the config
+    import of the CSV file names them, so every result matches."""
+    write_files(tmp_path / "pf", {
+        "promptfooconfig.yaml": """
+            prompts: ["Capital of {{ country }}?"]
+            providers: [echo]
+            tests: file://tests.csv
+            """,
+        "tests.csv": "country,__expected,__description\nFrance,contains: France,fr\n"
+                     "Japan,icontains: japan,\n",
+    })
+    assert cli("import", "promptfoo", str(tmp_path / "pf" / "promptfooconfig.yaml"),
+               "--out", str(tmp_path / "out")).exit_code == 0
+    embedded = {"prompts": ["Capital of {{ country }}?"], "providers": ["echo"],
+                "tests": [{"vars": {"country": "France"}, "description": "fr",
+                           "assert": [{"type": "contains", "value": "France"}]},
+                          {"vars": {"country": "Japan"}, "description": "Row #2",
+                           "assert": [{"type": "icontains", "value": "japan"}]}]}
+    rows = [pf_result(t, 0, "Capital of {{ country }}?", f"Capital of {c}?",
+                      {"country": c}) for t, c in enumerate(["France", "Japan"])]
+    results = pf_file(tmp_path / "pf" / "results.json", rows, config=embedded,
+                      labels=["Capital of {{ country }}?"])
+    res = _import(cli, results, tmp_path / "out")
+    assert res.exit_code == 0, res.output
+    assert sorted(r["case"] for r in _records(tmp_path / "out")) == ["fr", "japan"]
+
+
 def test_repeats_and_list_vars_follow_promptfoos_test_numbering(cli, tmp_path):
     write_files(tmp_path / "pf", {"promptfooconfig.yaml": """
         prompts: ["{{ word }}!"]

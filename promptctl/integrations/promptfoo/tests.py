@@ -128,7 +128,11 @@ def read_test(raw: Any, doc: Doc, loc: tuple[Any, ...], ctx: Ctx, *,
         if key not in _TEST_KEYS:
             ctx.note(doc.where((*loc, key)), "left out", f"test key '{key}'")
     desc = raw.get("description")
-    if isinstance(desc, str) and desc.strip():
+    if isinstance(desc, str) and _ROW.match(desc.strip()):
+        # promptfoo's own name of a file row (a results file embeds its tests with it):
+        # the case is named from its vars, as when the row is read from its file
+        test.description, test.auto_description = desc.strip(), True
+    elif isinstance(desc, str) and desc.strip():
         test.description = desc
     elif auto:
         test.description, test.auto_description = auto, True
