@@ -11,7 +11,9 @@ Two checks per config:
 - when promptfoo itself is installed (PROMPTCTL_PROMPTFOO, or `promptfoo` on PATH; never
   downloaded here), its own `eval --providers echo` on the original config renders the
   same expected messages: the hand-written expectations are checked against promptfoo.
-  The repo's workflow runs this with promptfoo installed from npm.
+  Each testIdx must be the imported case of the same vars and description, and
+  `import promptfoo-results` on promptfoo's results (with the config they embed) must
+  find every case. The repo's workflow runs this with promptfoo installed from npm.
 """
 
 from __future__ import annotations
@@ -86,11 +88,30 @@ def test_imports_lints_and_renders_as_promptfoo(cli, tmp_path, name):
 @pytest.mark.skipif(promptfoo_bin() is None, reason="promptfoo is not installed "
                     "(set PROMPTCTL_PROMPTFOO to its executable)")
 @pytest.mark.parametrize("name", CASES)
-def test_promptfoo_renders_what_expected_json_says(tmp_path, name):
+def test_promptfoo_renders_what_expected_json_says(cli, tmp_path, name):
     binary = promptfoo_bin()
     assert binary is not None
     config = _copy(name, tmp_path)
-    results = run_eval(binary, config, tmp_path / "promptfoo.json", tmp_path / "state")
+    results_file = config.parent / "results.json"  # where its embedded config's files are
+    results = run_eval(binary, config, results_file, tmp_path / "state")
     wrong = render_mismatches(expected_renders(CORPUS / name), renders(results),
                               any_prompt_order=unordered(CORPUS / name))
     assert not wrong, "\n".join(wrong)
+    # and the import numbers promptfoo's tests as promptfoo does: each testIdx is the
+    # imported case of the same vars and (unless promptfoo's own "Row #N") description
+    slots = convert(config).slots()
+    for row in results["results"]["results"]:
+        test, _ = slots[row["testIdx"]]
+        assert test.vars == row["vars"], (row["testIdx"], test, row["vars"])
+        described = row["testCase"].get("description")
+        if described and not described.startswith("Row #"):
+            assert test.description == described, (row["testIdx"], test, described)
+    # so its results, read with the config they embed, find their cases (the provider
+    # is echo, not the config's: only single-provider configs match a model)
+    out = tmp_path / "out"
+    assert cli("import", "promptfoo", str(config), "--out", str(out)).exit_code in (0, 1)
+    res = cli("import", "promptfoo-results", str(results_file), "--project", str(out))
+    assert res.exit_code in (0, 1), res.output
+    lost = [line for line in res.stderr.splitlines()
+            if line.startswith("unmatched:") and "provider" not in line.split("):", 1)[1]]
+    assert not lost, "\n".join(lost)

@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ...errors import UserError
+from ...load.jsjson import dump, js_number
 from . import asserts
 from .jsexpr import Unsupported
 from .jsrewrite import transform
@@ -229,9 +230,7 @@ def _tests_file(written: str, where: Where, ctx: Ctx, *, standalone: bool) -> li
             for i, (row, n) in enumerate(rows):
                 test = read_test(row, Doc(name, row, _line_source(name, n)), (), ctx,
                                  source=name, auto=f"Row #{i + 1}" if standalone else None)
-                if test is not None:
-                    if standalone:  # promptfoo's JSONL reader overrides any description
-                        test.description, test.auto_description = f"Row #{i + 1}", True
+                if test is not None:  # promptfoo names a row without one "Row #N"
                     out.append(test)
             continue
         if ext not in (".json", ".yaml", ".yml"):
@@ -433,17 +432,28 @@ def render_value(value: Any, key: str, where: Where, ctx: Ctx) -> Any:
     return value
 
 
-def js_number(value: float) -> Any:
-    """A number as JavaScript's String() prints it, when it differs from Python's: an
-    integral value under 1e21 in full digits (12345678901234567000, not
-    1.2345678901234567e+19)."""
-    if not value.is_integer() or abs(value) >= 1e21:
+def shown(value: Any) -> Any:
+    """A var's value as promptfoo's results show it: numbers as JavaScript numbers
+    (1000.0 is 1000; an integer past 2**53 loses its last digits), and text that is a
+    JSON object or array re-serialized compactly (promptfoo records such a var as
+    JSON.stringify(JSON.parse(text)); it renders the text as written)."""
+    if isinstance(value, bool) or value is None:
         return value
-    shortest = repr(abs(value))  # the shortest digits that round-trip, as in JavaScript
-    if "e" not in shortest:
-        return int(value)
-    mantissa, _, exp = shortest.partition("e")
-    return ("-" if value < 0 else "") + mantissa.replace(".", "").ljust(int(exp) + 1, "0")
+    if isinstance(value, float) and value.is_integer() and abs(value) < 1e21:
+        return int(js_number(value))
+    if isinstance(value, int) and abs(value) > 2 ** 53:
+        return int(js_number(float(value)))
+    if isinstance(value, str) and value.strip()[:1] in ("{", "["):
+        try:
+            parsed = json.loads(value)
+        except ValueError:
+            return value
+        return dump(None, parsed) if isinstance(parsed, (dict, list)) else value
+    if isinstance(value, dict):
+        return {k: shown(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [shown(v) for v in value]
+    return value
 
 
 _PLACEHOLDER = re.compile(r"\{\{\s*(\w+)\s*\}\}")
@@ -468,6 +478,9 @@ def resolve_vars(values: dict[str, Any]) -> dict[str, Any]:
 
 
 def _value_text(value: Any) -> str:
+    """A value in a case id: as promptfoo shows it (so an id made from a results file's
+    embedded config, where promptfoo wrote 1e3 as 1000, is the same)."""
+    value = shown(value)
     if isinstance(value, str):
         return value.removeprefix("file://")
     return json.dumps(value, ensure_ascii=False)
@@ -491,7 +504,8 @@ def make_cases(tests: list[Test], ctx: Ctx) -> list[Case]:
             name = base
             if listed:
                 name = f"{base}[{'-'.join(slug(_value_text(combo[k]), 20) or 'x' for k in listed)}]"
-            cases.append(Case(test, unique(name, taken), resolve_vars(rendered), combo))
+            cases.append(Case(test, unique(name, taken), resolve_vars(rendered),
+                              {k: shown(v) for k, v in combo.items()}))
     return cases
 
 
