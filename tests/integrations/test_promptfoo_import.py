@@ -458,3 +458,33 @@ def test_assertion_templates_become_assertion_sets_used_by_name(cli, tmp_path):
               "-o", str(out), "-q")
     assert run.exit_code == 0, run.output
     assert all(r["passed"] for r in json.loads(out.read_text())["results"])
+
+
+def test_a_tests_options_provider_grades_its_model_graded_assertions(cli, tmp_path):
+    res = _import(cli, tmp_path, {"promptfooconfig.yaml": """
+        prompts: ["{{ x }}"]
+        providers: [openai:gpt-4o-mini]
+        defaultTest:
+          assert: [{type: llm-rubric, value: is polite}]
+        tests:
+          - vars: {x: a}
+          - vars: {x: b}
+            options: {provider: openai:gpt-4o}
+            assert:
+              - {type: llm-rubric, value: is short}
+              - {type: llm-rubric, value: is kind, provider: openai:gpt-4o-mini}
+              - {type: contains, value: b}
+        """})
+    assert res.exit_code == 0, res.output
+    suite = _yaml(tmp_path, "suites/promptfoo.yaml")
+    assert "assert" not in suite.get("defaults", {})  # graded differently by test
+    first, second = (c["assert"] for c in suite["cases"])
+    assert first == [{"type": "llm-rubric", "value": "is polite"}]
+    assert second == [{"type": "llm-rubric", "value": "is polite", "judge": "gpt-4o"},
+                      {"type": "llm-rubric", "value": "is short", "judge": "gpt-4o"},
+                      {"type": "llm-rubric", "value": "is kind", "judge": "gpt-4o-mini"},
+                      {"type": "contains", "value": "b"}]
+    assert _yaml(tmp_path, "promptctl.yaml")["models"]["gpt-4o"] == {
+        "provider": "openai", "model": "gpt-4o"}
+    lint = cli("lint", "-c", str(tmp_path / "out" / "promptctl.yaml"))
+    assert lint.exit_code == 0, lint.output

@@ -28,12 +28,13 @@ from .source import Ctx, Doc, deref
 from .tests import (
     Test,
     apply_default,
+    graders_differ,
     make_cases,
-    notes_for_options,
     output_transforms,
     read_test,
     read_tests,
     scenario_tests,
+    test_grader,
     transforms_differ,
 )
 from .write import build, write_files
@@ -150,13 +151,14 @@ def _convert(ctx: Ctx, doc: Doc, name: str) -> Imported:
     inline = default is not None and any(t.options.get("disableDefaultAsserts")
                                          for t in tests)
     merged = [apply_default(t, default, asserts=inline) for t in tests]
-    if not inline and default is not None and default.asserts and transforms_differ(merged):
+    if not inline and default is not None and default.asserts and (
+            transforms_differ(merged) or graders_differ(merged, default, ctx)):
         inline = True  # the defaults' assertions differ by test: each case gets its own
         merged = [apply_default(t, default, asserts=True) for t in tests]
     tests = merged
     output_transforms(tests, default, ctx)
     for t in tests:
-        notes_for_options(t, ctx)
+        test_grader(t, ctx)
     cases = make_cases(tests, ctx)
     options = _evaluate_options(data, doc, ctx, models)
     for key, what in (("outputPath", "use `promptctl run -o PATH`"),

@@ -562,11 +562,44 @@ def _under(spec: dict[str, Any], made: str) -> dict[str, Any]:
             else inner.replace("output", f"({made})", 1)}
 
 
-def notes_for_options(test: Test, ctx: Ctx) -> None:
-    opts = test.options
-    if "provider" in opts:
+_GRADED = frozenset(asserts.JUDGED.values())  # the promptctl types a `judge:` grades
+
+
+def test_grader(test: Test, ctx: Ctx) -> None:
+    """A test's `options.provider` grades its model-graded assertions (those without a
+    `provider` of their own): their `judge:` is that provider's model entry. The
+    defaults' assertions, written once for every case, keep the project's judge."""
+    provider = test.options.get("provider")
+    if provider is None:
+        return
+    alias = ctx.judge_alias(provider, test.where) if ctx.judge_alias is not None and \
+        isinstance(provider, (str, dict)) else None
+    if alias is None:
         ctx.note(test.where, "approximated", "options.provider: model-graded assertions "
                  "use the project's judge")
+        return
+    out: list[dict[str, Any]] = []
+    for a in test.asserts:
+        used = ctx.sets[a["use"]] if set(a) == {"use"} else None
+        if used is not None and any(_graded(x) for x in used):
+            out.extend({**x, "judge": alias} if _graded(x) else dict(x) for x in used)
+        else:
+            out.append({**a, "judge": alias} if used is None and _graded(a) else a)
+    test.asserts = out
+
+
+def _graded(spec: dict[str, Any]) -> bool:
+    """Is it model-graded, by the project's judge (no `judge:` of its own)?"""
+    return spec.get("type", "").removeprefix("not-") in _GRADED and "judge" not in spec
+
+
+def graders_differ(tests: list[Test], default: Test | None, ctx: Ctx) -> bool:
+    """Must the defaults' assertions be copied into each case? When one of them is
+    model-graded and some test names its own grading provider (which grades them too
+    in promptfoo)."""
+    return default is not None and any("provider" in t.options for t in tests) and any(
+        _graded(x) for a in default.asserts
+        for x in (ctx.sets[a["use"]] if set(a) == {"use"} else [a]))
 
 
 __all__ = ["Case", "Note", "Test", "apply_default", "make_cases", "read_test",
