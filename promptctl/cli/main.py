@@ -13,6 +13,7 @@ functions annotate with names imported only for type checking.
 from __future__ import annotations
 
 import gc
+import sys
 
 import typer
 
@@ -30,6 +31,7 @@ from . import (
     render_cmd,
     run_cmd,
 )
+from .lint_fast import answer_from_cache
 
 app = typer.Typer(
     name="promptctl",
@@ -63,6 +65,10 @@ app.add_typer(import_app, name="import")
 
 
 def main() -> None:
+    if sys.argv[1:2] == ["lint"]:  # an unchanged tree: answered before typer parses
+        code = answer_from_cache(sys.argv[2:])
+        if code is not None:
+            raise SystemExit(code)
     try:
         app()
     finally:

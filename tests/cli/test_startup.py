@@ -1,4 +1,5 @@
-"""--help imports only the parser's needs: typer, the stdlib and promptctl.cli.
+"""--help imports only the parser's needs: typer, the stdlib and promptctl.cli; a lint
+answered from its cache not even that.
 
 A structural test, not a timing one (bench/startup.py prints the times): it fails when
 a command module gains a module-level import of a loader, the runner, the gate or a
@@ -7,8 +8,10 @@ heavy library, which would make every --help (and every command's start) pay for
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
+import time
 
 import pytest
 
@@ -63,3 +66,49 @@ def test_command_help_imports_no_loader_or_runner(tmp_path, command):
     heavy = heavy_imports(names, allowed=BY_TYPER)
     assert heavy == [], f"{command[0]} --help imports {heavy}: import them inside the " \
                         "command function"
+
+
+LINT_PROJECT = {
+    "prompts/support.yaml": "prompts:\n  triage:\n    template: 'Ticket: {{ ticket }}'\n",
+    "suites/triage.yaml": "prompts: [support.triage]\ncases:\n  - id: a\n"
+                          "    vars: {ticket: lost}\n    assert: [{type: contains, value: x}]\n",
+}
+# how promptctl starts: `python -m promptctl` and the console script (cli.main:main)
+ENTRIES = {"-m": ["-m", "promptctl"],
+           "script": ["-c", "import sys; from promptctl.cli.main import main; "
+                      "sys.argv[0] = 'promptctl'; main()"]}
+
+
+@pytest.mark.parametrize("entry", list(ENTRIES))
+def test_lint_cache_hit_imports_no_loader_nor_pydantic(tmp_path, entry):
+    """A lint answered from the cache (cli/lint_fast.py) prints what the lint it
+    repeats printed and imports none of what loading a project needs; under `python -m`
+    not even typer."""
+    for name, text in LINT_PROJECT.items():
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text(text)
+    past = time.time() - 60  # as committed files are: see tests/cli/test_lint_cache.py
+    for path in tmp_path.rglob("*"):
+        os.utime(path, (past, past))
+
+    def lint() -> tuple[int, str, str, list[str]]:
+        """exit code, stdout, stderr without the import times, the modules imported"""
+        proc = subprocess.run([sys.executable, "-X", "importtime", *ENTRIES[entry], "lint"],
+                              cwd=tmp_path, capture_output=True, text=True, timeout=60)
+        lines = proc.stderr.splitlines()
+        names = [line.rsplit("|", 1)[1].strip() for line in lines
+                 if line.startswith("import time:") and "[us]" not in line]
+        shown = "\n".join(line for line in lines if not line.startswith("import time:"))
+        return proc.returncode, proc.stdout, shown, names
+
+    *cold, cold_names = lint()
+    assert "jinja2" in cold_names and "pydantic" in cold_names  # the cold lint loads
+    *warm, warm_names = lint()
+    assert warm == cold == [0, "", "lint: 2 files checked, clean"]
+    assert "promptctl.load.lintcache" in warm_names  # the report is read right
+    heavy = heavy_imports(warm_names, allowed=("promptctl.load",)) + [
+        n for n in warm_names
+        if n.startswith("promptctl.load.") and n != "promptctl.load.lintcache"]
+    if entry == "-m":
+        heavy += [n for n in warm_names if n == "typer" or n.startswith("typer.")]
+    assert heavy == [], f"a lint cache hit imports {heavy}"
