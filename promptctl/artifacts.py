@@ -42,7 +42,7 @@ SHOWN = 60  # characters of a value quoted in a message
 class Shape(BaseModel):
     """JSON as written: unknown keys and coerced types are errors."""
 
-    model_config = ConfigDict(extra="forbid", strict=True)
+    model_config = ConfigDict(extra="forbid", strict=True, defer_build=True)
 
 
 # -- baselines/<suite>.json -------------------------------------------------------------
@@ -170,7 +170,7 @@ def dataclass_shape(cls: type, name: str, overrides: dict[str, Any] | None = Non
 class Lenient(Shape):
     """For cache entries: other promptctl versions may have stored other fields."""
 
-    model_config = ConfigDict(extra="ignore", strict=True)
+    model_config = ConfigDict(extra="ignore", strict=True, defer_build=True)
 
 
 # one records.jsonl line: a CallRecord

@@ -25,7 +25,7 @@ from .errors import UserError, quote
 
 
 class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, defer_build=True)
 
 
 def _listify(value: Any) -> Any:
@@ -287,7 +287,7 @@ class AssertionSpec(BaseModel):
     """An assertion as written. Options beyond the common keys (max_words, ...) are
     checked against the assertion type's own list when the suite is resolved."""
 
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(extra="allow", defer_build=True)
 
     type: str
     value: Any = None
