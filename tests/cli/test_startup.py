@@ -9,6 +9,7 @@ heavy library, which would make every --help (and every command's start) pay for
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import time
@@ -112,3 +113,40 @@ def test_lint_cache_hit_imports_no_loader_nor_pydantic(tmp_path, entry):
     if entry == "-m":
         heavy += [n for n in warm_names if n == "typer" or n.startswith("typer.")]
     assert heavy == [], f"a lint cache hit imports {heavy}"
+
+
+def test_quiet_run_off_a_terminal_prints_as_rich_would_without_importing_it(tmp_path):
+    """`run -q --no-cache -o FILE` in a pipe (CI, a script): the summary line and the `wrote` line
+    are written as rich prints them (cli/output.py's _plain), and rich is not imported.
+    FORCE_COLOR set to empty makes rich print (and, off a terminal, print plain)."""
+    for name, text in {**LINT_PROJECT, "promptctl.yaml": "models:\n  e: {provider: echo}\n",
+                       "suites/triage.yaml": "prompts: [support.triage]\nmodels: [e]\n"
+                       "cases:\n  - id: a\n    vars: {ticket: lost}\n"
+                       "    assert: [{type: contains, value: lost}]\n"}.items():
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text(text)
+
+    def run(**env: str) -> tuple[str, str, list[str]]:
+        proc = subprocess.run([sys.executable, "-X", "importtime", "-m", "promptctl", "run",
+                               "-q", "--no-cache", "-o", "out.json"], cwd=tmp_path,
+                              capture_output=True, text=True, timeout=60,
+                              env={**os.environ, **env})
+        assert proc.returncode == 0, proc.stderr[-2000:]
+        lines = proc.stderr.splitlines()
+        names = [line.rsplit("|", 1)[1].strip() for line in lines
+                 if line.startswith("import time:") and "[us]" not in line]
+        shown = "\n".join(line for line in lines if not line.startswith("import time:"))
+        # the run id and the seconds differ from run to run
+        out = re.sub(r"run \d{8}T\d{6}-[0-9a-f]+", "run ID",
+                     re.sub(r"\d+\.\d\ds", "Ns", proc.stdout))
+        return out, shown, names
+
+    plain = run()
+    rich = run(FORCE_COLOR="")
+    assert plain[:2] == rich[:2]
+    assert plain[0].startswith("1 case: 1 passed, 0 failed · pass rate 100.0%")
+    assert plain[1] == "wrote out.json"
+    assert "rich" in rich[2] and heavy_imports(plain[2], allowed=(
+        "promptctl.load", "promptctl.run", "promptctl.schema", "promptctl.providers",
+        "promptctl.assertions", "promptctl.reports", "pydantic", "pydantic_core",
+        "jinja2", "yaml")) == []
