@@ -30,7 +30,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 
 from .errors import UserError
 from .results import CallRecord
-from .schema import parse_shard
+from .schema import Model, parse_shard
 
 M = TypeVar("M", bound=BaseModel)
 Loc = tuple[str | int, ...]
@@ -39,10 +39,10 @@ BASELINE_VERSION = 1
 SHOWN = 60  # characters of a value quoted in a message
 
 
-class Shape(BaseModel):
+class Shape(Model):
     """JSON as written: unknown keys and coerced types are errors."""
 
-    model_config = ConfigDict(extra="forbid", strict=True, defer_build=True)
+    model_config = ConfigDict(extra="forbid", strict=True)
 
 
 # -- baselines/<suite>.json -------------------------------------------------------------
@@ -170,7 +170,7 @@ def dataclass_shape(cls: type, name: str, overrides: dict[str, Any] | None = Non
 class Lenient(Shape):
     """For cache entries: other promptctl versions may have stored other fields."""
 
-    model_config = ConfigDict(extra="ignore", strict=True, defer_build=True)
+    model_config = ConfigDict(extra="ignore", strict=True)
 
 
 # one records.jsonl line: a CallRecord

@@ -130,7 +130,9 @@ def test_quiet_run_off_a_terminal_prints_as_rich_would_without_importing_it(tmp_
         proc = subprocess.run([sys.executable, "-X", "importtime", "-m", "promptctl", "run",
                                "-q", "--no-cache", "-o", "out.json"], cwd=tmp_path,
                               capture_output=True, text=True, timeout=60,
-                              env={**os.environ, **env})
+                              env={**{k: v for k, v in os.environ.items()
+                                      if k not in ("FORCE_COLOR", "TTY_COMPATIBLE")},
+                                   "COLUMNS": "200", **env})
         assert proc.returncode == 0, proc.stderr[-2000:]
         lines = proc.stderr.splitlines()
         names = [line.rsplit("|", 1)[1].strip() for line in lines
@@ -144,6 +146,8 @@ def test_quiet_run_off_a_terminal_prints_as_rich_would_without_importing_it(tmp_
     plain = run()
     rich = run(FORCE_COLOR="")
     assert plain[:2] == rich[:2]
+    narrow = run(COLUMNS="60")  # rich wraps a line wider than the console: it prints
+    assert "rich" in narrow[2] and narrow[0].count("\n") > 1
     assert plain[0].startswith("1 case: 1 passed, 0 failed · pass rate 100.0%")
     assert plain[1] == "wrote out.json"
     assert "rich" in rich[2] and heavy_imports(plain[2], allowed=(
