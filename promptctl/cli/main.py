@@ -15,8 +15,6 @@ from __future__ import annotations
 import gc
 import sys
 
-import typer
-
 from . import (
     baseline_cmd,
     cache_cmd,
@@ -32,8 +30,9 @@ from . import (
     run_cmd,
 )
 from .lint_fast import answer_from_cache
+from .params import App
 
-app = typer.Typer(
+app = App(  # typer.Typer, minus the coercion of unset parameters (cli/params.py)
     name="promptctl",
     help="Prompt engineering and prompt regression testing: YAML prompts and suites, "
          "local and hosted models, baselines.\n\nExit codes: 0 all good, 1 negative "
@@ -58,8 +57,8 @@ app.command("models")(models_cmd.models)
 app.add_typer(cache_cmd.app, name="cache")
 
 # `promptctl import SOURCE ...`: one command per foreign format, each its own module.
-import_app = typer.Typer(help="Bring a project from another tool into promptctl.",
-                         no_args_is_help=True)
+import_app = App(help="Bring a project from another tool into promptctl.",
+                 no_args_is_help=True)
 import_app.command("promptfoo")(import_promptfoo_cmd.import_promptfoo)
 app.add_typer(import_app, name="import")
 
