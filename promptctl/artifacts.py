@@ -30,7 +30,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 
 from .errors import UserError
 from .results import CallRecord
-from .schema import parse_shard
+from .schema import Model, parse_shard
 
 M = TypeVar("M", bound=BaseModel)
 Loc = tuple[str | int, ...]
@@ -39,7 +39,7 @@ BASELINE_VERSION = 1
 SHOWN = 60  # characters of a value quoted in a message
 
 
-class Shape(BaseModel):
+class Shape(Model):
     """JSON as written: unknown keys and coerced types are errors."""
 
     model_config = ConfigDict(extra="forbid", strict=True)

@@ -22,6 +22,18 @@ from typer.testing import CliRunner
 from promptctl.cli.main import app
 
 
+@pytest.fixture(scope="session")
+def user_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The user cache directory of the whole session (XDG_CACHE_HOME): the lint cache
+    and the model digests go there, never into the real ~/.cache."""
+    return tmp_path_factory.mktemp("user-cache")
+
+
+@pytest.fixture(autouse=True)
+def _isolated_user_cache(user_cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("XDG_CACHE_HOME", str(user_cache))
+
+
 @pytest.fixture
 def make_project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     """Write a project into tmp_path and chdir there."""

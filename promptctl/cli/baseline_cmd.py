@@ -9,8 +9,9 @@ import typer
 
 from . import common
 from .funnel import funnel
+from .params import App
 
-app = typer.Typer(help="Manage the stored baselines in baselines/.", no_args_is_help=True)
+app = App(help="Manage the stored baselines in baselines/.", no_args_is_help=True)
 
 
 @app.command("update")

@@ -2,13 +2,13 @@
 
 # no `from __future__ import annotations`: see cli/main.py
 
-import typer
 
 from . import common
 from .funnel import funnel
+from .params import App
 
-app = typer.Typer(help="Inspect or clear the response cache in .promptctl/.",
-                  no_args_is_help=True)
+app = App(help="Inspect or clear the response cache in .promptctl/.",
+          no_args_is_help=True)
 
 
 @app.command("stats")

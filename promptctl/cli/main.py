@@ -13,8 +13,7 @@ functions annotate with names imported only for type checking.
 from __future__ import annotations
 
 import gc
-
-import typer
+import sys
 
 from . import (
     baseline_cmd,
@@ -31,8 +30,10 @@ from . import (
     render_cmd,
     run_cmd,
 )
+from .lint_fast import answer_from_cache
+from .params import App
 
-app = typer.Typer(
+app = App(  # typer.Typer, minus the coercion of unset parameters (cli/params.py)
     name="promptctl",
     help="Prompt engineering and prompt regression testing: YAML prompts and suites, "
          "local and hosted models, baselines.\n\nExit codes: 0 all good, 1 negative "
@@ -57,14 +58,18 @@ app.command("models")(models_cmd.models)
 app.add_typer(cache_cmd.app, name="cache")
 
 # `promptctl import SOURCE ...`: one command per foreign format, each its own module.
-import_app = typer.Typer(help="Bring a project from another tool into promptctl.",
-                         no_args_is_help=True)
+import_app = App(help="Bring a project from another tool into promptctl.",
+                 no_args_is_help=True)
 import_app.command("promptfoo")(import_promptfoo_cmd.import_promptfoo)
 import_app.command("promptfoo-results")(import_results_cmd.import_promptfoo_results)
 app.add_typer(import_app, name="import")
 
 
 def main() -> None:
+    if sys.argv[1:2] == ["lint"]:  # an unchanged tree: answered before typer parses
+        code = answer_from_cache(sys.argv[2:])
+        if code is not None:
+            raise SystemExit(code)
     try:
         app()
     finally:

@@ -3,18 +3,20 @@
 User and model text (case ids, outputs, reasons, paths, names) never goes through
 rich's markup or emoji codes: it is a Text, printed with markup=False, or written as
 it is (write_raw), so `[bold]` and `:smile:` print as typed. Emoji codes are off for
-every console; markup stays for promptctl's own styling only."""
+every console; markup stays for promptctl's own styling only.
+
+Start-up: rich is imported when a console is first needed (`out` and `err` are made on
+first use). A line that rich would print exactly as its text (off a terminal, no
+colour forced, printable characters only, within the width) is written without it
+(`_plain`): `run -q` in CI or a script prints its summary line and imports no rich."""
 
 from __future__ import annotations
 
 import contextlib
 import os
+import sys
 from collections.abc import Iterator, Sequence
-from typing import TYPE_CHECKING, Any
-
-from rich.console import Console
-from rich.table import Table
-from rich.text import Text
+from typing import IO, TYPE_CHECKING, Any
 
 from ..results import CallRecord, CellKey
 from ..run.summary import Summary
@@ -23,20 +25,62 @@ from ..stats import wilson
 if TYPE_CHECKING:
     from pathlib import Path
 
+    from rich.console import Console
+    from rich.table import Table
+    from rich.text import Text
+
     from ..run.runner import RunResult
+
+WIDTH = 160  # off a terminal without COLUMNS: see _console
 
 
 def _console(stderr: bool = False) -> Console:
     """Off a terminal (CI logs, pipes) rich would assume 80 columns and squeeze the
     output column to a few characters: use COLUMNS, else a log-friendly 160."""
+    from rich.console import Console  # start-up: only when something needs rich
+
     console = Console(stderr=stderr, highlight=False, soft_wrap=False, emoji=False)
     if not console.is_terminal and "COLUMNS" not in os.environ:
-        console.width = 160
+        console.width = WIDTH
     return console
 
 
-out = _console()
-err = _console(stderr=True)
+_consoles: dict[str, Console] = {}
+
+
+def __getattr__(name: str) -> Console:
+    """`out` (stdout) and `err` (stderr): the consoles, made on first use."""
+    if name not in ("out", "err"):
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    if name not in _consoles:
+        _consoles[name] = _console(stderr=name == "err")
+    return _consoles[name]
+
+
+def _off_terminal(stream: IO[str]) -> bool:
+    """Whether rich certainly sees no terminal in `stream`: it does not claim to be
+    one, and neither TTY_COMPATIBLE nor FORCE_COLOR says otherwise."""
+    if "TTY_COMPATIBLE" in os.environ or "FORCE_COLOR" in os.environ:
+        return False
+    try:
+        return not stream.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
+def _plain(text: str, stderr: bool = False) -> bool:
+    """Writes `text` and a newline as rich would print it, when rich would print it
+    as it is: off a terminal, printable characters only, no wider than the console
+    (rich would wrap it). False, with nothing written, when rich is needed."""
+    stream = sys.stderr if stderr else sys.stdout
+    columns = os.environ.get("COLUMNS")
+    width = WIDTH if columns is None else int(columns) if columns.isdigit() else 0
+    if not (text.isprintable() and len(text) <= width and _off_terminal(stream)):
+        return False
+    stream.write(text + "\n")
+    stream.flush()
+    return True
+
 
 STATUS_STYLE = {"pass": "green", "fail": "red", "error": "yellow", "flaky": "yellow"}
 ORDER = {"error": 0, "fail": 1, "flaky": 2, "pass": 3}
@@ -46,14 +90,15 @@ TABLE_LIMIT = 40
 def write_raw(text: str, console: Console | None = None) -> None:
     """Text exactly as it is, byte for byte: rich would read markup and emoji codes,
     expand tabs, drop control characters and wrap long lines."""
-    stream = (console or out).file
+    stream = (console or __getattr__("out")).file
     stream.write(text)
     stream.flush()
 
 
 def wrote(path: Path) -> None:
     """The line each written report gets on stderr (write_outputs' on_written)."""
-    err.print(f"wrote {path}", markup=False)
+    if not _plain(f"wrote {path}", stderr=True):
+        __getattr__("err").print(f"wrote {path}", markup=False)
 
 
 def short(text: str | None, width: int = 60) -> str:
@@ -66,7 +111,7 @@ def short(text: str | None, width: int = 60) -> str:
 @contextlib.contextmanager
 def progress(enabled: bool) -> Iterator[Any]:
     """A progress bar on stderr; yields (set_total, advance) callbacks."""
-    if not enabled or not err.is_terminal:
+    if not enabled or _off_terminal(sys.stderr) or not __getattr__("err").is_terminal:
         yield (lambda total: None), (lambda rec: None)
         return
     from rich.progress import (  # deferred: only on a terminal; keeps start-up fast
@@ -80,7 +125,8 @@ def progress(enabled: bool) -> Iterator[Any]:
 
     bar = Progress(TextColumn("[bold]running"), BarColumn(), MofNCompleteColumn(),
                    TextColumn("{task.fields[failed]} failed"), TimeElapsedColumn(),
-                   TextColumn("eta"), TimeRemainingColumn(), console=err, transient=True)
+                   TextColumn("eta"), TimeRemainingColumn(), console=__getattr__("err"),
+                   transient=True)
     task = bar.add_task("run", total=None, failed=0)
     failed = 0
 
@@ -113,6 +159,9 @@ def results_table(records: Sequence[CallRecord], *, verbose: bool) -> tuple[Tabl
         for r in records:
             seen.setdefault(r.suite, set()).add(getattr(r, field))
         return any(len(v) > 1 for v in seen.values())
+
+    from rich.table import Table  # start-up: only when something needs rich
+    from rich.text import Text
 
     many = {"suite": len({r.suite for r in records}) > 1, "prompt": varies("prompt"),
             "model": varies("model")}
@@ -184,27 +233,45 @@ def _why(r: CallRecord, verbose: bool = False) -> str:
 def show_results(result: RunResult, seconds: float, *, quiet: bool, verbose: bool) -> None:
     """The results table (unless quiet) and the summary line."""
     if not quiet:
+        out = __getattr__("out")
         table, hidden = results_table(result.records, verbose=verbose)
         if table is not None:
             out.print(table)
         if hidden:
             out.print(f"[dim]{hidden} passing results not shown (--verbose shows all)[/dim]")
-    out.print(summary_line(result.summary, seconds, result.run_id))
+    parts = summary_parts(result.summary, seconds, result.run_id)
+    if not _plain("".join(text for text, _ in parts)):
+        __getattr__("out").print(_text(parts))
 
 
 def summary_line(summary: Summary, seconds: float, run_id: str | None) -> Text:
-    parts = Text()
+    return _text(summary_parts(summary, seconds, run_id))
+
+
+def _text(parts: list[tuple[str, str]]) -> Text:
+    from rich.text import Text  # start-up: only when something needs rich
+
+    line = Text()
+    for text, style in parts:
+        line.append(text, style=style)
+    return line
+
+
+def summary_parts(summary: Summary, seconds: float, run_id: str | None
+                  ) -> list[tuple[str, str]]:
+    """The summary line as (text, style) pieces."""
+    parts: list[tuple[str, str]] = []
     n = len(summary.cells)
-    parts.append(f"{n} case{'s' if n != 1 else ''}: ")
-    parts.append(f"{summary.passed} passed", style="green" if summary.passed else "")
-    parts.append(", ")
-    parts.append(f"{summary.failed} failed", style="red" if summary.failed else "")
+    parts.append((f"{n} case{'s' if n != 1 else ''}: ", ""))
+    parts.append((f"{summary.passed} passed", "green" if summary.passed else ""))
+    parts.append((", ", ""))
+    parts.append((f"{summary.failed} failed", "red" if summary.failed else ""))
     flaky = len(summary.flaky())
     if flaky:
-        parts.append(f" ({flaky} flaky)", style="yellow")
+        parts.append((f" ({flaky} flaky)", "yellow"))
     if summary.errors:
-        parts.append(", ")
-        parts.append(f"{summary.errors} errors", style="yellow")
+        parts.append((", ", ""))
+        parts.append((f"{summary.errors} errors", "yellow"))
     lo, hi = summary.pass_rate_interval()
     extra = [f"pass rate {summary.pass_rate:.1%} [{lo:.0%}, {hi:.0%}]"]
     if summary.samples != n:
@@ -223,5 +290,5 @@ def summary_line(summary: Summary, seconds: float, run_id: str | None) -> Text:
         extra.append(f"{name} {mean:.2f} [{mlo:.2f}, {mhi:.2f}]")
     if run_id:
         extra.append(f"run {run_id}")
-    parts.append(" · " + " · ".join(extra))
+    parts.append((" · " + " · ".join(extra), ""))
     return parts

@@ -31,6 +31,7 @@ from pydantic import TypeAdapter, ValidationError
 from ..errors import InfraError, UserError
 from ..load.project import Project
 from ..results import Completion, digest
+from ..schema import plugins_off
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS responses (
@@ -264,7 +265,8 @@ _ADAPTERS: dict[Any, Any] = {}
 def _adapter(shape: Any) -> Any:
     """A pydantic TypeAdapter per shape, made once, when a cache entry is first read."""
     if shape not in _ADAPTERS:
-        _ADAPTERS[shape] = TypeAdapter(shape)
+        with plugins_off():  # see schema.built
+            _ADAPTERS[shape] = TypeAdapter(shape)
     return _ADAPTERS[shape]
 
 

@@ -37,11 +37,17 @@ from .summary import Summary
 if TYPE_CHECKING:
     from concurrent.futures import ThreadPoolExecutor
 
+# A fresh run keeps its records in memory beside records.jsonl while their lines there
+# take up to this many bytes, so that the reports of a small run need not read them back
+# (and validate each line again); past it they are let go, memory stays bounded by the
+# calls in flight, and the records are read back when a report asks for them.
+HELD_BYTES = 1 << 20
+
 
 class RunResult:
-    """A finished run. When the run streamed its records to a run directory, they are
-    read back from there only if asked for, so a run's memory is bounded by the calls
-    in flight and the incremental summary, not by the suite."""
+    """A finished run. When the run streamed more records to a run directory than it
+    holds (HELD_BYTES), they are read back from there only if asked for, so a run's memory
+    is bounded by the calls in flight and the incremental summary, not by the suite."""
 
     def __init__(self, run_id: str | None, started: str, finished: str,
                  records: list[CallRecord] | None, summary: Summary, *,
@@ -95,6 +101,10 @@ class Runner:
         self.records: list[CallRecord] = []
         # with a run directory the records live on disk; without one, in memory
         self.keep_records = writer is None
+        # a fresh run's records, by key, also kept in memory while they are few: its
+        # report then needs no reading back (see HELD_BYTES)
+        self._held: dict[RecordKey, CallRecord] | None = None
+        self._held_bytes = 0
         self.summary = Summary()
         self.services = Services(project, self.cache, self.provider)
         self._score_pool: ThreadPoolExecutor | None = None  # see aexecute
@@ -122,6 +132,7 @@ class Runner:
         models are located, so a configuration error leaves no run folder behind."""
         self.writer = writer
         self.keep_records = False
+        self._held = {}
 
     def run(self, calls: Sequence[Call]) -> None:
         """Run a batch of calls; records and summary accumulate over batches."""
@@ -180,16 +191,23 @@ class Runner:
                 self.records.append(record)
             self.summary.add(record)
             if self.writer is not None:
-                self.writer.write(record, flush=flush)
+                size = self.writer.write(record, flush=flush)
+                if self._held is not None:
+                    self._held[record.key] = record  # the last per key, as final_records
+                    self._held_bytes += size
+                    if self._held_bytes > HELD_BYTES:
+                        self._held = None  # a big run: read back when asked for
             if self.on_record is not None:
                 self.on_record(record)
 
     def result(self, started: str) -> RunResult:
         run_id = self.writer.run_id if self.writer else None
-        if not self.keep_records:  # read back from the run directory when asked for
+        if not self.keep_records and self._held is None:  # read back when asked for
             assert self.writer is not None
             return RunResult(run_id, started, now_iso(), None, self.summary,
                              run_dir=self.writer.dir, order=self.plan_order)
+        if self._held is not None:  # what records.jsonl holds, as final_records reads it
+            self.records = list(self._held.values())
         # report in plan order (the suite file's order), whatever order calls finished in
         order = self.plan_order()
         self.records.sort(key=lambda r: order.get(r.key, len(order)))

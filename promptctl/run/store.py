@@ -105,17 +105,21 @@ class RunWriter:
         """Append to an existing run directory (resume, retry)."""
         return cls(run_dir.parent, run_dir.name, append=True)
 
-    def write(self, record: CallRecord, *, flush: bool = True) -> None:
+    def write(self, record: CallRecord, *, flush: bool = True) -> int:
+        """Appends the record's line (at once, or with the batch's flush); returns its
+        size in bytes."""
         line = record_line(record.to_dict())
+        size = len(line)
         with self._lock:
-            if not flush and self._pending_size + len(line) <= _PENDING_MAX:
+            if not flush and self._pending_size + size <= _PENDING_MAX:
                 self._pending.append(line)
-                self._pending_size += len(line)
-                return
+                self._pending_size += size
+                return size
             if self._pending:
                 self._pending.append(line)
                 line = self._take_pending()
             self._write(line)
+        return size
 
     def flush(self) -> None:
         with self._lock:

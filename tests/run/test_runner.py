@@ -199,6 +199,32 @@ def traced(fn: Callable[[], T]) -> tuple[T, int, int]:
     return value, now - base, peak - base
 
 
+@pytest.mark.parametrize("repeat", ["2", "auto"])
+def test_a_small_run_reports_the_records_its_folder_holds(make_project, scripted, repeat):
+    """A small run keeps its records in memory beside records.jsonl (runner.HELD_BYTES)
+    so that its reports need not read them back: what it reports is what reading the
+    folder back gives, in the same order, an adaptive run's extra rounds included."""
+    project, suites = project_with(make_project, f"""
+        prompts: [p.b, p.a]
+        models: [two, one]
+        repeat: {repeat}
+        cases:
+          - {{id: y, vars: {{q: "2"}}, assert: [{{type: contains, value: nope}}]}}
+          - {{id: x, vars: {{q: "1"}}, assert: [{{type: contains, value: echo}}]}}
+        """)
+    options = RunOptions(use_cache=False, auto_repeat=repeat == "auto", max_repeat=3)
+    result = run_suites(project, suites, options)
+    held = [r.to_dict() for r in result.records]
+    assert result._run_dir is None  # held: no reading back
+    read = [r.to_dict() for r in read_records(resolve_run(runs_dir(project), result.run_id))]
+    order = {(r["suite"], r["case"], r["prompt"], r["model"], r["repeat"]): i
+             for i, r in enumerate(held)}
+    assert held == sorted(read, key=lambda r: order[r["suite"], r["case"], r["prompt"],
+                                                    r["model"], r["repeat"]])
+    assert (held[0]["case"], held[0]["prompt"], held[0]["model"]) == ("y", "p.b", "two")
+    assert len(held) == len(read) >= 8  # plan order above: the suite's order
+
+
 @pytest.mark.parametrize("record_run", [True, False])
 def test_a_run_that_streams_to_disk_does_not_hold_its_results(make_project, record_run):
     # 600 outputs of ~8 KB each: ~5 MB of results. Streamed to records.jsonl they are
