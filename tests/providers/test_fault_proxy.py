@@ -22,7 +22,7 @@ CHAT = "/v1/chat/completions"
 MESSAGES = [{"role": "user", "content": "Say hello."}]
 
 
-def sdk(proxy: FaultProxy, *, max_retries: int = 0, timeout: float = 10,
+def sdk(proxy: FaultProxy, *, max_retries: int = 0, timeout: float = 60,
         **options: object) -> openai.OpenAI:
     return openai.OpenAI(base_url=proxy.base_url + "/v1", api_key="x",
                          max_retries=max_retries, timeout=timeout, **options)
