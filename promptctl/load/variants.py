@@ -154,8 +154,9 @@ class Perturbations:
             at = self._key_line(loc, i, bad, place) if bad else place[1]
             if item.type not in perturb.FAMILIES and loc is not None:
                 at = self._key_line(loc, i, "type", place)
-            raise UserError(f"perturbation '{item.id}': {exc.message}", file=place[0],
-                            line=at, hint=_HINT) from None
+            name = "" if item.id == item.type else f"perturbation '{item.id}': "
+            raise UserError(f"{name}{exc.message}", file=place[0], line=at,
+                            hint=_HINT) from None
         return item.model_copy(update={"params": params})
 
     def _table(self, name: Any, file: str, line: int | None) -> Any:
@@ -256,7 +257,8 @@ class Perturbations:
             raise UserError(f"{what}: {reason}", file=place[0], line=place[1],
                             hint=_CUSTOM_HINT) from None
         if not answer["ok"]:
-            raise UserError(f"{what}: {answer['reason']}", file=place[0], line=place[1],
+            reason = str(answer["reason"]).removeprefix("custom perturbation ")
+            raise UserError(f"{what}: {reason}", file=place[0], line=place[1],
                             hint=_CUSTOM_HINT)
         value = answer.get("value")
         if not isinstance(value, dict) or value.get("kind") != "text" \
