@@ -38,7 +38,6 @@ from pathlib import Path
 from typing import Any
 
 from .. import perturb
-from ..assertions import custom
 from ..assertions.base import AssertionSpecError
 from ..assertions.inline import split_target
 from ..boundary import display_path, read_bytes
@@ -87,7 +86,7 @@ class Perturbations:
         self.by_id: dict[str, tuple[PerturbSpec, Place]] = {}
         self.used: dict[str, PerturbSpec] = {}  # in first use order
         self.places: dict[str, Place] = {}  # id -> where it is written
-        self._located: dict[str, custom.Located] = {}
+        self._located: dict[str, Any] = {}  # id -> custom.Located
         inherited = None
         if spec.perturb is not None:
             inherited = self.resolve(spec.perturb, ("perturb",))
@@ -184,7 +183,12 @@ class Perturbations:
 
         return parse_yaml(text, display_path(path))[0]
 
-    def _locate(self, item: PerturbSpec, file: str, line: int | None) -> custom.Located:
+    def _locate(self, item: PerturbSpec, file: str, line: int | None) -> Any:
+        """Where a custom perturbation's function is (custom.Located), found without
+        running anything; as for a python check, a file of the project."""
+        # deferred: the python checks' module only for a suite with a custom perturbation
+        from ..assertions import custom
+
         found = self._located.get(item.id)
         if found is not None:
             return found
@@ -273,6 +277,8 @@ def files(project: Project, spec: PerturbSpec) -> list[Path]:
     """The project files a perturbation reads (a custom function's, a synonyms file):
     a variant changes when they do (deps.py)."""
     if spec.type == "custom" and spec.function:
+        from ..assertions import custom  # deferred: as in Perturbations._locate
+
         target = split_target(spec.function.strip())
         if target is not None:
             try:
