@@ -23,7 +23,7 @@ Everything else of a variant (assertions, threshold, params, metadata, tags) is 
 clean case's: its assertions were rendered with the clean vars and score with them
 (`Case.assert_vars`), so the same expectation is checked on the perturbed input.
 
-Every list is validated once, where it is written: an unknown family (did-you-mean),
+Every list (at most MAX_PERTURBATIONS items) is validated once, where it is written: an unknown family (did-you-mean),
 an unknown key or a bad value (perturb.check_params), a duplicate id in one list, and
 one id with two different settings in one suite are each a UserError at the item's
 file:line. The suite's perturbations (each once, by id, in first use order) are
@@ -48,6 +48,7 @@ from .project import Project, PromptRef
 from .yamlsrc import Loc, Source
 
 SEP = "~"  # CASE~PERTURBATION: never in a clean case's id
+MAX_PERTURBATIONS = 100  # per list: each one is another copy of every case it applies to
 _HINT = ("a perturbation is a family name (typos, case, whitespace, ...) or a mapping "
          "{type, id, vars, seed, max_drop, ...the family's params}; see docs/perturb.md")
 _CUSTOM_HINT = "fn(text, rng) must return the perturbed text as a str"
@@ -100,6 +101,13 @@ class Perturbations:
                 file: str | None = None, line: int | None = None) -> list[PerturbSpec]:
         """A written list, each item checked against its family; `loc` its place in the
         suite file, or None for a data row's own (at file:line)."""
+        if len(items) > MAX_PERTURBATIONS:
+            at = (self.src.file, self.src.line(loc, key=True)) if loc is not None \
+                else (file, line)
+            raise UserError(f"{len(items)} perturbations in one list, more than "
+                            f"{MAX_PERTURBATIONS}: each is a copy of every case it applies "
+                            "to", file=at[0], line=at[1],
+                            hint="keep the few that matter; a suite per family also works")
         out: list[PerturbSpec] = []
         seen: dict[str, int | None] = {}
         for i, item in enumerate(items):

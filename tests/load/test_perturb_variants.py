@@ -348,3 +348,9 @@ def test_changed_since_selects_a_cases_variants_and_a_custom_files(make_project,
     suite.write_text(suite.read_text().replace("mode: upper", "mode: lower"))
     # the suite outside its cases changed: every case of it, as for defaults
     assert len(outputs(cli, tmp_path, "--changed-since", "HEAD")) == 6
+
+
+def test_a_list_of_too_many_perturbations_is_refused(make_project, cli):
+    items = "".join(f"  - {{type: whitespace, id: w{i}}}\n" for i in range(101))
+    out = _bad(make_project, cli, BASE + "perturb:\n" + items)
+    assert "suites/s.yaml:7:" in out and "101 perturbations in one list" in out
