@@ -157,13 +157,11 @@ class Perturbations:
         try:
             params = perturb.check_params(item.type, raw)
         except perturb.PerturbSpecError as exc:
-            bad = next((k for k in raw if k in exc.message), None)
-            at = self._key_line(loc, i, bad, place) if bad else place[1]
-            if item.type not in perturb.FAMILIES and loc is not None:
-                at = self._key_line(loc, i, "type", place)
+            key = exc.key if exc.key != "table" or "table" in item.params else "file"
+            at = self._key_line(loc, i, key, place) if key else place[1]
             name = "" if item.id == item.type else f"perturbation '{item.id}': "
             raise UserError(f"{name}{exc.message}", file=place[0], line=at,
-                            hint=_HINT) from None
+                            hint=exc.hint or _HINT) from None
         return item.model_copy(update={"params": params})
 
     def _table(self, name: Any, file: str, line: int | None) -> Any:
