@@ -23,11 +23,12 @@ Everything else of a variant (assertions, threshold, params, metadata, tags) is 
 clean case's: its assertions were rendered with the clean vars and score with them
 (`Case.assert_vars`), so the same expectation is checked on the perturbed input.
 
-Every list (at most MAX_PERTURBATIONS items) is validated once, where it is written: an unknown family (did-you-mean),
-an unknown key or a bad value (perturb.check_params), a duplicate id in one list, and
-one id with two different settings in one suite are each a UserError at the item's
-file:line. The suite's perturbations (each once, by id, in first use order) are
-`Suite.perturbations`, each with its family params validated, defaults filled in.
+Every list (at most MAX_PERTURBATIONS items) is validated once, where it is written:
+an unknown family (did-you-mean), an unknown key or a bad value (perturb.check_params),
+a duplicate id in one list, and one id with two different settings in one suite are
+each a UserError at the item's file:line. The suite's perturbations (each once, by id,
+in first use order) are `Suite.perturbations`, each with its family params validated,
+defaults filled in.
 """
 
 from __future__ import annotations
@@ -157,8 +158,8 @@ class Perturbations:
         try:
             params = perturb.check_params(item.type, raw)
         except perturb.PerturbSpecError as exc:
-            key = exc.key if exc.key != "table" or "table" in item.params else "file"
-            at = self._key_line(loc, i, key, place) if key else place[1]
+            fault = exc.key if exc.key != "table" or "table" in item.params else "file"
+            at = self._key_line(loc, i, fault, place) if fault is not None else place[1]
             name = "" if item.id == item.type else f"perturbation '{item.id}': "
             raise UserError(f"{name}{exc.message}", file=place[0], line=at,
                             hint=exc.hint or _HINT) from None
