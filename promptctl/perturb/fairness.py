@@ -46,7 +46,7 @@ PARAMS = {
     },
 }
 
-NOT_A_NOUN = frozenset("""
+_NOT_A_NOUN = """
 a an the this that these those some any every each all no another my your our their its
 his her about above across after against along around as at before behind below beside
 between by down during for from in inside into like near of off on onto out outside over
@@ -58,7 +58,8 @@ either neither not never ever just only enough well i me you he him she it we us
 them himself herself something anything nothing everything someone anyone everyone
 is was be been being am are were do does did have has had will would can could should
 may might must shall go come know feel get make see stay leave think take try
-""".split())
+"""
+NOT_A_NOUN = frozenset(_NOT_A_NOUN.split())
 
 _NEXT_WORD = re.compile(r"[^\S\n]*([^\W\d_]+)")
 
@@ -116,7 +117,7 @@ def _compiled(groups: tuple[str, ...], mapping: tuple[tuple[str, str], ...]
 def _determiner(text: str, end: int) -> bool:
     """Whether the word before `end` is followed by one that is probably a noun."""
     m = _NEXT_WORD.match(text, end)
-    return bool(m) and m.group(1).lower() not in NOT_A_NOUN
+    return m is not None and m.group(1).lower() not in NOT_A_NOUN
 
 
 def _partner(word: str, options: list[str], text: str, end: int) -> str:
