@@ -107,11 +107,14 @@ def is_mark(ch: str) -> bool:
 def cluster_starts(text: str) -> list[int]:
     """Where each user-perceived character starts: an approximation of Unicode's extended
     grapheme clusters good enough never to split one: a new cluster starts at every code
-    point that is not a mark (is_mark) and does not follow a zero-width joiner; CR LF is
-    one cluster."""
+    point that is not a mark (is_mark), does not follow a zero-width joiner and is not
+    the second regional indicator of a flag; CR LF is one cluster."""
     starts = []
+    flags = 0  # regional indicators in a row so far: a flag is a pair of them
     for i, ch in enumerate(text):
-        if i and (is_mark(ch) or text[i - 1] == "\u200d"
+        flag = 0x1F1E6 <= ord(ch) <= 0x1F1FF
+        flags = flags + 1 if flag else 0
+        if i and (is_mark(ch) or text[i - 1] == "\u200d" or (flag and flags % 2 == 0)
                   or (ch == "\n" and text[i - 1] == "\r")):
             continue
         starts.append(i)
