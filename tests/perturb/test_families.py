@@ -132,8 +132,8 @@ GOLDEN = {
     ),
 }
 
-VOCAB = (list(SYNONYMS)[:60] + ["the", "a", "order", "ticket", "refund", "Customer",
-         "HELLO", "café", "naïve", "123", "x7", "{{ name }}", "e-mail", "it's"])
+VOCAB = [*list(SYNONYMS)[:60], "the", "a", "order", "ticket", "refund", "Customer", "HELLO",
+         "café", "naïve", "123", "x7", "{{ name }}", "e-mail", "it's"]
 
 
 def long_text(words: int = 1000, seed: int = 1) -> str:
@@ -212,7 +212,7 @@ def _letters(text: str) -> int:
 
 def _changed(a: str, b: str) -> int:
     assert len(a) == len(b)
-    return sum(x != y for x, y in zip(a, b))
+    return sum(x != y for x, y in zip(a, b, strict=True))
 
 
 TEXT = re.sub(r"\{\{ name \}\}", "name", long_text(1000))
@@ -239,10 +239,10 @@ def test_whitespace_rate_is_the_fraction_of_gaps_widened(rate):
     out = apply("whitespace", TEXT, {"rate": rate}, seeded_rng(rate))
     before, after = re.findall(r"\s+", TEXT), re.findall(r"\s+", out)
     assert len(before) == len(after) and out.split() == TEXT.split()
-    changed = sum(a != b for a, b in zip(before, after))
+    changed = sum(a != b for a, b in zip(before, after, strict=True))
     assert abs(changed / len(before) - rate) <= 1 / len(before)
     assert all(b.startswith(a) and re.fullmatch(r" {1,3}|\t|\n", b[len(a):])
-               for a, b in zip(before, after) if a != b)
+               for a, b in zip(before, after, strict=True) if a != b)
 
 
 @pytest.mark.parametrize("rate", [0.1, 0.5, 1.0])
@@ -259,7 +259,7 @@ def test_homoglyphs_rate_is_the_fraction_of_confusable_letters(rate):
     out = apply("homoglyphs", TEXT, {"rate": rate}, seeded_rng(rate))
     n = sum(ch in HOMOGLYPHS for ch in TEXT)
     assert abs(_changed(TEXT, out) / n - rate) <= 1 / n
-    assert all(b in HOMOGLYPHS[a] for a, b in zip(TEXT, out) if a != b)
+    assert all(b in HOMOGLYPHS[a] for a, b in zip(TEXT, out, strict=True) if a != b)
 
 
 @pytest.mark.parametrize("rate", [0.1, 0.2, 0.6])
@@ -340,7 +340,8 @@ def test_encodings_decode_back(text):
     assert base64.b64decode(run("encoding-base64", text), validate=True).decode() == text
     leet = run("encoding-leetspeak", text)
     assert len(leet) == len(text)
-    assert all(a == b or (a.lower() in "aeiost" and b in "431057") for a, b in zip(text, leet))
+    assert all(a == b or (a.lower() in "aeiost" and b in "431057")
+               for a, b in zip(text, leet, strict=True))
 
 
 @settings(max_examples=200, deadline=None)
