@@ -59,7 +59,8 @@ SENTENCE = ("Mary says her big order was charged twice and she wants a quick ref
             "from the store.")
 
 # Pinned: a change of algorithm changes every perturbed input, hence every baseline
-# that holds one. Change these only on purpose (and say so in the changelog).
+# that holds one. Change these only on purpose (and say so in the changelog), and
+# regenerate the examples of docs/perturb.md.
 GOLDEN = {
     'case-lower': (
         'mary says her big order was charged twice and she wants a quick refund from the st'
@@ -484,6 +485,7 @@ def cf(text: str, **params: Any) -> str:
     ("her car and her keys", "his car and his keys"),
     ("Her mother called her and her brother.", "His mother called him and his brother."),
     ("He let her go.", "She let him go."),
+    ("Let her find out", "Let him find out"),
     ("his car", "her car"),
     ("The car is his.", "The car is hers."),
     ("The car is hers, not his.", "The car is his, not hers."),
