@@ -57,7 +57,8 @@ tomorrow yesterday too anyway later soon once twice directly immediately please 
 either neither not never ever just only enough well i me you he him she it we us they
 them himself herself something anything nothing everything someone anyone everyone
 is was be been being am are were do does did have has had will would can could should
-may might must shall go come know feel get make see stay leave think take try
+may might must shall go come know feel get make see stay leave think take try find tell
+give ask hear decide choose explain speak sit stand buy sell bring learn understand use
 """
 NOT_A_NOUN = frozenset(_NOT_A_NOUN.split())
 
