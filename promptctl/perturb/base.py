@@ -6,7 +6,9 @@ Invariants every family keeps (docs/perturb.md):
 - Deterministic: the result depends only on the text, the params and the rng's state,
   and the rng is used only through `randrange` and `random` (their algorithms are
   fixed for integer arguments on every Python >= 3.10), in an order each family
-  documents. No hash of a str, no set iteration, no clock.
+  documents. No hash of a str, no set iteration, no clock. What counts as a letter or a
+  mark comes from the Unicode database of the running Python (13.0 in 3.10, newer
+  later): a character assigned after Unicode 13 may be classified differently.
 - `rate` is exact, not a probability: of the n units a family can hit (letters, gaps,
   words), it hits `hits(rate, n)` of them, chosen uniformly without replacement.
 - Template syntax is kept: the families that work inside the text (every character and

@@ -11,6 +11,7 @@ import json
 import os
 import random
 import re
+import string
 import subprocess
 import sys
 import unicodedata
@@ -351,6 +352,22 @@ def test_encodings_decode_back(text):
 def test_zero_width_only_inserts(text, rate):
     out = apply("zero-width", text, {"rate": rate}, seeded_rng(0))
     assert "".join(ch for ch in out if ch not in ZERO_WIDTH) == text
+
+
+NO_UNITS = {
+    "typos": st.characters(blacklist_characters=string.ascii_letters),
+    "homoglyphs": st.characters(blacklist_characters="".join(HOMOGLYPHS)),
+    "case-random": st.characters(blacklist_categories=("Lu", "Ll", "Lt")),
+    "whitespace": st.characters(blacklist_categories=("Zs", "Zl", "Zp", "Cc")),
+}
+
+
+@settings(max_examples=100, deadline=None)
+@given(data=st.data())
+@pytest.mark.parametrize("variant", sorted(NO_UNITS))
+def test_a_text_without_units_is_unchanged(variant, data):
+    text = data.draw(st.text(alphabet=NO_UNITS[variant]))
+    assert run(variant, text) == text
 
 
 WORDS = ["he", "she", "He", "SHE", "himself", "herself", "John", "mary", "boys",
