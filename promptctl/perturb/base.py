@@ -6,7 +6,9 @@ Invariants every family keeps (docs/perturb.md):
 - Deterministic: the result depends only on the text, the params and the rng's state,
   and the rng is used only through `randrange` and `random` (their algorithms are
   fixed for integer arguments on every Python >= 3.10), in an order each family
-  documents. No hash of a str, no set iteration, no clock.
+  documents. No hash of a str, no set iteration, no clock. What counts as a letter or a
+  mark comes from the Unicode database of the running Python (13.0 in 3.10, newer
+  later): a character assigned after Unicode 13 may be classified differently.
 - `rate` is exact, not a probability: of the n units a family can hit (letters, gaps,
   words), it hits `hits(rate, n)` of them, chosen uniformly without replacement.
 - Template syntax is kept: the families that work inside the text (every character and
@@ -107,11 +109,14 @@ def is_mark(ch: str) -> bool:
 def cluster_starts(text: str) -> list[int]:
     """Where each user-perceived character starts: an approximation of Unicode's extended
     grapheme clusters good enough never to split one: a new cluster starts at every code
-    point that is not a mark (is_mark) and does not follow a zero-width joiner; CR LF is
-    one cluster."""
+    point that is not a mark (is_mark), does not follow a zero-width joiner and is not
+    the second regional indicator of a flag; CR LF is one cluster."""
     starts = []
+    flags = 0  # regional indicators in a row so far: a flag is a pair of them
     for i, ch in enumerate(text):
-        if i and (is_mark(ch) or text[i - 1] == "\u200d"
+        flag = 0x1F1E6 <= ord(ch) <= 0x1F1FF
+        flags = flags + 1 if flag else 0
+        if i and (is_mark(ch) or text[i - 1] == "\u200d" or (flag and flags % 2 == 0)
                   or (ch == "\n" and text[i - 1] == "\r")):
             continue
         starts.append(i)
