@@ -1,0 +1,504 @@
+"""`promptctl robust`: how much does a suite's pass rate move when its inputs are
+perturbed, and is that more than noise?
+
+Where the cells come from: a perturbed variant of a clean case is a case of its own
+(load/variants.py) whose id is `CLEAN~PERTURBATION`. Records carry nothing else, so the
+pairs are read from the case ids alone (a saved run analyses without its suites); the
+suites, as they are now, only add what a perturbation declares: its family (`type`)
+and its `max_drop`.
+
+The unit of evidence is the case, its own control. A *row* is one (suite, perturbation,
+prompt, model); its pairs are each clean cell (case, prompt, model) with the matching
+variant cell. Per pair, d = the variant's pass rate - the clean cell's (over its
+repeats): the paired sign-flip test of `compare` (exact McNemar on pass/fail cases,
+stats.signflip_two_sided) and the interval that inverts it (stats.paired_interval),
+through compare.paired_differences, so an interval never contradicts its verdict.
+
+Families (Holm's adjustment): the pass-rate tests of one suite's rows (its every
+perturbation x prompt x model) are one family at alpha. So a suite with ten
+perturbations fails on pure noise no more often than a suite with one, and a suite's
+verdict does not depend on which other suites ran beside it (`robust triage` says what
+`robust` says about triage); with S suites the command as a whole can fail on noise
+with a chance up to S x alpha. The named metrics of a suite's rows are a second family:
+reported with intervals and p-values, never gated, so adding a metric never weakens the
+gate.
+
+Numbers: each side's pass rate is over its samples with the clustered interval `run`
+reports (stats.rate_interval, at 1 - alpha); the drop is the paired mean over cases of
+clean - perturbed; PDR = 1 - perturbed / clean (PromptBench), undefined (None) when the
+clean pass rate is 0. `max_drop` on a perturbation is a gate on the drop in pass rate
+(0.1 = ten points, as a suite's `max_drop` in `check`): the row fails when its drop is
+significant and larger than max_drop.
+
+Invariant: nothing here calls a model except robust_run, through run_suites, the one
+public entry point `run` uses.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from .. import stats
+from ..errors import ExitCode, UserError
+from ..load.project import Project
+from ..load.suites import Case, Suite, case_matches
+from ..results import CallRecord, CellKey
+from ..run.meta import load_run
+from ..run.options import MorePolicy, RunOptions
+from ..run.runner import run_suites
+from .compare import Difference, Pair, paired_differences
+from .diff import word_diff
+
+SEP = "~"  # CLEAN~PERTURBATION: the one separator of a variant's case id
+COUNTERFACTUAL = "counterfactual"
+LIMIT = 20  # counterfactual contrasts kept per row (the count is always whole)
+EPS = 1e-9
+
+
+def split_id(case: str) -> tuple[str, str] | None:
+    """(clean id, perturbation id) of a variant's case id; None for a clean case."""
+    clean, sep, pid = case.partition(SEP)
+    return (clean, pid) if sep and clean and pid else None
+
+
+def _perturbations(suite: Suite) -> list[Any]:
+    """The suite's PerturbSpecs (Suite.perturbations: every one its cases use, once)."""
+    return list(getattr(suite, "perturbations", None) or [])
+
+
+# -- the numbers of a row ------------------------------------------------------------
+@dataclass
+class Estimate:
+    """A pass rate (or a metric's mean) over cases and their samples, with its interval."""
+
+    value: float
+    lo: float
+    hi: float
+    cases: int
+    samples: int
+
+
+def _rate(groups: Sequence[Sequence[CallRecord]], alpha: float) -> Estimate:
+    clusters = [[1.0 if r.passed else 0.0 for r in g if r.error is None] for g in groups]
+    value, lo, hi = stats.rate_interval(clusters, alpha)
+    return Estimate(value, lo, hi, len(clusters), sum(len(c) for c in clusters))
+
+
+def _mean(clusters: list[list[float]], alpha: float) -> Estimate:
+    value, lo, hi = stats.mean_interval(clusters, alpha)
+    return Estimate(value, lo, hi, len(clusters), sum(len(c) for c in clusters))
+
+
+def pdr(clean: float, perturbed: float) -> float | None:
+    """PromptBench's performance drop rate, 1 - perturbed / clean; None when clean is 0
+    (a drop from nothing has no rate)."""
+    return None if clean <= 0 else 1 - perturbed / clean
+
+
+def _scores(recs: Sequence[CallRecord], metric: str) -> list[float]:
+    return [float(a.score) for r in recs if r.error is None for a in r.assertions
+            if a.metric == metric]
+
+
+@dataclass
+class MetricChange:
+    name: str
+    clean: Estimate
+    perturbed: Estimate
+    test: Difference
+
+    @property
+    def pdr(self) -> float | None:
+        return pdr(self.clean.value, self.perturbed.value)
+
+
+@dataclass
+class Contrast:
+    """A counterfactual pair whose verdict or first output differs between the sides."""
+
+    case: str
+    clean: CallRecord
+    perturbed: CallRecord
+    clean_rate: float
+    perturbed_rate: float
+
+    @property
+    def verdict_differs(self) -> bool:
+        return self.clean_rate != self.perturbed_rate
+
+    def output_diff(self) -> list[tuple[str, str]]:
+        return word_diff(self.clean.output or self.clean.error or "",
+                         self.perturbed.output or self.perturbed.error or "")
+
+    def input_diff(self) -> list[tuple[str, str]]:
+        return word_diff(_input(self.clean), _input(self.perturbed))
+
+
+def _input(rec: CallRecord) -> str:
+    return "\n".join(str(m.get("content", "")) for m in rec.messages)
+
+
+@dataclass
+class Row:
+    """One perturbation of one suite on one prompt and model."""
+
+    suite: str
+    perturbation: str
+    family: str | None  # the perturbation's type, None when the suite no longer declares it
+    prompt: str
+    model: str
+    max_drop: float | None
+    pairs: list[Pair] = field(default_factory=list)
+    missing: list[str] = field(default_factory=list)  # variants whose clean cell did not run
+    clean: Estimate | None = None
+    perturbed: Estimate | None = None
+    test: Difference | None = None  # perturbed - clean, per case
+    metrics: list[MetricChange] = field(default_factory=list)
+    contrasts: list[Contrast] = field(default_factory=list)  # counterfactual only
+    contrast_count: int = 0
+
+    @property
+    def label(self) -> str:
+        return f"{self.perturbation} [{self.prompt} / {self.model}]"
+
+    @property
+    def scored(self) -> list[Pair]:
+        return [p for p in self.pairs if p.scored]
+
+    @property
+    def unscored(self) -> list[str]:
+        return [p.key[1] for p in self.pairs if not p.scored]
+
+    def _moved(self, sign: int) -> list[str]:
+        return [p.key[1] for p in self.scored
+                if sign * (Pair.rate(p.b) - Pair.rate(p.a)) > EPS]
+
+    @property
+    def pass_to_fail(self) -> list[str]:
+        """Clean case ids that pass less often perturbed (pass -> fail on one sample)."""
+        return self._moved(-1)
+
+    @property
+    def fail_to_pass(self) -> list[str]:
+        return self._moved(+1)
+
+    @property
+    def drop(self) -> float | None:
+        """clean - perturbed pass rate, the paired mean over cases (positive: a drop)."""
+        return None if self.test is None else -self.test.diff
+
+    @property
+    def drop_ci(self) -> tuple[float, float] | None:
+        return None if self.test is None else (-self.test.hi, -self.test.lo)
+
+    @property
+    def pdr(self) -> float | None:
+        if self.clean is None or self.perturbed is None:
+            return None
+        return pdr(self.clean.value, self.perturbed.value)
+
+    @property
+    def significant(self) -> bool:
+        return self.test is not None and self.test.significant
+
+    @property
+    def gate(self) -> str | None:
+        """None without max_drop; else 'fail', 'pass', or 'no verdict' (nothing scored)."""
+        if self.max_drop is None:
+            return None
+        if self.test is None:
+            return "no verdict"
+        drop = self.drop or 0.0
+        return "fail" if self.significant and drop > self.max_drop + EPS else "pass"
+
+    def verdict(self) -> str:
+        """In words: what the test says, then the gate's outcome."""
+        if self.test is None:
+            word = "no case scored on both sides"
+        elif self.significant:
+            word = "significant drop" if self.test.diff < 0 else "significant gain"
+        else:
+            word = "no detectable change"
+        gate = self.gate
+        if gate == "fail":
+            return f"{word}: GATE FAILED (max_drop {self.max_drop:g})"
+        if gate == "pass":
+            return f"{word}, within the gate (max_drop {self.max_drop:g})" \
+                if self.significant and (self.drop or 0) > 0 else f"{word} (gate passed)"
+        return word
+
+    @property
+    def pdr_note(self) -> str:
+        if self.clean is not None and self.clean.value <= 0:
+            return "undefined: the clean pass rate is 0"
+        return ""
+
+
+@dataclass
+class SuiteResult:
+    name: str
+    file: str | None
+    rows: list[Row]
+
+    @property
+    def cases(self) -> int:
+        return len({p.key[1] for r in self.rows for p in r.pairs})
+
+    @property
+    def targets(self) -> list[tuple[str, str]]:
+        return list(dict.fromkeys((r.prompt, r.model) for r in self.rows))
+
+
+@dataclass
+class Robustness:
+    suites: list[SuiteResult]
+    alpha: float = 0.05
+    run_id: str | None = None
+    skipped: list[str] = field(default_factory=list)  # suites that declare no perturbation
+
+    @property
+    def rows(self) -> list[Row]:
+        return [r for s in self.suites for r in s.rows]
+
+    @property
+    def failed_gates(self) -> list[Row]:
+        return [r for r in self.rows if r.gate == "fail"]
+
+    @property
+    def exit_code(self) -> ExitCode:
+        """1 when a gate failed, else 3 when errors left pairs without a verdict (or a
+        gate without one), else 0."""
+        if self.failed_gates:
+            return ExitCode.FAILED
+        if any(r.unscored or r.gate == "no verdict" for r in self.rows):
+            return ExitCode.INFRA
+        return ExitCode.OK
+
+
+# -- the analysis --------------------------------------------------------------------
+def analyse(records: Iterable[CallRecord], suites: Sequence[Suite], *, alpha: float = 0.05,
+            run_id: str | None = None, skipped: Sequence[str] = ()) -> Robustness:
+    """Pair every variant cell with its clean cell, row by row, and test each row."""
+    cells: dict[CellKey, list[CallRecord]] = {}
+    for rec in records:
+        cells.setdefault(rec.cell, []).append(rec)
+    specs = {s.name: {p.id: p for p in _perturbations(s)} for s in suites}
+    rows: dict[tuple[str, str, str, str], Row] = {}
+    for (suite, case, prompt, model), recs in cells.items():
+        split = split_id(case)
+        if split is None:
+            continue
+        clean, pid = split
+        row = rows.get((suite, pid, prompt, model))
+        if row is None:
+            spec = specs.get(suite, {}).get(pid)
+            row = rows[suite, pid, prompt, model] = Row(
+                suite, pid, getattr(spec, "type", None), prompt, model,
+                getattr(spec, "max_drop", None))
+        base = cells.get((suite, clean, prompt, model))
+        if base is None:
+            row.missing.append(clean)
+            continue
+        row.pairs.append(Pair((suite, clean, prompt, model),
+                              sorted(base, key=lambda r: r.repeat),
+                              sorted(recs, key=lambda r: r.repeat)))
+    suite_order = {s.name: i for i, s in enumerate(suites)}
+    files = {s.name: s.file for s in suites}
+    by_suite: dict[str, list[Row]] = {}
+    for row in rows.values():
+        by_suite.setdefault(row.suite, []).append(row)
+    out = []
+    for name in sorted(by_suite, key=lambda n: (suite_order.get(n, len(suite_order)), n)):
+        order = {pid: i for i, pid in enumerate(specs.get(name, {}))}
+        suite_rows = sorted(by_suite[name], key=lambda r: order.get(r.perturbation, len(order)))
+        _test(suite_rows, alpha)
+        out.append(SuiteResult(name, files.get(name), suite_rows))
+    return Robustness(out, alpha, run_id, list(skipped))
+
+
+def _test(rows: list[Row], alpha: float) -> None:
+    """Each row's sides, paired test (Holm over the suite's rows), metrics (a second
+    family) and counterfactual contrasts."""
+    tested = [r for r in rows if r.scored]
+    diffs = paired_differences(
+        [(r.label, [(Pair.rate(p.a), Pair.rate(p.b)) for p in r.scored]) for r in tested],
+        alpha)
+    metric_family: list[tuple[Row, str, list[tuple[float, float]]]] = []
+    for row, d in zip(tested, diffs, strict=True):
+        d.name = "pass rate"  # Difference's wording: points
+        row.test = d
+        row.clean = _rate([p.a for p in row.scored], alpha)
+        row.perturbed = _rate([p.b for p in row.scored], alpha)
+        named: dict[str, list[tuple[float, float]]] = {}
+        for p in row.scored:
+            ma, mb = Pair.metrics(p.a), Pair.metrics(p.b)
+            for metric in sorted(ma.keys() & mb.keys()):
+                named.setdefault(metric, []).append((ma[metric], mb[metric]))
+        metric_family += [(row, m, v) for m, v in sorted(named.items())]
+        if row.family == COUNTERFACTUAL:
+            _contrast(row)
+    tests = paired_differences([(f"{r.label}:{m}", v) for r, m, v in metric_family], alpha)
+    for (row, metric, _), d in zip(metric_family, tests, strict=True):
+        d.name = metric
+        pairs = [p for p in row.scored if _scores(p.a, metric) and _scores(p.b, metric)]
+        row.metrics.append(MetricChange(
+            metric, _mean([_scores(p.a, metric) for p in pairs], alpha),
+            _mean([_scores(p.b, metric) for p in pairs], alpha), d))
+
+
+def _contrast(row: Row) -> None:
+    found = []
+    for p in row.scored:
+        a, b = p.first("a"), p.first("b")
+        ra, rb = Pair.rate(p.a), Pair.rate(p.b)
+        if ra != rb or (a.output or "") != (b.output or ""):
+            found.append(Contrast(p.key[1], a, b, ra, rb))
+    found.sort(key=lambda c: (not c.verdict_differs, c.case))  # verdicts first
+    row.contrast_count = len(found)
+    row.contrasts = found[:LIMIT]
+
+
+# -- which cells ----------------------------------------------------------------------
+@dataclass
+class Selection:
+    suites: list[Suite]  # with only the selected cases: clean ones and their variants
+    skipped: list[str]  # suites that declare no perturbation
+    partial: bool  # some case of a chosen suite was left out
+
+
+def _variant_of(case: Case) -> tuple[str, str] | None:
+    return split_id(case.id)
+
+
+def select(suites: Sequence[Suite], filter: tuple[str, ...] = (),
+           perturbations: Sequence[str] = ()) -> Selection:
+    """The cells `robust` needs: every variant that -k and -p select, with its clean
+    case. A variant is selected when -k matches it or its clean case (so `-k ticket-1`
+    brings `ticket-1~typos` along and `-k '*~typos'` brings `ticket-1`); a clean case
+    without a selected variant is left out, it has nothing to be compared with."""
+    declared = {p.id for s in suites for p in _perturbations(s)} | {
+        v[1] for s in suites for c in s.cases if (v := _variant_of(c))}
+    unknown = [p for p in perturbations if p not in declared]
+    if unknown:
+        raise UserError(f"no suite declares perturbation '{unknown[0]}'",
+                        hint="perturbations: " + (", ".join(sorted(declared)) or "none"))
+    chosen, skipped, partial = [], [], False
+    for suite in suites:
+        if not any(_variant_of(c) for c in suite.cases):
+            skipped.append(suite.name)
+            continue
+        clean = {c.id: c for c in suite.cases if _variant_of(c) is None}
+        keep: set[str] = set()
+        for case in suite.cases:
+            split = _variant_of(case)
+            if split is None or split[0] not in clean:
+                continue
+            if perturbations and split[1] not in perturbations:
+                continue
+            base = clean[split[0]]
+            if case_matches(case.id, filter, case.metadata, case.tags) or \
+                    case_matches(base.id, filter, base.metadata, base.tags):
+                keep.update((case.id, base.id))
+        cases = [c for c in suite.cases if c.id in keep]
+        partial = partial or len(cases) < len(suite.cases)
+        if cases:
+            chosen.append(replace(suite, cases=cases))
+    return Selection(chosen, skipped, partial)
+
+
+def _nothing_to_do(skipped: Sequence[str], selected: bool) -> UserError:
+    """Nothing to compare: no suite has variants, or (`selected`) -k / -p left none."""
+    if selected:
+        return UserError("no perturbed case matches -k / -p",
+                         hint="check the patterns: a variant's id is CASE~PERTURBATION")
+    names = ", ".join(skipped) or "none"
+    return UserError(f"no suite declares a perturbation (suites: {names})",
+                     hint="add `perturb: [typos, {type: case, mode: upper}]` to a suite, "
+                          "its defaults or a case; see the README, Robustness")
+
+
+def paired_policy(suites: Sequence[Suite], seen: dict[CellKey, list[bool]]) -> MorePolicy:
+    """--repeat auto: a cell samples again while the outcomes of it and its partners
+    (a variant's clean cell; a clean cell's variants) are mixed; a pair that always
+    passes, or always fails, on both sides is settled."""
+    variants: dict[tuple[str, str], list[str]] = {}
+    for suite in suites:
+        for case in suite.cases:
+            split = _variant_of(case)
+            if split is not None:
+                variants.setdefault((suite.name, split[0]), []).append(case.id)
+
+    def more(cell: CellKey, outcomes: list[bool]) -> bool:
+        suite, case, prompt, model = cell
+        split = split_id(case)
+        partners = [split[0]] if split else variants.get((suite, case), [])
+        both = list(outcomes)
+        for other in partners:
+            both += seen.get((suite, other, prompt, model), [])
+        return any(both) and not all(both)
+
+    return more
+
+
+def robust_run(project: Project, suites: Sequence[Suite], options: RunOptions, *,
+               alpha: float = 0.05, perturbations: Sequence[str] = (),
+               on_plan: Callable[[int], None] | None = None,
+               on_record: Callable[[CallRecord], None] | None = None) -> Robustness:
+    """Run the clean and perturbed cells of the suites (a run folder like `run`'s, so
+    `robust --run` and `baseline update --run` can read it again) and analyse them."""
+    chosen = select(suites, options.filter, perturbations)
+    if not chosen.suites:
+        declared = any(_variant_of(c) for s in suites for c in s.cases)
+        raise _nothing_to_do(chosen.skipped, selected=declared)
+    seen: dict[CellKey, list[bool]] = {}
+
+    def collect(rec: CallRecord) -> None:
+        if rec.error is None:
+            seen.setdefault(rec.cell, []).append(rec.passed)
+        if on_record is not None:
+            on_record(rec)
+
+    meta: dict[str, Any] = {"command": "robust", "alpha": alpha}
+    if chosen.partial:
+        meta["partial"] = True  # baseline update --run keeps the cases it did not run
+    result = run_suites(project, chosen.suites, replace(options, filter=()),
+                        on_plan=on_plan, on_record=collect,
+                        more=paired_policy(chosen.suites, seen), meta=meta)
+    return analyse(result.records, chosen.suites, alpha=alpha, run_id=result.run_id,
+                   skipped=chosen.skipped)
+
+
+def robust_saved(project: Project, run: str | None, names: Sequence[str] = (), *,
+                 filter: tuple[str, ...] = (), perturbations: Sequence[str] = (),
+                 alpha: float = 0.05) -> Robustness:
+    """Analyse a saved run: its records (the named suites only, -k and -p as in
+    `select`); its suites as they are now give each perturbation's family and max_drop."""
+    saved = load_run(project, run)
+    records = saved.records
+    if names:
+        in_run = {r.suite for r in records}
+        absent = [n for n in names if n not in in_run]
+        if absent:
+            raise UserError(f"suite '{absent[0]}' is not in run '{saved.run_id}'",
+                            hint="suites in the run: " + ", ".join(sorted(in_run)))
+        records = [r for r in records if r.suite in names]
+    variants = [r for r in records if split_id(r.case)]
+    if not variants:
+        raise UserError(f"run '{saved.run_id}' has no perturbed cells",
+                        hint="run `promptctl robust` (or `promptctl run` on suites that "
+                             "declare `perturb:`) first")
+    keep: set[CellKey] = set()
+    for rec in variants:
+        clean, pid = split_id(rec.case) or ("", "")
+        if perturbations and pid not in perturbations:
+            continue
+        if case_matches(rec.case, filter, rec.metadata, rec.tags) or \
+                case_matches(clean, filter, rec.metadata, rec.tags):
+            keep.update((rec.cell, (rec.suite, clean, rec.prompt, rec.model)))
+    if not keep:
+        raise _nothing_to_do([], selected=True)
+    shown = [s for s in saved.suites if not names or s.name in names]
+    return analyse([r for r in records if r.cell in keep], shown, alpha=alpha,
+                   run_id=saved.run_id)
