@@ -187,11 +187,11 @@ class Row:
     @property
     def drop(self) -> float | None:
         """clean - perturbed pass rate, the paired mean over cases (positive: a drop)."""
-        return None if self.test is None else -self.test.diff
+        return None if self.test is None else 0.0 - self.test.diff  # never -0.0
 
     @property
     def drop_ci(self) -> tuple[float, float] | None:
-        return None if self.test is None else (-self.test.hi, -self.test.lo)
+        return None if self.test is None else (0.0 - self.test.hi, 0.0 - self.test.lo)
 
     @property
     def pdr(self) -> float | None:
