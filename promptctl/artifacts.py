@@ -102,6 +102,7 @@ class MetaOptions(Shape):
     use_cache: bool | None = None
     params: dict[str, Any] = Field(default_factory=dict)
     shard: str | None = None
+    perturb: bool | None = None  # false: --no-perturb (absent: the variants ran)
 
     _check_shard = field_validator("shard")(_shard)
 

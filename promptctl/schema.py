@@ -329,6 +329,76 @@ Matrix = Annotated[dict[NonBlank, Annotated[list[Any], Field(min_length=1)]],
 AssertSets = dict[NonBlank, Annotated[AssertList, Field(min_length=1)]]
 
 
+# -- perturb: perturbed variants of cases (load/variants.py expands them) -------------
+
+_PERTURB_ID = re.compile(r"[\w.-]+")
+PERTURB_KEYS = ("type", "id", "vars", "seed", "max_drop", "function", "timeout")
+
+
+def _perturb_item(value: Any) -> Any:
+    """`- typos` is `- {type: typos}`: the family with its defaults."""
+    if isinstance(value, str):
+        return {"type": value}
+    if isinstance(value, dict) and "params" in value:
+        raise ValueError("a perturbation's family params are written beside 'type' "
+                         "(type: typos, rate: 0.1), not under 'params'")
+    return value
+
+
+def _perturb_id(value: Any) -> Any:
+    if value is None:
+        return None
+    text = str(value) if isinstance(value, int) and not isinstance(value, bool) else value
+    if not isinstance(text, str) or not _PERTURB_ID.fullmatch(text):
+        raise ValueError("a perturbation id is one word of letters, digits, '-', '_' and "
+                         "'.' (it ends the variant's case id: CASE~ID)")
+    return text
+
+
+def _seed(value: Any) -> Any:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValueError(f"seed must be a whole number, got {quote(value)}")
+    return value
+
+
+class PerturbSpec(BaseModel):
+    """One perturbation as written: `type` (a family, or `custom` with `function:
+    path.py:fn`), `id` (the variant's suffix, default the type), `vars` (default: every
+    string var the suite's prompts read), `seed`, `max_drop` (robust's gate), and the
+    family's own params beside them (`rate: 0.1`), which the loader validates against
+    the family (promptctl.perturb.check_params) and stores, defaults filled in, in
+    `params`. Two specs are the same perturbation when their dumps are equal."""
+
+    model_config = ConfigDict(extra="allow")
+
+    type: NonBlank
+    id: Annotated[str, BeforeValidator(_perturb_id)] = ""  # "": the type
+    vars: StrList | None = None
+    seed: Annotated[int, BeforeValidator(_seed)] = 0
+    max_drop: float | None = Field(None, ge=0, le=1)
+    function: NonBlank | None = None  # custom: path.py:fn or module:fn, fn(text, rng)
+    timeout: float | None = Field(None, gt=0)  # custom: seconds; limits.check_timeout
+    params: dict[str, Any] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _fill(self) -> PerturbSpec:
+        if not self.id:
+            self.id = self.type  # a family's name is a valid id; an unknown one is refused
+        if self.type == "custom":
+            if self.function is None:
+                raise ValueError("a 'custom' perturbation needs 'function: "
+                                 "path/to/file.py:function' (called as fn(text, rng))")
+        elif self.function is not None or self.timeout is not None:
+            key = "function" if self.function is not None else "timeout"
+            raise ValueError(f"'{key}' is for 'type: custom' only")
+        if not self.params:
+            self.params = dict(self.model_extra or {})
+        return self
+
+
+PerturbList = list[Annotated[PerturbSpec, BeforeValidator(_perturb_item)]]
+
+
 class CaseDefaults(Strict):
     vars: VarMap = Field(default_factory=dict)
     assert_: AssertList = Field(default_factory=list, alias="assert")
@@ -337,6 +407,7 @@ class CaseDefaults(Strict):
     threshold: float | None = Field(None, ge=0, le=1)
     metadata: Metadata = Field(default_factory=dict)  # merged key by key under a case's
     tags: Tags = Field(default_factory=list)  # unioned with a case's
+    perturb: PerturbList | None = None  # replaces the suite's
 
 
 class CaseSpec(Strict):
@@ -353,6 +424,7 @@ class CaseSpec(Strict):
     threshold: float | None = Field(None, ge=0, le=1)
     metadata: Metadata = Field(default_factory=dict)  # with `from`: every row's
     tags: Tags = Field(default_factory=list)
+    perturb: PerturbList | None = None  # replaces what it inherits; [] opts out
 
     @model_validator(mode="after")
     def _id_or_from(self) -> CaseSpec:
@@ -374,6 +446,7 @@ class SuiteSpec(Strict):
     assert_sets: AssertSets = Field(default_factory=dict)  # shadow promptctl.yaml's
     # tolerated drop vs the baseline, for assertion scores and named metrics
     max_drop: float | None = Field(None, ge=0, le=1)
+    perturb: PerturbList | None = None  # every case's perturbed variants
 
     @field_validator("repeat", mode="before")
     @classmethod

@@ -22,6 +22,9 @@ mapping promptfoo passes as `context`: context["vars"] (a view of ctx.vars),
 context["prompt"] (the rendered prompt, where ctx.prompt is the prompt's id) and
 context["test"] ({vars, description, metadata}).
 
+A request with `kind: perturb` is a custom perturbation's call instead: fn(text, rng)
+(rng a pickled random.Random), answered with the text it returns.
+
 Inline code (promptctl/assertions/inline.py) comes compiled, marshalled (this is the
 interpreter that compiled it); an expression is evaluated with `output`, `context`,
 the builtins and `json`, a body defines `check(output, context)`, called as a file's
@@ -98,6 +101,12 @@ class Failed(Exception):
 _FUNCTIONS: dict[tuple[str, str | None, str, str], Any] = {}
 
 
+def _what(req: dict[str, Any]) -> str:
+    """What the user's function is, in a reason: a python check, or (`kind: perturb`) a
+    custom perturbation."""
+    return "custom perturbation" if req.get("kind") == "perturb" else "python assertion"
+
+
 def _module(req: dict[str, Any]) -> Any:
     root, file, name = req["root"], req["file"], req["module"]
     target = req["target"]
@@ -109,7 +118,7 @@ def _module(req: dict[str, Any]) -> Any:
             if module is None:
                 spec = importlib.util.spec_from_file_location(name, file)
                 if spec is None or spec.loader is None:
-                    raise Failed(f"python assertion {target!r}: cannot load {file}")
+                    raise Failed(f"{_what(req)} {target!r}: cannot load {file}")
                 module = importlib.util.module_from_spec(spec)
                 sys.modules[name] = module
                 try:
@@ -122,11 +131,11 @@ def _module(req: dict[str, Any]) -> Any:
     except Failed:
         raise
     except ModuleNotFoundError as exc:
-        raise Failed(f"python assertion {target!r}: cannot import module {name!r}: "
+        raise Failed(f"{_what(req)} {target!r}: cannot import module {name!r}: "
                      f"{_short(str(exc))}") from None
     except BaseException as exc:  # user code: every way out is an answer
         what = os.path.basename(file) if file else name
-        raise Failed(f"python assertion {target!r}: importing {what!r} "
+        raise Failed(f"{_what(req)} {target!r}: importing {what!r} "
                      f"{_describe(exc)}") from None
 
 
@@ -138,7 +147,7 @@ def _function(req: dict[str, Any]) -> Any:
     module = _module(req)
     obj = getattr(module, req["function"], None)
     if obj is None or not callable(obj):
-        raise Failed(f"python assertion {req['target']!r}: "
+        raise Failed(f"{_what(req)} {req['target']!r}: "
                      f"{req['function']!r} is not a function of its module")
     fn = _adapt(obj)
     _FUNCTIONS[key] = fn
@@ -266,7 +275,25 @@ def _encode(value: Any) -> dict[str, Any]:
     return {"kind": "other", "type": cls.__name__}
 
 
+def _perturb(req: dict[str, Any]) -> dict[str, Any]:
+    """A custom perturbation (promptctl/load/variants.py): fn(text, rng) -> the
+    perturbed text; rng is the random.Random promptctl seeded for this case and var."""
+    try:
+        fn = _function(req)
+    except Failed as exc:
+        return {"ok": False, "reason": str(exc)}
+    try:
+        value = fn(req["text"], req["rng"])
+    except BaseException as exc:  # user code: every way out is an answer
+        return {"ok": False, "reason": f"custom perturbation {_describe(exc)}"}
+    if isinstance(value, str):
+        return {"ok": True, "value": {"kind": "text", "value": value}}
+    return {"ok": True, "value": {"kind": "other", "type": type(value).__name__}}
+
+
 def _call(req: dict[str, Any]) -> dict[str, Any]:
+    if req.get("kind") == "perturb":
+        return _perturb(req)
     try:
         fn = _inline(req) if "code" in req else _function(req)
     except Failed as exc:

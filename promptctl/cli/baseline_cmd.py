@@ -26,13 +26,15 @@ def update(
     resample: common.ResampleOpt = False,
     concurrency: common.ConcurrencyOpt = None,
     no_cache: common.NoCacheOpt = False,
+    no_perturb: common.NoPerturbOpt = False,
     filter: common.FilterOpt = None,
     shard: common.ShardOpt = None,
     quiet: common.QuietOpt = False,
     config: common.ConfigOpt = None,
 ) -> None:
     """Write baselines/<suite>.json: every case's outputs, assertion scores and
-    fingerprint. With --filter only the matching cases are replaced.
+    fingerprint. With --filter only the matching cases are replaced; with --no-perturb
+    only the clean ones (the perturbed variants' entries are kept).
 
     Never runs as a side effect of another command: updates are always explicit."""
     # deferred: keeps --help fast
@@ -54,18 +56,20 @@ def update(
         partial = saved.filtered
     else:
         loaded = common.load_suites(project, suites, model)
-        if filter is not None or shard is not None:
+        if filter is not None or shard is not None or no_perturb:
             # a partial update keeps the other cases of each file: read them first, so
             # that a broken one fails before any model time is spent
             load_baselines(project, loaded, allow_missing=True)
         options = common.run_options(model, repeat, concurrency, no_cache, filter,
-                                 max_repeat, resample, shard)
+                                 max_repeat, resample, shard, no_perturb=no_perturb)
         start = time.perf_counter()
         with output.progress(not quiet) as (set_total, advance):
             result = run_suites(project, loaded, options, on_plan=set_total,
                                 on_record=advance)
         output.show_results(result, time.perf_counter() - start, quiet=True, verbose=False)
-        records, partial = result.records, filter is not None or shard is not None
+        # --no-perturb updates the clean cases and keeps the variants' entries
+        records = result.records
+        partial = filter is not None or shard is not None or no_perturb
     written = update_baselines(project, loaded, records, partial=partial)
     for w in written:
         line = f"wrote {display_path(w.path)}: {w.cases} cases, {w.passed} passing"

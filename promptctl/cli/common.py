@@ -41,6 +41,9 @@ ConcurrencyOpt = Annotated[int | None, typer.Option(
     show_default=False)]
 NoCacheOpt = Annotated[bool, typer.Option(
     "--no-cache", help="Call the model even when a cached answer exists.")]
+NoPerturbOpt = Annotated[bool, typer.Option(
+    "--no-perturb", help="Leave out the perturbed variants (CASE~ID) of the suites' "
+    "`perturb:`: only the clean cases.")]
 FilterOpt = Annotated[list[str] | None, typer.Option(
     "--filter", "-k", metavar="PATTERN", help="Only the matching cases: TEXT (the id "
     "contains it, or matches it as a glob), id:TEXT (the same, for an id holding '=' or "
@@ -131,7 +134,8 @@ def load_suites(proj: Project, targets: list[str] | None, models: list[str] | No
 
 def run_options(model: list[str] | None, repeat: str | None, concurrency: int | None,
                 no_cache: bool, filter: list[str] | None, max_repeat: int = 5,
-                resample: bool = False, shard: str | None = None) -> RunOptions:
+                resample: bool = False, shard: str | None = None, *,
+                no_perturb: bool = False) -> RunOptions:
     # deferred: keeps --help fast
     import secrets
 
@@ -151,7 +155,8 @@ def run_options(model: list[str] | None, repeat: str | None, concurrency: int | 
                       use_cache=not no_cache, filter=check_filter(filter),
                       auto_repeat=repeat == "auto", max_repeat=max_repeat,
                       seed_offset=secrets.randbelow(2**31 - 1) + 1 if resample else 0,
-                      shard=parse_shard(shard) if shard is not None else None)
+                      shard=parse_shard(shard) if shard is not None else None,
+                      perturb=not no_perturb)
 
 
 def parse_vars(pairs: list[str] | None) -> dict[str, Any]:

@@ -51,6 +51,7 @@ def run(
     resample: common.ResampleOpt = False,
     concurrency: common.ConcurrencyOpt = None,
     no_cache: common.NoCacheOpt = False,
+    no_perturb: common.NoPerturbOpt = False,
     filter: common.FilterOpt = None,
     shard: common.ShardOpt = None,
     resume: ResumeOpt = False,
@@ -77,7 +78,7 @@ def run(
     project = common.project(config)
     common.check_state(project)
     options = common.run_options(model, repeat, concurrency, no_cache, filter,
-                                 max_repeat, resample, shard)
+                                 max_repeat, resample, shard, no_perturb=no_perturb)
     if (resume or retry_errors) and (changed_since or watch):
         raise UserError("--resume and --retry-errors take the run's own cells",
                         hint="leave out --changed-since and --watch")

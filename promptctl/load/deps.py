@@ -31,7 +31,7 @@ from ..boundary import is_readable_input, read_bytes
 from ..errors import UserError
 from ..results import CellKey
 from ..schema import AssertionSpec, PromptCollection
-from . import bodies, filters
+from . import bodies, filters, variants
 from .project import CONFIG_NAMES, Project, PromptRef, compile_prompt
 from .suites import Case, Suite, _csv_rows, _jsonl_rows
 from .validate import validate
@@ -117,6 +117,11 @@ def case_inputs(project: Project, suite: Suite, case: Case) -> set[Input]:
         source = python_check_file(project, spec)
         if source is not None:
             out.add((source, ()))
+    if case.perturbation is not None:  # a variant: also what its perturbation reads
+        spec_of = {p.id: p for p in suite.perturbations}
+        pspec = spec_of.get(case.perturbation)
+        if pspec is not None:
+            out.update((path, ()) for path in variants.files(project, pspec))
     return out
 
 

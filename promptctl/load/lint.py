@@ -285,6 +285,8 @@ def _lint_suite(project: Project, suite: Suite, unused_sets: set[str]) -> list[F
     unused_reported: set[str] = set()
     render_failed: set[tuple[str, str | None, int | None]] = set()
     for case in suite.cases:
+        if case.variant_of is not None:  # its clean case's findings are its own
+            continue
         for ref in suite.prompts:
             available = set(ref.spec.vars) | set(case.vars)
             missing = sorted(set(needs[ref.id]) - available)
@@ -312,6 +314,36 @@ def _lint_suite(project: Project, suite: Suite, unused_sets: set[str]) -> list[F
                                "add an 'assert' list or defaults.assert"))
     out.extend(_lint_model_files(project, suite))
     out.extend(_lint_sets(suite, sets, unused_sets))
+    out.extend(_lint_perturb_vars(suite))
+    return out
+
+
+def _lint_perturb_vars(suite: Suite) -> list[Finding]:
+    """A var named in a perturbation's `vars:` that a case it applies to does not have
+    (nor as text): that variant perturbs nothing of it. Loading the suite has already
+    validated every perturbation (family, params, ids)."""
+    out: list[Finding] = []
+    specs = {p.id: p for p in suite.perturbations}
+    clean = {c.id: c for c in suite.cases if c.variant_of is None}
+    for case in suite.cases:
+        spec = specs.get(case.perturbation or "")
+        of = clean.get(case.variant_of or "")
+        if spec is None or of is None or spec.vars is None:
+            continue
+        file, line = suite.perturb_places.get(spec.id, (suite.file, None))
+        for name in spec.vars:
+            if name not in of.vars:
+                out.append(Finding("warning", of.file, of.line,
+                                   f"case '{of.id}': perturbation '{spec.id}' (at "
+                                   f"{file}:{line}) names var '{name}', which the case "
+                                   "does not have", "fix the name in 'vars:', or opt the "
+                                   "case out with its own 'perturb:'"))
+            elif not isinstance(of.vars[name], str):
+                out.append(Finding("warning", of.file, of.line,
+                                   f"case '{of.id}': perturbation '{spec.id}' (at "
+                                   f"{file}:{line}) names var '{name}', which is not text "
+                                   "in the case: it is left as it is",
+                                   "perturbations change text vars only"))
     return out
 
 

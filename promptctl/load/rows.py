@@ -37,6 +37,7 @@ class _PlainRow:
     metadata = None
     tags = ()
     matrix = None
+    perturb = None
 
 
 META_PREFIX = "metadata."  # a plain row's `metadata.KEY` column: one key of its metadata

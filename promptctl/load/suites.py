@@ -1,5 +1,6 @@
 """Resolve a suite file into runnable cases: defaults merged, data files expanded (their
-rows: rows.py), assertion values rendered with the case's vars, every reference checked.
+rows: rows.py), assertion values rendered with the case's vars, every reference checked,
+each clean case followed by its perturbed variants (`perturb:`, variants.py).
 
 Each case holds its own deep copy of its vars (defaults, entry, row): no two cases
 share a list or a mapping, so nothing one case's checks do reaches another. A setting
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import dataclasses
 import functools
 import gc
 import os
@@ -21,8 +23,8 @@ from typing import Any
 from .. import assertions, render_bounds
 from ..boundary import display_path
 from ..errors import UserError
-from ..schema import AssertionSpec, CaseSpec, SuiteSpec
-from . import expand, rendering, templates
+from ..schema import AssertionSpec, CaseSpec, PerturbSpec, SuiteSpec
+from . import expand, rendering, templates, variants
 from .filters import case_matches as case_matches  # -k: callers import it from here
 from .project import Project, PromptRef
 
@@ -53,6 +55,18 @@ class Case:
     # the id as written (the entry's, the data row's) when `id` is made from it (a
     # matrix, a `from:` entry's prefix): what deps.py finds the case's text by
     origin: str | None = None
+    # a perturbed variant (variants.py): the clean case's id and the perturbation's id
+    # (its own id is CLEAN~PERTURBATION); None for a clean case
+    variant_of: str | None = None
+    perturbation: str | None = None
+    # the vars its assertions score with when they are not `vars`: a variant's clean
+    # vars (its prompt renders with the perturbed ones)
+    assert_vars: dict[str, Any] | None = None
+
+    @property
+    def check_vars(self) -> dict[str, Any]:
+        """The vars the case's assertions see at scoring time."""
+        return self.vars if self.assert_vars is None else self.assert_vars
 
 
 NO_METADATA: dict[str, Any] = {}  # the metadata of every case that has none: never written
@@ -68,6 +82,10 @@ class Suite:
     prompts: list[PromptRef]
     models: list[str]
     cases: list[Case]
+    # every perturbation the cases use, each once by id, in first use order; and where
+    # each is written (file, line)
+    perturbations: list[PerturbSpec] = field(default_factory=list)
+    perturb_places: dict[str, tuple[str, int | None]] = field(default_factory=dict)
 
     @property
     def repeat(self) -> int | str:
@@ -92,9 +110,12 @@ def _load_suite(project: Project, path: Path, models: Sequence[str]) -> Suite:
         project.model(name, file=file if not models else None,
                       line=src.line(("models", i)) if not models else None)
 
-    cases = _resolve_cases(project, path, spec, src)
+    perturbs = variants.Perturbations(project, spec, src, prompts, path.stem)
+    cases = _resolve_cases(project, path, spec, src, perturbs)
     return Suite(name=path.stem, path=path, file=file, spec=spec, source=src,
-                 prompts=prompts, models=model_names, cases=cases)
+                 prompts=prompts, models=model_names, cases=cases,
+                 perturbations=list(perturbs.used.values()),
+                 perturb_places=dict(perturbs.places))
 
 
 @contextlib.contextmanager
@@ -111,10 +132,11 @@ def young_collections() -> Iterator[None]:
         gc.set_threshold(young, middle, old)
 
 
-def _resolve_cases(project: Project, path: Path, spec: SuiteSpec, src: Source
-                   ) -> list[Case]:
+def _resolve_cases(project: Project, path: Path, spec: SuiteSpec, src: Source,
+                   perturbs: variants.Perturbations) -> list[Case]:
     """The cases of every entry, data-file rows and matrices expanded, assertion sets
-    in place (expand.py), in the file's order."""
+    in place (expand.py), in the file's order; each clean case followed by its
+    perturbed variants (variants.py)."""
     defaults = spec.defaults
     sets = expand.AssertSets(project, spec, src)
     base_asserts = sets.expand(defaults.assert_, ("defaults", "assert"))
@@ -131,15 +153,35 @@ def _resolve_cases(project: Project, path: Path, spec: SuiteSpec, src: Source
                                                                 (*loc, "assert"))],
                        {**default_params, **cspec.params.set_values()},
                        expand.entry_axes(defaults, cspec, src, loc),
-                       _merged(base_meta, cspec.metadata), _union(base_tags, cspec.tags))
+                       _merged(base_meta, cspec.metadata), _union(base_tags, cspec.tags),
+                       perturbs.inherited if cspec.perturb is None else
+                       perturbs.resolve(cspec.perturb, (*loc, "perturb")))
         if cspec.from_ is not None:
-            made: Iterable[Case] = _row_cases(resolved, sets, path, spec, entry, feeds)
+            made: Iterable[tuple[Case, list[PerturbSpec]]] = _row_cases(
+                resolved, sets, path, spec, entry, feeds, perturbs)
         else:
-            made = _entry_cases(resolved, spec, entry)
-        for case in made:
+            made = ((case, entry.perturb) for case in _entry_cases(resolved, spec, entry))
+        for case, in_effect in made:
+            variants.check_clean_id(case.id, case.file, case.line)
             _check_unique(case, seen)
             cases.append(case)
+            for pspec in in_effect:
+                variant = _variant(perturbs, case, pspec)
+                _check_unique(variant, seen)
+                cases.append(variant)
     return cases
+
+
+def _variant(perturbs: variants.Perturbations, case: Case, pspec: PerturbSpec) -> Case:
+    """The clean case with the perturbation's vars perturbed; the rest is the case's
+    (its assertions, rendered with the clean vars, score with them: `assert_vars`)."""
+    changed = perturbs.perturbed(pspec, case.id, case.vars, (case.file, case.line))
+    return dataclasses.replace(
+        case, id=variants.variant_id(case.id, pspec.id),
+        vars=_own_copy({**case.vars, **changed}), asserts=list(case.asserts),
+        assert_lines=list(case.assert_lines), params=dict(case.params),
+        origin=case.origin or case.id, variant_of=case.id, perturbation=pspec.id,
+        assert_vars=case.vars)
 
 
 @dataclass(slots=True)
@@ -153,6 +195,7 @@ class _Entry:
     axes: expand.Axes | None
     metadata: dict[str, Any]
     tags: tuple[str, ...]
+    perturb: list[PerturbSpec]  # in effect for its cases (a full data row may replace it)
 
 
 def _entry_cases(resolved: _Resolved, spec: SuiteSpec, entry: _Entry) -> Iterator[Case]:
@@ -174,10 +217,12 @@ def _entry_cases(resolved: _Resolved, spec: SuiteSpec, entry: _Entry) -> Iterato
 
 
 def _row_cases(resolved: _Resolved, sets: expand.AssertSets, path: Path, spec: SuiteSpec,
-               entry: _Entry, feeds: dict[str, list[tuple[str | None, int | None]]]
-               ) -> Iterator[Case]:
+               entry: _Entry, feeds: dict[str, list[tuple[str | None, int | None]]],
+               perturbs: variants.Perturbations
+               ) -> Iterator[tuple[Case, list[PerturbSpec]]]:
     """A `from:` entry: a case per row of its data file (per combination of a matrix),
-    ids prefixed `PREFIX/` when the entry has an `id`."""
+    ids prefixed `PREFIX/` when the entry has an `id`; each with the perturbations in
+    effect for it (a full row's own `perturb:` replaces the entry's)."""
     project, src, cspec = resolved.project, resolved.src, entry.spec
     floc = (*entry.loc, "from")
     rows = load_rows(path, project.root, cspec.from_ or "", src, floc, project=project)
@@ -205,18 +250,20 @@ def _row_cases(resolved: _Resolved, sets: expand.AssertSets, path: Path, spec: S
         vars_ = {**entry_vars, **row_spec.vars}
         meta = _merged(entry.metadata, row_spec.metadata)
         tags = _union(entry.tags, row_spec.tags)
+        in_effect = entry.perturb if row_spec.perturb is None else perturbs.resolve(
+            row_spec.perturb, None, file=row_file, line=row_line)
         if axes is None:
             yield _make_case(resolved, case_id, vars_, asserts, dict(params), threshold,
                              row_file, row_line, description,
                              origin=None if prefix is None else row_id,
-                             metadata=meta, tags=tags)
+                             metadata=meta, tags=tags), in_effect
             continue
         axes.check_vars(row_spec.vars, f"row '{row_id}'", row_file, row_line,
                         "rename the column, or remove '{key}' from the matrix")
         for suffix, combo in axes.combinations():
             yield _make_case(resolved, case_id + suffix, {**vars_, **combo}, asserts,
                              dict(params), threshold, row_file, row_line, description,
-                             origin=row_id, metadata=meta, tags=tags)
+                             origin=row_id, metadata=meta, tags=tags), in_effect
 
 
 def _check_feed(feeds: dict[str, list[tuple[str | None, int | None]]], data_file: str,

@@ -36,7 +36,8 @@ def plan_options(options: RunOptions) -> dict[str, Any]:
             "repeat": "auto" if options.auto_repeat else options.repeat,
             "max_repeat": options.max_repeat, "seed_offset": options.seed_offset,
             "filter": _filter(options.filter), "use_cache": options.use_cache,
-            "params": options.params, "shard": format_shard(options.shard)}
+            "params": options.params, "shard": format_shard(options.shard),
+            **({} if options.perturb else {"perturb": False})}
 
 
 def _filter(value: tuple[str, ...]) -> str | list[str] | None:
@@ -59,6 +60,7 @@ def options_from_meta(meta: dict[str, Any], *, concurrency: int | None = None) -
         max_repeat=int(saved.get("max_repeat") or 5),
         seed_offset=int(saved.get("seed_offset") or 0),
         shard=parse_shard(saved["shard"]) if saved.get("shard") else None,
+        perturb=saved.get("perturb") is not False,
         only=({(str(s), str(c), str(p), str(m)) for s, c, p, m in meta["only"]}
               if isinstance(meta.get("only"), list) else None),
     )
@@ -135,6 +137,7 @@ def load_run(project: Project, run: str | None = None) -> SavedRun:
     records = final_records(run_dir)
     finished = (read_summary(run_dir) or {}).get("finished", "")  # a killed run has none
     # a filtered run, one shard, or a merge of some shards covers part of the suites
-    partial = bool(options.get("filter") or options.get("shard") or meta.get("partial"))
+    partial = bool(options.get("filter") or options.get("shard") or meta.get("partial")
+                   or options.get("perturb") is False)  # --no-perturb: no variants
     return SavedRun(run_dir.name, suites, records, partial, meta.get("started", ""),
                     finished)

@@ -38,6 +38,8 @@ class RunOptions:
     shard: tuple[int, int] | None = None
     # --changed-since / --watch: only these (suite, case, prompt, model) cells (load/deps.py)
     only: set[CellKey] | None = None
+    # --no-perturb: leave out the perturbed variants (Case.variant_of) of the suites
+    perturb: bool = True
 
 
 # (cell, its outcomes so far: True for a pass) -> draw another sample?
@@ -81,6 +83,8 @@ PLAN_FLAGS: tuple[PlanFlag, ...] = (
              lambda o: filters.describe(o.filter) if o.filter else "no filter"),
     PlanFlag("--shard", "shard", lambda o: o.shard,
              lambda o: format_shard(o.shard) or "not sharded"),
+    PlanFlag("--no-perturb", "no_perturb", lambda o: o.perturb,
+             lambda o: "perturbed variants" if o.perturb else "--no-perturb"),
 )
 
 

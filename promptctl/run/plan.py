@@ -57,6 +57,8 @@ def plan(project: Project, suites: Sequence[Suite], options: RunOptions) -> list
         levels: dict[tuple[int, str], dict[str, Any]] = {}
         suite_params = suite.spec.params.set_values()
         for case in suite.cases:
+            if case.variant_of is not None and not options.perturb:
+                continue  # --no-perturb
             if not case_matches(case.id, options.filter, case.metadata, case.tags):
                 continue
             for p, prompt in enumerate(suite.prompts):

@@ -43,8 +43,9 @@ def score_call(record: CallRecord, call: Call, completion: Completion,
     # the next call of this case nor the record may see that. Built-ins only read, and
     # a python check's ctx is copied into its worker process anyway.
     private = assertions.shares_inputs(call.case.asserts)
+    checked = call.case.check_vars  # a perturbed variant's checks see its clean vars
     ctx = assertions.AssertionContext(
-        vars=copy.deepcopy(call.case.vars) if private else call.case.vars,
+        vars=copy.deepcopy(checked) if private else checked,
         latency_ms=completion.latency_ms,
         prompt_tokens=completion.prompt_tokens, completion_tokens=completion.completion_tokens,
         cost=completion.cost,

@@ -89,7 +89,8 @@ class Merged:
 
 
 # options that must agree for runs to be one run; shard, cache and -j may differ
-SAME_OPTIONS = ("models", "repeat", "max_repeat", "seed_offset", "filter", "params")
+SAME_OPTIONS = ("models", "repeat", "max_repeat", "seed_offset", "filter", "params",
+                "perturb")
 
 
 def find_run_dir(project: Project, ref: str) -> Path:

@@ -37,6 +37,7 @@ DIFFERENT: dict[str, tuple[RunOptions, Callable[[RunOptions], RunOptions]]] = {
     "--no-cache": (SAVED, lambda o: dataclasses.replace(o, use_cache=False)),
     "--filter": (SAVED, lambda o: dataclasses.replace(o, filter=("bye*",))),
     "--shard": (SAVED, lambda o: dataclasses.replace(o, shard=(2, 2))),
+    "--no-perturb": (SAVED, lambda o: dataclasses.replace(o, perturb=False)),
 }
 
 
@@ -95,6 +96,7 @@ PLANS = [
                use_cache=False, params={"temperature": 0.2, "stop": ["\n"],
                                         "nested": {"k": [1, 2]}}),
     RunOptions(repeat=1, filter=(), shard=(3, 3)),
+    RunOptions(perturb=False),  # --no-perturb
 ]
 
 
