@@ -74,8 +74,9 @@ def headline(result: Robustness) -> str:
         names = ", ".join(f"{r.suite}:{r.perturbation}" for r in failed)
         return f"robust: {len(failed)} of {len(gated)} gates failed ({names})"
     found = [r for r in result.rows if r.significant and (r.drop or 0) > 0]
-    text = (f"robust: {len(result.rows)} perturbations, {len(found)} with a significant "
-            f"drop; {len(gated)} gated, none failed")
+    n = len(result.suites)
+    text = (f"robust: {n} suite{'s' if n != 1 else ''}, {len(result.rows)} perturbations, "
+            f"{len(found)} with a significant drop; {len(gated)} gated, none failed")
     unscored = sum(len(r.unscored) for r in result.rows)
     if unscored:
         text += f"; {unscored} pairs without a verdict (errors)"
