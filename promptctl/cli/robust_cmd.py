@@ -61,7 +61,8 @@ def robust(
     from ..gate.robust import robust_run, robust_saved
     from ..load.filters import check_filter
     from ..reports import check_outputs
-    from ..reports.robust_report import FORMATS, headline, write
+    from ..reports.robust_report import FORMATS, write
+    from ..reports.robust_text import headline
     from . import output
 
     check_outputs(output_file, FORMATS)
@@ -99,7 +100,7 @@ def show(result: "Robustness", *, verbose: bool) -> None:
     from rich.table import Table
     from rich.text import Text
 
-    from ..reports.robust_report import drop, label, p_text, pdr, side, suite_line
+    from ..reports.robust_text import drop, label, p_text, pdr, side, suite_line
     from .output import out
 
     if result.run_id:
@@ -126,7 +127,7 @@ def _details(suite: "SuiteResult", row: "Row", *, verbose: bool) -> None:
     # deferred: keeps --help fast
     from rich.text import Text
 
-    from ..reports.robust_report import label, pct
+    from ..reports.robust_text import label, pct
     from .output import out, short
 
     name = label(suite, row)

@@ -11,7 +11,7 @@ import hashlib
 from html import escape
 from typing import TYPE_CHECKING
 
-from .robust_report import LIMIT, drop, headline, label, p_text, pct, pdr, side, suite_line
+from .robust_text import LIMIT, drop, headline, label, p_text, pct, pdr, side, suite_line
 
 if TYPE_CHECKING:
     from ..gate.robust import Robustness, Row, SuiteResult
