@@ -283,3 +283,60 @@ def test_bad_output_path_is_refused_before_running(project, cli):
     result = cli("robust", "-o", "r.xml")
     assert result.exit_code == 2 and "unsupported output format" in result.output
     assert not Path(".promptctl/runs").exists()
+
+
+# -- the embedded model -----------------------------------------------------------------
+ROUTE = """
+prompts:
+  fragile:
+    params: {max_tokens: 12}
+    messages:
+      - {role: system, content: "Answer in one short sentence."}
+      - role: user
+        content: >-
+          {{ name }} asks:
+          {% if "refund" in ticket %}what is the capital of France?{% else %}what is
+          the capital of Japan?{% endif %}
+  robust:
+    params: {max_tokens: 12}
+    messages:
+      - {role: system, content: "Answer in one short sentence."}
+      - role: user
+        content: >-
+          {{ name }} asks:
+          {% if "refund" in ticket | lower %}what is the capital of France?{% else %}what
+          is the capital of Japan?{% endif %}
+"""
+NAMES = ["Ann", "Bob", "Chen", "Dana", "Eve", "Farid", "Gina", "Hugo", "Ines", "Jon", "Kim",
+         "Lea"]
+
+
+@pytest.mark.slow
+def test_embedded_model_finds_the_fragile_prompt_and_not_the_robust_one(make_project, cli):
+    """Two prompts that route on a keyword of the ticket: the fragile one on the exact
+    word, the robust one on its lower case. `case: upper` (on every var: the customer's
+    name too, which the model reads) sends the fragile prompt's variants to the other
+    question; the robust prompt's variants still ask for Paris."""
+    def route(prompt: str) -> str:
+        cases = "".join(f"  - {{id: t{i}, vars: {{name: {n}, ticket: 'please refund order "
+                        f"{100 + i}'}}, assert: [{{type: icontains, value: paris}}]}}\n"
+                        for i, n in enumerate(NAMES))
+        return (f"prompts: [route.{prompt}]\nperturb: [{{type: case, mode: upper, "
+                f"max_drop: 0.25}}]\ncases:\n{cases}")
+
+    make_project({"prompts/route.yaml": ROUTE, "suites/fragile.yaml": route("fragile"),
+                  "suites/robust.yaml": route("robust")})
+    result = cli("robust", "-o", "r.json")
+    assert result.exit_code == 1, result.output
+    doc = json.loads(Path("r.json").read_text())
+    fragile, robust = rows(doc, "fragile")["case"], rows(doc, "robust")["case"]
+    assert fragile["significant"] and fragile["gate"] == "fail", fragile
+    assert fragile["drop"] >= 0.5 and fragile["pdr"] >= 0.5
+    assert len(fragile["flipped"]["pass_to_fail"]) >= 8
+    assert fragile["clean"]["pass_rate"] >= 0.75
+    assert not robust["significant"] and robust["gate"] == "pass", robust
+    assert "1 of 2 gates failed (fragile:case)" in result.stdout
+    # the saved run says the same without calling the model again
+    saved = cli("robust", "--run", doc["run_id"], "-o", "saved.json")
+    assert saved.exit_code == 1
+    assert rows(json.loads(Path("saved.json").read_text()), "fragile")["case"] == fragile
