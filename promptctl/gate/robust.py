@@ -48,6 +48,7 @@ from ..results import CallRecord, CellKey
 from ..run.meta import load_run
 from ..run.options import MorePolicy, RunOptions
 from ..run.runner import run_suites
+from ..schema import PerturbSpec
 from .compare import Difference, Pair, paired_differences
 from .diff import word_diff
 
@@ -63,9 +64,9 @@ def split_id(case: str) -> tuple[str, str] | None:
     return (clean, pid) if sep and clean and pid else None
 
 
-def _perturbations(suite: Suite) -> list[Any]:
+def _perturbations(suite: Suite) -> list[PerturbSpec]:
     """The suite's PerturbSpecs (Suite.perturbations: every one its cases use, once)."""
-    return list(getattr(suite, "perturbations", None) or [])
+    return list(suite.perturbations)
 
 
 # -- the numbers of a row ------------------------------------------------------------
@@ -295,8 +296,8 @@ def analyse(records: Iterable[CallRecord], suites: Sequence[Suite], *, alpha: fl
         if row is None:
             spec = specs.get(suite, {}).get(pid)
             row = rows[suite, pid, prompt, model] = Row(
-                suite, pid, getattr(spec, "type", None), prompt, model,
-                getattr(spec, "max_drop", None))
+                suite, pid, spec.type if spec else None, prompt, model,
+                spec.max_drop if spec else None)
         base = cells.get((suite, clean, prompt, model))
         if base is None:
             row.missing.append(clean)
@@ -369,7 +370,10 @@ class Selection:
 
 
 def _variant_of(case: Case) -> tuple[str, str] | None:
-    return split_id(case.id)
+    """(clean id, perturbation id) of a variant (load/variants.py); None for a clean case."""
+    if case.variant_of is None or case.perturbation is None:
+        return None
+    return case.variant_of, case.perturbation
 
 
 def select(suites: Sequence[Suite], filter: tuple[str, ...] = (),
