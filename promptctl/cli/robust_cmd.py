@@ -58,7 +58,7 @@ def robust(
     its max_drop), 2 for bad input (including no perturbation to run), 3 when errors
     left cases without a verdict."""
     # deferred: keeps --help fast
-    from ..gate.robust import robust_run, robust_saved
+    from ..gate.robust_run import robust_run, robust_saved
     from ..load.filters import check_filter
     from ..reports import check_outputs
     from ..reports.robust_report import FORMATS, write
