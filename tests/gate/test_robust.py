@@ -193,6 +193,27 @@ def test_errors_leave_pairs_without_a_verdict_exit_3(make_project, cli, scripted
     assert len(ScriptedProvider.calls) == 4
 
 
+def test_repeat_auto_samples_a_pair_while_its_outcomes_are_mixed(make_project, cli, scripted):
+    """The clean cell passes its first sample and its variant fails: the pair is mixed,
+    so both cells sample on, to --max-repeat. (`run`'s policy would stop the clean cell
+    at its first pass: 1 + 4 calls, not 4 + 4.)"""
+    scripted.reset({"Ticket: he wants his refund back": ["refund", "no"],
+                    "Ticket: HE WANTS HIS REFUND BACK": "no"})
+    make_project({
+        "promptctl.yaml": "models:\n  bot: {provider: scripted, model: bot-1, "
+                          "params: {temperature: 0.8, seed: 0}}\n",
+        "prompts/p.yaml": PROMPTS,
+        "suites/s.yaml": suite("icontains", f"[{UPPER % ''}]", models="[bot]",
+                               words=["refund"]),
+    })
+    result = cli("robust", "-r", "auto", "--max-repeat", "4", "-o", "r.json")
+    assert result.exit_code == 0, result.output
+    assert len(ScriptedProvider.calls) == 8
+    upper = rows(json.loads(Path("r.json").read_text()), "s")["upper"]
+    assert upper["clean"]["samples"] == 4 and upper["clean"]["pass_rate"] == 0.5
+    assert upper["flipped"]["pass_to_fail"] == ["refund"]
+
+
 # -- counterfactual ---------------------------------------------------------------------
 def test_counterfactual_lists_the_cases_that_differ_with_a_word_diff(project, cli):
     checks = ("[{type: icontains, value: 'his '}]", "[{type: icontains, value: wants}]")
