@@ -64,7 +64,8 @@ def _row(suite: SuiteResult, row: Row) -> str:
     gate = f' class="g-{_e(row.gate)}"' if row.gate in ("pass", "fail") else ""
     return (f'<tr data-perturbation="{_e(row.perturbation)}"><td><code>'
             f"{_e(label(suite, row))}</code>"
-            + (f'<br><span class="mut">{_e(row.family)}</span>' if row.family else "")
+            + (f'<br><span class="mut">{_e(row.family)}</span>'
+               if row.family and row.family != row.perturbation else "")
             + f"</td><td>{_e(side(row.clean))}</td><td>{_e(side(row.perturbed))}</td>"
             f"<td>{_e(drop(row))}</td><td>{_e(pdr(row))}</td><td>{_e(p_text(row))}</td>"
             f"<td{gate}>{_e(row.verdict())}</td></tr>")

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
+import subprocess
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -297,6 +299,30 @@ def test_html_run_report_groups_variants_under_their_case(project, cli):
     assert ids == [i for w in WORDS[:3] for i in (w, f"{w}~upper", f"{w}~whitespace")]
     assert ['class="variant"' in attrs for _, attrs in found] == [False, True, True] * 3
     assert 'data-variant-of="refund"' in page
+
+
+@pytest.mark.slow
+def test_html_failures_filter_shows_a_failing_variant_with_its_case(project, cli, tmp_path):
+    """In headless Chromium: #filter=failures shows each failing variant and, above it,
+    its clean case (which passes), and no other row."""
+    browser = next((shutil.which(n) for n in ("chromium", "chromium-browser",
+                                               "google-chrome") if shutil.which(n)), None)
+    if browser is None:
+        pytest.fail("headless Chromium is required for the HTML report tests",
+                    pytrace=False)
+    project(fragile=suite("contains", words=WORDS[:3]))
+    assert cli("run", "-o", "run.html").exit_code == 1
+    proc = subprocess.run(
+        [browser, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+         "--disable-background-networking", "--host-resolver-rules=MAP * ~NOTFOUND",
+         f"--user-data-dir={tmp_path / 'profile'}", "--dump-dom",
+         (tmp_path / "run.html").as_uri() + "#filter=failures"],
+        capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    found = re.findall(r'<tr data-case="([^"]*)"([^>]*)>', proc.stdout)
+    shown = [case for case, attrs in found if "hidden" not in attrs]
+    assert shown == [i for w in WORDS[:3] for i in (w, f"{w}~upper")]
+    assert "showing 6 of 9 rows" in proc.stdout
 
 
 def test_bad_output_path_is_refused_before_running(project, cli):
