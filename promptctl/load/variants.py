@@ -23,11 +23,12 @@ Everything else of a variant (assertions, threshold, params, metadata, tags) is 
 clean case's: its assertions were rendered with the clean vars and score with them
 (`Case.assert_vars`), so the same expectation is checked on the perturbed input.
 
-Every list is validated once, where it is written: an unknown family (did-you-mean),
-an unknown key or a bad value (perturb.check_params), a duplicate id in one list, and
-one id with two different settings in one suite are each a UserError at the item's
-file:line. The suite's perturbations (each once, by id, in first use order) are
-`Suite.perturbations`, each with its family params validated, defaults filled in.
+Every list (at most MAX_PERTURBATIONS items) is validated once, where it is written:
+an unknown family (did-you-mean), an unknown key or a bad value (perturb.check_params),
+a duplicate id in one list, and one id with two different settings in one suite are
+each a UserError at the item's file:line. The suite's perturbations (each once, by id,
+in first use order) are `Suite.perturbations`, each with its family params validated,
+defaults filled in.
 """
 
 from __future__ import annotations
@@ -48,6 +49,7 @@ from .project import Project, PromptRef
 from .yamlsrc import Loc, Source
 
 SEP = "~"  # CASE~PERTURBATION: never in a clean case's id
+MAX_PERTURBATIONS = 100  # per list: each one is another copy of every case it applies to
 _HINT = ("a perturbation is a family name (typos, case, whitespace, ...) or a mapping "
          "{type, id, vars, seed, max_drop, ...the family's params}; see docs/perturb.md")
 _CUSTOM_HINT = "fn(text, rng) must return the perturbed text as a str"
@@ -100,6 +102,13 @@ class Perturbations:
                 file: str | None = None, line: int | None = None) -> list[PerturbSpec]:
         """A written list, each item checked against its family; `loc` its place in the
         suite file, or None for a data row's own (at file:line)."""
+        if len(items) > MAX_PERTURBATIONS:
+            at = (self.src.file, self.src.line(loc, key=True)) if loc is not None \
+                else (file, line)
+            raise UserError(f"{len(items)} perturbations in one list, more than "
+                            f"{MAX_PERTURBATIONS}: each is a copy of every case it applies "
+                            "to", file=at[0], line=at[1],
+                            hint="keep the few that matter; a suite per family also works")
         out: list[PerturbSpec] = []
         seen: dict[str, int | None] = {}
         for i, item in enumerate(items):
@@ -149,13 +158,11 @@ class Perturbations:
         try:
             params = perturb.check_params(item.type, raw)
         except perturb.PerturbSpecError as exc:
-            bad = next((k for k in raw if k in exc.message), None)
-            at = self._key_line(loc, i, bad, place) if bad else place[1]
-            if item.type not in perturb.FAMILIES and loc is not None:
-                at = self._key_line(loc, i, "type", place)
+            fault = exc.key if exc.key != "table" or "table" in item.params else "file"
+            at = self._key_line(loc, i, fault, place) if fault is not None else place[1]
             name = "" if item.id == item.type else f"perturbation '{item.id}': "
             raise UserError(f"{name}{exc.message}", file=place[0], line=at,
-                            hint=_HINT) from None
+                            hint=exc.hint or _HINT) from None
         return item.model_copy(update={"params": params})
 
     def _table(self, name: Any, file: str, line: int | None) -> Any:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -315,3 +316,41 @@ def test_lint_refuses_a_bad_perturbation(make_project, cli):
     result = cli("lint")
     assert result.exit_code == 2, result.output
     assert "suites/s.yaml:7:" in result.output and "rate" in result.output
+
+
+def _git(root: Path, *args: str) -> None:
+    subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@example.com",
+                    "-c", "commit.gpgsign=false", *args], cwd=root, check=True,
+                   capture_output=True)
+
+
+def test_changed_since_selects_a_cases_variants_and_a_custom_files(make_project, cli,
+                                                                  tmp_path):
+    """A variant's inputs are its clean case's, its perturbation (in the suite) and a
+    custom perturbation's file."""
+    root = project(make_project, BASE + "  - {id: b, vars: {ticket: u, name: m, n: 2}, "
+                   "assert: [{type: contains, value: T}]}\n"
+                   "perturb:\n  - {type: custom, id: loud, function: 'lib/pert.py:shout'}\n"
+                   "  - {type: case, mode: upper, id: up}\n",
+                   **{"lib/pert.py": CUSTOM})
+    _git(root, "init", "-q")
+    _git(root, "add", "-A")
+    _git(root, "commit", "-q", "-m", "start")
+    suite = root / "suites/s.yaml"
+    suite.write_text(suite.read_text().replace("ticket: u", "ticket: v"))
+    assert sorted(outputs(cli, tmp_path, "--changed-since", "HEAD")) == [
+        "b", "b~loud", "b~up"]
+    _git(root, "commit", "-qam", "b")
+    pert = root / "lib/pert.py"
+    pert.write_text(pert.read_text().replace('"!" *', '"?" *'))
+    assert sorted(outputs(cli, tmp_path, "--changed-since", "HEAD")) == ["a~loud", "b~loud"]
+    _git(root, "commit", "-qam", "pert")
+    suite.write_text(suite.read_text().replace("mode: upper", "mode: lower"))
+    # the suite outside its cases changed: every case of it, as for defaults
+    assert len(outputs(cli, tmp_path, "--changed-since", "HEAD")) == 6
+
+
+def test_a_list_of_too_many_perturbations_is_refused(make_project, cli):
+    items = "".join(f"  - {{type: whitespace, id: w{i}}}\n" for i in range(101))
+    out = _bad(make_project, cli, BASE + "perturb:\n" + items)
+    assert "suites/s.yaml:7:" in out and "101 perturbations in one list" in out
