@@ -100,21 +100,23 @@ def show(result: "Robustness", *, verbose: bool) -> None:
     from rich.table import Table
     from rich.text import Text
 
-    from ..reports.robust_text import drop, label, p_text, pdr, side, suite_line
+    from ..reports.robust_text import drop_short, label, p_text, pdr, side_short, suite_line
     from .output import out
 
     if result.run_id:
         out.print(f"run {result.run_id}", markup=False, style="dim")
+    level = f"{(1 - result.alpha) * 100:.1f}".removesuffix(".0") + "%"
     for suite in result.suites:
         table = Table(pad_edge=False, title=suite_line(suite, result), title_justify="left")
-        for name in ("perturbation", "clean", "perturbed", "drop", "PDR", "p"):
+        for name in ("perturbation", f"clean [{level}]", "perturbed", "drop [CI]", "PDR", "p"):
             table.add_column(name, no_wrap=True)
         table.add_column("verdict", overflow="fold", min_width=20)
         for row in suite.rows:
             style = "red" if row.gate == "fail" else "yellow" if row.significant and \
                 (row.drop or 0) > 0 else ""
-            table.add_row(Text(label(suite, row)), side(row.clean), side(row.perturbed),
-                          drop(row), pdr(row), p_text(row), Text(row.verdict(), style=style))
+            table.add_row(Text(label(suite, row)), side_short(row.clean),
+                          side_short(row.perturbed), drop_short(row, result.alpha), pdr(row),
+                          p_text(row), Text(row.verdict(), style=style))
         out.print(table)
         for row in suite.rows:
             _details(suite, row, verbose=verbose)
@@ -145,8 +147,9 @@ def _details(suite: "SuiteResult", row: "Row", *, verbose: bool) -> None:
     if row.pdr_note:
         out.print(Text(f"  {name}: PDR {row.pdr_note}"), style="dim")
     for m in row.metrics:
+        word = "significant" if m.test.significant else "no detectable change"
         out.print(Text(f"  {name} metric {m.name}: {m.clean.value:.3f} -> "
-                       f"{m.perturbed.value:.3f}; {m.test.verdict()}"))
+                       f"{m.perturbed.value:.3f} ({m.test.p_text()}, {word})"))
     if row.contrasts:
         out.print(Text(f"  {name}: {row.contrast_count} cases differ between the sides "
                        "([-clean-] {+perturbed+})"))

@@ -21,6 +21,20 @@ def side(e: Estimate | None) -> str:
     return "-" if e is None else f"{e.value:.0%} [{e.lo:.0%}, {e.hi:.0%}]"
 
 
+def side_short(e: Estimate | None) -> str:
+    """'42% [19, 68]': a terminal column."""
+    return "-" if e is None else f"{e.value:.0%} [{e.lo * 100:.0f}, {e.hi * 100:.0f}]"
+
+
+def drop_short(row: Row, alpha: float) -> str:
+    """'+58 [+25, +83]' in points, its interval at 1 - alpha unless marked '(97.5%)'."""
+    if row.test is None or row.drop is None or row.drop_ci is None:
+        return "-"
+    lo, hi = row.drop_ci
+    level = "" if row.test.ci_alpha == alpha else f" ({row.test.ci_level})"
+    return f"{row.drop * 100:+.0f} [{lo * 100:+.0f}, {hi * 100:+.0f}]{level}"
+
+
 def drop(row: Row) -> str:
     """'+58 points (95% CI +25..+83)': the drop in pass rate; its interval agrees with
     the verdict (0 inside exactly when the change is not significant)."""
