@@ -100,7 +100,7 @@ def show(result: "Robustness", *, verbose: bool) -> None:
     from rich.table import Table
     from rich.text import Text
 
-    from ..reports.robust_text import drop_short, label, p_text, pdr, side_short, suite_line
+    from ..reports.robust_text import drop_short, label, pdr, side_short, suite_line
     from .output import out
 
     if result.run_id:
@@ -108,15 +108,17 @@ def show(result: "Robustness", *, verbose: bool) -> None:
     level = f"{(1 - result.alpha) * 100:.1f}".removesuffix(".0") + "%"
     for suite in result.suites:
         table = Table(pad_edge=False, title=suite_line(suite, result), title_justify="left")
-        for name in ("perturbation", f"clean [{level}]", "perturbed", "drop [CI]", "PDR", "p"):
+        for name in ("perturbation", f"clean [{level}]", "perturbed", "drop [CI]", "PDR",
+                     "p (Holm)"):
             table.add_column(name, no_wrap=True)
-        table.add_column("verdict", overflow="fold", min_width=20)
+        table.add_column("verdict", overflow="fold", min_width=16)
         for row in suite.rows:
             style = "red" if row.gate == "fail" else "yellow" if row.significant and \
                 (row.drop or 0) > 0 else ""
             table.add_row(Text(label(suite, row)), side_short(row.clean),
                           side_short(row.perturbed), drop_short(row, result.alpha), pdr(row),
-                          p_text(row), Text(row.verdict(), style=style))
+                          "-" if row.test is None else f"{row.test.adjusted:.2g}",
+                          Text(row.verdict(), style=style))
         out.print(table)
         for row in suite.rows:
             _details(suite, row, verbose=verbose)
