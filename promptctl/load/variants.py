@@ -153,12 +153,12 @@ class Perturbations:
             self._locate(item, place[0], self._key_line(loc, i, "function", place))
             return item
         if item.type == "synonyms" and "file" in raw:
-            raw["table"] = self._table(raw.pop("file"), place[0],
+            raw["table"] = self._table(raw["file"], place[0],
                                        self._key_line(loc, i, "file", place))
         try:
             params = perturb.check_params(item.type, raw)
         except perturb.PerturbSpecError as exc:
-            fault = exc.key if exc.key != "table" or "table" in item.params else "file"
+            fault = "file" if exc.key == "table" and "table" not in item.params else exc.key
             at = self._key_line(loc, i, fault, place) if fault is not None else place[1]
             name = "" if item.id == item.type else f"perturbation '{item.id}': "
             raise UserError(f"{name}{exc.message}", file=place[0], line=at,
@@ -173,6 +173,10 @@ class Perturbations:
                             file=file, line=line, hint="file: synonyms.yaml")
         path = self.project.root / name
         self.project.check_input(path, what="synonyms file", file=file, line=line)
+        if not path.is_file():
+            raise UserError(f"synonyms file {quote(name)}: no such file under "
+                            f"{self.project.root}", file=file, line=line,
+                            hint="the path is relative to the project root")
         try:
             text = read_bytes(path).decode("utf-8-sig")
         except (OSError, UnicodeDecodeError) as exc:

@@ -17,11 +17,13 @@ by the swap):
    a name as the table writes it (Mary -> John, mary -> john, MARY -> JOHN).
 
 "her" and "his" have two partners each. "her" is possessive (-> "his") when a word
-follows it that is not in `NOT_A_NOUN` (articles, prepositions, conjunctions, pronouns,
-adverbs, auxiliaries and a few bare verbs: "give her the key", "saw her and", "let her
-go"), and an object (-> "him") otherwise, or before punctuation or the end. By the same
-test "his" is a determiner (-> "her": "his car") or stands alone (-> "hers": "it is
-his."). The test is a heuristic: "her find" and other rare noun uses come out wrong.
+follows it on the same line that is not in `NOT_A_NOUN` (articles, prepositions,
+conjunctions, pronouns, adverbs, auxiliaries and a few bare verbs: "give her the key",
+"saw her and", "let her go"), or a number or a `{{ … }}` ("her 2 orders", "her {{ item
+}}"), and an object (-> "him") otherwise, or before punctuation or the end. By the same
+test "his" is a determiner (-> "her": "his car", "his 3 kids") or stands alone (->
+"hers": "it is his."). The test is a heuristic: "her find" and other rare noun uses,
+and an object before a number ("gave her 3 apples"), come out wrong.
 """
 
 from __future__ import annotations
@@ -62,7 +64,8 @@ give ask hear decide choose explain speak sit stand buy sell bring learn underst
 """
 NOT_A_NOUN = frozenset(_NOT_A_NOUN.split())
 
-_NEXT_WORD = re.compile(r"[^\S\n]*([^\W\d_]+)")
+# what follows on the same line: a word, a number or a `{{ … }}` (a value, as a noun is)
+_NEXT_WORD = re.compile(r"[^\S\n]*([^\W\d_]+|\d|\{\{)")
 
 
 def _norm(words: str) -> str:
@@ -116,7 +119,8 @@ def _compiled(groups: tuple[str, ...], mapping: tuple[tuple[str, str], ...]
 
 
 def _determiner(text: str, end: int) -> bool:
-    """Whether the word before `end` is followed by one that is probably a noun."""
+    """Whether the word before `end` is followed by one that is probably a noun (or a
+    number or a `{{ … }}`)."""
     m = _NEXT_WORD.match(text, end)
     return m is not None and m.group(1).lower() not in NOT_A_NOUN
 

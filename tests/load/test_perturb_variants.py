@@ -354,3 +354,30 @@ def test_a_list_of_too_many_perturbations_is_refused(make_project, cli):
     items = "".join(f"  - {{type: whitespace, id: w{i}}}\n" for i in range(101))
     out = _bad(make_project, cli, BASE + "perturb:\n" + items)
     assert "suites/s.yaml:7:" in out and "101 perturbations in one list" in out
+
+
+def test_synonyms_from_a_project_file(make_project, cli, tmp_path):
+    """The loader reads `file:` (relative to the project root) and hands the family its
+    table; a variant changes with the file (--changed-since counts it)."""
+    root = project(make_project, BASE.replace("ticket: t", "ticket: 'my card was charged'")
+                   + "perturb: [{type: synonyms, rate: 1, file: words.yaml, vars: [ticket]}]\n",
+                   **{"words.yaml": "card: [plastic]\ncharged: [billed]\n"})
+    got = outputs(cli, tmp_path, code=0)
+    assert got["a~synonyms"] == "T=my plastic was billed N=n K=1"
+    suite = load_suite(load_project(root), root / "suites/s.yaml")
+    from promptctl.load import variants
+
+    assert variants.files(load_project(root), suite.perturbations[0]) == [
+        (root / "words.yaml").resolve()]
+    (root / "words.yaml").write_text("card: [plastic]\ncharged: [billed]\n'two words': [x]\n")
+    out = _bad(make_project, cli, (root / "suites/s.yaml").read_text())
+    assert "suites/s.yaml:7:" in out and "not one word" in out
+
+
+@pytest.mark.parametrize(("name", "message"), [
+    ("../words.yaml", "outside"),
+    ("missing.yaml", "missing.yaml"),
+])
+def test_a_synonyms_file_must_be_a_project_file(make_project, cli, name, message):
+    out = _bad(make_project, cli, BASE + f"perturb: [{{type: synonyms, file: '{name}'}}]\n")
+    assert "suites/s.yaml:7:" in out and message in out

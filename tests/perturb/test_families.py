@@ -274,6 +274,16 @@ def test_synonyms_rate_is_the_fraction_of_known_words(rate):
     assert all(b.lower() in SYNONYMS[a.lower()] for a, b in changed)
 
 
+def test_synonyms_keep_the_grammar_of_common_constructions():
+    # words that are often another part of speech or tense: no synonym, or one that fits
+    kept = ("I need to use it. It used to work. It is a little odd, and for sure enough. "
+            "It has arrived. I forgot. I requested it.")
+    assert apply("synonyms", kept, check_params("synonyms", {"rate": 1}), seeded_rng(0)) == kept
+    text = "I need help: help me. It has started; I started it."
+    assert apply("synonyms", text, check_params("synonyms", {"rate": 1}), seeded_rng(0)) == (
+        "I need aid: aid me. It has commenced; I commenced it.")
+
+
 def test_a_tiny_text_still_gets_one_hit_and_a_full_rate_hits_everything():
     assert apply("typos", "Hello", {"rate": 0.01}, seeded_rng(0)) != "Hello"
     assert apply("homoglyphs", "aaaa", {"rate": 1.0}, seeded_rng(0)) == "\u0430" * 4
@@ -504,6 +514,9 @@ def cf(text: str, **params: Any) -> str:
     ("He let her go.", "She let him go."),
     ("Let her find out", "Let him find out"),
     ("his car", "her car"),
+    ("Her 2 orders and his 3 kids", "His 2 orders and her 3 kids"),
+    ("her {{ item }}, his {{ item }}", "his {{ item }}, her {{ item }}"),
+    ("his\nhers", "hers\nhis"),
     ("The car is his.", "The car is hers."),
     ("The car is hers, not his.", "The car is his, not hers."),
     ("He's sure he'd come.", "She's sure she'd come."),
