@@ -28,6 +28,7 @@ from . import (
     merge_cmd,
     models_cmd,
     render_cmd,
+    robust_cmd,
     run_cmd,
 )
 from .lint_fast import answer_from_cache
@@ -53,6 +54,7 @@ app.command("check")(check_cmd.check)
 app.command("diff")(diff_cmd.diff)
 app.command("compare")(compare_cmd.compare)
 app.command("merge")(merge_cmd.merge)
+app.command("robust")(robust_cmd.robust)
 app.add_typer(baseline_cmd.app, name="baseline")
 app.command("models")(models_cmd.models)
 app.add_typer(cache_cmd.app, name="cache")

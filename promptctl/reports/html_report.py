@@ -1,9 +1,11 @@
 """`-o report.html`: one self-contained page (inline CSS and JS, no network) with the
 run summary, the case x (prompt, model) matrix (a case's metadata and tags under its
-id, as the -k terms that select it) and, for check/diff, every cell's status against the
-baseline. Each cell is a <details> element, so the page reads without JS; the script
-only adds filters, a search of case ids and metadata and expand/collapse. The filter
-state lives in the URL fragment: `report.html#filter=failures&q=parcel&expand=1`.
+id, as the -k terms that select it; a case's perturbed variants, CASE~ID, in the rows
+right under it) and, for check/diff, every cell's status against the baseline. Each
+cell is a <details> element, so the page reads without JS; the script only adds
+filters (a shown variant shows its clean case too), a search of case ids and metadata
+and expand/collapse. The filter state lives in the URL fragment:
+`report.html#filter=failures&q=parcel&expand=1`.
 
 Everything taken from the data is escaped; a Content-Security-Policy built from hashes
 of the page's own script and style keeps anything else from running or loading."""
@@ -73,6 +75,8 @@ ins{background:var(--ins);text-decoration:none}del{background:var(--del)}
 #bar label{cursor:pointer}#q{padding:3px 6px;min-width:18ch}
 .kv{display:block;max-width:40ch;white-space:normal;font-size:12px;color:var(--mut)}
 .kv code{margin-right:6px;overflow-wrap:anywhere}
+tr.variant>th{border-top-style:dashed}tr.variant>th:nth-child(2){padding-left:20px}
+.vid{color:var(--mut)}
 """
 
 JS = """
@@ -81,6 +85,10 @@ JS = """
   var bar = document.getElementById("bar"), q = document.getElementById("q");
   var count = document.getElementById("count"), xp = document.getElementById("xp");
   var radios = Array.prototype.slice.call(bar.querySelectorAll("input[name=f]"));
+  var byId = {};
+  rows.forEach(function (row) {
+    byId[row.getAttribute("data-suite") + "\\n" + row.getAttribute("data-case")] = row;
+  });
   function params() {
     var out = {}, text = location.search.slice(1) + "&" + location.hash.slice(1);
     text.split("&").forEach(function (kv) {
@@ -105,8 +113,13 @@ JS = """
       var show = (f === "all" || tags.indexOf(" " + f + " ") >= 0) &&
         seen.toLowerCase().indexOf(text) >= 0;
       row.hidden = !show;
-      if (show) n++;
     });
+    rows.forEach(function (row) {  // a shown variant shows its clean case above it
+      var of = row.getAttribute("data-variant-of");
+      var clean = of === null ? null : byId[row.getAttribute("data-suite") + "\\n" + of];
+      if (!row.hidden && clean) clean.hidden = false;
+    });
+    rows.forEach(function (row) { if (!row.hidden) n++; });
     count.textContent = "showing " + n + " of " + rows.length + " rows";
   }
   function expand(open) {
@@ -209,8 +222,29 @@ def _matrix(data: ReportData) -> tuple[list[tuple[str, str]], dict[tuple[str, st
     for row in rows.values():
         for cell in row.values():
             cell.records.sort(key=lambda r: r.repeat)
-    suites = {suite: i for i, suite in enumerate(dict.fromkeys(s for s, _ in rows))}
-    return list(pairs), dict(sorted(rows.items(), key=lambda kv: suites[kv[0][0]]))
+    return list(pairs), _grouped(rows)
+
+
+def _grouped(rows: dict[tuple[str, str], Row]) -> dict[tuple[str, str], Row]:
+    """Suites in the run's order, each case followed by its perturbed variants
+    (CASE~ID), in the order they came; a variant whose clean case did not run is
+    placed where its clean case would be."""
+    groups: dict[tuple[str, str], list[tuple[str, str]]] = {}
+    for suite, case in rows:
+        groups.setdefault((suite, _variant(case)[0]), []).append((suite, case))
+    suites = {suite: i for i, suite in enumerate(dict.fromkeys(s for s, _ in groups))}
+    order = sorted(groups, key=lambda g: suites[g[0]])  # stable: the run's order within
+    out: dict[tuple[str, str], Row] = {}
+    for group in order:
+        members = sorted(groups[group], key=lambda key: _variant(key[1])[1] is not None)
+        out.update((key, rows[key]) for key in members)
+    return out
+
+
+def _variant(case: str) -> tuple[str, str | None]:
+    """(clean id, perturbation id) of CLEAN~PERTURBATION; (case, None) for a clean one."""
+    clean, sep, pid = case.partition("~")
+    return (clean, pid) if sep and clean and pid else (case, None)
 
 
 def _words(before: str, after: str) -> str:
@@ -347,9 +381,14 @@ def render_html(data: ReportData) -> str:
         terms = as_terms(*metadata.get((suite, case), ({}, ())))
         shown_meta = ('<span class="kv">' + "".join(f"<code>{_e(t)}</code>" for t in terms)
                       + "</span>") if terms else ""
-        out.append(f'<tr data-case="{_e(case)}" data-tags="{" ".join(sorted(tags[suite, case]))}"'
+        clean, pid = _variant(case)
+        shown_id = _e(case) if pid is None else \
+            f'&#8627; <span class="vid">{_e(clean)}</span>~{_e(pid)}'
+        out.append(f'<tr data-case="{_e(case)}" data-suite="{_e(suite)}" '
+                   f'data-tags="{" ".join(sorted(tags[suite, case]))}"'
+                   + (f' class="variant" data-variant-of="{_e(clean)}"' if pid else "")
                    + (f' data-meta="{_e(chr(10).join(terms))}"' if terms else "")
-                   + f"><th>{_e(suite)}</th><th>{_e(case)}{shown_meta}</th>")
+                   + f"><th>{_e(suite)}</th><th>{shown_id}{shown_meta}</th>")
         out.extend(_cell_html(row.get(pair)) for pair in pairs)
         out.append("</tr>")
     out.append(f"</tbody></table><script>{JS}</script></body></html>")

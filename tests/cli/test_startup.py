@@ -58,6 +58,7 @@ def test_help_imports_no_loader_runner_or_heavy_library(tmp_path):
 
 
 @pytest.mark.parametrize("command", [["run"], ["lint"], ["check"], ["render"], ["compare"],
+                                     ["robust"],
                                      ["baseline", "update"], ["cache", "stats"],
                                      ["import", "promptfoo"]])
 def test_command_help_imports_no_loader_or_runner(tmp_path, command):
