@@ -187,6 +187,8 @@ def bounded(fn: Callable[..., T], args: tuple[Any, ...], seconds: float
                 except CheckTimeout:
                     continue
     except CheckTimeout:
+        if not armed.fired:  # an enclosing check's limit, landed in here: not ours
+            raise
         return True, None
     if armed.fired:
         return True, None

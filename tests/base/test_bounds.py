@@ -447,6 +447,7 @@ def test_a_check_times_out_on_time_however_many_quick_checks_ran_before_it():
         while True:
             contain.bounded(len, ("x",), 30.0)
 
-    start = time.monotonic()
-    assert contain.bounded(nested, (), 0.4) == (True, None)
-    assert time.monotonic() - start < 1.5
+    for _ in range(5):  # an inner check that catches the outer's limit lets it through
+        start = time.monotonic()
+        assert contain.bounded(nested, (), 0.4) == (True, None)
+        assert time.monotonic() - start < 1.2
