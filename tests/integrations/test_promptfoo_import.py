@@ -488,3 +488,25 @@ def test_a_tests_options_provider_grades_its_model_graded_assertions(cli, tmp_pa
         "provider": "openai", "model": "gpt-4o"}
     lint = cli("lint", "-c", str(tmp_path / "out" / "promptctl.yaml"))
     assert lint.exit_code == 0, lint.output
+
+
+def test_a_ref_to_no_template_in_a_tests_file_is_left_out_with_a_note(cli, tmp_path):
+    res = _import(cli, tmp_path, {
+        "promptfooconfig.yaml": """
+            prompts: ["{{ x }}"]
+            providers: [echo]
+            assertionTemplates:
+              known: {type: contains, value: a}
+            tests: file://t.yaml
+            """,
+        "t.yaml": """
+            - vars: {x: a}
+              assert:
+                - $ref: "#/assertionTemplates/known"
+                - $ref: "#/assertionTemplates/nope"
+            """})
+    assert res.exit_code == 1, res.output  # left out, not an internal error
+    assert "t.yaml:4: left out" in res.stderr, res.stderr
+    rows = [json.loads(line) for line in
+            (tmp_path / "out" / "data" / "t.jsonl").read_text().splitlines()]
+    assert rows[0]["assert"] == [{"use": "known"}]

@@ -145,18 +145,29 @@ def is_file_ref(value: Any) -> bool:
 TEMPLATES = "#/assertionTemplates/"
 
 
+def pointer_part(raw: str) -> str:
+    """One part of a JSON pointer, unescaped (RFC 6901: ~1 is /, ~0 is ~)."""
+    return raw.replace("~1", "/").replace("~0", "~")
+
+
+def template_name(ref: Any) -> str | None:
+    """NAME of a `$ref: "#/assertionTemplates/NAME"`, else None."""
+    if not isinstance(ref, str) or not ref.startswith(TEMPLATES):
+        return None
+    name = ref[len(TEMPLATES):]
+    return pointer_part(name) if name and "/" not in name else None
+
+
 def template_ref(node: Any, loc: Loc) -> str | None:
     """The name of the assertion template `node` uses, when it is an item of a test's
     (or defaultTest's, or a scenario's) own `assert` list written `$ref:
     "#/assertionTemplates/NAME"`: such a reference becomes `use: NAME` of an assertion
     set (tests.py), not a copy."""
-    if not (isinstance(node, dict) and set(node) == {"$ref"} and isinstance(node["$ref"], str)
-            and node["$ref"].startswith(TEMPLATES)):
+    if not (isinstance(node, dict) and set(node) == {"$ref"}):
         return None
-    name = node["$ref"][len(TEMPLATES):]
-    if not name or "/" in name or len(loc) < 2 or loc[-2] != "assert" or "assert" in loc[:-2]:
+    if len(loc) < 2 or loc[-2] != "assert" or "assert" in loc[:-2]:
         return None
-    return name.replace("~1", "/").replace("~0", "~")
+    return template_name(node["$ref"])
 
 
 def deref(data: Any, doc: Doc, ctx: Ctx) -> Any:
@@ -178,7 +189,7 @@ def deref(data: Any, doc: Doc, ctx: Ctx) -> Any:
                             line=where.line)
         node = root
         for raw in pointer[2:].split("/"):
-            part = raw.replace("~1", "/").replace("~0", "~")
+            part = pointer_part(raw)
             if isinstance(node, dict) and part in node:
                 node = node[part]
             elif isinstance(node, list) and part.isdigit() and int(part) < len(node):

@@ -36,7 +36,7 @@ from .jsexpr import Unsupported
 from .jsrewrite import transform
 from .notes import Note, Where
 from .prompts import slug, translate, unique
-from .source import TEMPLATES, Ctx, Doc, is_file_ref
+from .source import Ctx, Doc, is_file_ref, template_name
 
 _ROW = re.compile(r"^Row #\d+$")
 _OPTION_KEYS = {"transform", "disableDefaultAsserts", "disableVarExpansion", "provider"}
@@ -75,8 +75,9 @@ def convert_assert(item: Any, where: Where, ctx: Ctx) -> list[dict[str, Any]]:
     """A promptfoo assertion as promptctl assertions; its notes and the files it needs
     copied (a python check) go to `ctx`. A kept `$ref` to an assertion template (see
     source.template_ref) is `use: NAME`, the template converted once into ctx.sets."""
-    if isinstance(item, dict) and set(item) == {"$ref"}:
-        name = str(item["$ref"]).removeprefix(TEMPLATES).replace("~1", "/").replace("~0", "~")
+    name = template_name(item["$ref"]) if isinstance(item, dict) and set(item) == {
+        "$ref"} else None
+    if name is not None and name in ctx.templates:  # else asserts.py notes it left out
         if name not in ctx.sets:
             raw, at = ctx.templates[name]
             ctx.sets[name] = _taken(asserts.convert_assert(
