@@ -569,7 +569,8 @@ _GRADED = frozenset(asserts.JUDGED.values())  # the promptctl types a `judge:` g
 def test_grader(test: Test, ctx: Ctx) -> None:
     """A test's `options.provider` grades its model-graded assertions (those without a
     `provider` of their own): their `judge:` is that provider's model entry. The
-    defaults' assertions, written once for every case, keep the project's judge."""
+    defaults' graded assertions take it too: config.py copies them into each case when
+    a test names one (`graders_differ`)."""
     provider = test.options.get("provider")
     if provider is None:
         return
@@ -599,8 +600,7 @@ def graders_differ(tests: list[Test], default: Test | None, ctx: Ctx) -> bool:
     model-graded and some test names its own grading provider (which grades them too
     in promptfoo)."""
     return default is not None and any("provider" in t.options for t in tests) and any(
-        _graded(x) for a in default.asserts
-        for x in (ctx.sets[a["use"]] if set(a) == {"use"} else [a]))
+        _graded(a) for a in expand_uses(default.asserts, ctx))
 
 
 __all__ = ["Case", "Note", "Test", "apply_default", "make_cases", "read_test",
