@@ -64,9 +64,7 @@ class Models:
         tested model or judge of the same promptfoo id and options, else an entry of its
         own, made once per distinct provider. None when it cannot be imported (noted)."""
         key = json.dumps(item, sort_keys=True, default=str)
-        if key in self.graders:
-            return self.graders[key].alias
-        for m in [*self.models, *([self.judge] if self.judge else [])]:
+        for m in self.entries():
             if json.dumps(m.spec, sort_keys=True, default=str) == key:
                 return m.alias
         model = one_provider(item, Here(where, item), (), ctx, self.aliases())
