@@ -379,7 +379,9 @@ def test_several_prompts_by_several_providers_without_an_api_key(cli, tmp_path,
     assert "12 cases, 12 passing" in up.stdout
 
 
-def test_a_config_with_a_csv_test_file_from_the_config_the_results_embed(cli, tmp_path):
+def _capitals(cli, tmp_path: Path, more_rows: str = "") -> int:
+    """A promptfoo config of capitals with a CSV test file, imported into out/: the
+    import's exit code."""
     write_files(tmp_path / "pf", {
         "promptfooconfig.yaml": """
             prompts: ["Capital of {{ country }}?"]
@@ -387,10 +389,14 @@ def test_a_config_with_a_csv_test_file_from_the_config_the_results_embed(cli, tm
             tests: file://tests.csv
             """,
         "tests.csv": "country,__expected,__description\nFrance,contains: France,fr\n"
-                     "Japan,icontains: japan,\nPeru,,\n",
+                     "Japan,icontains: japan,\n" + more_rows,
     })
-    assert cli("import", "promptfoo", str(tmp_path / "pf" / "promptfooconfig.yaml"),
-               "--out", str(tmp_path / "out")).exit_code in (0, 1)
+    return cli("import", "promptfoo", str(tmp_path / "pf" / "promptfooconfig.yaml"),
+               "--out", str(tmp_path / "out")).exit_code
+
+
+def test_a_config_with_a_csv_test_file_from_the_config_the_results_embed(cli, tmp_path):
+    assert _capitals(cli, tmp_path, "Peru,,\n") in (0, 1)
     embedded = {"prompts": ["Capital of {{ country }}?"], "providers": ["echo"],
                 "tests": "file://tests.csv", "outputPath": ["results.json"],
                 "env": {}, "sharing": False, "extensions": [], "metadata": {}}
@@ -417,17 +423,7 @@ def test_an_embedded_config_with_promptfoos_row_names_matches_the_imported_cases
     """promptfoo 0.121 embeds a CSV's tests expanded, each row without a
     __description named "Row #N": those cases are named from their vars, as the config
     import of the CSV file names them, so every result matches."""
-    write_files(tmp_path / "pf", {
-        "promptfooconfig.yaml": """
-            prompts: ["Capital of {{ country }}?"]
-            providers: [echo]
-            tests: file://tests.csv
-            """,
-        "tests.csv": "country,__expected,__description\nFrance,contains: France,fr\n"
-                     "Japan,icontains: japan,\n",
-    })
-    assert cli("import", "promptfoo", str(tmp_path / "pf" / "promptfooconfig.yaml"),
-               "--out", str(tmp_path / "out")).exit_code == 0
+    assert _capitals(cli, tmp_path) == 0
     embedded = {"prompts": ["Capital of {{ country }}?"], "providers": ["echo"],
                 "tests": [{"vars": {"country": "France"}, "description": "fr",
                            "assert": [{"type": "contains", "value": "France"}]},
