@@ -22,8 +22,8 @@ cases added or removed, and what a hosted endpoint says it ran (fingerprint "ser
 The verdict: drift.rate_drift over the points' sample counts and drift.mean_drift over
 each named metric's per-cell scores. A suite fails the gate when a decline is
 significant (p <= alpha) and larger than its max_drop: `--max-drop`, else the suite's
-own `max_drop`, else 0.05. Fewer than MIN_POINTS points is "not enough history": never
-a failure.
+own `max_drop`, else 0.05. Fewer points than the drift test needs (drift.py: two per
+segment, so four) is "not enough history": a note, never a failure.
 """
 
 from __future__ import annotations
@@ -42,7 +42,6 @@ from ..results import CallRecord, SuiteCellKey, canonical
 from ..run.store import dedupe, read_records, runs_dir
 
 DEFAULT_MAX_DROP = 0.05
-MIN_POINTS = 3
 SEP = "~"  # CASE~PERTURBATION: a perturbed variant's case id
 
 
@@ -262,12 +261,26 @@ def run_label(started: datetime) -> str:
     return f"{started:%b} {started.day} {started:%H:%M}"
 
 
+def unique_labels(points: list[Point]) -> None:
+    """Runs started in the same minute get their seconds, then their run id's suffix:
+    a label names one point of its suite."""
+    for extend in (lambda p: p.time[17:19] and f"{p.label}:{p.time[17:19]}",
+                   lambda p: f"{p.label} {p.id.rsplit('-', 1)[-1]}"):
+        counts: dict[str, int] = {}
+        for p in points:
+            counts[p.label] = counts.get(p.label, 0) + 1
+        for p in points:
+            if counts[p.label] > 1:
+                p.label = extend(p) or p.label
+
+
 @dataclass
 class _Run:
     path: Path
     started: datetime
     started_text: str
     suites: set[str]
+    finished_ns: int  # summary.json's modification time
 
 
 def _why_partial(meta: dict[str, Any]) -> str | None:
@@ -307,11 +320,13 @@ def _runs(root: Path, notes: list[str]) -> list[_Run]:
             continue
         started = str(meta.get("started") or "")
         found.append(_Run(path, parse_time(started), started,
-                          {Path(str(f)).stem for f in meta.get("suites") or []}))
+                          {Path(str(f)).stem for f in meta.get("suites") or []},
+                          (path / "summary.json").stat().st_mtime_ns))
     for why, ids in left_out.items():
         shown = ", ".join(ids[:3]) + (f" and {len(ids) - 3} more" if len(ids) > 3 else "")
         notes.append(f"{len(ids)} run{'s' if len(ids) > 1 else ''} left out, {why}: {shown}")
-    found.sort(key=lambda r: (r.started, r.path.name))
+    # start times are to the second: runs started in the same second go by finish time
+    found.sort(key=lambda r: (r.started, r.finished_ns, r.path.name))
     return found
 
 
@@ -354,6 +369,7 @@ def run_history(project: Project, suites: Sequence[str] = (), models: Sequence[s
     for suite, points in sorted(by_suite.items()):
         points.reverse()
         link(points)
+        unique_labels(points)
         gathered.points[suite] = points[-last:] if last is not None else points
     return gathered
 
@@ -380,7 +396,7 @@ class SuiteHistory:
     suite: str
     points: list[Point]
     max_drop: float
-    rate: drift.Drift | None  # None: fewer than MIN_POINTS points with a pass rate
+    rate: drift.Drift
     metrics: dict[str, drift.Drift]
     rate_text: str
     metric_texts: dict[str, str]
@@ -389,7 +405,7 @@ class SuiteHistory:
     def reasons(self) -> list[str]:
         """One sentence per decline that fails the gate."""
         out = []
-        if self.rate is not None and self.rate.significant(self.max_drop):
+        if self.rate.significant(self.max_drop):
             out.append(f"{self.suite}: {self.rate_text} (max_drop {self.max_drop:g})")
         for name, d in self.metrics.items():
             if d.significant(self.max_drop):
@@ -421,42 +437,28 @@ class History:
         return 1 if self.gated and self.failed else 0
 
 
-def _rate_drift(points: Sequence[Point], alpha: float) -> tuple[drift.Drift | None, str]:
-    scored = [p for p in points if p.samples]
-    if len(scored) < MIN_POINTS:
-        return None, (f"not enough history: {len(scored)} point"
-                      f"{'' if len(scored) == 1 else 's'} with a pass rate, the drift test "
-                      f"needs {MIN_POINTS}")
-    d = drift.rate_drift([(p.passed_samples, p.samples) for p in scored], alpha=alpha)
-    return d, drift.describe(d, [p.label for p in scored])
-
-
-def _metric_drift(points: Sequence[Point], name: str, alpha: float
-                  ) -> tuple[drift.Drift | None, str, list[Point]]:
-    having = [p for p in points if name in p.metrics]
-    if len(having) < MIN_POINTS:
-        return None, "", having
-    d = drift.mean_drift([p.metrics[name].scores for p in having], alpha=alpha)
-    return d, drift.describe(d, [p.label for p in having], what=f"metric {name}"), having
+def _rate_drift(points: Sequence[Point], alpha: float) -> drift.Drift:
+    return drift.rate_drift([(p.passed_samples, p.samples) for p in points], alpha=alpha)
 
 
 def judge(suite: str, points: list[Point], max_drop: float, alpha: float) -> SuiteHistory:
-    rate, text = _rate_drift(points, alpha)
+    """The drift of the pass rate and of each metric over the points. A drift with no
+    p-value (fewer points than the test needs) is "not enough history"."""
+    rate = _rate_drift(points, alpha)
+    labels = [p.label for p in points]
     metrics: dict[str, drift.Drift] = {}
     texts: dict[str, str] = {}
     for name in sorted({m for p in points for m in p.metrics}):
-        d, said, _ = _metric_drift(points, name, alpha)
-        if d is not None:
-            metrics[name], texts[name] = d, said
-    note = text if rate is None else None
-    return SuiteHistory(suite, points, max_drop, rate, metrics, text, texts, note)
-
-
-def drift_points(history: SuiteHistory, name: str | None) -> list[Point]:
-    """The points a drift was computed over (its segments index these)."""
-    if name is None:
-        return [p for p in history.points if p.samples]
-    return [p for p in history.points if name in p.metrics]
+        d = drift.mean_drift([p.metrics[name].scores if name in p.metrics else []
+                              for p in points], alpha=alpha)
+        metrics[name], texts[name] = d, drift.describe(d, labels, what=f"metric {name}")
+    note = None
+    if rate.p is None:
+        scored = sum(1 for p in points if p.samples)
+        note = (f"not enough history: {scored} point{'' if scored == 1 else 's'} with a "
+                "pass rate, too few for the drift test")
+    return SuiteHistory(suite, points, max_drop, rate, metrics,
+                        drift.describe(rate, labels), texts, note)
 
 
 def suite_max_drop(project: Project, suite: str, notes: list[str]) -> float | None:
