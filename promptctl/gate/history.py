@@ -38,8 +38,8 @@ from typing import Any
 from .. import drift
 from ..errors import UserError
 from ..load.project import Project
-from ..results import CallRecord, SuiteCellKey, canonical
-from ..run.store import dedupe, read_records, runs_dir
+from ..results import SuiteCellKey, canonical
+from ..run.store import read_record_dicts, runs_dir
 
 DEFAULT_MAX_DROP = 0.05
 SEP = "~"  # CASE~PERTURBATION: a perturbed variant's case id
@@ -114,11 +114,13 @@ class Tally:
         for name, score in metrics:
             self.metrics.setdefault(name, {}).setdefault(key, []).append(float(score))
 
-    def add_record(self, rec: CallRecord) -> None:
-        self.add((rec.case, rec.prompt, rec.model), passed=rec.passed,
-                 error=rec.error is not None,
-                 metrics=((a.metric, a.score) for a in rec.assertions if a.metric),
-                 fingerprint=rec.fingerprint)
+    def add_record(self, rec: dict[str, Any]) -> None:
+        """One records.jsonl line, validated (store.read_record_dicts)."""
+        self.add((rec["case"], rec["prompt"], rec["model"]), passed=rec.get("passed", False),
+                 error=rec.get("error") is not None,
+                 metrics=((a["metric"], a["score"]) for a in rec.get("assertions", ())
+                          if a.get("metric")),
+                 fingerprint=rec.get("fingerprint") or {})
 
     def __bool__(self) -> bool:
         return bool(self.status)
@@ -377,14 +379,17 @@ def run_history(project: Project, suites: Sequence[str] = (), models: Sequence[s
 def _tally_run(path: Path, wanted: set[str], models: set[str], seen: set[str]
                ) -> dict[str, Tally]:
     """A run's final records (the last per key), tallied per suite."""
+    final: dict[tuple[Any, ...], dict[str, Any]] = {}
+    for rec in read_record_dicts(path):  # the last record per key, as store.dedupe keeps
+        if not wanted or rec["suite"] in wanted:
+            final[rec["suite"], rec["case"], rec["prompt"], rec["model"],
+                  rec["repeat"]] = rec
     tallies: dict[str, Tally] = {}
-    for rec in dedupe(read_records(path)).values():
-        if wanted and rec.suite not in wanted:
+    for rec in final.values():
+        seen.add(rec["model"])
+        if models and rec["model"] not in models:
             continue
-        seen.add(rec.model)
-        if models and rec.model not in models:
-            continue
-        tallies.setdefault(rec.suite, Tally()).add_record(rec)
+        tallies.setdefault(rec["suite"], Tally()).add_record(rec)
     return {suite: tally for suite, tally in tallies.items() if tally}
 
 

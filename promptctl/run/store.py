@@ -306,6 +306,13 @@ def read_records(run_dir: Path) -> Iterator[CallRecord]:
     since that call never finished. Any other line that is not a record (see
     artifacts.RunRecord) is exit 2 naming its line. A key can appear more than once (a
     retried error): see `final_records`."""
+    for data in read_record_dicts(run_dir):
+        yield CallRecord.from_dict(data)
+
+
+def read_record_dicts(run_dir: Path) -> Iterator[dict[str, Any]]:
+    """read_records' records as the validated dicts of their lines, for a reader that
+    needs a few fields of many runs (`history`): no CallRecord is made."""
     # deferred: the pydantic shapes of artifacts.py are built on the first read
     from pydantic import ValidationError
 
@@ -344,7 +351,7 @@ def read_records(run_dir: Path) -> Iterator[CallRecord]:
                     message = "invalid JSON: nested too deeply"
                 raise UserError(f"corrupt run record: {message}", file=where, line=lineno,
                                 hint=hint) from None
-            yield CallRecord.from_dict(data)
+            yield data
 
 
 def dedupe(records: Iterable[CallRecord]) -> dict[RecordKey, CallRecord]:
