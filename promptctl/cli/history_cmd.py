@@ -99,7 +99,7 @@ def history(
                                                      or "none"))
     for name in names:
         if name not in gathered.points:
-            known = ", ".join(sorted(gathered.points)) or "none"
+            known = ", ".join(sorted(gathered.suites_seen | set(gathered.points))) or "none"
             raise UserError(f"suite '{name}' is in no point of the history",
                             hint=f"suites in it: {known}")
     if not gathered.points:

@@ -248,6 +248,7 @@ class Gathered:
     points: dict[str, list[Point]]
     notes: list[str] = field(default_factory=list)
     models_seen: set[str] = field(default_factory=set)
+    suites_seen: set[str] = field(default_factory=set)  # named or not
 
 
 def parse_time(text: str) -> datetime:
@@ -347,6 +348,7 @@ def run_history(project: Project, suites: Sequence[str] = (), models: Sequence[s
         at = next((i for i, r in enumerate(runs) if r.path.name == until), None)
         runs = runs[: at + 1] if at is not None else runs
     wanted = set(suites)
+    gathered.suites_seen = {name for r in runs for name in r.suites}
     if wanted:
         runs = [r for r in runs if r.suites & wanted]
     keep = None if last is None else last + 1  # one more: the oldest kept point's changes

@@ -28,12 +28,13 @@ from .history import Gathered, Point, Tally, link
 TIMEOUT = 60.0  # seconds per git command
 MAX_BYTES = 64 * 1024 * 1024  # a baseline blob larger than this is skipped
 MAX_COMMITS = 2000
+SHORT = 7  # hex digits of a commit's label
 SAFE = ["-c", "core.fsmonitor=false", "-c", "core.hooksPath=/dev/null",
         "-c", "log.showSignature=false", "-c", "color.ui=never", "-c", "core.pager=cat",
         "-c", "core.quotePath=false", "--no-pager"]
 ENV = {"GIT_TERMINAL_PROMPT": "0", "GIT_PAGER": "cat", "PAGER": "cat",
        "GIT_OPTIONAL_LOCKS": "0", "GIT_EXTERNAL_DIFF": "", "LC_ALL": "C"}
-FORMAT = "%x1e%H%x1f%h%x1f%cI%x1f%s"
+FORMAT = "%x1e%H%x1f%cI%x1f%s"  # --no-abbrev (full blob ids) makes %h full too
 FIX = "run `git init` and commit baselines/, or leave out --git to read the saved runs"
 
 
@@ -69,7 +70,7 @@ def baselines_path(project: Project) -> tuple[Path, str]:
     """(the repository's top level, the baselines directory relative to it)."""
     top = git(["rev-parse", "--show-toplevel"], project.root)
     if top.returncode != 0:
-        raise UserError(f"not a git repository: {project.root} ({_said(top)})", hint=FIX)
+        raise UserError(f"not a git repository: {project.root}", hint=FIX)
     toplevel = Path(top.stdout.decode("utf-8", "replace").strip()).resolve()
     root = project.root.resolve()
     where = (root / project.config.paths.baselines).resolve()
@@ -99,9 +100,10 @@ def _parse_log(out: bytes, rel: str) -> list[_Change]:
     for chunk in out.split(b"\x1e")[1:]:
         header, _, rest = chunk.partition(b"\0")
         fields = header.decode("utf-8", "replace").split("\x1f")
-        if len(fields) != 4 or not re.fullmatch(r"[0-9a-f]{40,64}", fields[0]):
+        if len(fields) != 3 or not re.fullmatch(r"[0-9a-f]{40,64}", fields[0]):
             continue
-        sha, short, date, subject = fields
+        sha, date, subject = fields
+        short = sha[:SHORT]
         tokens = rest.lstrip(b"\n").split(b"\0")
         for meta, raw_path in zip(tokens[::2], tokens[1::2]):
             parts = meta.decode("ascii", "replace").lstrip(":").split()
@@ -133,8 +135,8 @@ def git_history(project: Project, rev_range: str | None = None, suites: Sequence
                 models: Sequence[str] = (), *, last: int | None = None, alpha: float = 0.05
                 ) -> Gathered:
     """One point per commit per changed baseline, oldest first."""
+    revs = [check_range(rev_range)] if rev_range is not None else ["HEAD"]
     toplevel, rel = baselines_path(project)
-    revs = [check_range(rev_range)] if rev_range else ["HEAD"]
     gathered = Gathered("git", {})
     head = git(["rev-parse", "--verify", "--quiet", "HEAD"], toplevel)
     if head.returncode != 0 and rev_range is None:
@@ -148,8 +150,9 @@ def git_history(project: Project, rev_range: str | None = None, suites: Sequence
         raise UserError(f"git cannot read the revision range {revs[0]!r}: {_said(log)}",
                         hint="write REV or A..B naming commits of this repository, e.g. "
                         "main~20..main")
-    changes = [c for c in _parse_log(log.stdout, rel)
-               if not suites or c.path.rsplit("/", 1)[-1][:-5] in suites]
+    every = _parse_log(log.stdout, rel)
+    gathered.suites_seen = {_suite(c) for c in every}
+    changes = [c for c in every if not suites or _suite(c) in suites]
     if log.stdout.count(b"\x1e") >= MAX_COMMITS:
         gathered.notes.append(f"only the newest {MAX_COMMITS} commits were read")
     readable = [c for c in changes if _readable(c, gathered.notes)]
@@ -157,7 +160,7 @@ def git_history(project: Project, rev_range: str | None = None, suites: Sequence
     by_suite: dict[str, list[Point]] = {}
     keep = None if last is None else last + 1
     for change in readable:  # newest first
-        suite = change.path.rsplit("/", 1)[-1][:-5]
+        suite = _suite(change)
         if keep is not None and len(by_suite.get(suite, [])) >= keep:
             continue
         point = _point(toplevel, change, sizes.get(change.blob), set(models), gathered,
@@ -171,6 +174,10 @@ def git_history(project: Project, rev_range: str | None = None, suites: Sequence
         link(points)
         gathered.points[suite] = points[-last:] if last is not None else points
     return gathered
+
+
+def _suite(change: _Change) -> str:
+    return change.path.rsplit("/", 1)[-1].removesuffix(".json")
 
 
 def _readable(change: _Change, notes: list[str]) -> bool:

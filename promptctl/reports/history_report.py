@@ -14,9 +14,9 @@ from pathlib import Path
 from typing import Any
 
 from .. import drift
-from ..gate.history import History, Point, SuiteHistory
+from ..gate.history import History, Point, SuiteHistory, recent
+from ..load.project import Project
 from ..run.store import write_json_atomic
-from . import md
 
 VERSION = 1
 
@@ -161,6 +161,10 @@ def recent_line(points: Sequence[Point]) -> str | None:
             f"{pct(rated[0].pass_rate)} → {pct(rated[-1].pass_rate)}")
 
 
-def recent_markdown(lines: dict[str, str]) -> list[str]:
-    """Markdown lines, one per suite, for the diff comment."""
-    return [f"{md.text(suite)}: {md.text(line)}" for suite, line in lines.items()]
+def recent_lines(project: Project, suites: Sequence[str], until: str | None = None
+                 ) -> dict[str, str]:
+    """suite -> its recent_line, for the suites that have a history of two runs or more
+    up to run `until` (the diffed one): the last history.RECENT runs."""
+    points = recent(project, suites, until)
+    found = {suite: recent_line(points[suite]) for suite in suites if suite in points}
+    return {suite: line for suite, line in found.items() if line}
