@@ -87,13 +87,12 @@ def main() -> None:
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="promptctl-history-bench-"))
     shutil.rmtree(workdir / ".promptctl", ignore_errors=True)
     project(workdir, args.cases)
-    took, done = cli(workdir, "run", "-q")
+    _, done = cli(workdir, "run", "-q")
     assert done.returncode == 0, done.stderr
     copies(workdir, args.runs)
     size = sum(f.stat().st_size for f in (workdir / ".promptctl" / "runs").rglob("*.jsonl"))
     print(f"{args.runs} runs x 2 suites x {args.cases} cases "
           f"({size / 1e6:.1f} MB of records) in {workdir}")
-    _, startup = cli(workdir, "--help")
     for what, argv in (("history (every run)", ["history", "-o", "h.json"]),
                        ("history alpha --last 20", ["history", "alpha", "--last", "20"]),
                        ("history --gate", ["history", "--gate", "-q"]),

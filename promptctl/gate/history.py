@@ -28,6 +28,7 @@ segment, so four) is "not enough history": a note, never a failure.
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -232,7 +233,7 @@ def changes(before: Point, after: Point) -> list[str]:
 
 def link(points: list[Point]) -> list[Point]:
     """Each point's changes since the one before it (the first has none)."""
-    for before, after in zip(points, points[1:]):
+    for before, after in itertools.pairwise(points):
         after.changes = changes(before, after)
     return points
 

@@ -105,7 +105,7 @@ def _parse_log(out: bytes, rel: str) -> list[_Change]:
         sha, date, subject = fields
         short = sha[:SHORT]
         tokens = rest.lstrip(b"\n").split(b"\0")
-        for meta, raw_path in zip(tokens[::2], tokens[1::2]):
+        for meta, raw_path in zip(tokens[::2], tokens[1::2], strict=False):  # a torn tail
             parts = meta.decode("ascii", "replace").lstrip(":").split()
             if len(parts) != 5:
                 continue

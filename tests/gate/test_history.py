@@ -252,7 +252,7 @@ def test_git_points_are_baseline_commits_and_a_slow_decline_fails_the_gate(repo,
 
 
 def test_git_range_and_too_few_points(repo, cli):
-    root, commit = repo
+    _, commit = repo
     for i, passed in enumerate(DECLINE):
         commit("triage", crafted("triage", passed, step=i), f"step {i}")
     result = cli("history", "--rev", "HEAD~2..HEAD", "--gate", "-o", "h.json")
@@ -265,13 +265,13 @@ def test_git_range_and_too_few_points(repo, cli):
 
 
 def test_git_changes_name_models_and_the_endpoint(repo, cli):
-    root, commit = repo
+    _, commit = repo
     base = crafted("triage", 40)
     commit("triage", base, "first")
     swapped = crafted("triage", 40, identity="llama-cpp", step=1)
     commit("triage", swapped, "swap the model")
     served = crafted("triage", 40, identity="llama-cpp", step=2)
-    for n, cell in enumerate(served.cells.values()):
+    for cell in served.cells.values():
         cell.fingerprint["served"] = {"model": "gpt-x-2024", "system_fingerprint": "fp_a"}
     commit("triage", served, "served a")
     later = crafted("triage", 39, cases=39, identity="llama-cpp", step=3)
@@ -315,3 +315,38 @@ def test_hostile_baselines_are_skipped_with_a_note(repo, cli, monkeypatch, tmp_p
     assert f"baselines/triage.json at {bad}" in notes and "invalid JSON" in notes
     assert "over the 50,000-byte limit" in notes
     assert all(p["passed"] > 0 for p in points)  # the file outside was never read
+
+
+# -- the embedded model --------------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_history_of_real_runs_on_the_embedded_model(make_project, cli):
+    """Two cases on SmolLM2 (greedy): run, edit the prompt, run again, add a case, run."""
+    config = ("models:\n  default: {provider: llama-cpp, model: 'builtin:smollm2', "
+              "params: {temperature: 0, seed: 0, max_tokens: 8}}\n")
+    prompts = 'prompts:\n  geo: {template: "Capital of {{ country }}? One word."}\n'
+    cases = ["  - {id: fr, vars: {country: France}, assert: [{type: icontains, value: paris}]}\n",
+             "  - {id: jp, vars: {country: Japan}, assert: [{type: icontains, value: tokyo}]}\n",
+             "  - {id: it, vars: {country: Italy}, assert: [{type: icontains, value: rome}]}\n"]
+    body = "prompts: [p.geo]\ncases:\n"
+    root = make_project({"promptctl.yaml": config, "prompts/p.yaml": prompts,
+                         "suites/geo.yaml": body + "".join(cases[:2])})
+    assert cli("run", "-q").exit_code in (0, 1)
+    (root / "prompts/p.yaml").write_text(prompts.replace("One word.", "Answer in one word."))
+    assert cli("run", "-q").exit_code in (0, 1)
+    (root / "suites/geo.yaml").write_text(body + "".join(cases))
+    assert cli("run", "-q").exit_code in (0, 1)
+    result = cli("history", "--gate", "-o", "h.json")
+    assert result.exit_code == 0, result.output  # 3 points: too few for a verdict
+    geo = suite_of(doc_of(), "geo")
+    points = geo["points"]
+    assert [p["cases"] for p in points] == [2, 2, 3]
+    assert points[1]["changes"] == ["prompt edited: p.geo"]
+    assert points[2]["changes"] == ["cases added: 1"]  # the prompt is as before for fr, jp
+    identity = points[0]["models"]["default"]["identity"]
+    assert identity.startswith("llama-cpp builtin:smollm2 sha256:")
+    for p in points:
+        assert p["passed"] + p["failed"] + p["errors"] == p["cases"]
+        assert p["pass_rate"] == pytest.approx(p["passed"] / p["cases"], abs=1e-4)
+    assert geo["note"].startswith("not enough history")
