@@ -154,14 +154,15 @@ def _suite(suite: "SuiteHistory") -> None:
     from rich.text import Text
 
     from ..reports.history_report import cases_cell, metrics_cell, rate_cell, suite_headline
-    from .output import out
+    from .output import out, short
 
     table = Table(pad_edge=False, title=suite_headline(suite), title_justify="left")
     for name in ("point", "date", "cases", "pass rate [95%]", "metrics"):
         table.add_column(name, no_wrap=True)
     table.add_column("changes", overflow="fold", min_width=20)
     for p in suite.points:
-        table.add_row(Text(p.label if p.commit else p.id), Text(p.time[:16].replace("T", " ")),
+        point = f"{p.label} {short(p.commit['subject'], 32)}" if p.commit else p.id
+        table.add_row(Text(point), Text(p.time[:16].replace("T", " ")),
                       cases_cell(p), rate_cell(p), Text(metrics_cell(p)),
                       Text("; ".join(p.changes) or ""))
     out.print(table)
