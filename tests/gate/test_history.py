@@ -121,6 +121,11 @@ def test_one_point_per_run_with_counts_intervals_and_changes(runs, cli):
     assert set(doc["gate"]) >= {"failed", "reasons"} and doc["gate"]["enforced"] is False
     s = suite_of(doc, "s")
     points = s["points"]
+    contract = {"id", "label", "title", "time", "cases", "passed", "failed", "errors",
+                "pass_rate", "ci", "metrics", "models", "changes", "run_id"}
+    assert all(contract <= set(p) for p in points)
+    assert set(s) >= {"suite", "points", "drift"} and set(s["drift"]) == {"pass_rate",
+                                                                        "metrics"}
     assert [p["cases"] for p in points] == [3, 3, 3, 4, 2]
     assert [p["passed"] for p in points] == [3, 2, 2, 3, 2]
     assert [p["pass_rate"] for p in points] == [1.0, 0.6667, 0.6667, 0.75, 1.0]
@@ -143,6 +148,9 @@ def test_one_point_per_run_with_counts_intervals_and_changes(runs, cli):
     out = result.stdout
     assert "s: 5 points" in out and "prompt edited: p.echo" in out
     assert "100% [" in out and "history: 1 suite, no significant decline" in out
+    quiet = cli("history", "-q")
+    assert quiet.exit_code == 0 and quiet.stdout.strip().splitlines() == [
+        "history: 1 suite, no significant decline"]
 
 
 def test_partial_and_unfinished_runs_are_left_out_with_a_note(runs, cli):
@@ -204,6 +212,8 @@ def test_markdown_diff_gains_a_history_line_per_suite(runs, cli):
     # 5 runs, the baseline update's run and nothing else: every whole run up to the diffed one
     assert line.startswith("s: History (last 6 runs): ") and "100% → 100%" in line
     assert "History (last" not in cli("diff", "-o", "d.json").output
+    assert cli("check", "-o", "c.md").exit_code == 0  # its own run is the newest point
+    assert "s: History (last 7 runs): " in Path("c.md").read_text()
 
 
 def test_no_history_line_with_a_single_run(make_project, cli):
