@@ -333,7 +333,7 @@ def read_record_dicts(run_dir: Path) -> Iterator[dict[str, Any]]:
             torn = not raw.endswith(b"\n")
             try:
                 text = raw.decode("utf-8-sig" if lineno == 1 else "utf-8")
-                data = json.loads(text)
+                data = loads(text)
                 RunRecord.model_validate(data)
             except UnicodeDecodeError as exc:
                 if torn:
@@ -352,6 +352,16 @@ def read_record_dicts(run_dir: Path) -> Iterator[dict[str, Any]]:
                 raise UserError(f"corrupt run record: {message}", file=where, line=lineno,
                                 hint=hint) from None
             yield data
+
+
+def loads(text: str) -> Any:
+    """json.loads, through orjson when it reads the text (several times faster); what
+    orjson refuses (NaN, integers past 64 bits, nesting past its limit, bad JSON) goes
+    to json.loads, which reads it or raises as it always did."""
+    try:
+        return orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return json.loads(text)
 
 
 def dedupe(records: Iterable[CallRecord]) -> dict[RecordKey, CallRecord]:
