@@ -10,9 +10,9 @@ per-point values (pass rate or metric mean). For each split k, "before" is point
 two-sample rank statistic (Mann-Whitney z, large when the early points rank high) is
 computed twice, once without before's best point and once without after's worst, and
 the smaller counts: a decline must be sustained, not carried by one point. The test's
-statistic is the largest of these over k (0 if none is positive). The p-value is a permutation test over the points: exact over every ordering
-for up to EXACT_POINTS points, else a seeded Monte Carlo (Besag-Clifford sequential
-stopping). Invariants:
+statistic is the largest of these over k (0 if none is positive). The p-value is a
+permutation test over the points: exact over every ordering for up to EXACT_POINTS
+points, else a seeded Monte Carlo (Besag-Clifford sequential stopping). Invariants:
 
 - the false-alarm rate is at most alpha whenever the points are exchangeable (nothing
   changed), whatever the spread of a point's value: binomial or overdispersed, cases
@@ -178,7 +178,8 @@ The test's statistic is max(0, max of sustained)."""
                                            _per_split(c), strict=True))]
 
 
-def permutation_p(values: Sequence[float], *, seed: int = 0) -> float:
+def permutation_p(values: Sequence[float], *, seed: int = 0,
+                  resamples: int = RESAMPLES) -> float:
     """P(the statistic of a random ordering of the points >= the observed one): exact
     over every ordering up to EXACT_POINTS points, else seeded Monte Carlo."""
     n = len(values)
@@ -191,14 +192,14 @@ def permutation_p(values: Sequence[float], *, seed: int = 0) -> float:
     tol = _TOL * n
     if n <= EXACT_POINTS:
         hits = total = 0
-        for perm in itertools.permutations(c):
+        for ordering in itertools.permutations(c):
             total += 1
-            hits += _statistic(perm) >= observed - tol
+            hits += _statistic(ordering) >= observed - tol
         return hits / total
     rng = random.Random(seed)
     draw = rng.random
     idx = range(n)
-    budget = max(199, min(RESAMPLES, WORK // n))
+    budget = max(min(199, resamples), min(resamples, WORK // n))
     hits = 0
     for done in range(1, budget + 1):
         keys = [draw() for _ in idx]
@@ -209,21 +210,23 @@ def permutation_p(values: Sequence[float], *, seed: int = 0) -> float:
     return (hits + 1) / (budget + 1)
 
 
-def _change(values: Sequence[float], seed: int) -> tuple[int, float] | None:
+def _change(values: Sequence[float], seed: int, resamples: int
+            ) -> tuple[int, float] | None:
     """(k, p) for the most likely split (the largest z_k; the earliest on ties)."""
     splits = split_statistics(values)
     if not splits:
         return None
     k = max(splits, key=lambda s: (s[2], s[1]))[0]
-    return k, permutation_p(values, seed=seed)
+    return k, permutation_p(values, seed=seed, resamples=resamples)
 
 
 def rate_drift(counts: Sequence[tuple[int, int]], *, alpha: float = 0.05,
-               seed: int = 0) -> Drift:
+               seed: int = 0, resamples: int = RESAMPLES) -> Drift:
     """counts[i] = (passed, total) of history point i, oldest first. Points with no
-    observations (total 0) are left out of the test and of the segments."""
+    observations (total 0) are left out of the test and of the segments. `resamples`
+    caps the Monte Carlo orderings (the p-value is valid for any; fewer is coarser)."""
     live = [i for i, (_, total) in enumerate(counts) if total > 0]
-    found = _change([counts[i][0] / counts[i][1] for i in live], seed)
+    found = _change([counts[i][0] / counts[i][1] for i in live], seed, resamples)
     if found is None:
         return Drift(RATE_METHOD, None, alpha, None, None, "rate")
     k, p = found
@@ -237,11 +240,12 @@ def rate_drift(counts: Sequence[tuple[int, int]], *, alpha: float = 0.05,
 
 
 def mean_drift(samples: Sequence[Sequence[float]], *, alpha: float = 0.05,
-               seed: int = 0) -> Drift:
+               seed: int = 0, resamples: int = RESAMPLES) -> Drift:
     """samples[i] = the metric's per-case scores at point i (floats, usually in [0, 1]).
     Points with no scores are left out of the test and of the segments."""
     live = [i for i, s in enumerate(samples) if len(s)]
-    found = _change([math.fsum(samples[i]) / len(samples[i]) for i in live], seed)
+    found = _change([math.fsum(samples[i]) / len(samples[i]) for i in live], seed,
+                    resamples)
     if found is None:
         return Drift(MEAN_METHOD, None, alpha, None, None, "mean")
     k, p = found
