@@ -122,9 +122,11 @@ def t_quantile(p: float, df: float) -> float:
     return x + g1 / df + g2 / df**2 + g3 / df**3 + g4 / df**4
 
 
+@functools.lru_cache(maxsize=1024)
 def t_ppf(p: float, df: float) -> float:
     """Student's t quantile: bisection on the exact CDF for whole df < 100, else
-    t_quantile (an approximation that is poor for small samples)."""
+    t_quantile (an approximation that is poor for small samples). Cached: a history
+    asks for the same few (p, df) once per point and metric."""
     if df < 1 or df >= 100 or df != int(df):
         return t_quantile(p, df)
     if p < 0.5:

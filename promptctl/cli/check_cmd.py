@@ -56,7 +56,7 @@ def check(
     from ..reports import ReportData, check_outputs, write_outputs
     from ..run.plan import plan
     from . import output
-    from .diffview import show_report, verdict_line
+    from .diffview import recent_history, show_report, verdict_line
 
     check_outputs(output_file)
     project = common.project(config)
@@ -77,5 +77,7 @@ def check(
         show_report(report, verbose=verbose)
     else:
         output.out.print(verdict_line(report))
-    write_outputs(output_file, ReportData.of(result, report), output.wrote)
+    data = ReportData.of(result, report)
+    data.history = recent_history(project, report, output_file)
+    write_outputs(output_file, data, output.wrote)
     raise typer.Exit(int(report.exit_code))

@@ -29,16 +29,19 @@ def diff(
     # deferred: keeps --help fast
     from ..gate.check import diff_saved
     from ..reports import ReportData, check_outputs, write_outputs
-    from .diffview import show_report, verdict_line
+    from .diffview import recent_history, show_report, verdict_line
     from .output import out, wrote
 
     check_outputs(output_file)
-    saved, report = diff_saved(project(config), run, strict=strict,
+    proj = project(config)
+    saved, report = diff_saved(proj, run, strict=strict,
                                allow_missing=allow_missing, alpha=alpha)
     if quiet:
         out.print(verdict_line(report))
     else:
         show_report(report, verbose=verbose)
-    write_outputs(output_file, ReportData(saved.run_id, saved.started, saved.finished,
-                                          saved.records, saved.summary(), report), wrote)
+    data = ReportData(saved.run_id, saved.started, saved.finished, saved.records,
+                      saved.summary(), report)
+    data.history = recent_history(proj, report, output_file)
+    write_outputs(output_file, data, wrote)
     raise typer.Exit(int(report.exit_code))

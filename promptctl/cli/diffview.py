@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
 from rich.table import Table
 from rich.text import Text
 
@@ -10,6 +14,9 @@ from ..gate.outcome import CellDiff, DiffReport, SuiteDiff
 from ..reports import wording
 from ..reports.wording import sample_text, shared_fingerprint
 from .output import out, short
+
+if TYPE_CHECKING:
+    from ..load.project import Project
 
 STYLE = {"broken": "bold red", "error": "yellow", "tolerated": "magenta",
          "dropped": "magenta", "fixed": "green", "improved": "green", "failing": "red",
@@ -96,3 +103,15 @@ def suite_line(s: SuiteDiff) -> Text:
 
 def verdict_line(report: DiffReport) -> Text:
     return Text(*wording.verdict(report))
+
+
+def recent_history(project: Project, report: DiffReport, paths: Sequence[Path] | None
+                   ) -> dict[str, str]:
+    """The Markdown diff's line per suite of its recent runs, made only when a .md
+    report is written (reading the runs costs a little)."""
+    if not any(p.suffix.lower() == ".md" for p in paths or []):
+        return {}
+    # deferred: the history's reader only for a Markdown report
+    from ..reports.history_report import recent_lines
+
+    return recent_lines(project, [s.suite for s in report.suites], until=report.run_id)

@@ -21,6 +21,7 @@ from . import (
     check_cmd,
     compare_cmd,
     diff_cmd,
+    history_cmd,
     import_promptfoo_cmd,
     import_results_cmd,
     init_cmd,
@@ -55,6 +56,7 @@ app.command("diff")(diff_cmd.diff)
 app.command("compare")(compare_cmd.compare)
 app.command("merge")(merge_cmd.merge)
 app.command("robust")(robust_cmd.robust)
+app.command("history")(history_cmd.history)
 app.add_typer(baseline_cmd.app, name="baseline")
 app.command("models")(models_cmd.models)
 app.add_typer(cache_cmd.app, name="cache")

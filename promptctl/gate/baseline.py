@@ -134,19 +134,28 @@ def write_baseline(path: Path, baseline: Baseline) -> None:
 def load_baseline(path: Path) -> Baseline | None:
     """The baseline at path, None when there is none; a file that is not a baseline of
     this version (see artifacts.BaselineFile) is exit 2 naming the offending line."""
-    # deferred: the pydantic shapes of artifacts.py are built on the first read
-    from ..artifacts import BaselineFile, decode, json_line, parse_json, validate
-
     if not path.is_file():
         return None
     name = display_path(path)
-    what = "baseline"
     hint = (f"regenerate it with `promptctl baseline update {path.stem}`, or fix or "
             "delete the file")
     try:
         data = path.read_bytes()
     except OSError as exc:
         raise UserError(f"cannot read baseline: {exc.strerror}", file=name, hint=hint) from None
+    baseline = parse_baseline(data, name, hint)
+    baseline.path = path
+    return baseline
+
+
+def parse_baseline(data: bytes, name: str, hint: str) -> Baseline:
+    """A baseline file's bytes (from disk, or from git at some commit: `history --git`)
+    as a Baseline; `name` is what a message calls the file. Anything that is not a
+    baseline of this version is a UserError naming its line."""
+    # deferred: the pydantic shapes of artifacts.py are built on the first read
+    from ..artifacts import BaselineFile, decode, json_line, parse_json, validate
+
+    what = "baseline"
     text = decode(data, name, what, hint)
     value = parse_json(text, name, what, hint)
     if isinstance(value, dict) and "version" in value and value["version"] != VERSION:
@@ -171,4 +180,4 @@ def load_baseline(path: Path) -> Baseline | None:
                                   tokens=dict(s.tokens))
                            for s in cell.samples]
                 cells[(case, prompt, model)] = Cell(cell.fingerprint, samples)
-    return Baseline(suite=doc.suite, cells=cells, path=path)
+    return Baseline(suite=doc.suite, cells=cells)

@@ -4,7 +4,7 @@ package that chooses between them."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -24,6 +24,8 @@ class ReportData:
     records: list[CallRecord]
     summary: Summary
     diff: DiffReport | None = None
+    # suite -> its line "History (last N runs): ▂▃▅ 80% → 91%", for the Markdown diff
+    history: dict[str, str] = field(default_factory=dict)
 
     def case_metadata(self) -> dict[tuple[str, str], tuple[dict[str, Any], tuple[str, ...]]]:
         """(suite, case) -> (metadata, tags), for the cases that have either."""

@@ -126,9 +126,11 @@ def _md_row(c: CellDiff, metadata: CaseMetadata | None = None) -> str:
             f"{output} | {md.text(why, OUTPUT_LIMIT)} |")
 
 
-def markdown(report: DiffReport, metadata: CaseMetadata | None = None) -> str:
+def markdown(report: DiffReport, metadata: CaseMetadata | None = None,
+             history: Mapping[str, str] | None = None) -> str:
     """The pull-request comment; a section lists its cases' metadata and tags (from
-    the run's records) in a column when any of them has some."""
+    the run's records) in a column when any of them has some. `history`: a suite's
+    line of its recent runs (history_report.recent_lines), under the table."""
     code = report.exit_code
     lines = [f"## promptctl: {HEADLINE[code]}", ""]
     if report.run_id:
@@ -147,6 +149,9 @@ def markdown(report: DiffReport, metadata: CaseMetadata | None = None) -> str:
         ci_b, ci_a = (f" [{c[0]:.0%}–{c[1]:.0%}]" if c else "" for c in s.pass_rate_ci)
         lines.append(f"| {name} | {_pct(s.pass_rate[0])}{ci_b} → {_pct(s.pass_rate[1])}{ci_a} | "
                      f"{metrics} | {summary} |")
+    if history:
+        lines.append("")
+        lines += [f"{md.text(suite)}: {md.text(line)}  " for suite, line in history.items()]
     for s in report.suites:
         for reg in s.metric_regressions:
             lines.append(f"\n**{md.text(s.suite)}**: {md.text(reg)}")

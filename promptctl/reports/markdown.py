@@ -22,7 +22,7 @@ def markdown(data: ReportData) -> str:
         # deferred: the diff's Markdown only for check and diff reports
         from .diff_report import markdown as diff_markdown
 
-        return diff_markdown(data.diff, data.case_metadata())
+        return diff_markdown(data.diff, data.case_metadata(), data.history)
     s = data.summary
     lo, hi = s.pass_rate_interval()
     icon = "✅" if not s.failed and not s.errors else "❌" if s.failed else "⚠️"
