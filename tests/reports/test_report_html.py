@@ -220,7 +220,7 @@ def test_run_report_is_self_contained_and_matches_the_data(echo_report):
     text = page.read_text()
     dom = parse(text)
     assert_self_contained(text, dom)
-    assert dom.one("title").text == f"promptctl report {doc['run_id']}"
+    assert dom.one("head").one("title").text == f"promptctl report {doc['run_id']}"
     assert doc["run_id"] in text and doc["started"] in text and doc["finished"] in text
 
     s = doc["summary"]
@@ -449,7 +449,7 @@ def test_filters_in_chromium_follow_the_url_fragment(gate_report):
 def test_chromium_runs_no_injected_script_and_takes_a_screenshot(echo_report):
     page, doc = echo_report
     dom = parse(browse(page, fragment=f"#q={WEIRD_ID[:3]}"))
-    assert dom.one("title").text == f"promptctl report {doc['run_id']}"  # not 'pwned'
+    assert dom.one("head").one("title").text == f"promptctl report {doc['run_id']}"  # not 'pwned'
     assert len(dom.all("script")) == 1
     assert visible(dom) == [WEIRD_ID] and dom.one(id="count").text == "showing 1 of 3 rows"
     outputs = [pre.text for pre in dom.rows()[2].all("pre")]
@@ -494,5 +494,5 @@ def test_the_policy_blocks_a_script_that_got_in_anyway(echo_report):
     hacked = page.with_name("hacked.html")
     hacked.write_text(text.replace("</header>", f"</header>{XSS}", 1))
     dom = parse(browse(hacked))
-    assert dom.one("title").text == f"promptctl report {doc['run_id']}"
+    assert dom.one("head").one("title").text == f"promptctl report {doc['run_id']}"
     assert dom.one(id="count").text == "showing 3 of 3 rows"  # the page's own script ran
