@@ -1,11 +1,12 @@
 """`-o report.html`: one self-contained page (inline CSS and JS, no network) with the
 run summary, per suite the charts of report_charts.py (pass rate and metrics with
-their intervals, baseline beside run for a diff; each metric's score histogram), the case x (prompt, model) matrix (a case's metadata and tags under its
-id, as the -k terms that select it; a case's perturbed variants, CASE~ID, in the rows
-right under it) and, for check/diff, every cell's status against the baseline. Each
-cell is a <details> element, so the page reads without JS; the script only adds
-filters (a shown variant shows its clean case too), a search of case ids and metadata
-and expand/collapse. The filter state lives in the URL fragment:
+their intervals, baseline beside run for a diff; each metric's score histogram), the
+case x (prompt, model) matrix (a case's metadata and tags under its id, as the -k
+terms that select it; a case's perturbed variants, CASE~ID, in the rows right under
+it) and, for check/diff, every cell's status against the baseline. Each cell is a
+<details> element, so the page reads without JS; the script only adds filters (a shown
+variant shows its clean case too), a search of case ids and metadata and
+expand/collapse. The filter state lives in the URL fragment:
 `report.html#filter=failures&q=parcel&expand=1`.
 
 Everything taken from the data is escaped; a Content-Security-Policy built from hashes

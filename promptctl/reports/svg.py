@@ -100,10 +100,10 @@ def _domain(values: Sequence[float], fixed: tuple[float, float] | None
         lo, hi = min(lo, fixed[0]), max(hi, fixed[1])
     elif values:
         pad = (hi - lo) * 0.08
-        lo, hi = lo - pad, hi + pad
-    if hi - lo < 1e-12:
+        lo, hi = (lo - pad if lo - pad >= 0 or lo < 0 else 0.0), hi + pad
+    if hi - lo < 1e-12:  # one value: around it (not below 0 for a count or a rate)
         pad = max(abs(lo) * 0.1, 0.5)
-        lo, hi = lo - pad, hi + pad
+        lo, hi = (lo - pad if lo - pad >= 0 or lo < 0 else 0.0), hi + pad
     return lo, hi
 
 
@@ -401,7 +401,8 @@ def histogram(values: Sequence[float | None], *, what: str,
         shown = [f"{number(edges[i])}-{number(edges[i + 1])}: {c}"
                  for i, c in enumerate(counts) if c]
         total = sum(counts)
-        parts.append(f"{name} {_count(total, 'value')}" + (": " + ", ".join(shown) if shown else ""))
+        parts.append(f"{name} {_count(total, 'value')}"
+                     + (": " + ", ".join(shown) if shown else ""))
     out = [_open("hist", width, height, f"distribution of {what}: " + "; ".join(parts))]
     for t in _ticks(0, peak, min(4, peak)):
         if t != int(t):
