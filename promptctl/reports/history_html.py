@@ -30,8 +30,8 @@ h2{font-size:17px;margin:22px 0 4px}h3{font-size:14px;margin:12px 0 2px}
 .v-0{background:var(--pass);color:var(--pass-f)}.v-1{background:var(--fail);
 color:var(--fail-f)}.v ul{margin:4px 0 0;font-weight:normal}
 .drift{margin:4px 0;padding-left:18px}.drift li.sig{color:var(--fail-f);font-weight:600}
-.pts{font-size:12px;margin:8px 0}.pts td.num{text-align:right;white-space:nowrap}
-.pts ul{margin:0;padding-left:16px}.pts .mut{display:block}
+.pts{font-size:12px;margin:8px 0}.pts td.num,.pts td.m{text-align:right;white-space:nowrap}
+.pts td{overflow-wrap:anywhere}.pts ul{margin:0;padding-left:16px}.pts .mut{display:block}
 """
 
 SOURCES = {"runs": "saved runs (.promptctl/runs)", "git": "baseline commits in git",
@@ -153,13 +153,13 @@ def _row(p: dict[str, Any], i: int, names: list[str], score: bool) -> str:
     dist = ""
     if score:
         d = _dict(p.get("distribution"))
-        dist = "<td>" + "<br>".join(
+        dist = '<td class="m">' + "<br>".join(
             f"{esc(key)} {esc(number(v, pct))}" for key, _, pct in DISTRIBUTION
             if (v := finite(d.get(key))) is not None) + "</td>"
     return (f'<tr data-point="{esc(_text(p.get("id")))}"><td><code>{esc(_label(p, i))}'
             f"</code></td><td>{title}</td><td class=\"num\">{cases}</td>"
             f'<td class="num">{_cell(p.get("pass_rate"), p.get("ci"), True)}</td>'
-            f"<td>{metrics or '&mdash;'}</td><td>{listed}</td>{dist}</tr>")
+            f"<td class=\"m\">{metrics or '&mdash;'}</td><td>{listed}</td>{dist}</tr>")
 
 
 def _suite(s: dict[str, Any], score: bool) -> list[str]:

@@ -119,8 +119,17 @@ def _ticks(lo: float, hi: float, count: int = 4) -> list[float]:
     return out
 
 
+def _tick_text(t: float, ticks: Sequence[float], percent: bool) -> str:
+    """A tick's label, with as many decimals as its step needs (2.5%, not 2%)."""
+    if not percent or len(ticks) < 2:
+        return number(t, percent)
+    step = (ticks[1] - ticks[0]) * 100
+    digits = next((d for d in (0, 1) if abs(step * 10**d - round(step * 10**d)) < 1e-6), 2)
+    return f"{t * 100:.{digits}f}%"
+
+
 def _open(kind: str, width: float, height: float, words: str) -> str:
-    return (f'<svg class="ch ch-{kind}" viewBox="0 0 {_n(width)} {_n(height)}" '
+    return (f'<svg class="ch {kind}" viewBox="0 0 {_n(width)} {_n(height)}" '
             f'width="{_n(width)}" height="{_n(height)}" role="img" aria-label="{_e(words)}">'
             f"<title>{_e(words)}</title>")
 
@@ -224,15 +233,18 @@ def line_chart(points: Sequence[Point], *, what: str, percent: bool = True,
     def y(v: float) -> float:
         return top + plot_h * (hi - v) / (hi - lo)
 
-    out = [_open("line", width, height, _series_words(what, points, percent))]
-    for t in _ticks(lo, hi):
+    out = [_open("line-chart", width, height, _series_words(what, points, percent))]
+    ticks = _ticks(lo, hi)
+    for t in ticks:
         out.append(f'<line class="ch-grid" x1="{_n(left)}" x2="{_n(width - right)}" '
                    f'y1="{_n(y(t))}" y2="{_n(y(t))}"/><text x="{_n(left - 4)}" '
-                   f'y="{_n(y(t) + 4)}" text-anchor="end">{_e(number(t, percent))}</text>')
+                   f'y="{_n(y(t) + 4)}" text-anchor="end">{_e(_tick_text(t, ticks, percent))}'
+                   "</text>")
     step = max(1, math.ceil(n / max(1, int(plot_w // 70))))
     for i in range(0, n, step):
+        anchor = "end" if n > 1 and i == n - 1 else "middle"
         out.append(f'<text x="{_n(x(i))}" y="{_n(height - bottom + 16)}" '
-                   f'text-anchor="middle">{_e(_short(points[i].label, 70 * step - 6))}</text>')
+                   f'text-anchor="{anchor}">{_e(_short(points[i].label, 70 * step - 6))}</text>')
     for run in _runs(cis):  # the band: one polygon per run of points with an interval
         upper = [(x(j), y(c[1])) for j, c in run]
         lower = [(x(j), y(c[0])) for j, c in reversed(run)]
@@ -325,13 +337,14 @@ def forest_plot(rows: Sequence[Row], *, what: str, names: tuple[str, str] = ("ba
 
     words = f"{what}: " + "; ".join(_row_words(r, names) for r in rows) if rows else \
         f"{what}: nothing to show"
-    out = [_open("forest", width, height, words)]
+    out = [_open("forest-plot", width, height, words)]
     base = top + row_h * max(1, len(rows))
-    for t in _ticks(lo, hi):
-        pct = all(r.percent for r in rows) and bool(rows)
+    ticks = _ticks(lo, hi)
+    pct = all(r.percent for r in rows) and bool(rows)
+    for t in ticks:
         out.append(f'<line class="ch-grid" x1="{_n(x(t))}" x2="{_n(x(t))}" y1="{_n(top)}" '
                    f'y2="{_n(base)}"/><text x="{_n(x(t))}" y="{_n(base + 14)}" '
-                   f'text-anchor="middle">{_e(number(t, pct))}</text>')
+                   f'text-anchor="middle">{_e(_tick_text(t, ticks, pct))}</text>')
     if two:
         out.append(f'<circle class="ch-before" cx="{_n(left + 6)}" cy="9" r="4"/>'
                    f'<text x="{_n(left + 14)}" y="13">{_e(names[0])}</text>'
@@ -403,7 +416,7 @@ def histogram(values: Sequence[float | None], *, what: str,
         total = sum(counts)
         parts.append(f"{name} {_count(total, 'value')}"
                      + (": " + ", ".join(shown) if shown else ""))
-    out = [_open("hist", width, height, f"distribution of {what}: " + "; ".join(parts))]
+    out = [_open("histogram", width, height, f"distribution of {what}: " + "; ".join(parts))]
     for t in _ticks(0, peak, min(4, peak)):
         if t != int(t):
             continue
@@ -457,7 +470,7 @@ def sparkline(values: Sequence[float | None], *, what: str, percent: bool = Fals
                  f"highest {number(max(present), percent)}")
     else:
         words = f"{what}: {_count(n, 'point')}, none with a value"
-    out = [_open("spark", width, height, words)]
+    out = [_open("sparkline", width, height, words)]
     path = _paths([None if v is None else (x(i), y(v)) for i, v in enumerate(drawn)])
     if path:
         out.append(f'<path class="ch-spark" d="{path}"/>')
