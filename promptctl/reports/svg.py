@@ -346,10 +346,10 @@ def forest_plot(rows: Sequence[Row], *, what: str, names: tuple[str, str] = ("ba
                    f'y2="{_n(base)}"/><text x="{_n(x(t))}" y="{_n(base + 14)}" '
                    f'text-anchor="middle">{_e(_tick_text(t, ticks, pct))}</text>')
     if two:
-        out.append(f'<circle class="ch-before" cx="{_n(left + 6)}" cy="9" r="4"/>'
-                   f'<text x="{_n(left + 14)}" y="13">{_e(names[0])}</text>'
+        out.append(f'<g class="ch-legend"><circle class="ch-before" cx="{_n(left + 6)}" cy="9" '
+                   f'r="4"/><text x="{_n(left + 14)}" y="13">{_e(names[0])}</text>'
                    f'<circle class="ch-after" cx="{_n(left + 100)}" cy="9" r="4"/>'
-                   f'<text x="{_n(left + 108)}" y="13">{_e(names[1])}</text>')
+                   f'<text x="{_n(left + 108)}" y="13">{_e(names[1])}</text></g>')
     if ref is not None:
         out.append(f'<line class="ch-ref" x1="{_n(x(ref))}" x2="{_n(x(ref))}" '
                    f'y1="{_n(top)}" y2="{_n(base)}"/>')
