@@ -27,7 +27,7 @@ def only_svg(text: str) -> Node:
 def numbers(text: str) -> list[float]:
     """Every number in a geometry attribute."""
     out = []
-    for name, value in re.findall(r'\s(x|y|x1|x2|y1|y2|cx|cy|r|width|height|d|viewBox)="([^"]*)"',
+    for _name, value in re.findall(r'\s(x|y|x1|x2|y1|y2|cx|cy|r|width|height|d|viewBox)="([^"]*)"',
                                   text):
         out += [float(v) for v in re.findall(r"-?\d+(?:\.\d+)?(?:e[-+]?\d+)?", value)]
     return out
