@@ -313,10 +313,10 @@ def _row_words(row: Row, names: tuple[str, str]) -> str:
 
 def forest_plot(rows: Sequence[Row], *, what: str, names: tuple[str, str] = ("baseline", "run"),
                 domain: tuple[float, float] | None = (0.0, 1.0), reference: float | None = None,
-                width: int = 640) -> str:
+                width: int = 720) -> str:
     """Rows of label: point + interval, the baseline (hollow, above) beside the run
     (filled, below) when it has one; a reference line across all rows."""
-    label_w, value_w, top, row_h, bottom = 150.0, 180.0, 22.0, 30.0, 24.0
+    label_w, value_w, top, row_h, bottom = 150.0, 240.0, 22.0, 30.0, 24.0
     left, right = label_w + 8, width - value_w - 8
     height = top + row_h * max(1, len(rows)) + bottom
     two = any(r.before is not None for r in rows)
@@ -442,7 +442,13 @@ def histogram(values: Sequence[float | None], *, what: str,
         tx = left + plot_w * (t - lo) / (hi - lo)
         out.append(f'<text x="{_n(tx)}" y="{_n(height - bottom + 14)}" text-anchor="middle">'
                    f"{_e(number(t))}</text>")
-    out.append(f'<text class="hd" x="{_n(left)}" y="12">{_e(_short(what, plot_w))}</text>')
+    legend = plot_w - 120 if prior is not None else plot_w
+    out.append(f'<text class="hd" x="{_n(left)}" y="12">{_e(_short(what, legend))}</text>')
+    if prior is not None:
+        out.append('<g class="ch-legend">' + "".join(
+            f'<rect class="{cls}" x="{_n(width - right - 120 + 60 * k)}" y="4" width="8" '
+            f'height="8"/><text x="{_n(width - right - 108 + 60 * k)}" y="12">'
+            f"{_e(_short(name, 46))}</text>" for k, (name, cls, _) in enumerate(series)) + "</g>")
     return "".join(out) + "</svg>"
 
 

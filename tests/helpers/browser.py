@@ -5,7 +5,7 @@ reports a Content-Security-Policy violation, and the network requests the page m
 from Chromium's own net log), `measure` (a copy of the page with a probe script that
 the copy's policy allows by hash: the rendered size of every chart and the colours
 its parts are painted in), `screenshot`, and WCAG contrast. Chromium is required:
-`apt-get install -y chromium`."""
+`apt-get install -y chromium`. `check_charts` is all of it for a page of charts."""
 
 from __future__ import annotations
 
@@ -161,3 +161,36 @@ def contrast(a: str, b: str) -> float:
 
     hi, lo = sorted((lum(rgb(a)), lum(rgb(b))), reverse=True)
     return (hi + 0.05) / (lo + 0.05)
+
+
+def check_charts(page: Path, expected_charts: int) -> dict[str, dict[str, Any]]:
+    """Both colour schemes: no network request, no CSP violation, every chart a real
+    box, text and marks readable against the background; screenshots kept beside the
+    page (the test's tmp_path, printed). Returns each scheme's probe."""
+    shots, probes = {}, {}
+    for scheme in ("light", "dark"):
+        seen = visit(page, scheme)
+        assert seen.requests == [] and seen.violations() == [], (seen.requests, seen.console)
+        probe = measure(page, scheme)
+        assert probe["dark"] is (scheme == "dark")  # the emulation reached the page
+        assert len(probe["charts"]) == expected_charts
+        for chart in probe["charts"]:
+            assert chart["w"] > 100 and chart["h"] > 50, chart
+            parts = chart["parts"]
+            assert contrast(parts["text"]["fill"], probe["bg"]) >= 4.5, (scheme, parts["text"])
+            for part in (".ch-line", ".ch-pt", ".ch-mark", ".ch-level", ".ch-after",
+                         ".ch-before", ".ch-bar", ".ch-bar-before", ".ch-ref"):
+                if part in parts:
+                    paint = parts[part]["stroke" if part in (".ch-line", ".ch-level",
+                                                             ".ch-ref", ".ch-before")
+                                         else "fill"]
+                    assert contrast(paint, probe["bg"]) >= 3, (scheme, part, paint)
+                    if part != ".ch-line":  # a one-point line is a point
+                        assert parts[part]["w"] > 0 or parts[part]["h"] > 0, (part, parts)
+        probes[scheme] = probe
+        shot = page.with_name(f"{page.stem}-{scheme}.png")
+        shots[scheme] = screenshot(page, shot, scheme)
+        print(f"screenshot: {shot}")
+    assert shots["light"] != shots["dark"]
+    assert probes["light"]["bg"] != probes["dark"]["bg"]
+    return probes
