@@ -442,13 +442,13 @@ def histogram(values: Sequence[float | None], *, what: str,
         tx = left + plot_w * (t - lo) / (hi - lo)
         out.append(f'<text x="{_n(tx)}" y="{_n(height - bottom + 14)}" text-anchor="middle">'
                    f"{_e(number(t))}</text>")
-    legend = plot_w - 120 if prior is not None else plot_w
+    legend = plot_w - 136 if prior is not None else plot_w
     out.append(f'<text class="hd" x="{_n(left)}" y="12">{_e(_short(what, legend))}</text>')
     if prior is not None:
         out.append('<g class="ch-legend">' + "".join(
-            f'<rect class="{cls}" x="{_n(width - right - 120 + 60 * k)}" y="4" width="8" '
-            f'height="8"/><text x="{_n(width - right - 108 + 60 * k)}" y="12">'
-            f"{_e(_short(name, 46))}</text>" for k, (name, cls, _) in enumerate(series)) + "</g>")
+            f'<rect class="{cls}" x="{_n(width - right - 130 + 68 * k)}" y="4" width="8" '
+            f'height="8"/><text x="{_n(width - right - 118 + 68 * k)}" y="12">'
+            f"{_e(_short(name, 56))}</text>" for k, (name, cls, _) in enumerate(series)) + "</g>")
     return "".join(out) + "</svg>"
 
 
