@@ -3,12 +3,13 @@ CSS, no script, no network) drawn from the history document that `history -o
 history.json` and `score -o score.json` write (kind "history": points are saved runs
 or baseline commits; kind "score": windows of a production log).
 
-Header: source, generated, the gate's verdict with its reasons. Per suite: the drift
-sentences, a line chart of the pass rate over the points with its 95% interval band,
-the drift test's before/after segments as dashed levels and a marker at every point
-whose "changes" is non-empty (its tooltip lists them); one chart per named metric; for
-kind "score" the distribution series (input and output length, refusal rate, centroid
-distance); and a table of the points.
+Header: source, generated, the gate's verdict with its reasons. Per suite: a
+sparkline of its pass rate beside its name, the drift sentences, a line chart of the
+pass rate over the points with its 95% interval band, the drift test's before/after
+segments as dashed levels and a marker at every point whose "changes" is non-empty
+(its tooltip lists them); one chart per named metric; for kind "score" the
+distribution series (input and output length, refusal rate, centroid distance); and a
+table of the points.
 
 `render_html(doc)` takes the document's dict and nothing else. Invariants: it never
 raises on the contract's shape, whatever is null (a null or malformed value is drawn
@@ -23,10 +24,11 @@ from typing import Any
 
 from .page import THEME, esc, head
 from .svg import CSS as CHART_CSS
-from .svg import Level, Point, estimate_text, finite, interval, line_chart, number
+from .svg import Level, Point, estimate_text, finite, interval, line_chart, number, sparkline
 
 CSS = THEME + CHART_CSS + """
-h2{font-size:17px;margin:22px 0 4px}h3{font-size:14px;margin:12px 0 2px}
+h2{font-size:17px;margin:22px 0 4px}h2 .sparkline{display:inline;vertical-align:middle}
+h3{font-size:14px;margin:12px 0 2px}
 .v-0{background:var(--pass);color:var(--pass-f)}.v-1{background:var(--fail);
 color:var(--fail-f)}.v ul{margin:4px 0 0;font-weight:normal}
 .drift{margin:4px 0;padding-left:18px}.drift li.sig{color:var(--fail-f);font-weight:600}
@@ -169,7 +171,9 @@ def _suite(s: dict[str, Any], score: bool) -> list[str]:
     last = points[-1] if points else {}
     latest = f" &middot; latest pass rate {_cell(last.get('pass_rate'), last.get('ci'), True)}" \
         if points else ""
-    out = [f'<section class="suite" data-suite="{esc(name)}"><h2>{esc(name)}</h2>',
+    spark = sparkline([finite(p.get("pass_rate")) for p in points], what=f"{name}: pass rate",
+                      percent=True, domain=(0.0, 1.0)) if len(points) > 1 else ""
+    out = [f'<section class="suite" data-suite="{esc(name)}"><h2>{esc(name)} {spark}</h2>',
            f'<p class="mut">{len(points)} {"windows" if score else "points"}, oldest first'
            f"{latest}</p>"]
     items = _drift_items(drift)

@@ -175,17 +175,22 @@ def check_charts(page: Path, expected_charts: int) -> dict[str, dict[str, Any]]:
         assert probe["dark"] is (scheme == "dark")  # the emulation reached the page
         assert len(probe["charts"]) == expected_charts
         for chart in probe["charts"]:
-            assert chart["w"] > 100 and chart["h"] > 50, chart
+            small = "sparkline" in chart["kind"]
+            assert chart["w"] > (80 if small else 100) and chart["h"] > (15 if small else 50), \
+                chart
             parts = chart["parts"]
-            assert contrast(parts["text"]["fill"], probe["bg"]) >= 4.5, (scheme, parts["text"])
+            assert small or "text" in parts, chart  # only a sparkline has no words
+            if "text" in parts:
+                assert contrast(parts["text"]["fill"], probe["bg"]) >= 4.5, (scheme, parts)
             for part in (".ch-line", ".ch-pt", ".ch-mark", ".ch-level", ".ch-after",
-                         ".ch-before", ".ch-bar", ".ch-bar-before", ".ch-ref"):
+                         ".ch-before", ".ch-bar", ".ch-bar-before", ".ch-ref", ".ch-spark"):
                 if part in parts:
                     paint = parts[part]["stroke" if part in (".ch-line", ".ch-level",
-                                                             ".ch-ref", ".ch-before")
+                                                             ".ch-ref", ".ch-before",
+                                                             ".ch-spark")
                                          else "fill"]
                     assert contrast(paint, probe["bg"]) >= 3, (scheme, part, paint)
-                    if part != ".ch-line":  # a one-point line is a point
+                    if part not in (".ch-line", ".ch-spark"):  # one point: no extent
                         assert parts[part]["w"] > 0 or parts[part]["h"] > 0, (part, parts)
         probes[scheme] = probe
         shot = page.with_name(f"{page.stem}-{scheme}.png")

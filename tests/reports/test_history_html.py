@@ -49,6 +49,8 @@ def test_a_stable_history():
     assert [li.text for li in triage.one("ul", **{"class": "drift"}).all("li")] == [
         doc["suites"][0]["drift"]["pass_rate"]["text"],
         doc["suites"][0]["drift"]["metrics"]["hit"]["text"]]
+    assert triage.one("h2").one("svg").get("aria-label") == (
+        "triage: pass rate: 8 points, from 91% to 91%; lowest 89%, highest 94%")
     rate, hit_chart = charts(triage)
     points = doc["suites"][0]["points"]
     assert rate.get("aria-label").startswith("triage: pass rate over 8 points: Nov 3 91% [78-97]")
@@ -98,6 +100,7 @@ def test_a_slow_decline_with_a_change_point():
 
     solo = suite(dom, "solo")
     (chart,) = charts(solo)
+    assert not solo.one("h2").all("svg")  # no sparkline of a single point
     assert chart.get("aria-label") == "solo: pass rate over 1 point: f00dfee 90% [60-98]"
     nulls = suite(dom, "nulls")
     rate, *metrics = charts(nulls)
@@ -153,13 +156,14 @@ def test_the_same_document_renders_the_same_page():
 # in a real browser ------------------------------------------------------------------
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name, expected", [("decline", 2 + 1 + 3), ("score", 5)])
+@pytest.mark.parametrize("name, expected", [("decline", 2 + 1 + 3 + 2), ("score", 5 + 1)])
 def test_the_page_in_chromium(name, expected, tmp_path):
     page = tmp_path / f"{name}.html"
     page.write_text(render_html(DOCS[name]()), encoding="utf-8")
     probes = check_charts(page, expected)
     for probe in probes.values():  # the first suite's pass rate is a line across the plot
-        assert probe["charts"][0]["parts"][".ch-line"]["w"] > 300
+        first = next(c for c in probe["charts"] if "line-chart" in c["kind"])
+        assert first["parts"][".ch-line"]["w"] > 300
     dom = parse(visit(page).dom)
     assert dom.one("head").one("title").text.startswith("promptctl")  # not 'pwned'
 
