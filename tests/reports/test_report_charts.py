@@ -159,13 +159,13 @@ EMBEDDED = {
         cases:
           - {id: france, vars: {country: France},
              assert: [{type: icontains, value: paris, metric: right},
-                      {type: rouge-l, value: Paris, metric: overlap, threshold: 0.5}]}
+                      {type: rouge-l, value: Paris, metric: overlap, threshold: 0.1}]}
           - {id: italy, vars: {country: Italy},
              assert: [{type: icontains, value: rome, metric: right},
-                      {type: rouge-l, value: Rome, metric: overlap, threshold: 0.5}]}
+                      {type: rouge-l, value: Rome, metric: overlap, threshold: 0.1}]}
           - {id: japan, vars: {country: Japan},
              assert: [{type: icontains, value: tokyo, metric: right},
-                      {type: rouge-l, value: Tokyo, metric: overlap, threshold: 0.5}]}
+                      {type: rouge-l, value: Tokyo, metric: overlap, threshold: 0.1}]}
         """,
 }
 
