@@ -1,10 +1,12 @@
 """`-o report.html`: one self-contained page (inline CSS and JS, no network) with the
-run summary, the case x (prompt, model) matrix (a case's metadata and tags under its
-id, as the -k terms that select it; a case's perturbed variants, CASE~ID, in the rows
-right under it) and, for check/diff, every cell's status against the baseline. Each
-cell is a <details> element, so the page reads without JS; the script only adds
-filters (a shown variant shows its clean case too), a search of case ids and metadata
-and expand/collapse. The filter state lives in the URL fragment:
+run summary, per suite the charts of report_charts.py (pass rate and metrics with
+their intervals, baseline beside run for a diff; each metric's score histogram), the
+case x (prompt, model) matrix (a case's metadata and tags under its id, as the -k
+terms that select it; a case's perturbed variants, CASE~ID, in the rows right under
+it) and, for check/diff, every cell's status against the baseline. Each cell is a
+<details> element, so the page reads without JS; the script only adds filters (a shown
+variant shows its clean case too), a search of case ids and metadata and
+expand/collapse. The filter state lives in the URL fragment:
 `report.html#filter=failures&q=parcel&expand=1`.
 
 Everything taken from the data is escaped; a Content-Security-Policy built from hashes
@@ -12,16 +14,17 @@ of the page's own script and style keeps anything else from running or loading."
 
 from __future__ import annotations
 
-import base64
-import hashlib
 from dataclasses import dataclass, field
-from html import escape
 from typing import TYPE_CHECKING
 
 from ..gate.diff import word_diff
 from ..gate.outcome import CellDiff
 from ..load.filters import as_terms
 from .diff_report import VERDICT
+from .page import THEME, esc, head
+from .report_charts import CSS as SECTION_CSS
+from .report_charts import charts_html
+from .svg import CSS as CHART_CSS
 from .wording import plain, suite_line, verdict
 
 if TYPE_CHECKING:
@@ -30,32 +33,18 @@ if TYPE_CHECKING:
 
 FILTERS = ("all", "failures", "changed", "flaky")
 
-CSS = """
-:root{color-scheme:light dark;--bg:#fff;--fg:#1f2328;--mut:#59636e;--line:#d1d9e0;
---card:#f6f8fa;--pass:#dafbe1;--pass-f:#116329;--fail:#ffebe9;--fail-f:#a40e26;
---error:#fff8c5;--error-f:#7d4e00;--flaky:#fbefff;--flaky-f:#8250df;--warn:#bc4c00;
---info:#0969da;--ins:#aceebb;--del:#ffcecb}
-@media (prefers-color-scheme:dark){:root{--bg:#0d1117;--fg:#e6edf3;--mut:#9198a1;
---line:#3d444d;--card:#151b23;--pass:#12361f;--pass-f:#7ee2a0;--fail:#4a1519;
---fail-f:#ffa198;--error:#3b2e05;--error-f:#e3b341;--flaky:#2e1f4a;--flaky-f:#d2a8ff;
---warn:#f0883e;--info:#58a6ff;--ins:#1f5f2f;--del:#6e2025}}
-body{margin:0;padding:16px 24px;background:var(--bg);color:var(--fg);
-font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif}
-h1{font-size:20px;margin:0 0 4px}.mut,.meta{color:var(--mut)}[hidden]{display:none!important}
-code,pre{font:12px/1.4 ui-monospace,SFMono-Regular,Menlo,Consolas,monospace}
+CSS = THEME + """
+.meta{color:var(--mut)}[hidden]{display:none!important}
 pre{white-space:pre-wrap;overflow-wrap:anywhere;background:var(--card);padding:6px 8px;
 margin:4px 0;border-radius:4px}
 .stats{display:flex;flex-wrap:wrap;gap:8px;list-style:none;padding:0;margin:10px 0}
 .stats li{padding:4px 10px;border-radius:6px;background:var(--card)}
 .stats b{font-size:16px;margin-right:4px}
-.v{padding:8px 12px;border-radius:6px;font-weight:600;margin:10px 0}
 .v-0,.c-pass,.s-pass{background:var(--pass);color:var(--pass-f)}
 .v-1,.c-fail,.s-fail{background:var(--fail);color:var(--fail-f)}
 .v-3,.c-error,.s-error{background:var(--error);color:var(--error-f)}
 .c-flaky,.s-flaky{background:var(--flaky);color:var(--flaky-f)}
 .c-removed,.c-none{color:var(--mut)}.c-none{text-align:center}
-table{border-collapse:collapse}th,td{border:1px solid var(--line);text-align:left;
-vertical-align:top;padding:4px 8px}
 #m thead th{position:sticky;top:0;background:var(--bg);z-index:1}
 #m tbody th{font-weight:normal;white-space:nowrap}#m td{padding:0}
 summary{padding:4px 8px;cursor:pointer;white-space:nowrap}
@@ -77,7 +66,7 @@ ins{background:var(--ins);text-decoration:none}del{background:var(--del)}
 .kv code{margin-right:6px;overflow-wrap:anywhere}
 tr.variant>th{border-top-style:dashed}tr.variant>th:nth-child(2){padding-left:20px}
 .vid{color:var(--mut)}
-"""
+""" + CHART_CSS + SECTION_CSS
 
 JS = """
 (function () {
@@ -153,16 +142,7 @@ JS = """
 """
 
 
-def _e(value: object) -> str:
-    return escape(str(value), quote=True)
-
-
-def _sha(text: str) -> str:
-    return "'sha256-" + base64.b64encode(hashlib.sha256(text.encode()).digest()).decode() + "'"
-
-
-CSP = (f"default-src 'none'; script-src {_sha(JS)}; style-src {_sha(CSS)}; "
-       "base-uri 'none'; form-action 'none'")
+_e = esc
 
 
 @dataclass
@@ -363,11 +343,7 @@ def render_html(data: ReportData) -> str:
         f" {f} ({sum(1 for t in tags.values() if f == 'all' or f in t)})</label>"
         for f in shown)
     title = "promptctl report" + (f" {data.run_id}" if data.run_id else "")
-    out = ['<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">',
-           f'<meta http-equiv="Content-Security-Policy" content="{CSP}">',
-           '<meta name="viewport" content="width=device-width,initial-scale=1">',
-           f"<title>{_e(title)}</title><style>{CSS}</style></head><body>",
-           *_header(data),
+    out = [head(title, CSS, JS), *_header(data), charts_html(data),
            f'<nav id="bar" hidden>{radios}<input id="q" type="search" '
            'placeholder="case id or metadata contains" '
            'aria-label="search case ids and metadata">'

@@ -2,52 +2,29 @@
 no network): per suite the table of perturbations (clean, perturbed, drop, PDR, p,
 verdict), the cases that flip, and for `counterfactual` the word diffs of input and
 output. Everything taken from the data goes through html.escape (quotes too); a
-Content-Security-Policy allows only the page's own style (by its hash)."""
+Content-Security-Policy allows only the page's own style (by its hash; reports/page.py
+holds the theme and the policy every page shares)."""
 
 from __future__ import annotations
 
-import base64
-import hashlib
-from html import escape
 from typing import TYPE_CHECKING
 
+from .page import THEME, esc, head
 from .robust_text import LIMIT, drop, headline, label, p_text, pct, pdr, side, suite_line
 
 if TYPE_CHECKING:
     from ..gate.robust import Robustness, Row, SuiteResult
 
-CSS = """
-:root{color-scheme:light dark;--bg:#fff;--fg:#1f2328;--mut:#59636e;--line:#d1d9e0;
---card:#f6f8fa;--pass:#dafbe1;--pass-f:#116329;--fail:#ffebe9;--fail-f:#a40e26;
---ins:#aceebb;--del:#ffcecb}
-@media (prefers-color-scheme:dark){:root{--bg:#0d1117;--fg:#e6edf3;--mut:#9198a1;
---line:#3d444d;--card:#151b23;--pass:#12361f;--pass-f:#7ee2a0;--fail:#4a1519;
---fail-f:#ffa198;--ins:#1f5f2f;--del:#6e2025}}
-body{margin:0;padding:16px 24px;background:var(--bg);color:var(--fg);
-font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif}
-h1{font-size:20px;margin:0 0 4px}h2{font-size:16px;margin:18px 0 6px}
-h3{font-size:14px;margin:12px 0 4px}.mut{color:var(--mut)}
-code,pre{font:12px/1.4 ui-monospace,SFMono-Regular,Menlo,Consolas,monospace}
+CSS = THEME + """
+h2{font-size:16px;margin:18px 0 6px}h3{font-size:14px;margin:12px 0 4px}
 pre{white-space:pre-wrap;overflow-wrap:anywhere;background:var(--card);padding:6px 8px;
 margin:4px 0;border-radius:4px;max-width:90ch}
-table{border-collapse:collapse}th,td{border:1px solid var(--line);text-align:left;
-vertical-align:top;padding:4px 8px}
-.v{padding:8px 12px;border-radius:6px;font-weight:600;margin:10px 0}
 .v-0{background:var(--pass);color:var(--pass-f)}.v-1,.g-fail{background:var(--fail);
-color:var(--fail-f)}.v-3{background:#fff8c5;color:#7d4e00}.g-pass{color:var(--pass-f)}
+color:var(--fail-f)}.v-3{background:var(--error);color:var(--error-f)}
+.g-pass{color:var(--pass-f)}
 ins{background:var(--ins);text-decoration:none}del{background:var(--del)}
 """
-
-
-def _e(value: object) -> str:
-    return escape(str(value), quote=True)
-
-
-def _sha(text: str) -> str:
-    return "'sha256-" + base64.b64encode(hashlib.sha256(text.encode()).digest()).decode() + "'"
-
-
-CSP = f"default-src 'none'; style-src {_sha(CSS)}; base-uri 'none'; form-action 'none'"
+_e = esc
 
 
 def _words(ops: list[tuple[str, str]]) -> str:
@@ -102,11 +79,7 @@ def _details(suite: SuiteResult, row: Row) -> list[str]:
 def render_html(result: Robustness) -> str:
     code = int(result.exit_code)
     title = "promptctl robust" + (f" {result.run_id}" if result.run_id else "")
-    out = ['<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">',
-           f'<meta http-equiv="Content-Security-Policy" content="{CSP}">',
-           '<meta name="viewport" content="width=device-width,initial-scale=1">',
-           f"<title>{_e(title)}</title><style>{CSS}</style></head><body>",
-           f"<h1>{_e(title)}</h1>",
+    out = [head(title, CSS), f"<h1>{_e(title)}</h1>",
            f'<div class="v v-{code}">{_e(headline(result))} (exit {code})</div>']
     for suite in result.suites:
         out += [f'<section data-suite="{_e(suite.name)}"><h2>{_e(suite_line(suite, result))}'

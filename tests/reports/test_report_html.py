@@ -9,14 +9,12 @@ from __future__ import annotations
 import copy
 import json
 import re
-import shutil
-import subprocess
 import time
-from dataclasses import dataclass, field
-from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
+from helpers.browser import browse
+from helpers.html_dom import Node, parse
 from helpers.scripted_provider import ScriptedProvider
 
 from promptctl.load.suites import load_suite
@@ -72,77 +70,6 @@ AFTER = {**BEFORE, "breaks": "no", "fixes": "yes", "rewords": "yes one 2 three",
 STATUS = {"keeps": "unchanged", "breaks": "broken", "fixes": "fixed", "still-bad": "failing",
           "rewords": "changed", "gone": "removed", "FAIL-INFRA": "error", "wobbly": "dropped",
           "coin": "flaky"}
-
-
-# a tiny DOM from the stdlib parser ---------------------------------------------------------
-
-VOID = {"meta", "br", "input", "link", "img", "hr", "source", "wbr", "col", "area", "base"}
-
-
-@dataclass
-class Node:
-    tag: str
-    attrs: dict[str, str | None]
-    parent: Node | None = None
-    children: list[Node | str] = field(default_factory=list)
-
-    @property
-    def text(self) -> str:
-        return "".join(c if isinstance(c, str) else c.text for c in self.children)
-
-    def all(self, tag: str | None = None, **attrs: str) -> list[Node]:
-        out = []
-        for child in self.children:
-            if isinstance(child, Node):
-                if (tag is None or child.tag == tag) and all(
-                        child.attrs.get(k.rstrip("_")) == v for k, v in attrs.items()):
-                    out.append(child)
-                out.extend(child.all(tag, **attrs))
-        return out
-
-    def one(self, tag: str | None = None, **attrs: str) -> Node:
-        (node,) = self.all(tag, **attrs)
-        return node
-
-    def get(self, name: str) -> str:
-        return self.attrs.get(name) or ""
-
-    def kids(self, tag: str) -> list[Node]:
-        return [c for c in self.children if isinstance(c, Node) and c.tag == tag]
-
-    def rows(self) -> list[Node]:
-        """The matrix rows (a browser adds <tbody> to the inner tables too)."""
-        (body,) = self.one("table", id="m").kids("tbody")
-        return body.kids("tr")
-
-
-class DomBuilder(HTMLParser):
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.root = self.node = Node("#root", {})
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        node = Node(tag, dict(attrs), self.node)
-        self.node.children.append(node)
-        if tag not in VOID:
-            self.node = node
-
-    def handle_endtag(self, tag: str) -> None:
-        node: Node | None = self.node
-        while node is not None and node.tag != tag:
-            node = node.parent
-        assert node is not None and node.parent is not None, f"stray </{tag}>"
-        self.node = node.parent
-
-    def handle_data(self, data: str) -> None:
-        self.node.children.append(data)
-
-
-def parse(text: str) -> Node:
-    builder = DomBuilder()
-    builder.feed(text)
-    builder.close()
-    return builder.root
 
 
 def cells(dom: Node) -> dict[str, list[Node]]:
@@ -220,7 +147,7 @@ def test_run_report_is_self_contained_and_matches_the_data(echo_report):
     text = page.read_text()
     dom = parse(text)
     assert_self_contained(text, dom)
-    assert dom.one("title").text == f"promptctl report {doc['run_id']}"
+    assert dom.one("head").one("title").text == f"promptctl report {doc['run_id']}"
     assert doc["run_id"] in text and doc["started"] in text and doc["finished"] in text
 
     s = doc["summary"]
@@ -386,31 +313,6 @@ def test_thousands_of_records_render_fast_and_small():
 
 # the page in a real browser ----------------------------------------------------------------
 
-def chromium() -> str:
-    for name in ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable"):
-        path = shutil.which(name)
-        if path:
-            return path
-    pytest.fail("headless Chromium is required for the HTML report tests and was not found: "
-                "install it with `apt-get update && apt-get install -y chromium` (Debian/Ubuntu"
-                " package; /usr/bin/chromium)", pytrace=False)
-
-
-def browse(page: Path, *args: str, fragment: str = "") -> str:
-    """Chromium, headless, offline: the page's DOM after its scripts ran (or the output
-    of whatever `args` ask for)."""
-    profile = page.parent / f"chromium-profile-{time.monotonic_ns()}"
-    cmd = [chromium(), "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
-           "--disable-dev-shm-usage",
-           "--no-first-run", "--disable-background-networking", "--disable-component-update",
-           "--disable-sync", "--host-resolver-rules=MAP * ~NOTFOUND",
-           f"--user-data-dir={profile}", *(args or ("--dump-dom",)), page.as_uri() + fragment]
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
-    shutil.rmtree(profile, ignore_errors=True)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    return proc.stdout
-
-
 def visible(dom: Node) -> list[str]:
     return [r.get("data-case") for r in dom.rows() if "hidden" not in r.attrs]
 
@@ -449,7 +351,7 @@ def test_filters_in_chromium_follow_the_url_fragment(gate_report):
 def test_chromium_runs_no_injected_script_and_takes_a_screenshot(echo_report):
     page, doc = echo_report
     dom = parse(browse(page, fragment=f"#q={WEIRD_ID[:3]}"))
-    assert dom.one("title").text == f"promptctl report {doc['run_id']}"  # not 'pwned'
+    assert dom.one("head").one("title").text == f"promptctl report {doc['run_id']}"  # not 'pwned'
     assert len(dom.all("script")) == 1
     assert visible(dom) == [WEIRD_ID] and dom.one(id="count").text == "showing 1 of 3 rows"
     outputs = [pre.text for pre in dom.rows()[2].all("pre")]
@@ -494,5 +396,5 @@ def test_the_policy_blocks_a_script_that_got_in_anyway(echo_report):
     hacked = page.with_name("hacked.html")
     hacked.write_text(text.replace("</header>", f"</header>{XSS}", 1))
     dom = parse(browse(hacked))
-    assert dom.one("title").text == f"promptctl report {doc['run_id']}"
+    assert dom.one("head").one("title").text == f"promptctl report {doc['run_id']}"
     assert dom.one(id="count").text == "showing 3 of 3 rows"  # the page's own script ran
