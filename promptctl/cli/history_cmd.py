@@ -36,8 +36,8 @@ LastOpt = Annotated[int | None, typer.Option(
     "--last", min=1, metavar="N", help="Only the last N points of each suite.",
     show_default=False)]
 HistoryOutputOpt = Annotated[list[Path] | None, typer.Option(
-    "--output", "-o", help="Write the history document; the format comes from the "
-    "extension: .json. Repeatable.", show_default=False)]
+    "--output", "-o", help="Write the history; the format comes from the extension: "
+    ".json (the document), .html (a page of charts). Repeatable.", show_default=False)]
 HistoryAlphaOpt = Annotated[float, typer.Option(
     "--alpha", min=0.0001, max=0.5, help="False-alarm rate of the drift test: the chance "
     "that a history with no change is called a decline.")]

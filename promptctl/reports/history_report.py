@@ -2,8 +2,8 @@
 issue 16, docs/history.md) and the words every rendering of a history shares: the
 terminal table's cells, the Markdown diff's one line per suite.
 
-`-o` goes through WRITERS, by extension, here and nowhere else: a new format is one
-entry (the HTML page: `".html": _write_html` calling reports/history_html.render_html).
+`-o` goes through WRITERS, by extension, here and nowhere else: `.json` the document,
+`.html` the page of reports/history_html.render_html (the same document, drawn).
 Keys of the document may be added, never renamed; absent data is null, except the
 source-specific keys (run_id for runs, commit for git), which appear only there."""
 
@@ -16,7 +16,7 @@ from typing import Any
 from .. import drift
 from ..gate.history import History, Point, SuiteHistory, recent
 from ..load.project import Project
-from ..run.store import write_json_atomic
+from ..run.store import write_json_atomic, write_text_atomic
 
 VERSION = 1
 
@@ -94,8 +94,15 @@ def _write_json(path: Path, doc: dict[str, Any]) -> None:
     write_json_atomic(path, doc)
 
 
+def _write_html(path: Path, doc: dict[str, Any]) -> None:
+    from .history_html import render_html  # the page: only when one is asked for
+
+    write_text_atomic(path, render_html(doc))
+
+
 WRITERS: dict[str, Callable[[Path, dict[str, Any]], None]] = {
     ".json": _write_json,
+    ".html": _write_html,
 }
 FORMATS = tuple(WRITERS)
 

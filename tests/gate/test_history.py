@@ -10,8 +10,10 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from helpers.browser import check_charts
 
 from promptctl.gate.baseline import Baseline, Cell, Sample, write_baseline
+from promptctl.reports.history_html import render_html
 
 PROMPTS = 'prompts:\n  echo: {template: "Ticket: {{ ticket }}"}\n'
 WORDS = ["refund", "invoice", "parcel"]
@@ -235,9 +237,11 @@ def test_git_points_are_baseline_commits_and_a_slow_decline_fails_the_gate(repo,
     for i, passed in enumerate(DECLINE):
         shas.append(commit("triage", crafted("triage", passed, step=i), f"triage step {i}"))
         commit("steady", crafted("steady", 38 + i % 2, step=i), f"steady step {i}")
-    result = cli("history", "--git", "--gate", "-o", "h.json")
+    result = cli("history", "--git", "--gate", "-o", "h.json", "-o", "h.html")
     assert result.exit_code == 1, result.output
     doc = doc_of()
+    page = (root / "h.html").read_text(encoding="utf-8")
+    assert page == render_html(doc)  # the page draws exactly the document
     assert doc["source"] == "git" and doc["gate"]["failed"] and doc["gate"]["enforced"]
     reasons = doc["gate"]["reasons"]
     assert reasons and all(r.startswith("triage: ") for r in reasons)
@@ -259,6 +263,23 @@ def test_git_points_are_baseline_commits_and_a_slow_decline_fails_the_gate(repo,
     assert cli("history", "--git", "--gate", "--max-drop", "0.5", "-q").exit_code == 0
     (root / "suites/triage.yaml").write_text(suite().replace("cases:", "max_drop: 0.5\ncases:"))
     assert cli("history", "--git", "--gate", "-q").exit_code == 0
+
+
+@pytest.mark.slow
+def test_the_page_of_a_real_git_history_in_chromium(repo, cli):
+    """`-o h.html` of a real history (a slow decline and a steady suite, from baseline
+    commits) in headless Chromium, light and dark: every chart drawn, no request, no
+    policy violation, readable; screenshots beside the page."""
+    root, commit = repo
+    for i, passed in enumerate(DECLINE):
+        commit("triage", crafted("triage", passed, step=i), f"triage step {i}")
+        commit("steady", crafted("steady", 38 + i % 2, step=i), f"steady step {i}")
+    assert cli("history", "--git", "-o", "h.html").exit_code == 0
+    # per suite: the sparkline by its name, the pass-rate chart, the `found` metric's
+    probes = check_charts(root / "h.html", 2 * 3)
+    for probe in probes.values():
+        lines = [c for c in probe["charts"] if "line-chart" in c["kind"]]
+        assert lines and all(c["parts"][".ch-line"]["w"] > 300 for c in lines)
 
 
 def test_git_range_and_too_few_points(repo, cli):
