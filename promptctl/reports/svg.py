@@ -75,14 +75,16 @@ def number(x: float, percent: bool = False) -> str:
 
 
 def estimate_text(value: float | None, ci: tuple[float, float] | None, percent: bool) -> str:
-    """'92% [85-96]' (as drift sentences write it), '0.8 [0.7-0.9]', or 'no value'."""
+    """'92% [85-96]' or '0.80 [0.70-0.90]' (as drift sentences write them), or 'no value'."""
     if value is None:
         return "no value"
     if ci is None:
         return number(value, percent)
     if percent:
         return f"{number(value, True)} [{ci[0] * 100:.0f}-{ci[1] * 100:.0f}]"
-    return f"{number(value)} [{number(ci[0])}-{number(ci[1])}]"
+    if max(abs(value), *map(abs, ci)) >= 1000:  # a count, not a score
+        return f"{number(value)} [{number(ci[0])}-{number(ci[1])}]"
+    return f"{value:.2f} [{ci[0]:.2f}-{ci[1]:.2f}]"
 
 
 def _short(text: str, width: float) -> str:

@@ -57,14 +57,14 @@ def test_a_stable_history():
     assert len(rate.all("circle")) == 8 and not rate.all("line", **{"class": "ch-level"})
     (mark,) = rate.all("path", **{"class": "ch-mark"})  # the one point with a change
     assert mark.one("title").text == f"{points[4]['label']}: cases added: 3"
-    assert hit_chart.get("aria-label").startswith("triage: metric hit over 8 points: Nov 3 0.886")
+    assert hit_chart.get("aria-label").startswith("triage: metric hit over 8 points: Nov 3 0.89 [0.74-0.95]")
     rows = triage.one("table").one("tbody").kids("tr")
     assert [r.get("data-point") for r in rows] == [p["id"] for p in points]
     first = [td.text for td in rows[0].kids("td")]
     assert first[0] == "Nov 3" and first[2].startswith("3532 passed, 3 failed, 0 errors")
     hit = points[0]["metrics"]["hit"]
     assert first[3] == "91% [78-97]" and first[4] == \
-        f"hit {hit['mean']:.3g} [{hit['ci'][0]:.3g}-{hit['ci'][1]:.3g}]"
+        f"hit {hit['mean']:.2f} [{hit['ci'][0]:.2f}-{hit['ci'][1]:.2f}]"
 
 
 def test_a_slow_decline_with_a_change_point():

@@ -136,7 +136,7 @@ def test_a_check_report_charts_baseline_beside_run(diff_report):
     assert triage["metrics"]["hit"] == {"before": 5 / 6, "after": 2 / 6}
     assert billing["pass_rate"]["before"] == billing["pass_rate"]["after"]
     tip = forest(found["triage"]).all("g", **{"class": "ch-row"})[1].one("title").text
-    assert tip.startswith("metric hit: baseline 0.833 [") and ", run 0.333 [" in tip
+    assert tip.startswith("metric hit: baseline 0.83 [") and ", run 0.33 [" in tip
 
 
 @pytest.mark.slow

@@ -138,8 +138,8 @@ def test_forest_plot_rows_before_after_and_reference():
                     reference=0.6)]
     root = assert_drawable(svg.forest_plot(rows, what="suite triage", reference=0.5))
     assert root.get("aria-label") == ("suite triage: pass rate: baseline 90% [80-95], run 70% "
-                                      "[60-80]; metric hit: baseline 0.6 [0.5-0.7], run 0.55 "
-                                      "[0.4-0.7]")
+                                      "[60-80]; metric hit: baseline 0.60 [0.50-0.70], run 0.55 "
+                                      "[0.40-0.70]")
     groups = root.all("g", **{"class": "ch-row"})
     assert [g.one("text", **{"class": "lab"}).text for g in groups] == ["pass rate", "metric hit"]
     for g in groups:
