@@ -126,8 +126,8 @@ def test_a_check_report_charts_baseline_beside_run(diff_report):
         for row, metric in zip(rows[1:], ("hit", "overlap"), strict=True):
             m = s["metrics"][metric]
             tip = row.one("title").text
-            assert tip.startswith(f"metric {metric}: baseline {m['before']:.3g} [")
-            assert f", run {m['after']:.3g} [" in tip
+            assert tip.startswith(f"metric {metric}: baseline {m['before']:.2f} [")
+            assert f", run {m['after']:.2f} [" in tip
         assert plot.one("g", **{"class": "ch-legend"}).text == "baselinerun"
         hists = histograms(section)
         assert len(hists) == 2 and all(h.all("rect", **{"class": "ch-bar-before"})
