@@ -97,7 +97,10 @@ class LogScorer:
                                        line.messages or []), identity)
         record.case = label
         record.output = line.output
-        record.error = exc.message if not exc.hint else f"{exc.message} ({exc.hint})"
+        hint = exc.hint
+        if "is undefined" in exc.message:  # an assertion value's var the line lacks
+            hint = "log that var in the line's vars, or map it with --field vars.NAME=PATH"
+        record.error = exc.message if not hint else f"{exc.message} ({hint})"
         return record
 
     def close(self) -> None:
