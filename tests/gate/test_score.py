@@ -220,7 +220,7 @@ REAL_SUITE = """
 prompts: [geo.capital]
 defaults:
   assert:
-    - {type: max-length, value: 200}
+    - {type: length, max_chars: 200}
     - {type: icontains, value: "{{ city }}", metric: named}
 cases:
   - {id: france, vars: {country: France, city: paris}}
@@ -286,7 +286,7 @@ models: [echo]
 defaults:
   assert:
     - {{type: contains, value: {json.dumps(word)}}}
-    - {{type: max-length, value: {len(answer)}}}
+    - {{type: length, max_chars: {len(answer)}}}
 cases: [{{id: x, vars: {{q: hi}}}}]
 """})
     write_log(tmp_path / "log.jsonl", [{"request": request, "response": response},
@@ -312,7 +312,7 @@ def test_centroid_distance_through_the_local_embedder(tmp_path):
         "promptctl.yaml": "models:\n  default: {provider: llama-cpp, model: "
                           "'builtin:smollm2'}\n",
         "prompts/p.yaml": "prompts:\n  a: {template: 'What is the capital of {{ country }}?'}\n",
-        "suites/s.yaml": "prompts: [p.a]\ndefaults:\n  assert: [{type: max-length, value: "
+        "suites/s.yaml": "prompts: [p.a]\ndefaults:\n  assert: [{type: length, max_chars: "
                          "500}]\ncases:\n" + "".join(
                              f"  - {{id: c{i}, vars: {{country: {c}}}}}\n"
                              for i, c in enumerate(["France", "Italy", "Spain", "Peru",
