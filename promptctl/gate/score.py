@@ -40,7 +40,7 @@ from ..results import CallRecord
 from ..run.logs import BadLine, LogLine, Mapping, Reader, read_log
 from ..run.logscore import LogScorer
 from ..run.store import now_iso
-from .score_dist import Distribution, Shape, add_distances, embedder_of, seed_of
+from .score_dist import Distribution, Shape, add_distances, embedder_of, refused, seed_of
 
 METRIC_SAMPLE = 2048  # per-line scores of a metric a window keeps for the drift test
 BAD_SHOWN = 20  # bad lines listed in the document (all are counted)
@@ -113,7 +113,8 @@ class Window:
         self.seed = seed_of(str(key), seed)
         self.dist = Distribution(sample, self.seed)
 
-    def add(self, line: LogLine, record: CallRecord, input_text: str) -> None:
+    def add(self, line: LogLine, record: CallRecord, input_text: str,
+            refusal: bool | None) -> None:
         if not self.lines:
             self.first_line = line.line
         self.lines += 1
@@ -123,7 +124,7 @@ class Window:
         if line.model is not None and (line.model in self.models
                                        or len(self.models) < MODELS_KEPT):
             self.models[line.model] += 1
-        self.dist.add(input_text, line.output)
+        self.dist.add(input_text, line.output, refusal)
         if record.error is not None:
             self.errors += 1
             return
@@ -187,7 +188,7 @@ def score_log(project: Project, suite: Suite, path: Path, options: ScoreOptions,
                 if len(bad) < BAD_SHOWN:
                     bad.append(item)
                 continue
-            record = scorer.score(item)
+            record, case = scorer.score(item)
             if shape is None:
                 shape = Shape.of(item)
             key = _window_key(options.by, item, seq)
@@ -195,8 +196,8 @@ def score_log(project: Project, suite: Suite, path: Path, options: ScoreOptions,
             window = windows.get(key)
             if window is None:
                 window = windows[key] = Window(key, options.sample, options.seed)
-            case = scorer.cases.find(item.case) if item.case is not None else None
-            window.add(item, record, shape.line_text(item, record, case))
+            window.add(item, record, shape.line_text(item, record, case),
+                       refused(case, record))
             if record.error is not None and len(errors) < BAD_SHOWN:
                 errors.append({"line": item.line, "error": record.error})
             if on_line is not None:

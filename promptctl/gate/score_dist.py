@@ -129,11 +129,14 @@ class Distribution:
         self.inputs = Reservoir(sample, seed)
         self.outputs = Reservoir(sample, seed + 1)
 
-    def add(self, input_text: str, output: str) -> None:
+    def add(self, input_text: str, output: str, refusal: bool | None = None) -> None:
+        """`refusal`: what the line's own is-refusal check found (None: detect)."""
         self.lines += 1
         self.input_chars += len(input_text)
         self.output_chars += len(output)
-        self.refusals += (not output.strip()) or find_refusal(output) is not None
+        if refusal is None:
+            refusal = (not output.strip()) or find_refusal(output) is not None
+        self.refusals += refusal
         if self.inputs.size:
             self.inputs.add(input_text[:EMBED_CHARS])
             self.outputs.add(output[:EMBED_CHARS])
@@ -145,6 +148,22 @@ class Distribution:
                 "refusal_rate": round(self.refusals / n, 4) if n else None,
                 "centroid_distance": None, "output_shift": None,
                 "sampled": len(self.inputs.items)}
+
+
+REFUSAL_TYPES = {"is-refusal": True, "not-is-refusal": False}
+
+
+def refused(case: Case | None, record: CallRecord) -> bool | None:
+    """Whether the line's output is a refusal, as its own is-refusal (or
+    not-is-refusal) check without a transform found it: the same detector, not run
+    twice. None when the line has no such result."""
+    if case is None or record.error is not None:
+        return None
+    for spec, result in zip(case.asserts, record.assertions, strict=False):
+        plain = REFUSAL_TYPES.get(spec.type)
+        if plain is not None and not spec.transform and result.type == spec.type:
+            return result.passed == plain
+    return None
 
 
 def centroid(vectors: Sequence[Sequence[float]]) -> list[float] | None:

@@ -66,7 +66,8 @@ class LogScorer:
         """The runner's model access (embeddings for the distribution's centroids)."""
         return self.runner.services
 
-    def score(self, line: LogLine) -> CallRecord:
+    def score(self, line: LogLine) -> tuple[CallRecord, Case | None]:
+        """The line's record, and the case it was scored as (None: it had none)."""
         label = line.id or f"line-{line.line}"
         prompt = self._prompts.get(line.prompt or "", self.suite.prompts[0])
         identity = {"logged": line.model}
@@ -74,7 +75,7 @@ class LogScorer:
             case = self.cases.named(line.case) if line.case is not None else \
                 self.cases.for_vars(label, line.vars)
         except UserError as exc:
-            return self._failed(line, label, prompt, identity, exc)
+            return self._failed(line, label, prompt, identity, exc), None
         messages = line.messages
         if messages is None:
             try:
@@ -87,7 +88,7 @@ class LogScorer:
                                 completion_tokens=line.tokens.get("completion", 0))
         record = self.runner.score(call, identity, completion)
         record.case = label if line.case is None else line.case
-        return record
+        return record, case
 
     def _failed(self, line: LogLine, label: str, prompt: PromptRef,
                 identity: dict[str, Any], exc: UserError) -> CallRecord:

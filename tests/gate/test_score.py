@@ -179,11 +179,20 @@ def test_refusal_rate_and_lengths_per_window(make_project, cli, tmp_path):
     make_project(FILES)
     write_log(tmp_path / "log.jsonl", [
         line(2, "Paris"), line(2, "I'm sorry, but I can't help with that."),
-        line(3, ""), line(3, "Paris is the capital.")])
+        line(2, "Paris!"), line(3, ""), line(3, "Paris is the capital.")])
     cli("score", "log.jsonl", "--suite", "s", "--sample", "0", "-o", "d.json")
     points = json.loads((tmp_path / "d.json").read_text())["suites"][0]["points"]
-    assert [p["distribution"]["refusal_rate"] for p in points] == [0.5, 0.5]
+    assert [p["distribution"]["refusal_rate"] for p in points] == [0.3333, 0.5]
     assert points[1]["distribution"]["output_chars"] == len("Paris is the capital.") / 2
+    # a suite with its own (not-)is-refusal check: the rate is what that check found
+    for check in ("not-is-refusal", "is-refusal"):
+        (tmp_path / "suites/r.yaml").write_text(SUITE.replace(
+            "defaults:\n  assert:\n", f"defaults:\n  assert:\n    - {{type: {check}}}\n"))
+        cli("score", "log.jsonl", "--suite", "r", "--sample", "0", "-o", "r.json")
+        again = json.loads((tmp_path / "r.json").read_text())["suites"][0]["points"]
+        assert [p["distribution"]["refusal_rate"] for p in again] == [0.3333, 0.5]
+        assert [p["failed"] for p in again] == ([1, 1] if check == "not-is-refusal" else
+                                               [3, 2])
 
 
 def test_no_embedder_gives_null_distances_with_a_note(make_project, cli, tmp_path):
