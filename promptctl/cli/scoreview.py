@@ -83,9 +83,9 @@ def _windows(points: list[dict[str, Any]]) -> Table:
     for name in names:
         table.add_column(Text(name), no_wrap=True, justify="right")
     for p in points[-WINDOWS_SHOWN:]:
-        cells = [Text(p["label"]), f"{p['cases']:,}", f"{p['passed']:,}",
-                 f"{p['failed']:,}", f"{p['errors']:,}",
-                 f"{pct(p['pass_rate'])} {span(p['ci'])}".strip()]
+        cells: list[Text | str] = [
+            Text(p["label"]), f"{p['cases']:,}", f"{p['passed']:,}", f"{p['failed']:,}",
+            f"{p['errors']:,}", f"{pct(p['pass_rate'])} {span(p['ci'])}".strip()]
         for name in names:
             m = p["metrics"].get(name)
             cells.append("-" if m is None else f"{m['mean']:.2f} {span(m['ci'], 1)}")

@@ -23,6 +23,7 @@ of lines. Lines may come in any order: a window is found by its key.
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections import Counter
 from collections.abc import Callable, Sequence
@@ -294,7 +295,7 @@ def _document(suite: Suite, file: str, options: ScoreOptions, points: list[dict[
               ordered: list[Window], notes: list[str], lines: dict[str, Any]
               ) -> dict[str, Any]:
     alpha, max_drop = options.alpha, options.max_drop
-    for before, after in zip(points, points[1:], strict=False):
+    for before, after in itertools.pairwise(points):
         was, now = before["models"]["logged"]["served"], after["models"]["logged"]["served"]
         if was != now and (was or now):
             after["changes"].append(f"logged model changed: {was or 'none'} -> "
