@@ -6,29 +6,32 @@ Owns the drift verdict of `history` and `score`: `rate_drift` (per-point pass co
 
 The test (docs/statistics.md, "Drift"): a change-point test on the ranks of the
 per-point values (pass rate or metric mean). For each split k, "before" is points
-[0, k) and "after" is [k, n), each at least MIN_SEGMENT points; the statistic is the
-standardised rank sum of "before" (large when the early points rank high), maximised
-over k. The p-value is a permutation test over the points: exact over every ordering
-for up to EXACT_POINTS points, else a seeded Monte Carlo (Besag-Clifford sequential
-stopping). Invariants:
+[0, k) and "after" is [k, n), each at least MIN_SEGMENT points. Per split, the
+two-sample rank statistic (Mann-Whitney z, large when the early points rank high) is
+computed twice, once without before's best point and once without after's worst, and
+the smaller counts: a decline must be sustained, not carried by one point. The test's
+statistic is the largest of these over k (0 if none is positive). The p-value is a
+permutation test over the points: exact over every ordering for up to EXACT_POINTS
+points, else a seeded Monte Carlo (Besag-Clifford sequential stopping). Invariants:
 
 - the false-alarm rate is at most alpha whenever the points are exchangeable (nothing
   changed), whatever the spread of a point's value: binomial or overdispersed, cases
   shared between points or not. The one assumption is exchangeability of the points;
-- one point, however bad, is never a segment, and its rank bounds its weight: a single
-  noisy point cannot make a decline on its own;
+- one point, however bad, never makes a decline on its own: a flat history with one
+  bad point has p = 1, and in a noisy one a point's rank bounds its weight;
 - deterministic for a given seed; a 1,000-point history takes well under a second.
 """
 
 from __future__ import annotations
 
+import functools
 import itertools
 import math
 import random
 from collections.abc import Sequence
 from dataclasses import dataclass
 from itertools import accumulate, islice
-from operator import mul
+from operator import add, mul, sub
 
 from promptctl.stats import mean_interval, wilson
 
@@ -36,7 +39,9 @@ MIN_SEGMENT = 2  # points in a segment: one point alone is never "a change"
 EXACT_POINTS = 7  # up to this many points, the p-value enumerates every ordering
 RESAMPLES = 1999  # Monte Carlo orderings at most (p-values down to 1/2000)
 STOP_AFTER = 40  # Besag-Clifford: stop once this many orderings reach the observed value
-WORK = 500_000  # orderings x points at most (bounds the time on very long histories)
+WORK = 200_000  # orderings x points at most (bounds the time on very long histories)
+
+_TOL = 1e-9  # per point: sums of centred ranks are exact to far better than this
 
 RATE_METHOD = "change-point (rank sum, permutation of points)"
 MEAN_METHOD = "change-point on means (rank sum, permutation of points)"
@@ -91,82 +96,137 @@ def midranks(values: Sequence[float]) -> list[float]:
     return ranks
 
 
-def split_statistics(values: Sequence[float]) -> list[tuple[int, float]]:
-    """[(k, z_k)] for every allowed split: z_k is the rank sum of points [0, k) minus
-    its mean under exchangeability, over its standard deviation (ties included).
-    Positive when the early points rank higher than the late ones (a decline)."""
+def _centred(values: Sequence[float]) -> list[float]:
+    centre = (len(values) + 1) / 2
+    return [r - centre for r in midranks(values)]
+
+
+@dataclass(frozen=True)
+class _Coefficients:
+    """Per split k (MIN_SEGMENT <= k <= n - MIN_SEGMENT), the factors that turn the
+    before segment's centred rank sum s, its highest centred rank hi and the after
+    segment's lowest lo into the three two-sample statistics (difference of mean
+    centred ranks over its standard error, sigma left out):
+    full = s * full_, without the best point of before = s * b_s - hi * b_hi, without
+    the worst point of after = s * a_s + lo * a_lo."""
+
+    full: list[float]
+    b_s: list[float]
+    b_hi: list[float]
+    a_s: list[float]
+    a_lo: list[float]
+
+
+@functools.lru_cache(maxsize=64)
+def _coefficients(n: int) -> _Coefficients:
+    full, b_s, b_hi, a_s, a_lo = [], [], [], [], []
+    for k in range(MIN_SEGMENT, n - MIN_SEGMENT + 1):
+        a = n - k
+        full.append(math.sqrt(1 / k + 1 / a))
+        root = math.sqrt(1 / (k - 1) + 1 / a)
+        b_s.append(root)
+        b_hi.append(1 / (k - 1) / root)
+        root = math.sqrt(1 / k + 1 / (a - 1))
+        a_s.append(root)
+        a_lo.append(1 / (a - 1) / root)
+    return _Coefficients(full, b_s, b_hi, a_s, a_lo)
+
+
+def _per_split(c: Sequence[float]) -> list[float]:
+    """For every split, the smaller of its two leave-one-out statistics: the decline
+    must hold without the best point of before and without the worst point of after.
+    (The statistic with all points is never smaller when either is positive: leaving
+    out before's best or after's worst only narrows the gap and widens its error.)
+    At C speed (map over builtins): about 1 ms for a 1,000-point ordering."""
+    n = len(c)
+    co = _coefficients(n)
+    lo_, hi_ = MIN_SEGMENT - 1, n - MIN_SEGMENT  # S[k - 1] for the allowed k
+    s = list(islice(accumulate(c), lo_, hi_))
+    best = islice(accumulate(c, max), lo_, hi_)
+    worst = list(accumulate(reversed(c), min))  # worst[j]: lowest of the last j + 1
+    worst = worst[n - 1 - MIN_SEGMENT::-1][:len(s)]  # lowest of points [k, n) per k
+    without_best = map(sub, map(mul, s, co.b_s), map(mul, best, co.b_hi))
+    without_worst = map(add, map(mul, s, co.a_s), map(mul, worst, co.a_lo))
+    return list(map(min, without_best, without_worst))
+
+
+def _statistic(c: Sequence[float]) -> float:
+    top = max(_per_split(c))
+    return top if top > _TOL * len(c) else 0.0
+
+
+def split_statistics(values: Sequence[float]) -> list[tuple[int, float, float]]:
+    """[(k, z, sustained)] for every allowed split k (before = points [0, k)): z is the
+    standardised two-sample rank statistic of before against after (the Mann-Whitney z,
+    ties included), positive when the early points rank higher; sustained is the
+    same statistic without before's best point or without after's worst, whichever is
+    smaller,
+    on the same scale (the smaller of the two leave-one-out statistics; see _per_split).
+The test's statistic is max(0, max of sustained)."""
     n = len(values)
     if n < 2 * MIN_SEGMENT:
         return []
-    ranks = midranks(values)
-    centre = (n + 1) / 2
-    c = [r - centre for r in ranks]
+    c = _centred(values)
     spread = sum(x * x for x in c)
-    out = []
-    s = sum(c[:MIN_SEGMENT - 1])
-    for k in range(MIN_SEGMENT, n - MIN_SEGMENT + 1):
-        s += c[k - 1]
-        var = k * (n - k) / (n * (n - 1)) * spread
-        out.append((k, s / math.sqrt(var) if var > 0 else 0.0))
-    return out
+    if spread == 0:
+        return [(k, 0.0, 0.0) for k in range(MIN_SEGMENT, n - MIN_SEGMENT + 1)]
+    sigma = math.sqrt(spread / (n - 1))
+    co = _coefficients(n)
+    sums = list(accumulate(c))
+    return [(k, sums[k - 1] * co.full[i] / sigma, v / sigma)
+            for i, (k, v) in enumerate(zip(range(MIN_SEGMENT, n - MIN_SEGMENT + 1),
+                                           _per_split(c), strict=True))]
 
 
-def _weights(n: int) -> list[float]:
-    return [1 / math.sqrt(k * (n - k)) for k in range(MIN_SEGMENT, n - MIN_SEGMENT + 1)]
-
-
-def _max_stat(c: Sequence[float], weights: Sequence[float]) -> float:
-    """max over splits of the (unscaled) standardised rank sum, at C speed."""
-    n = len(c)
-    return max(map(mul, islice(accumulate(c), MIN_SEGMENT - 1, n - MIN_SEGMENT), weights))
-
-
-def permutation_p(values: Sequence[float], *, seed: int = 0) -> float:
-    """P(max_k z_k over a random ordering of the points >= the observed max_k z_k)."""
+def permutation_p(values: Sequence[float], *, seed: int = 0,
+                  resamples: int = RESAMPLES) -> float:
+    """P(the statistic of a random ordering of the points >= the observed one): exact
+    over every ordering up to EXACT_POINTS points, else seeded Monte Carlo."""
     n = len(values)
-    ranks = midranks(values)
-    centre = (n + 1) / 2
-    c = [r - centre for r in ranks]
-    if not any(c):
+    if n < 2 * MIN_SEGMENT:
         return 1.0
-    weights = _weights(n)
-    observed = _max_stat(c, weights)
-    tol = 1e-9 * max(1.0, abs(observed))
+    c = _centred(values)
+    observed = _statistic(c)
+    if observed <= 0:
+        return 1.0  # no split shows a sustained decline: every ordering does as well
+    tol = _TOL * n
     if n <= EXACT_POINTS:
         hits = total = 0
-        for perm in itertools.permutations(c):
+        for ordering in itertools.permutations(c):
             total += 1
-            hits += _max_stat(perm, weights) >= observed - tol
+            hits += _statistic(ordering) >= observed - tol
         return hits / total
     rng = random.Random(seed)
     draw = rng.random
     idx = range(n)
-    budget = max(199, min(RESAMPLES, WORK // n))
+    budget = max(min(199, resamples), min(resamples, WORK // n))
     hits = 0
     for done in range(1, budget + 1):
         keys = [draw() for _ in idx]
         perm = list(map(c.__getitem__, sorted(idx, key=keys.__getitem__)))
-        hits += _max_stat(perm, weights) >= observed - tol
-        if hits >= STOP_AFTER:
+        hits += _statistic(perm) >= observed - tol
+        if hits >= STOP_AFTER:  # Besag & Clifford's sequential p-value
             return hits / done
     return (hits + 1) / (budget + 1)
 
 
-def _change(values: Sequence[float], seed: int) -> tuple[int, float] | None:
+def _change(values: Sequence[float], seed: int, resamples: int
+            ) -> tuple[int, float] | None:
     """(k, p) for the most likely split (the largest z_k; the earliest on ties)."""
-    stats_ = split_statistics(values)
-    if not stats_:
+    splits = split_statistics(values)
+    if not splits:
         return None
-    k = max(stats_, key=lambda kz: kz[1])[0]
-    return k, permutation_p(values, seed=seed)
+    k = max(splits, key=lambda s: (s[2], s[1]))[0]
+    return k, permutation_p(values, seed=seed, resamples=resamples)
 
 
 def rate_drift(counts: Sequence[tuple[int, int]], *, alpha: float = 0.05,
-               seed: int = 0) -> Drift:
+               seed: int = 0, resamples: int = RESAMPLES) -> Drift:
     """counts[i] = (passed, total) of history point i, oldest first. Points with no
-    observations (total 0) are left out of the test and of the segments."""
+    observations (total 0) are left out of the test and of the segments. `resamples`
+    caps the Monte Carlo orderings (the p-value is valid for any; fewer is coarser)."""
     live = [i for i, (_, total) in enumerate(counts) if total > 0]
-    found = _change([counts[i][0] / counts[i][1] for i in live], seed)
+    found = _change([counts[i][0] / counts[i][1] for i in live], seed, resamples)
     if found is None:
         return Drift(RATE_METHOD, None, alpha, None, None, "rate")
     k, p = found
@@ -180,11 +240,12 @@ def rate_drift(counts: Sequence[tuple[int, int]], *, alpha: float = 0.05,
 
 
 def mean_drift(samples: Sequence[Sequence[float]], *, alpha: float = 0.05,
-               seed: int = 0) -> Drift:
+               seed: int = 0, resamples: int = RESAMPLES) -> Drift:
     """samples[i] = the metric's per-case scores at point i (floats, usually in [0, 1]).
     Points with no scores are left out of the test and of the segments."""
     live = [i for i, s in enumerate(samples) if len(s)]
-    found = _change([math.fsum(samples[i]) / len(samples[i]) for i in live], seed)
+    found = _change([math.fsum(samples[i]) / len(samples[i]) for i in live], seed,
+                    resamples)
     if found is None:
         return Drift(MEAN_METHOD, None, alpha, None, None, "mean")
     k, p = found
