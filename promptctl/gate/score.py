@@ -241,9 +241,9 @@ def _day_label(d: date, with_year: bool) -> str:
 
 def _ids(by: str | int, w: Window, with_year: bool = False) -> tuple[str, str, str]:
     """(id, label, title) of a window."""
-    if isinstance(by, int):
+    if isinstance(by, int):  # the id is known from the window's first line on
         span = f"{w.first_line}-{w.last_line}"
-        return f"lines {span}", span, f"lines {span} of the log ({w.lines} scored)"
+        return f"#{w.key + 1}", span, f"lines {span} of the log ({w.lines} scored)"
     d: date = w.key
     if by == "day":
         return d.isoformat(), _day_label(d, with_year), f"{d.isoformat()} (UTC)"

@@ -71,7 +71,12 @@ def test_windows_by_day_week_and_lines(make_project, cli, tmp_path):
 
     cli("score", "log.jsonl", "--suite", "s", "--by", "4", "--sample", "0", "-o", "n.json")
     chunks = json.loads((tmp_path / "n.json").read_text())["suites"][0]["points"]
-    assert [(p["id"], p["cases"]) for p in chunks] == [("lines 1-4", 4), ("lines 5-6", 2)]
+    assert [(p["id"], p["label"], p["cases"]) for p in chunks] == [("#1", "1-4", 4),
+                                                                  ("#2", "5-6", 2)]
+    # the scored lines name their window as the document does
+    cli("score", "log.jsonl", "--suite", "s", "--by", "4", "--sample", "0", "-o", "n.jsonl")
+    rows = [json.loads(x) for x in (tmp_path / "n.jsonl").read_text().splitlines()]
+    assert [r["window"] for r in rows] == ["#1"] * 4 + ["#2"] * 2
 
 
 def test_a_bad_line_is_exit_2_naming_file_and_line_or_is_skipped(make_project, cli,
