@@ -32,6 +32,7 @@ def _json(doc: dict[str, Any]) -> str:
 
 DOCUMENTS: dict[str, Callable[[dict[str, Any]], str]] = {
     ".json": _json,
+    # the history page takes this same document: ".html": history_html.render_html
 }
 LINES = (".jsonl",)
 FORMATS = (*DOCUMENTS, *LINES)
