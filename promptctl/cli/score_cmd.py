@@ -61,6 +61,7 @@ def score(
     refusals, embedding distance from the suite's cases)."""
     # deferred: keeps --help fast
     from ..gate.score import ScoreOptions, parse_by, score_log
+    from ..load.suites import load_suite
     from ..reports import check_outputs
     from ..reports.score_report import FORMATS, LINES, LineSink, write_document
     from ..run.logs import Mapping
@@ -73,7 +74,9 @@ def score(
     project = common.project(config)
     if options.use_cache or sample:
         common.check_state(project)
-    loaded = common.load_suites(project, [suite], None)
+    # not common.load_suites: the model under test is never called, so its GGUF file
+    # need not be here
+    loaded = [load_suite(project, p) for p in project.suite_paths([suite])]
     if len(loaded) != 1:
         raise UserError(f"--suite {suite!r} names {len(loaded)} suites",
                         hint="name one suite file, or one suite in suites/")

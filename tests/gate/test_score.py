@@ -79,6 +79,18 @@ def test_windows_by_day_week_and_lines(make_project, cli, tmp_path):
     assert [r["window"] for r in rows] == ["#1"] * 4 + ["#2"] * 2
 
 
+def test_the_model_under_test_is_never_needed(make_project, cli, tmp_path):
+    make_project({**FILES, "suites/s.yaml": SUITE.replace("models: [echo]", "models: [gone]"),
+                  "promptctl.yaml": "models:\n  gone: {provider: llama-cpp, model: "
+                                    "models/missing.gguf}\n"})
+    write_log(tmp_path / "log.jsonl", [line(2, "Paris"), line(2, "Rome")])
+    got = cli("score", "log.jsonl", "--suite", "s", "--sample", "0", "-o", "d.json")
+    assert got.exit_code == 0, got.output
+    point = json.loads((tmp_path / "d.json").read_text())["suites"][0]["points"][0]
+    assert (point["passed"], point["failed"]) == (1, 1)
+    assert cli("run").exit_code == 2  # a run does need it
+
+
 def test_a_bad_line_is_exit_2_naming_file_and_line_or_is_skipped(make_project, cli,
                                                                  tmp_path):
     make_project(FILES)
