@@ -26,7 +26,7 @@ from __future__ import annotations
 import itertools
 import math
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
@@ -41,7 +41,15 @@ from ..results import CallRecord
 from ..run.logs import BadLine, LogLine, Mapping, Reader, read_log
 from ..run.logscore import LogScorer
 from ..run.store import now_iso
-from .score_dist import Distribution, Shape, add_distances, embedder_of, refused, seed_of
+from .score_dist import (
+    Distribution,
+    Reservoir,
+    Shape,
+    add_distances,
+    embedder_of,
+    refused,
+    seed_of,
+)
 
 METRIC_SAMPLE = 2048  # per-line scores of a metric a window keeps for the drift test
 BAD_SHOWN = 20  # bad lines listed in the document (all are counted)
@@ -109,7 +117,7 @@ class Window:
         self.lines = self.passed = self.failed = self.errors = 0
         self.first_line = self.last_line = 0
         self.first_time: datetime | None = None
-        self.metrics: dict[str, tuple[Moments, list[float], Any]] = {}
+        self.metrics: dict[str, tuple[Moments, Reservoir]] = {}
         self.models: Counter[str] = Counter()
         self.seed = seed_of(str(key), seed)
         self.dist = Distribution(sample, self.seed)
@@ -140,19 +148,10 @@ class Window:
         for name, values in scores.items():
             kept = self.metrics.get(name)
             if kept is None:
-                # deferred: the reservoir's seeded generator, made per metric
-                import random
-
-                kept = self.metrics[name] = (Moments(), [], random.Random(self.seed))
-            moments, sample, rng = kept
+                kept = self.metrics[name] = (Moments(), Reservoir(METRIC_SAMPLE, self.seed))
             x = sum(values) / len(values)
-            moments.add(x)
-            if len(sample) < METRIC_SAMPLE:
-                sample.append(x)
-            else:
-                j = rng.randrange(moments.n)
-                if j < METRIC_SAMPLE:
-                    sample[j] = x
+            kept[0].add(x)
+            kept[1].add(x)
 
 
 def _window_key(by: str | int, line: LogLine, seq: int) -> Any:
@@ -204,7 +203,8 @@ def score_log(project: Project, suite: Suite, path: Path, options: ScoreOptions,
             if on_line is not None:
                 on_line(item, record, _ids(options.by, window)[0])
         ordered = [windows[k] for k in sorted(windows)]
-        points = [_point(options.by, w, options.alpha, ordered) for w in ordered]
+        years = {w.key.year for w in ordered} if not isinstance(options.by, int) else set()
+        points = [_point(options.by, w, options.alpha, len(years) > 1) for w in ordered]
         notes: list[str] = []
         if shape is not None and options.sample > 0 and points:
             alias = embedder_of(suite)
@@ -252,10 +252,8 @@ def _ids(by: str | int, w: Window, with_year: bool = False) -> tuple[str, str, s
             f"week of {d.isoformat()} ({year}-W{week:02d}, UTC)")
 
 
-def _point(by: str | int, w: Window, alpha: float, ordered: Sequence[Window]
-           ) -> dict[str, Any]:
-    years = {x.key.year for x in ordered} if not isinstance(by, int) else set()
-    pid, label, title = _ids(by, w, len(years) > 1)
+def _point(by: str | int, w: Window, alpha: float, with_year: bool) -> dict[str, Any]:
+    pid, label, title = _ids(by, w, with_year)
     if isinstance(by, int):
         when = w.first_time
     else:
@@ -263,7 +261,7 @@ def _point(by: str | int, w: Window, alpha: float, ordered: Sequence[Window]
     scored = w.passed + w.failed
     lo, hi = stats.wilson(w.passed, scored, alpha) if scored else (0.0, 1.0)
     metrics = {}
-    for name, (moments, _, _) in sorted(w.metrics.items()):
+    for name, (moments, _) in sorted(w.metrics.items()):
         mean, mlo, mhi = moments.interval(alpha)
         metrics[name] = {"mean": round(mean, 4), "ci": [round(mlo, 4), round(mhi, 4)],
                          "n": moments.n}
@@ -313,7 +311,7 @@ def _document(suite: Suite, file: str, options: ScoreOptions, points: list[dict[
     names = sorted({n for w in ordered for n in w.metrics})
     for name in names:
         having = [i for i, w in enumerate(ordered) if name in w.metrics]
-        d = drift.mean_drift([ordered[i].metrics[name][1] for i in having], alpha=alpha,
+        d = drift.mean_drift([ordered[i].metrics[name][1].items for i in having], alpha=alpha,
                              seed=options.seed)
         what = f"metric {name}"
         text = drift.describe(d, [points[i]["label"] for i in having], what)

@@ -45,19 +45,23 @@ EMBED_CHARS = 2000  # of each sampled text: embedders truncate long inputs anywa
 class Reservoir:
     """A uniform sample of at most `size` items of a stream (Algorithm R), seeded."""
 
-    __slots__ = ("items", "rng", "seen", "size")
+    __slots__ = ("items", "rng", "seed", "seen", "size")
 
     def __init__(self, size: int, seed: int) -> None:
         self.size = size
         self.items: list[Any] = []
         self.seen = 0
-        self.rng = random.Random(seed)
+        self.seed = seed
+        # made when the sample is full (~5 KB of state: not for each of many windows)
+        self.rng: random.Random | None = None
 
     def add(self, item: Any) -> None:
         self.seen += 1
         if len(self.items) < self.size:
             self.items.append(item)
             return
+        if self.rng is None:
+            self.rng = random.Random(self.seed)
         j = self.rng.randrange(self.seen)
         if j < self.size:
             self.items[j] = item
