@@ -31,6 +31,7 @@ from . import (
     render_cmd,
     robust_cmd,
     run_cmd,
+    score_cmd,
 )
 from .lint_fast import answer_from_cache
 from .params import App
@@ -57,6 +58,7 @@ app.command("compare")(compare_cmd.compare)
 app.command("merge")(merge_cmd.merge)
 app.command("robust")(robust_cmd.robust)
 app.command("history")(history_cmd.history)
+app.command("score")(score_cmd.score)
 app.add_typer(baseline_cmd.app, name="baseline")
 app.command("models")(models_cmd.models)
 app.add_typer(cache_cmd.app, name="cache")

@@ -139,6 +139,38 @@ def progress(enabled: bool) -> Iterator[Any]:
         yield (lambda total: bar.update(task, total=total)), advance
 
 
+@contextlib.contextmanager
+def byte_progress(enabled: bool, total: int, what: str = "scoring") -> Iterator[Any]:
+    """A progress bar over the bytes of a file read on stderr; yields advance(n)."""
+    if not enabled or _off_terminal(sys.stderr) or not __getattr__("err").is_terminal:
+        yield lambda n: None
+        return
+    from rich.progress import (  # deferred: only on a terminal; keeps start-up fast
+        BarColumn,
+        DownloadColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
+    bar = Progress(TextColumn(f"[bold]{what}"), BarColumn(), DownloadColumn(),
+                   TimeElapsedColumn(), TextColumn("eta"), TimeRemainingColumn(),
+                   console=__getattr__("err"), transient=True)
+    task = bar.add_task(what, total=total)
+    pending = 0
+
+    def advance(n: int) -> None:
+        nonlocal pending
+        pending += n
+        if pending >= 1 << 20:  # a redraw per MB, not per line
+            bar.update(task, advance=pending)
+            pending = 0
+
+    with bar:
+        yield advance
+
+
 def results_table(records: Sequence[CallRecord], *, verbose: bool) -> tuple[Table | None, int]:
     """Failures first, with reasons. One row per sample, or per cell (with its pass
     count and interval) when cells were sampled more than once. Returns the table and

@@ -302,12 +302,20 @@ class Runner:
         """A call another tool made (an imported result): recorded and scored as if
         this runner had made it on the model of that `identity`, then reported and
         written like any other. No completion: the call's error."""
-        record = new_record(call, identity)
         if completion is None:
+            record = new_record(call, identity)
             record.error = error or "no output"
         else:
-            self._end(call, record, "", completion, cache=False)
+            record = self.score(call, identity, completion)
         self._finish(record)
+
+    def score(self, call: Call, identity: dict[str, Any], completion: Completion
+              ) -> CallRecord:
+        """A completion another tool got for `call`, recorded and scored as if this
+        runner had made it on the model of that `identity` (its checks, judges and
+        cache), but neither counted, kept nor written: the caller does that (given();
+        a production log's lines, run/logscore.py)."""
+        return self._end(call, new_record(call, identity), "", completion, cache=False)
 
     def _begin(self, call: Call, provider: Provider
                ) -> tuple[CallRecord, str, Completion | None]:
