@@ -14,9 +14,12 @@ from pathlib import Path
 
 import pytest
 from helpers import run_subprocess, write_files
+from helpers.browser import check_charts
 
 from promptctl import stats
 from promptctl.gate.score import Moments
+from promptctl.reports.history_html import render_html
+
 
 SUITE = """
 prompts: [p.a]
@@ -190,6 +193,26 @@ def test_a_decline_across_days_fails_the_gate_and_a_stable_log_does_not(make_pro
                  "-o", "s.json")
     assert stable.exit_code == 0, stable.output
     assert not json.loads((tmp_path / "s.json").read_text())["gate"]["failed"]
+
+
+@pytest.mark.slow
+def test_the_page_of_a_scored_log_in_chromium(make_project, cli, tmp_path):
+    """`-o score.html` draws the same document as `-o score.json` (the history page,
+    windows as points), and it renders in headless Chromium in both schemes."""
+    make_project(FILES)
+    _degrading_log(tmp_path / "bad.jsonl", 10, 0.05, 0.4)
+    got = cli("score", "bad.jsonl", "--suite", "s", "--sample", "0",
+              "-o", "d.json", "-o", "d.html")
+    assert got.exit_code == 0, got.output
+    doc = json.loads((tmp_path / "d.json").read_text())
+    page = (tmp_path / "d.html").read_text(encoding="utf-8")
+    assert page == render_html(doc) and "pass rate fell from" in page
+    # the sparkline, pass rate, metric hit, then the distribution series that have
+    # values: input and output length, refusal rate (the embedding distances are null
+    # with --sample 0, and a series of nulls draws no chart)
+    probes = check_charts(tmp_path / "d.html", 1 + 5)
+    assert all(c["w"] > 100 for p in probes.values() for c in p["charts"]
+               if "line-chart" in c["kind"])
 
 
 def test_refusal_rate_and_lengths_per_window(make_project, cli, tmp_path):
