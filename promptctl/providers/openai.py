@@ -2,7 +2,11 @@
 (vLLM, Ollama, LM Studio, llama.cpp server, Together, Groq...).
 
 A base_url's credentials (userinfo, query string) are used for the requests only: the
-identity, every message and every error name the endpoint by promptctl.redact."""
+identity, every message and every error name the endpoint by promptctl.redact.
+
+Every completion carries what the endpoint says it ran: the response's `model` (the
+dated snapshot behind the alias asked for) and `system_fingerprint`, None when the
+server leaves them out (`Completion.served_model`, `.system_fingerprint`)."""
 
 from __future__ import annotations
 
@@ -238,6 +242,9 @@ class OpenAIProvider(Provider):
             cost=self.price(prompt_tokens, completion_tokens),
             token_logprobs=[float(t["logprob"]) for t in content] if content else None,
             retries=retries,
+            # what the endpoint says it ran: the snapshot behind the alias asked for
+            served_model=_reported(reply.get("model")),
+            system_fingerprint=_reported(reply.get("system_fingerprint")),
         )
 
     def embed(self, texts: list[str]) -> list[list[float]]:
@@ -441,6 +448,18 @@ def _rejects_response_format(exc: Any) -> bool:
         return False
     text = f"{exc.message} {exc.body}"
     return "response_format" in text or "json_schema" in text
+
+
+SERVED_LIMIT = 200  # characters kept of a reported model name or system_fingerprint
+
+
+def _reported(value: Any) -> str | None:
+    """A response's `model` or `system_fingerprint` as the record keeps it: a
+    non-empty string, cut to SERVED_LIMIT; anything else (absent, null, a number) is
+    None, as from a server that does not say."""
+    if not isinstance(value, str) or not value.strip():
+        return None
+    return value.strip()[:SERVED_LIMIT]
 
 
 def _pooled(embedding: Any) -> list[float]:

@@ -1,6 +1,8 @@
 """Diff reports to files: Markdown (a pull-request comment or GitHub job summary) and
 JSON (for scripts). Every value from the project or a model enters the Markdown through
-reports/md.py: only the markup written here is Markdown."""
+reports/md.py: only the markup written here is Markdown. A fingerprint change every
+case of a suite (or of one of its models) has is said once, under the suite table
+(reports/wording.shared_lines), not in each row."""
 
 from __future__ import annotations
 
@@ -13,7 +15,7 @@ from ..gate.baseline import Cell
 from ..gate.diff import word_diff
 from ..gate.outcome import CellDiff, DiffReport
 from ..run.store import write_json_atomic
-from . import md
+from . import md, wording
 
 VERDICT = {ExitCode.OK: "pass", ExitCode.FAILED: "regressed", ExitCode.INFRA: "error"}
 HEADLINE = {ExitCode.OK: "✅ no regressions", ExitCode.FAILED: "❌ regressions found",
@@ -105,13 +107,14 @@ def _pct(x: float | None) -> str:
     return "—" if x is None else f"{x:.0%}"
 
 
-def _md_row(c: CellDiff, metadata: CaseMetadata | None = None) -> str:
+def _md_row(c: CellDiff, metadata: CaseMetadata | None = None,
+            said: frozenset[str] | set[str] = frozenset()) -> str:
     if c.before and c.after and c.before.outputs != c.after.outputs:
         output = _md_diff(c.before.outputs[0], c.after.outputs[0])
     else:
         cell = c.after or c.before
         output = md.text(cell.outputs[0], OUTPUT_LIMIT) if cell else ""
-    why = "; ".join([*c.reasons[:3], *c.fingerprint])
+    why = "; ".join([*c.reasons[:3], *(f for f in c.fingerprint if f not in said)])
     if c.sample_counts is not None:
         k0, n0, k1, n1 = c.sample_counts
         rates = f"{k0}/{n0} → {k1}/{n1}"
@@ -156,6 +159,9 @@ def markdown(report: DiffReport, metadata: CaseMetadata | None = None) -> str:
                              "not a significant drop")
         if s.power is not None:
             lines.append(f"\n{md.text(s.suite)}: {md.text(s.power.describe())}.")
+        for line in wording.shared_lines(s):  # said here, not in each of its rows
+            lines.append(f"\n{md.text(s.suite)}: {md.text(line)}")
+    once = {s.suite: wording.said_once(s) for s in report.suites}
     for status, title in SECTIONS:
         rows = [c for c in report.cells() if c.status == status]
         if not rows:
@@ -166,7 +172,8 @@ def markdown(report: DiffReport, metadata: CaseMetadata | None = None) -> str:
                   "| case | " + "metadata | " * bool(tagged)
                   + "prompt | model | output (~~before~~ **after**) | why |",
                   "| --- | " + "--- | " * bool(tagged) + "--- | --- | --- | --- |"]
-        lines += [_md_row(c, tagged) for c in rows]
+        lines += [_md_row(c, tagged, once.get(c.suite, {}).get(c.model, set()))
+                  for c in rows]
     changed_fp = [c for c in report.cells() if c.fingerprint]
     if changed_fp:
         kinds = sorted({f for c in changed_fp for f in c.fingerprint})

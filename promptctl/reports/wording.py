@@ -29,6 +29,47 @@ def shared_fingerprint(s: SuiteDiff) -> set[str]:
     return shared
 
 
+def shared_by_model(s: SuiteDiff) -> dict[str, set[str]]:
+    """Fingerprint changes every compared cell of one model has (beyond those of the
+    whole suite): a hosted endpoint that moved its alias to another snapshot changes
+    every cell of that model alike, said once per model instead of once per case."""
+    compared = [c for c in s.cells if c.before is not None and c.after is not None]
+    by_model: dict[str, list[CellDiff]] = {}
+    for c in compared:
+        by_model.setdefault(c.model, []).append(c)
+    if len(by_model) < 2:
+        return {}  # one model: the suite's shared changes are its own
+    suite_wide = shared_fingerprint(s)
+    out: dict[str, set[str]] = {}
+    for model, cells in by_model.items():
+        if len(cells) < 2:
+            continue
+        shared = set(cells[0].fingerprint).intersection(*(c.fingerprint for c in cells[1:]))
+        if shared - suite_wide:
+            out[model] = shared - suite_wide
+    return out
+
+
+def said_once(s: SuiteDiff) -> dict[str, set[str]]:
+    """Per model of the suite, the fingerprint changes said once at the suite's level
+    (shared_fingerprint and shared_by_model), left out of its cells' lines."""
+    suite_wide = shared_fingerprint(s)
+    by_model = shared_by_model(s)
+    return {m: suite_wide | by_model.get(m, set()) for m in {c.model for c in s.cells}}
+
+
+def shared_lines(s: SuiteDiff) -> list[str]:
+    """The suite-level lines of shared_fingerprint and shared_by_model: "every case:
+    ...", "every case of model M: ..."."""
+    lines = []
+    shared = shared_fingerprint(s)
+    if shared:
+        lines.append("every case: " + "; ".join(sorted(shared)))
+    for model, changes in sorted(shared_by_model(s).items()):
+        lines.append(f"every case of model {model}: " + "; ".join(sorted(changes)))
+    return lines
+
+
 def sample_text(c: CellDiff) -> str:
     """'5/5 -> 2/5 passed, p=0.083 (adjusted 0.9)' for a sampled cell."""
     k0, n0, k1, n1 = c.sample_counts or (0, 0, 0, 0)
@@ -66,13 +107,13 @@ def suite_line(s: SuiteDiff) -> Segments:
     parts = [f"{n} {status}" for status, n in sorted(counts.items(), key=lambda x: ORDER[x[0]])]
     if s.not_run:
         parts.append(f"{s.not_run} not run")
-    shared = shared_fingerprint(s)
-    fp = sum(1 for c in s.cells if set(c.fingerprint) - shared)
+    once = said_once(s)
+    fp = sum(1 for c in s.cells if set(c.fingerprint) - once.get(c.model, set()))
     if fp:
         parts.append(f"{fp} fingerprint changes")
     text.append((" · " + ", ".join(parts), ""))
-    if shared:
-        text.append(("\n  every case: " + "; ".join(sorted(shared)), "cyan"))
+    for line in shared_lines(s):
+        text.append((f"\n  {line}", "cyan"))
     for h in s.hypotheses:
         if not h.regression:
             text.append((f"\n  {h.describe()}: not a significant drop", "dim"))
