@@ -19,7 +19,7 @@ from .. import stats
 from ..load.suites import Suite
 from ..redact import redact_url
 from ..results import CallRecord, SuiteCellKey
-from .baseline import Baseline, Cell, cells_from_records
+from .baseline import Baseline, Cell, cells_from_records, served_of
 from .outcome import DEFAULT_ALPHA, CellDiff, DiffReport, SuiteDiff
 from .verdicts import counts, decide, sampled, sampled_status, suite_hypotheses
 
@@ -106,6 +106,30 @@ def served_change(before_fp: dict[str, Any], after_fp: dict[str, Any]) -> str | 
     if fp_changed:
         text += f"; {'/'.join(sorted(old_fps))} -> {'/'.join(sorted(new_fps))}"
     return text
+
+
+def served_summary(pairs: Sequence[tuple[dict[str, Any], dict[str, Any]]]) -> str | None:
+    """One served_change for the cells of one model, as (before, after) fingerprints,
+    when every one of them has one: what the baseline's cells saw together against
+    what the run's saw together ("...: a -> b; fp_a/fp_b -> fp_c/fp_d"). None when a
+    cell has no such change (the move is not the whole model's, or there is none)."""
+    if not pairs or any(served_change(b, a) is None for b, a in pairs):
+        return None
+    return served_change(_pooled(b for b, _ in pairs), _pooled(a for _, a in pairs))
+
+
+def _pooled(fingerprints: Iterable[dict[str, Any]]) -> dict[str, Any]:
+    """The fingerprints of several cells as one: the first's, with one `served` that
+    the system_fingerprints of all of them speak for (baseline.served_of)."""
+    listed = list(fingerprints)
+    reported: list[dict[str, Any]] = []
+    for fp in listed:
+        served = fp.get("served")
+        if isinstance(served, dict):
+            fps: list[str | None] = [*sorted(_served_fps(served))] or [None]
+            reported += [{"model": served.get("model"), "system_fingerprint": f}
+                         for f in fps]
+    return {**listed[0], "served": served_of(reported)}
 
 
 def served_label(fingerprint: dict[str, Any]) -> str | None:

@@ -108,13 +108,13 @@ def _pct(x: float | None) -> str:
 
 
 def _md_row(c: CellDiff, metadata: CaseMetadata | None = None,
-            said: frozenset[str] | set[str] = frozenset()) -> str:
+            shared: wording.Shared | None = None) -> str:
     if c.before and c.after and c.before.outputs != c.after.outputs:
         output = _md_diff(c.before.outputs[0], c.after.outputs[0])
     else:
         cell = c.after or c.before
         output = md.text(cell.outputs[0], OUTPUT_LIMIT) if cell else ""
-    why = "; ".join([*c.reasons[:3], *(f for f in c.fingerprint if f not in said)])
+    why = "; ".join([*c.reasons[:3], *(shared.left(c) if shared else c.fingerprint)])
     if c.sample_counts is not None:
         k0, n0, k1, n1 = c.sample_counts
         rates = f"{k0}/{n0} → {k1}/{n1}"
@@ -137,6 +137,7 @@ def markdown(report: DiffReport, metadata: CaseMetadata | None = None) -> str:
     if report.run_id:
         strict = " (strict)" if report.strict else ""
         lines += [f"Run {md.code(report.run_id, in_table=False)}{strict}", ""]
+    shared = {s.suite: wording.shared_changes(s) for s in report.suites}
     lines += ["| suite | pass rate | metrics | cases |", "| --- | --- | --- | --- |"]
     for s in report.suites:
         metrics = ", ".join(f"{md.text(k)} {b if b is None else round(b, 3)} → "
@@ -159,9 +160,8 @@ def markdown(report: DiffReport, metadata: CaseMetadata | None = None) -> str:
                              "not a significant drop")
         if s.power is not None:
             lines.append(f"\n{md.text(s.suite)}: {md.text(s.power.describe())}.")
-        for line in wording.shared_lines(s):  # said here, not in each of its rows
+        for line in shared[s.suite].lines:  # said here, not in each of its rows
             lines.append(f"\n{md.text(s.suite)}: {md.text(line)}")
-    once = {s.suite: wording.said_once(s) for s in report.suites}
     for status, title in SECTIONS:
         rows = [c for c in report.cells() if c.status == status]
         if not rows:
@@ -172,11 +172,12 @@ def markdown(report: DiffReport, metadata: CaseMetadata | None = None) -> str:
                   "| case | " + "metadata | " * bool(tagged)
                   + "prompt | model | output (~~before~~ **after**) | why |",
                   "| --- | " + "--- | " * bool(tagged) + "--- | --- | --- | --- |"]
-        lines += [_md_row(c, tagged, once.get(c.suite, {}).get(c.model, set()))
-                  for c in rows]
+        lines += [_md_row(c, tagged, shared.get(c.suite)) for c in rows]
     changed_fp = [c for c in report.cells() if c.fingerprint]
     if changed_fp:
-        kinds = sorted({f for c in changed_fp for f in c.fingerprint})
+        # each said once: a suite-level line stands for the cells' own wordings of it
+        kinds = sorted({*(f for sh in shared.values() for f in sh.changes),
+                        *(f for c in changed_fp for f in shared[c.suite].left(c))})
         lines += ["", f"Fingerprint changes in {len(changed_fp)} cases: "
                   + md.text("; ".join(kinds))]
     return "\n".join(lines) + "\n"

@@ -4,7 +4,10 @@ report ignores them)."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+
 from ..errors import ExitCode
+from ..gate.diff import served_change, served_summary
 from ..gate.outcome import CellDiff, DiffReport, SuiteDiff
 
 Segments = list[tuple[str, str]]
@@ -18,56 +21,60 @@ def plain(segments: Segments) -> str:
     return "".join(text for text, _ in segments)
 
 
-def shared_fingerprint(s: SuiteDiff) -> set[str]:
-    """Fingerprint changes every compared cell of the suite has: said once per suite."""
-    compared = [c for c in s.cells if c.before is not None and c.after is not None]
-    if len(compared) < 2:
-        return set()
-    shared = set(compared[0].fingerprint)
-    for c in compared[1:]:
-        shared &= set(c.fingerprint)
-    return shared
+@dataclass
+class Shared:
+    """The fingerprint changes of a suite said once, at its level: `lines` ("every
+    case: ...", "every case of model M: ..."), and per model the changes of its cells
+    those lines cover (`said`), left out of each cell's own line."""
+
+    lines: list[str] = field(default_factory=list)
+    said: dict[str, set[str]] = field(default_factory=dict)
+    changes: set[str] = field(default_factory=set)  # what the lines say, without "every"
+
+    def left(self, c: CellDiff) -> list[str]:
+        """A cell's fingerprint changes that no suite-level line says."""
+        said = self.said.get(c.model, set())
+        return [f for f in c.fingerprint if f not in said]
 
 
-def shared_by_model(s: SuiteDiff) -> dict[str, set[str]]:
-    """Fingerprint changes every compared cell of one model has (beyond those of the
-    whole suite): a hosted endpoint that moved its alias to another snapshot changes
-    every cell of that model alike, said once per model instead of once per case."""
+def shared_changes(s: SuiteDiff) -> Shared:
+    """What to say once for the suite's compared cells:
+
+    - per model whose every compared cell says its endpoint serves another model
+      (or fingerprint) behind the same name, one sentence over all of them
+      (gate.diff.served_summary): the fingerprints OpenAI rotates make the cells'
+      own sentences differ, the move of the alias is one;
+    - the other changes every compared cell of the suite has (two cells at least);
+    - with several models, those every compared cell of one model has.
+    """
     compared = [c for c in s.cells if c.before is not None and c.after is not None]
     by_model: dict[str, list[CellDiff]] = {}
     for c in compared:
         by_model.setdefault(c.model, []).append(c)
-    if len(by_model) < 2:
-        return {}  # one model: the suite's shared changes are its own
-    suite_wide = shared_fingerprint(s)
-    out: dict[str, set[str]] = {}
-    for model, cells in by_model.items():
-        if len(cells) < 2:
-            continue
-        shared = set(cells[0].fingerprint).intersection(*(c.fingerprint for c in cells[1:]))
-        if shared - suite_wide:
-            out[model] = shared - suite_wide
+    out = Shared()
+    for model, cells in sorted(by_model.items()):
+        pairs = [(c.before.fingerprint, c.after.fingerprint) for c in cells
+                 if c.before is not None and c.after is not None]
+        sentence = served_summary(pairs)
+        if sentence is not None:
+            out.lines.append(f"every case of model {model}: {sentence}")
+            out.changes.add(sentence)
+            out.said[model] = {served_change(b, a) or "" for b, a in pairs}
+    rest = [set(out.left(c)) for c in compared]
+    suite_wide = set.intersection(*rest) if len(rest) > 1 else set()
+    if suite_wide:
+        out.lines.insert(0, "every case: " + "; ".join(sorted(suite_wide)))
+        out.changes |= suite_wide
+    for model, cells in sorted(by_model.items()):
+        out.said[model] = out.said.get(model, set()) | suite_wide
+        if len(by_model) < 2 or len(cells) < 2:
+            continue  # one model: the suite's shared changes are its own
+        shared = set.intersection(*(set(out.left(c)) for c in cells))
+        if shared:
+            out.lines.append(f"every case of model {model}: " + "; ".join(sorted(shared)))
+            out.said[model] |= shared
+            out.changes |= shared
     return out
-
-
-def said_once(s: SuiteDiff) -> dict[str, set[str]]:
-    """Per model of the suite, the fingerprint changes said once at the suite's level
-    (shared_fingerprint and shared_by_model), left out of its cells' lines."""
-    suite_wide = shared_fingerprint(s)
-    by_model = shared_by_model(s)
-    return {m: suite_wide | by_model.get(m, set()) for m in {c.model for c in s.cells}}
-
-
-def shared_lines(s: SuiteDiff) -> list[str]:
-    """The suite-level lines of shared_fingerprint and shared_by_model: "every case:
-    ...", "every case of model M: ..."."""
-    lines = []
-    shared = shared_fingerprint(s)
-    if shared:
-        lines.append("every case: " + "; ".join(sorted(shared)))
-    for model, changes in sorted(shared_by_model(s).items()):
-        lines.append(f"every case of model {model}: " + "; ".join(sorted(changes)))
-    return lines
 
 
 def sample_text(c: CellDiff) -> str:
@@ -107,12 +114,12 @@ def suite_line(s: SuiteDiff) -> Segments:
     parts = [f"{n} {status}" for status, n in sorted(counts.items(), key=lambda x: ORDER[x[0]])]
     if s.not_run:
         parts.append(f"{s.not_run} not run")
-    once = said_once(s)
-    fp = sum(1 for c in s.cells if set(c.fingerprint) - once.get(c.model, set()))
+    shared = shared_changes(s)
+    fp = sum(1 for c in s.cells if shared.left(c))
     if fp:
         parts.append(f"{fp} fingerprint changes")
     text.append((" · " + ", ".join(parts), ""))
-    for line in shared_lines(s):
+    for line in shared.lines:
         text.append((f"\n  {line}", "cyan"))
     for h in s.hypotheses:
         if not h.regression:

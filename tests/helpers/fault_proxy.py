@@ -30,7 +30,8 @@ Fault kinds (see KINDS):
                    text (completions) in the upstream's JSON with `corrupt_content`
   served           forward, then set the completion's metadata only, `model` to
                    `served_model` and `system_fingerprint` to `served_fingerprint`
-                   (None: null), as a hosted endpoint that moved its alias to another
+                   (None: null; a list: one after the other, cycling, as OpenAI rotates
+                   them), as a hosted endpoint that moved its alias to another
                    snapshot would; the answer's text stays the upstream's
 
 Only scheme://host:port of `upstream` is used, and it must be a loopback address;
@@ -154,7 +155,8 @@ class FaultProxy:
                  corrupt_content: str = "not json at all", keep_alive: bool = False,
                  upstream_timeout: float = 60.0,
                  served_model: str = "gpt-4o-mini-2024-07-18",
-                 served_fingerprint: str | None = "fp_44709d6fcb") -> None:
+                 served_fingerprint: str | list[str | None] | None = "fp_44709d6fcb"
+                 ) -> None:
         self.upstream = upstream
         self._up_host, self._up_port = _loopback_origin(upstream)
         self.only_paths = tuple(only_paths) if only_paths is not None else None
@@ -167,6 +169,7 @@ class FaultProxy:
         self.corrupt_content = corrupt_content
         self.served_model = served_model
         self.served_fingerprint = served_fingerprint
+        self._served = 0  # completions given a served_fingerprint so far
         self.keep_alive = keep_alive
         self.upstream_timeout = upstream_timeout
 
@@ -471,8 +474,14 @@ class FaultProxy:
             return data
         if not isinstance(doc, dict) or not isinstance(doc.get("choices"), list):
             return data
+        fps = self.served_fingerprint
+        if isinstance(fps, list):
+            with self._lock:
+                fp, self._served = fps[self._served % len(fps)], self._served + 1
+        else:
+            fp = fps
         doc["model"] = self.served_model
-        doc["system_fingerprint"] = self.served_fingerprint
+        doc["system_fingerprint"] = fp
         return json.dumps(doc).encode()
 
 
