@@ -116,6 +116,21 @@ def test_served_leaves_the_deterministic_rule_alone():
         assert deterministic({**base, "served": served()}) == deterministic(base)
 
 
+def test_the_run_summary_counts_snapshots_only_when_they_differ_from_the_name_asked():
+    from promptctl.results import CallRecord
+    from promptctl.run.summary import Summary
+
+    def rec(case: str, fingerprint: dict[str, Any], alias: str = "hosted") -> CallRecord:
+        return CallRecord("s", case, "p", alias, 0, [], {}, output="x", passed=True,
+                          fingerprint=fingerprint)
+
+    summary = Summary.of([rec("a", fp(served())), rec("b", fp(served())),
+                          rec("c", fp(served("gpt-4o-mini")), "same"),  # what was asked
+                          rec("d", fp(), "local")])
+    assert summary.served == {"hosted": {OLD: 2}}
+    assert "served" not in summary.to_dict()  # summary.json keeps its shape
+
+
 # -- end to end, through the real CLI ----------------------------------------------------
 
 def project(root: Path, base_url: str, *, local: bool = True, cases: int = 2) -> Path:
@@ -175,6 +190,7 @@ def test_an_endpoint_that_moves_its_alias_is_reported_once_per_model(
     cached = cli("check")
     assert cached.exit_code == 0, cached.output
     assert "endpoint changed" not in cached.output  # cached answers keep their values
+    assert f"hosted served as {OLD} ·" in cached.stdout  # the run's summary line
     hosted = [r for r in latest_records(tmp_path) if r["model"] == "hosted"]
     assert [r["cached"] for r in hosted] == [True, True]
     assert [r["fingerprint"]["served"] for r in hosted] == [served(), served()]
@@ -184,6 +200,7 @@ def test_an_endpoint_that_moves_its_alias_is_reported_once_per_model(
     assert fresh.exit_code == 0, fresh.output  # the answers passed: no regression
     assert fresh.stdout.count(MOVED) == 1, fresh.stdout
     assert f"every case of model hosted: {MOVED}" in fresh.stdout
+    assert f"hosted served as {NEW} ·" in fresh.stdout
     assert [r["fingerprint"]["served"] for r in latest_records(tmp_path)
             if r["model"] == "hosted"] == [served(NEW, "fp_bbb")] * 2
     doc = json.loads((tmp_path / "diff.json").read_text())
