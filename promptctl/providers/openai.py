@@ -34,6 +34,7 @@ T = TypeVar("T")
 DEFAULT_CONCURRENCY = 8
 NO_KEY = "sk-no-key-required"  # local servers ignore the key but the SDK wants one
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
+SERVED_LIMIT = 200  # characters kept of a reported model name or system_fingerprint
 
 # How a JSON schema is sent. OpenAI, vLLM, Ollama and llama.cpp's own server take
 # OpenAI's `json_schema` form; llama-cpp-python's server only knows `json_object`
@@ -243,9 +244,18 @@ class OpenAIProvider(Provider):
             token_logprobs=[float(t["logprob"]) for t in content] if content else None,
             retries=retries,
             # what the endpoint says it ran: the snapshot behind the alias asked for
-            served_model=_reported(reply.get("model")),
-            system_fingerprint=_reported(reply.get("system_fingerprint")),
+            served_model=self._reported(reply.get("model")),
+            system_fingerprint=self._reported(reply.get("system_fingerprint")),
         )
+
+    def _reported(self, value: Any) -> str | None:
+        """A response's `model` or `system_fingerprint` as the record keeps it: a
+        non-empty string, cut to SERVED_LIMIT, with no secret of the call in it;
+        anything else (absent, null, a number) is None, as from a server that does
+        not say."""
+        if not isinstance(value, str) or not value.strip():
+            return None
+        return self._scrub(value.strip()[:SERVED_LIMIT])
 
     def embed(self, texts: list[str]) -> list[list[float]]:
         return aio.run(self._embed(texts))
@@ -448,18 +458,6 @@ def _rejects_response_format(exc: Any) -> bool:
         return False
     text = f"{exc.message} {exc.body}"
     return "response_format" in text or "json_schema" in text
-
-
-SERVED_LIMIT = 200  # characters kept of a reported model name or system_fingerprint
-
-
-def _reported(value: Any) -> str | None:
-    """A response's `model` or `system_fingerprint` as the record keeps it: a
-    non-empty string, cut to SERVED_LIMIT; anything else (absent, null, a number) is
-    None, as from a server that does not say."""
-    if not isinstance(value, str) or not value.strip():
-        return None
-    return value.strip()[:SERVED_LIMIT]
 
 
 def _pooled(embedding: Any) -> list[float]:

@@ -316,3 +316,10 @@ def test_the_openai_provider_reports_what_the_server_says_it_ran(llama_server,
     structured = hosted.complete(question, {**params, "max_tokens": 24, "response_format": {
         "type": "json_schema", "schema": schema}})
     assert (structured.served_model, structured.system_fingerprint) == (OLD, "fp_aaa")
+
+    # a server that puts the caller's key in its metadata: it reaches no record
+    proxy.served_model = "ft:gpt-4o-mini:sk-SECRET-123"
+    keyed = get_provider(ModelEntry(provider="openai", model="gpt-4o-mini",
+                                    base_url=proxy.base_url + "/v1",
+                                    api_key="sk-SECRET-123"), "keyed")
+    assert keyed.complete(question, params).served_model == "ft:gpt-4o-mini:***"
