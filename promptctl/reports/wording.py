@@ -1,6 +1,7 @@
 """The words of a baseline diff, shared by the terminal and the HTML report: suite
 lines and the verdict as (text, style) segments (styles are rich style names; the HTML
-report ignores them)."""
+report ignores them). A fingerprint change many cells share is said once, on its
+suite's line (shared_changes: the terminal and the Markdown leave it out of the rows)."""
 
 from __future__ import annotations
 
