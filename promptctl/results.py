@@ -42,6 +42,10 @@ class Completion:
     cost: float = 0.0
     token_logprobs: list[float] | None = None  # of the reply's tokens, when asked for
     retries: int = 0  # failed attempts before this answer (promptctl/retry.py)
+    # what a hosted endpoint says it ran (the response's `model`: the dated snapshot
+    # behind an alias, and its `system_fingerprint`); None from providers that do not say
+    served_model: str | None = None
+    system_fingerprint: str | None = None
 
 
 @dataclass

@@ -12,7 +12,7 @@ from rich.text import Text
 from ..gate.diff import word_diff
 from ..gate.outcome import CellDiff, DiffReport, SuiteDiff
 from ..reports import wording
-from ..reports.wording import sample_text, shared_fingerprint
+from ..reports.wording import sample_text, shared_changes
 from .output import out, short
 
 if TYPE_CHECKING:
@@ -57,7 +57,7 @@ def _output_cell(d: CellDiff) -> Text:
 def show_report(report: DiffReport, *, verbose: bool = False) -> None:
     rows = sorted((c for c in report.cells() if verbose or c.status != "unchanged"),
                   key=lambda c: (ORDER[c.status], c.suite, c.case, c.prompt, c.model))
-    common = {s.suite: shared_fingerprint(s) for s in report.suites}
+    common = {s.suite: shared_changes(s) for s in report.suites}
     if rows:
         many_prompts = len({c.prompt for c in rows}) > 1
         many_models = len({c.model for c in rows}) > 1
@@ -83,8 +83,8 @@ def show_report(report: DiffReport, *, verbose: bool = False) -> None:
             if many_models:
                 cells.append(Text(c.model))
             cells.append(_output_cell(c))
-            why = [*c.reasons[:3], *(f for f in c.fingerprint
-                                      if f not in common.get(c.suite, set()))]
+            shared = common.get(c.suite)
+            why = [*c.reasons[:3], *(shared.left(c) if shared else c.fingerprint)]
             if c.sample_counts is not None:
                 why.insert(0, sample_text(c))
             if c.note:

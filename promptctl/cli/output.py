@@ -320,6 +320,8 @@ def summary_parts(summary: Summary, seconds: float, run_id: str | None
         extra.append(f"${summary.cost:.4f}")
     for name, (mean, mlo, mhi, _) in summary.metric_intervals().items():
         extra.append(f"{name} {mean:.2f} [{mlo:.2f}, {mhi:.2f}]")
+    for alias, served in sorted(summary.served.items()):  # the snapshot behind an alias
+        extra.append(f"{alias} served as " + ", ".join(sorted(served)))
     if run_id:
         extra.append(f"run {run_id}")
     parts.append((" · " + " · ".join(extra), ""))

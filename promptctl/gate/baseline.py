@@ -9,10 +9,15 @@ rewrites the file byte for byte. The JSON is deterministic (sorted keys, one val
 line) so a pull request shows a readable diff, and it is written atomically so an
 interrupted update never leaves half a file. Baselines written before, with a
 `latency_ms` per sample, are still read.
+
+A cell's fingerprint is its first sample's, but for `served` (what a hosted endpoint
+said it ran), which speaks for all its samples (served_of). A baseline written before
+promptctl recorded `served` has none: a check then reports no change of it.
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -118,9 +123,50 @@ def cells_from_records(records: Iterable[CallRecord]) -> dict[str, dict[SuiteCel
         out[suite] = {}
         for key, recs in cells.items():
             recs.sort(key=lambda r: r.repeat)
-            out[suite][key] = Cell(fingerprint=recs[0].fingerprint,
+            out[suite][key] = Cell(fingerprint=cell_fingerprint(recs),
                                    samples=[sample_from_record(r) for r in recs])
     return out
+
+
+def cell_fingerprint(recs: list[CallRecord]) -> dict[str, Any]:
+    """The fingerprint of a cell's samples (in repeat order): the first one's, whose
+    `served` (what a hosted endpoint said it ran) speaks for all of them: see
+    served_of."""
+    first = recs[0].fingerprint
+    served = served_of([r.fingerprint.get("served") for r in recs])
+    if served == first.get("served"):
+        return first
+    fingerprint = {k: v for k, v in first.items() if k != "served"}
+    if served is not None:
+        fingerprint["served"] = served
+    return fingerprint
+
+
+def served_of(reported: Iterable[Any]) -> dict[str, Any] | None:
+    """One `served` for the samples of a cell, from what each call's endpoint said
+    (None for a call that said nothing). The samples may disagree: OpenAI rotates
+    system_fingerprints between the machines that answer, and an alias may move in the
+    middle of a run. The cell keeps the model most of them named and, of the samples
+    of that model, the most frequent system_fingerprint (a tie goes to the smaller
+    string, so the same answers always give the same cell); when they reported more
+    than one, `system_fingerprints` lists them all, sorted, so that a check reports a
+    fingerprint only when it is one the baseline never saw (gate/diff.served_change)."""
+    seen = [r for r in reported if isinstance(r, dict) and r.get("model")]
+    if not seen:
+        return None
+    model = _most_common([str(r["model"]) for r in seen])
+    fps = [str(r["system_fingerprint"]) for r in seen
+           if str(r["model"]) == model and r.get("system_fingerprint")]
+    served: dict[str, Any] = {"model": model,
+                              "system_fingerprint": _most_common(fps) if fps else None}
+    if len(set(fps)) > 1:
+        served["system_fingerprints"] = sorted(set(fps))
+    return served
+
+
+def _most_common(values: list[str]) -> str:
+    counts = Counter(values)
+    return min(counts, key=lambda v: (-counts[v], v))
 
 
 def baseline_path(baselines_dir: Path, suite: str) -> Path:

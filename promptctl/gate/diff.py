@@ -2,7 +2,8 @@
 
 Per (case, prompt, model): fixed, broken (a regression), tolerated (pass -> fail within
 `max_drop`), still failing, changed (output differs, still passing), unchanged, new,
-removed, error; plus what changed in the fingerprint. Per suite: pass rate and every
+removed, error; plus what changed in the fingerprint, in words (a hosted endpoint that
+now serves another model behind the same name: served_change). Per suite: pass rate and every
 named metric, before -> after. A case that already failed in the baseline is never a
 regression (a ratchet).
 """
@@ -18,7 +19,7 @@ from .. import stats
 from ..load.suites import Suite
 from ..redact import redact_url
 from ..results import CallRecord, SuiteCellKey
-from .baseline import Baseline, Cell, cells_from_records
+from .baseline import Baseline, Cell, cells_from_records, served_of
 from .outcome import DEFAULT_ALPHA, CellDiff, DiffReport, SuiteDiff
 from .verdicts import counts, decide, sampled, sampled_status, suite_hypotheses
 
@@ -65,6 +66,8 @@ def fingerprint_changes(before: dict[str, Any], after: dict[str, Any]) -> list[s
                     if old == new:
                         continue  # only the credentials differ: the same endpoint
                 changes.append(f"model {name}: {_short(old)} -> {_short(new)}")
+            elif head == "served":
+                continue  # said once, in words, below
             elif head == "params":
                 old = "unset" if kind == "dictionary_item_added" else item.t1
                 new = "unset" if kind == "dictionary_item_removed" else item.t2
@@ -72,7 +75,85 @@ def fingerprint_changes(before: dict[str, Any], after: dict[str, Any]) -> list[s
                                                                           "unset"))
             else:
                 changes.append(f"{'.'.join(str(p) for p in path)} changed")
+    served = served_change(before, after)
+    if served:
+        changes.append(served)
     return sorted(set(changes))
+
+
+def served_change(before_fp: dict[str, Any], after_fp: dict[str, Any]) -> str | None:
+    """What the endpoint behind the same model name now says it runs, as a sentence:
+    "the endpoint changed the model behind gpt-4o-mini: gpt-4o-mini-2024-07-18 ->
+    gpt-4o-mini-2024-11-20; fp_a -> fp_b". The "; fp" part only when both sides know a
+    system_fingerprint and none of the new ones was seen before (a cell with repeats
+    may list several: OpenAI rotates them); a new fingerprint of the same model is
+    "gpt-4o-mini-2024-07-18 (same model); fp_a -> fp_b". None when nothing changed,
+    when a side does not say (a baseline written before promptctl recorded it, a local
+    model) or when the model asked for is another one (that swap is its own change)."""
+    before, after = before_fp.get("served"), after_fp.get("served")
+    if not isinstance(before, dict) or not isinstance(after, dict):
+        return None
+    asked_before, asked_after = _asked(before_fp), _asked(after_fp)
+    if asked_before != asked_after:
+        return None
+    old, new = before.get("model"), after.get("model")
+    old_fps, new_fps = _served_fps(before), _served_fps(after)
+    fp_changed = bool(old_fps and new_fps and not old_fps & new_fps)
+    if old == new and not fp_changed:
+        return None
+    text = (f"the endpoint changed the model behind {asked_after or old}: "
+            + (f"{old} -> {new}" if old != new else f"{new} (same model)"))
+    if fp_changed:
+        text += f"; {'/'.join(sorted(old_fps))} -> {'/'.join(sorted(new_fps))}"
+    return text
+
+
+def served_summary(pairs: Sequence[tuple[dict[str, Any], dict[str, Any]]]) -> str | None:
+    """One served_change for the cells of one model, as (before, after) fingerprints,
+    when every one of them has one: what the baseline's cells saw together against
+    what the run's saw together ("...: a -> b; fp_a/fp_b -> fp_c/fp_d"). None when a
+    cell has no such change (the move is not the whole model's, or there is none)."""
+    if not pairs or any(served_change(b, a) is None for b, a in pairs):
+        return None
+    return served_change(_pooled(b for b, _ in pairs), _pooled(a for _, a in pairs))
+
+
+def _pooled(fingerprints: Iterable[dict[str, Any]]) -> dict[str, Any]:
+    """The fingerprints of several cells as one: the first's, with one `served` that
+    the system_fingerprints of all of them speak for (baseline.served_of)."""
+    listed = list(fingerprints)
+    reported: list[dict[str, Any]] = []
+    for fp in listed:
+        served = fp.get("served")
+        if isinstance(served, dict):
+            fps: list[str | None] = [*sorted(_served_fps(served))] or [None]
+            reported += [{"model": served.get("model"), "system_fingerprint": f}
+                         for f in fps]
+    return {**listed[0], "served": served_of(reported)}
+
+
+def served_label(fingerprint: dict[str, Any]) -> str | None:
+    """What the endpoint said it ran, in short: "gpt-4o-mini-2024-07-18 fp_44709d6fcb"
+    (the model alone when it gave no system_fingerprint); None when it said nothing."""
+    served = fingerprint.get("served")
+    if not isinstance(served, dict) or not served.get("model"):
+        return None
+    fps = _served_fps(served)
+    return " ".join([str(served["model"]), *sorted(fps)])
+
+
+def _asked(fingerprint: dict[str, Any]) -> str | None:
+    """The model name a fingerprint's identity asked the endpoint for."""
+    model = (fingerprint.get("model") or {}).get("model")
+    return None if model is None else str(model)
+
+
+def _served_fps(served: dict[str, Any]) -> set[str]:
+    """Every system_fingerprint a `served` names (one, or a cell's several)."""
+    fps = {str(f) for f in served.get("system_fingerprints") or [] if f}
+    if served.get("system_fingerprint"):
+        fps.add(str(served["system_fingerprint"]))
+    return fps
 
 
 def _short(value: Any) -> str:
@@ -168,7 +249,8 @@ def _diff_cell(suite: Suite, key: SuiteCellKey, before: Cell | None, after: Cell
         if len(before.samples) != len(after.samples):
             diff.note = f"repeats {len(before.samples)} -> {len(after.samples)}"
     if before is not None and recs:
-        diff.fingerprint = fingerprint_changes(before.fingerprint, recs[0].fingerprint)
+        now = after.fingerprint if after is not None else recs[0].fingerprint
+        diff.fingerprint = fingerprint_changes(before.fingerprint, now)
     return diff
 
 

@@ -2,7 +2,11 @@
 (vLLM, Ollama, LM Studio, llama.cpp server, Together, Groq...).
 
 A base_url's credentials (userinfo, query string) are used for the requests only: the
-identity, every message and every error name the endpoint by promptctl.redact."""
+identity, every message and every error name the endpoint by promptctl.redact.
+
+Every completion carries what the endpoint says it ran: the response's `model` (the
+dated snapshot behind the alias asked for) and `system_fingerprint`, None when the
+server leaves them out (`Completion.served_model`, `.system_fingerprint`)."""
 
 from __future__ import annotations
 
@@ -30,6 +34,7 @@ T = TypeVar("T")
 DEFAULT_CONCURRENCY = 8
 NO_KEY = "sk-no-key-required"  # local servers ignore the key but the SDK wants one
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
+SERVED_LIMIT = 200  # characters kept of a reported model name or system_fingerprint
 
 # How a JSON schema is sent. OpenAI, vLLM, Ollama and llama.cpp's own server take
 # OpenAI's `json_schema` form; llama-cpp-python's server only knows `json_object`
@@ -238,7 +243,19 @@ class OpenAIProvider(Provider):
             cost=self.price(prompt_tokens, completion_tokens),
             token_logprobs=[float(t["logprob"]) for t in content] if content else None,
             retries=retries,
+            # what the endpoint says it ran: the snapshot behind the alias asked for
+            served_model=self._reported(reply.get("model")),
+            system_fingerprint=self._reported(reply.get("system_fingerprint")),
         )
+
+    def _reported(self, value: Any) -> str | None:
+        """A response's `model` or `system_fingerprint` as the record keeps it: a
+        non-empty string, cut to SERVED_LIMIT, with no secret of the call in it;
+        anything else (absent, null, a number) is None, as from a server that does
+        not say."""
+        if not isinstance(value, str) or not value.strip():
+            return None
+        return self._scrub(value.strip()[:SERVED_LIMIT])
 
     def embed(self, texts: list[str]) -> list[list[float]]:
         return aio.run(self._embed(texts))

@@ -1,6 +1,8 @@
 """Diff reports to files: Markdown (a pull-request comment or GitHub job summary) and
 JSON (for scripts). Every value from the project or a model enters the Markdown through
-reports/md.py: only the markup written here is Markdown."""
+reports/md.py: only the markup written here is Markdown. A fingerprint change every
+case of a suite (or of one of its models) has is said once, under the suite table
+(reports/wording.shared_lines), not in each row."""
 
 from __future__ import annotations
 
@@ -13,7 +15,7 @@ from ..gate.baseline import Cell
 from ..gate.diff import word_diff
 from ..gate.outcome import CellDiff, DiffReport
 from ..run.store import write_json_atomic
-from . import md
+from . import md, wording
 
 VERDICT = {ExitCode.OK: "pass", ExitCode.FAILED: "regressed", ExitCode.INFRA: "error"}
 HEADLINE = {ExitCode.OK: "✅ no regressions", ExitCode.FAILED: "❌ regressions found",
@@ -105,13 +107,14 @@ def _pct(x: float | None) -> str:
     return "—" if x is None else f"{x:.0%}"
 
 
-def _md_row(c: CellDiff, metadata: CaseMetadata | None = None) -> str:
+def _md_row(c: CellDiff, metadata: CaseMetadata | None = None,
+            shared: wording.Shared | None = None) -> str:
     if c.before and c.after and c.before.outputs != c.after.outputs:
         output = _md_diff(c.before.outputs[0], c.after.outputs[0])
     else:
         cell = c.after or c.before
         output = md.text(cell.outputs[0], OUTPUT_LIMIT) if cell else ""
-    why = "; ".join([*c.reasons[:3], *c.fingerprint])
+    why = "; ".join([*c.reasons[:3], *(shared.left(c) if shared else c.fingerprint)])
     if c.sample_counts is not None:
         k0, n0, k1, n1 = c.sample_counts
         rates = f"{k0}/{n0} → {k1}/{n1}"
@@ -136,6 +139,7 @@ def markdown(report: DiffReport, metadata: CaseMetadata | None = None,
     if report.run_id:
         strict = " (strict)" if report.strict else ""
         lines += [f"Run {md.code(report.run_id, in_table=False)}{strict}", ""]
+    shared = {s.suite: wording.shared_changes(s) for s in report.suites}
     lines += ["| suite | pass rate | metrics | cases |", "| --- | --- | --- | --- |"]
     for s in report.suites:
         metrics = ", ".join(f"{md.text(k)} {b if b is None else round(b, 3)} → "
@@ -161,6 +165,8 @@ def markdown(report: DiffReport, metadata: CaseMetadata | None = None,
                              "not a significant drop")
         if s.power is not None:
             lines.append(f"\n{md.text(s.suite)}: {md.text(s.power.describe())}.")
+        for line in shared[s.suite].lines:  # said here, not in each of its rows
+            lines.append(f"\n{md.text(s.suite)}: {md.text(line)}")
     for status, title in SECTIONS:
         rows = [c for c in report.cells() if c.status == status]
         if not rows:
@@ -171,10 +177,12 @@ def markdown(report: DiffReport, metadata: CaseMetadata | None = None,
                   "| case | " + "metadata | " * bool(tagged)
                   + "prompt | model | output (~~before~~ **after**) | why |",
                   "| --- | " + "--- | " * bool(tagged) + "--- | --- | --- | --- |"]
-        lines += [_md_row(c, tagged) for c in rows]
+        lines += [_md_row(c, tagged, shared.get(c.suite)) for c in rows]
     changed_fp = [c for c in report.cells() if c.fingerprint]
     if changed_fp:
-        kinds = sorted({f for c in changed_fp for f in c.fingerprint})
+        # each said once: a suite-level line stands for the cells' own wordings of it
+        kinds = sorted({*(f for sh in shared.values() for f in sh.changes),
+                        *(f for c in changed_fp for f in shared[c.suite].left(c))})
         lines += ["", f"Fingerprint changes in {len(changed_fp)} cases: "
                   + md.text("; ".join(kinds))]
     return "\n".join(lines) + "\n"

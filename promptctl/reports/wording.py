@@ -1,10 +1,14 @@
 """The words of a baseline diff, shared by the terminal and the HTML report: suite
 lines and the verdict as (text, style) segments (styles are rich style names; the HTML
-report ignores them)."""
+report ignores them). A fingerprint change many cells share is said once, on its
+suite's line (shared_changes: the terminal and the Markdown leave it out of the rows)."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+
 from ..errors import ExitCode
+from ..gate.diff import served_change, served_summary
 from ..gate.outcome import CellDiff, DiffReport, SuiteDiff
 
 Segments = list[tuple[str, str]]
@@ -18,15 +22,60 @@ def plain(segments: Segments) -> str:
     return "".join(text for text, _ in segments)
 
 
-def shared_fingerprint(s: SuiteDiff) -> set[str]:
-    """Fingerprint changes every compared cell of the suite has: said once per suite."""
+@dataclass
+class Shared:
+    """The fingerprint changes of a suite said once, at its level: `lines` ("every
+    case: ...", "every case of model M: ..."), and per model the changes of its cells
+    those lines cover (`said`), left out of each cell's own line."""
+
+    lines: list[str] = field(default_factory=list)
+    said: dict[str, set[str]] = field(default_factory=dict)
+    changes: set[str] = field(default_factory=set)  # what the lines say, without "every"
+
+    def left(self, c: CellDiff) -> list[str]:
+        """A cell's fingerprint changes that no suite-level line says."""
+        said = self.said.get(c.model, set())
+        return [f for f in c.fingerprint if f not in said]
+
+
+def shared_changes(s: SuiteDiff) -> Shared:
+    """What to say once for the suite's compared cells:
+
+    - per model whose every compared cell says its endpoint serves another model
+      (or fingerprint) behind the same name, one sentence over all of them
+      (gate.diff.served_summary): the fingerprints OpenAI rotates make the cells'
+      own sentences differ, the move of the alias is one;
+    - the other changes every compared cell of the suite has (two cells at least);
+    - with several models, those every compared cell of one model has.
+    """
     compared = [c for c in s.cells if c.before is not None and c.after is not None]
-    if len(compared) < 2:
-        return set()
-    shared = set(compared[0].fingerprint)
-    for c in compared[1:]:
-        shared &= set(c.fingerprint)
-    return shared
+    by_model: dict[str, list[CellDiff]] = {}
+    for c in compared:
+        by_model.setdefault(c.model, []).append(c)
+    out = Shared()
+    for model, cells in sorted(by_model.items()):
+        pairs = [(c.before.fingerprint, c.after.fingerprint) for c in cells
+                 if c.before is not None and c.after is not None]
+        sentence = served_summary(pairs)
+        if sentence is not None:
+            out.lines.append(f"every case of model {model}: {sentence}")
+            out.changes.add(sentence)
+            out.said[model] = {served_change(b, a) or "" for b, a in pairs}
+    rest = [set(out.left(c)) for c in compared]
+    suite_wide = set.intersection(*rest) if len(rest) > 1 else set()
+    if suite_wide:
+        out.lines.insert(0, "every case: " + "; ".join(sorted(suite_wide)))
+        out.changes |= suite_wide
+    for model, cells in sorted(by_model.items()):
+        out.said[model] = out.said.get(model, set()) | suite_wide
+        if len(by_model) < 2 or len(cells) < 2:
+            continue  # one model: the suite's shared changes are its own
+        shared = set.intersection(*(set(out.left(c)) for c in cells))
+        if shared:
+            out.lines.append(f"every case of model {model}: " + "; ".join(sorted(shared)))
+            out.said[model] |= shared
+            out.changes |= shared
+    return out
 
 
 def sample_text(c: CellDiff) -> str:
@@ -66,13 +115,13 @@ def suite_line(s: SuiteDiff) -> Segments:
     parts = [f"{n} {status}" for status, n in sorted(counts.items(), key=lambda x: ORDER[x[0]])]
     if s.not_run:
         parts.append(f"{s.not_run} not run")
-    shared = shared_fingerprint(s)
-    fp = sum(1 for c in s.cells if set(c.fingerprint) - shared)
+    shared = shared_changes(s)
+    fp = sum(1 for c in s.cells if shared.left(c))
     if fp:
         parts.append(f"{fp} fingerprint changes")
     text.append((" · " + ", ".join(parts), ""))
-    if shared:
-        text.append(("\n  every case: " + "; ".join(sorted(shared)), "cyan"))
+    for line in shared.lines:
+        text.append((f"\n  {line}", "cyan"))
     for h in s.hypotheses:
         if not h.regression:
             text.append((f"\n  {h.describe()}: not a significant drop", "dim"))

@@ -1,6 +1,9 @@
 """The response cache: SQLite in .promptctl/, keyed by everything that changes the
 answer (provider, model identity, rendered messages, params, seed, repeat index).
-Only successful completions are stored; errors are never cached.
+Only successful completions are stored; errors are never cached. A completion is stored
+whole, so a cached answer keeps what the endpoint said it ran for the call that made
+it (served_model, system_fingerprint); an entry stored before those fields existed reads
+with them None.
 
 Two processes may share one cache (WAL mode, a busy timeout). The file is capped
 (promptctl.yaml `cache: {max_mb: N}`, default 1024): past the cap the least recently

@@ -5,6 +5,11 @@ cell is rendered before the first model call (plan.py), so a template error cost
 tokens. A call renders from its case's own vars, which no template can change (the immutable
 sandbox) and no check is handed (checks get copies): its prompt does not depend on
 which calls ran before it.
+
+A record's fingerprint names what was asked (the rendered prompt's digest, the model's
+identity, the params) and, when a hosted endpoint says what it ran, `served`: its
+model and system_fingerprint, from the completion (a cached one keeps those of the
+call that made it); absent for providers that do not say (llama-cpp, echo).
 """
 
 from __future__ import annotations
@@ -332,7 +337,8 @@ class Runner:
 
     def _end(self, call: Call, record: CallRecord, key: str,
              completion: Completion, *, cache: bool = True) -> CallRecord:
-        """Cache a fresh completion, then score it."""
+        """Cache a fresh completion, then score it. What the endpoint says it ran (a
+        hosted model's `served` model and system_fingerprint) joins the fingerprint."""
         if not record.cached:
             record.retries = completion.retries
             if self.cache is not None and cache:
@@ -342,6 +348,9 @@ class Runner:
         record.tokens = {"prompt": completion.prompt_tokens,
                          "completion": completion.completion_tokens}
         record.cost = completion.cost
+        if completion.served_model:  # a cached answer: the values of the call that made it
+            record.fingerprint["served"] = {"model": completion.served_model,
+                                            "system_fingerprint": completion.system_fingerprint}
         score_call(record, call, completion, self.project, self.services)
         return record
 

@@ -1,6 +1,7 @@
 """Incremental run summary: counts per cell (suite, case, prompt, model), classes
 (stable pass, stable fail, flaky), the pass rate and every named metric with a 95%
-interval that treats the repeats of one case as one cluster."""
+interval that treats the repeats of one case as one cluster; and, for the terminal, the
+snapshots hosted endpoints said they ran behind the model names asked for."""
 
 from __future__ import annotations
 
@@ -26,6 +27,9 @@ class Summary:
     cost: float = 0.0
     latency_ms: float = 0.0
     metrics: dict[str, dict[CellKey, list[float]]] = field(default_factory=dict)
+    # per model alias, the calls an endpoint answered as another model than the name
+    # asked for (the snapshot behind an alias), by that model: for the terminal only
+    served: dict[str, dict[str, int]] = field(default_factory=dict)
     _counts: dict[str, int] = field(default_factory=dict, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -64,6 +68,11 @@ class Summary:
         self.tokens_completion += rec.tokens.get("completion", 0)
         self.cost += rec.cost
         self.latency_ms += rec.latency_ms
+        served = rec.fingerprint.get("served")
+        if isinstance(served, dict) and served.get("model") and \
+                served["model"] != (rec.fingerprint.get("model") or {}).get("model"):
+            by_model = self.served.setdefault(rec.model, {})
+            by_model[served["model"]] = by_model.get(served["model"], 0) + 1
         for a in rec.assertions:
             if a.metric:
                 self.metrics.setdefault(a.metric, {}).setdefault(cell, []).append(a.score)

@@ -28,6 +28,11 @@ Fault kinds (see KINDS):
                    a body that is not JSON (`garbage_body`)
   corrupt-content  forward, then replace every choice's message content (chat) or
                    text (completions) in the upstream's JSON with `corrupt_content`
+  served           forward, then set the completion's metadata only, `model` to
+                   `served_model` and `system_fingerprint` to `served_fingerprint`
+                   (None: null; a list: one after the other, cycling, as OpenAI rotates
+                   them), as a hosted endpoint that moved its alias to another
+                   snapshot would; the answer's text stays the upstream's
 
 Only scheme://host:port of `upstream` is used, and it must be a loopback address;
 request paths are forwarded verbatim. `Accept-Encoding` is forced to `identity`
@@ -56,7 +61,8 @@ from typing import Any, NamedTuple
 from urllib.parse import urlsplit
 
 OK = "ok"
-KINDS = ("429", "500", "503", "drop", "reset", "slow", "garbage", "corrupt-content")
+KINDS = ("429", "500", "503", "drop", "reset", "slow", "garbage", "corrupt-content",
+         "served")
 DEFAULT_RANDOM_KINDS = ("429", "500", "503")
 
 # not forwarded in either direction (RFC 9110 7.6.1), plus what the proxy sets itself
@@ -147,7 +153,10 @@ class FaultProxy:
                  garbage_body: bytes | str = b"<html>oops</html>",
                  garbage_content_type: str = "application/json",
                  corrupt_content: str = "not json at all", keep_alive: bool = False,
-                 upstream_timeout: float = 60.0) -> None:
+                 upstream_timeout: float = 60.0,
+                 served_model: str = "gpt-4o-mini-2024-07-18",
+                 served_fingerprint: str | list[str | None] | None = "fp_44709d6fcb"
+                 ) -> None:
         self.upstream = upstream
         self._up_host, self._up_port = _loopback_origin(upstream)
         self.only_paths = tuple(only_paths) if only_paths is not None else None
@@ -158,6 +167,9 @@ class FaultProxy:
             else garbage_body
         self.garbage_content_type = garbage_content_type
         self.corrupt_content = corrupt_content
+        self.served_model = served_model
+        self.served_fingerprint = served_fingerprint
+        self._served = 0  # completions given a served_fingerprint so far
         self.keep_alive = keep_alive
         self.upstream_timeout = upstream_timeout
 
@@ -411,7 +423,7 @@ class FaultProxy:
                     self._forwarded += 1
                 headers = [(k, v) for k, v in resp.getheaders() if k.lower() not in RESPONSE_SKIP]
                 streaming = (resp.getheader("Content-Type") or "").startswith("text/event-stream")
-                if streaming and fault != "corrupt-content":
+                if streaming and fault not in ("corrupt-content", "served"):
                     h.relay(resp, headers, fault, entry)
                     return
                 data = resp.read()
@@ -430,6 +442,8 @@ class FaultProxy:
             conn.close()
         if fault == "corrupt-content" and resp.status == 200:
             data = self._corrupt(data)
+        if fault == "served" and resp.status == 200:
+            data = self._serve_as(data)
         h.send(resp.status, resp.reason, headers, data, fault, entry)
 
     def _corrupt(self, data: bytes) -> bytes:
@@ -448,6 +462,26 @@ class FaultProxy:
                 choice["message"]["content"] = self.corrupt_content
             elif "text" in choice:
                 choice["text"] = self.corrupt_content
+        return json.dumps(doc).encode()
+
+
+    def _serve_as(self, data: bytes) -> bytes:
+        """The same completion, saying it came from `served_model` with
+        `served_fingerprint` (a body that is no completion is left as it is)."""
+        try:
+            doc = json.loads(data)
+        except ValueError:
+            return data
+        if not isinstance(doc, dict) or not isinstance(doc.get("choices"), list):
+            return data
+        fps = self.served_fingerprint
+        if isinstance(fps, list):
+            with self._lock:
+                fp, self._served = fps[self._served % len(fps)], self._served + 1
+        else:
+            fp = fps
+        doc["model"] = self.served_model
+        doc["system_fingerprint"] = fp
         return json.dumps(doc).encode()
 
 
