@@ -115,10 +115,10 @@ def served_summary(pairs: Sequence[tuple[dict[str, Any], dict[str, Any]]]) -> st
     cell has no such change (the move is not the whole model's, or there is none)."""
     if not pairs or any(served_change(b, a) is None for b, a in pairs):
         return None
-    return served_change(_pooled(b for b, _ in pairs), _pooled(a for _, a in pairs))
+    return served_change(pooled(b for b, _ in pairs), pooled(a for _, a in pairs))
 
 
-def _pooled(fingerprints: Iterable[dict[str, Any]]) -> dict[str, Any]:
+def pooled(fingerprints: Iterable[dict[str, Any]]) -> dict[str, Any]:
     """The fingerprints of several cells as one: the first's, with one `served` that
     the system_fingerprints of all of them speak for (baseline.served_of)."""
     listed = list(fingerprints)

@@ -41,6 +41,7 @@ from ..errors import UserError
 from ..load.project import Project
 from ..results import SuiteCellKey, canonical
 from ..run.store import read_record_dicts, runs_dir
+from .diff import pooled, served_change, served_label
 
 DEFAULT_MAX_DROP = 0.05
 SEP = "~"  # CASE~PERTURBATION: a perturbed variant's case id
@@ -94,6 +95,8 @@ class Tally:
         self.metrics: dict[str, dict[SuiteCellKey, list[float]]] = {}
         self.shas: dict[SuiteCellKey, str] = {}
         self.fingerprints: dict[str, dict[str, Any]] = {}
+        # per model, the distinct `served` its cells reported (OpenAI rotates fingerprints)
+        self.served: dict[str, dict[str, dict[str, Any]]] = {}
         self.variants: set[SuiteCellKey] = set()
 
     def add(self, key: SuiteCellKey, *, passed: bool, error: bool,
@@ -106,6 +109,9 @@ class Tally:
         if before is None or status == "fail" or (status == "error" and before == "pass"):
             self.status[key] = status
         self.fingerprints.setdefault(key[2], fingerprint)
+        served = fingerprint.get("served")
+        if isinstance(served, dict):
+            self.served.setdefault(key[2], {}).setdefault(canonical(served), served)
         sha = fingerprint.get("prompt_sha256")
         if isinstance(sha, str):
             self.shas.setdefault(key, sha)
@@ -147,13 +153,17 @@ class Tally:
             mean, lo, hi = stats.mean_interval(groups, alpha)
             metrics[name] = Metric(mean, (lo, hi), sum(len(g) for g in groups),
                                    [sum(g) / len(g) for g in groups])
+        # a model's fingerprint, with one `served` for what all its cells reported
+        fingerprints = {alias: pooled([{**fp, "served": s} for s in self.served[alias].values()])
+                        if alias in self.served else fp
+                        for alias, fp in self.fingerprints.items()}
         return Point(id=id, label=label, title=title, time=time, cases=len(self.status),
                      passed=counts["pass"], failed=counts["fail"], errors=counts["error"],
                      samples=samples, passed_samples=passed_samples, pass_rate=rate, ci=ci,
                      metrics=metrics, variants=len(self.variants),
                      models={alias: model_entry(fp)
-                             for alias, fp in sorted(self.fingerprints.items())},
-                     shas=dict(self.shas), fingerprints=dict(self.fingerprints),
+                             for alias, fp in sorted(fingerprints.items())},
+                     shas=dict(self.shas), fingerprints=fingerprints,
                      case_ids=frozenset(key[0] for key in self.status))
 
 
@@ -170,36 +180,10 @@ def identity_text(model: Any) -> str:
 
 def model_entry(fingerprint: dict[str, Any]) -> dict[str, Any]:
     return {"identity": identity_text(fingerprint.get("model")),
-            "served": served_text(fingerprint)}
+            "served": served_label(fingerprint)}
 
 
 # -- what changed between two points -------------------------------------------------
-
-
-def served_text(fingerprint: dict[str, Any]) -> str | None:
-    """What a hosted endpoint said it ran (fingerprint "served"), in a few words."""
-    said = fingerprint.get("served")
-    if not isinstance(said, dict) or not said.get("model"):
-        return None
-    extra = said.get("system_fingerprint")
-    return f"{said['model']} {extra}" if extra else str(said["model"])
-
-
-def served_change(before: dict[str, Any], after: dict[str, Any]) -> str | None:
-    """LOCAL FALLBACK of gate.diff.served_change (branch h/served owns the wording):
-    the integrator replaces this function with `from .diff import served_change`."""
-    old, new = before.get("served"), after.get("served")
-    if not isinstance(old, dict) or not isinstance(new, dict) or old == new:
-        return None
-    alias = (after.get("model") or {}).get("model") if isinstance(after.get("model"),
-                                                                   dict) else None
-    parts = []
-    if old.get("model") != new.get("model"):
-        parts.append(f"{old.get('model')} -> {new.get('model')}")
-    if old.get("system_fingerprint") != new.get("system_fingerprint"):
-        parts.append(f"{old.get('system_fingerprint')} -> {new.get('system_fingerprint')}")
-    return f"the endpoint changed the model behind {alias or 'the same name'}: " + \
-        "; ".join(parts) if parts else None
 
 
 def changes(before: Point, after: Point) -> list[str]:

@@ -309,8 +309,16 @@ def test_git_changes_name_models_and_the_endpoint(repo, cli):
     for cell in later.cells.values():
         cell.fingerprint["served"] = {"model": "gpt-x-2025", "system_fingerprint": "fp_b"}
     commit("triage", later, "served b")
+    rotating = crafted("triage", 39, cases=39, identity="llama-cpp", step=4)
+    for i, cell in enumerate(rotating.cells.values()):  # OpenAI rotates fingerprints
+        cell.fingerprint["served"] = {"model": "gpt-x-2025",
+                                      "system_fingerprint": ("fp_b", "fp_c")[i % 2]}
+    commit("triage", rotating, "served b and c")
     assert cli("history", "--git", "-o", "h.json").exit_code == 0
     points = suite_of(doc_of(), "triage")["points"]
+    # fp_b still among what the cells report: rotation, not a change of the endpoint
+    assert points[4]["changes"] == [] and points[4]["models"]["echo"]["served"] == \
+        "gpt-x-2025 fp_b fp_c"
     assert points[1]["changes"] == ["model swapped: echo echo echo -> llama-cpp echo"]
     assert points[2]["changes"] == []  # the first "served" is no change
     assert points[2]["models"]["echo"]["served"] == "gpt-x-2024 fp_a"
