@@ -20,7 +20,6 @@ from promptctl import stats
 from promptctl.gate.score import Moments
 from promptctl.reports.history_html import render_html
 
-
 SUITE = """
 prompts: [p.a]
 models: [echo]

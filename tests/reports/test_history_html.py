@@ -57,7 +57,8 @@ def test_a_stable_history():
     assert len(rate.all("circle")) == 8 and not rate.all("line", **{"class": "ch-level"})
     (mark,) = rate.all("path", **{"class": "ch-mark"})  # the one point with a change
     assert mark.one("title").text == f"{points[4]['label']}: cases added: 3"
-    assert hit_chart.get("aria-label").startswith("triage: metric hit over 8 points: Nov 3 0.89 [0.74-0.95]")
+    assert hit_chart.get("aria-label").startswith(
+        "triage: metric hit over 8 points: Nov 3 0.89 [0.74-0.95]")
     rows = triage.one("table").one("tbody").kids("tr")
     assert [r.get("data-point") for r in rows] == [p["id"] for p in points]
     first = [td.text for td in rows[0].kids("td")]
