@@ -28,7 +28,8 @@ HistoryModelOpt = Annotated[list[str] | None, typer.Option(
     "the runs name it); repeatable.", show_default=False)]
 GitOpt = Annotated[bool, typer.Option(
     "--git", help="Read the history of baselines/ in git instead of the saved runs: one "
-    "point per commit that changed a suite's baseline (first-parent history of HEAD).")]
+    "point per commit that changed a suite's baseline (first-parent history of HEAD). "
+    "Takes a range as --git=RANGE or --git A..B (the same as --rev).")]
 RevOpt = Annotated[str | None, typer.Option(
     "--rev", metavar="REV_RANGE", help="With --git (implied): the commits to read, e.g. "
     "main~20..main or v1.2..HEAD (default: HEAD).", show_default=False)]

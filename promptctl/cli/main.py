@@ -34,7 +34,7 @@ from . import (
     score_cmd,
 )
 from .lint_fast import answer_from_cache
-from .params import App
+from .params import App, GitRangeCommand
 
 app = App(  # typer.Typer, minus the coercion of unset parameters (cli/params.py)
     name="promptctl",
@@ -57,7 +57,7 @@ app.command("diff")(diff_cmd.diff)
 app.command("compare")(compare_cmd.compare)
 app.command("merge")(merge_cmd.merge)
 app.command("robust")(robust_cmd.robust)
-app.command("history")(history_cmd.history)
+app.command("history", cls=GitRangeCommand)(history_cmd.history)
 app.command("score")(score_cmd.score)
 app.add_typer(baseline_cmd.app, name="baseline")
 app.command("models")(models_cmd.models)

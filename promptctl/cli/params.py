@@ -84,3 +84,34 @@ class App(typer.Typer):
     def command(self, name: str | None = None, *, cls: type[TyperCommand] | None = None,
                 **kwargs: Any) -> Any:
         return super().command(name, cls=cls or FastCommand, **kwargs)
+
+
+def git_range_args(args: list[str]) -> list[str]:
+    """`--git[=REV_RANGE]` (PRODUCT.md: `history --git [REV_RANGE]`) as typer takes it:
+    `--git=RANGE` and `--git A..B` become `--git --rev RANGE`; `--git` followed by
+    anything else (a suite name, another option) stays the flag alone. Only a word with
+    `..` is read as a range after a space: a suite name never has one. Everything after
+    `--` is left as it is."""
+    out: list[str] = []
+    i = 0
+    while i < len(args):
+        arg = args[i]
+        i += 1
+        if arg == "--":
+            return out + args[i - 1:]
+        if arg.startswith("--git="):
+            out += ["--git", "--rev", arg.removeprefix("--git=")]
+            continue
+        out.append(arg)
+        if arg == "--git" and i < len(args) and ".." in args[i] \
+                and not args[i].startswith("-"):
+            out += ["--rev", args[i]]
+            i += 1
+    return out
+
+
+class GitRangeCommand(FastCommand):
+    """A FastCommand whose `--git` takes an optional range (git_range_args)."""
+
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
+        return super().parse_args(ctx, git_range_args(list(args)))

@@ -286,9 +286,18 @@ def test_git_range_and_too_few_points(repo, cli):
     _, commit = repo
     for i, passed in enumerate(DECLINE):
         commit("triage", crafted("triage", passed, step=i), f"step {i}")
-    result = cli("history", "--rev", "HEAD~2..HEAD", "--gate", "-o", "h.json")
+    result = cli("history", "--git", "HEAD~2..HEAD", "--gate", "-o", "h.json")
     assert result.exit_code == 0, result.output  # a decline, but 2 points: no verdict
     triage = suite_of(doc_of(), "triage")
+    # the same range three ways: `--git RANGE`, `--git=RANGE`, `--rev RANGE`
+    for how in (["--git=HEAD~2..HEAD"], ["--rev", "HEAD~2..HEAD"]):
+        assert cli("history", *how, "-o", "again.json").exit_code == 0
+        again = suite_of(doc_of("again.json"), "triage")["points"]
+        assert [p["id"] for p in again] == [p["id"] for p in triage["points"]]
+    # `--git` before a suite name is the flag alone
+    assert len(suite_of(doc_of(), "triage")["points"]) == 2
+    assert cli("history", "--git", "triage", "-o", "all.json").exit_code == 0
+    assert len(suite_of(doc_of("all.json"), "triage")["points"]) == len(DECLINE)
     assert len(triage["points"]) == 2 and triage["note"].startswith("not enough history")
     assert triage["drift"]["pass_rate"]["p"] is None
     assert "not enough history" in result.stdout
