@@ -58,3 +58,19 @@ def test_repo_check_is_green_against_the_committed_baselines(repo_copy):
     doc = json.loads((repo_copy / "diff.json").read_text())
     assert doc["verdict"] == "pass"
     assert doc["counts"] == {"unchanged": sum(len(s["cases"]) for s in doc["suites"])}
+
+
+def test_repo_history_over_its_baseline_commits_passes_the_drift_gate(tmp_path):
+    """What CI runs after the check: the repo's baselines in git, one point per commit
+    that changed one, with no significant decline. A checkout without git history (an
+    unpacked archive) cannot have one, so the test needs the repository."""
+    if not (ROOT / ".git").exists():
+        pytest.skip("not a git checkout")
+    result = run_subprocess("history", "--git", "--gate", "-o", str(tmp_path / "h.json"),
+                            cwd=ROOT)
+    assert result.exit_code == 0, result.output
+    doc = json.loads((tmp_path / "h.json").read_text())
+    assert doc["source"] == "git" and not doc["gate"]["failed"]
+    suites = {s["suite"] for s in doc["suites"]}
+    assert suites == {p.stem for p in (ROOT / "baselines").glob("*.json")}
+    assert all(s["points"] and "commit" in s["points"][0] for s in doc["suites"])

@@ -139,9 +139,14 @@ def test_the_repo_ci_workflow_runs_the_gate_and_uploads_reports():
     steps = [s.get("run", "") for job in ci["jobs"].values() for s in job["steps"]]
     assert any("promptctl check" in s and "diff.md" in s for s in steps)
     assert any("GITHUB_STEP_SUMMARY" in s for s in steps)
+    # the drift gate over the baselines' commits needs the whole history checked out
+    assert any("promptctl history --git --gate" in s for s in steps)
+    checkout = ci["jobs"]["test"]["steps"][0]
+    assert checkout["uses"].startswith("actions/checkout") and \
+        checkout["with"]["fetch-depth"] == 0
     uploads = [s for job in ci["jobs"].values() for s in job["steps"]
                if "upload-artifact" in s.get("uses", "")]
     assert any("report.html" in s["with"]["path"] and "junit.xml" in s["with"]["path"]
-               for s in uploads)
+               and "history.html" in s["with"]["path"] for s in uploads)
     reusable = yaml.safe_load((ROOT / ".github/workflows/promptctl.yml").read_text())
     assert "workflow_call" in reusable[True]  # `on:` parses as True in YAML 1.1
