@@ -23,7 +23,7 @@ from pathlib import Path
 from ..errors import InfraError, UserError
 from ..load.project import Project
 from .baseline import parse_baseline
-from .history import Gathered, Point, Tally, link
+from .history_points import Gathered, Point, Tally, link
 
 TIMEOUT = 60.0  # seconds per git command
 MAX_BYTES = 64 * 1024 * 1024  # a baseline blob larger than this is skipped

@@ -14,7 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from .. import drift
-from ..gate.history import History, Point, SuiteHistory, recent
+from ..gate.history import History, SuiteHistory, recent
+from ..gate.history_points import Point
 from ..load.project import Project
 from ..run.store import write_json_atomic, write_text_atomic
 
