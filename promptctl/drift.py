@@ -32,6 +32,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from itertools import accumulate, islice
 from operator import add, mul, sub
+from typing import Any
 
 from promptctl.stats import mean_interval, wilson
 
@@ -77,6 +78,20 @@ class Drift:
 
     def significant(self, max_drop: float) -> bool:
         return self.declined and self.drop > max_drop
+
+    def document(self, ids: Sequence[str], text: str, max_drop: float) -> dict[str, Any]:
+        """The verdict as the history document writes it (DRIFT in docs/history.md):
+        ids[i] names point i; `text` is its describe() sentence."""
+        def segment(seg: Segment | None) -> dict[str, Any] | None:
+            if seg is None:
+                return None
+            return {"from": ids[seg.start], "to": ids[seg.end], "value": round(seg.value, 4),
+                    "ci": [round(seg.ci[0], 4), round(seg.ci[1], 4)], "n": seg.n}
+
+        return {"method": self.method, "p": None if self.p is None else round(self.p, 6),
+                "declined": self.declined, "significant": self.significant(max_drop),
+                "drop": round(self.drop, 4), "before": segment(self.before),
+                "after": segment(self.after), "text": text}
 
 
 # -- the test --------------------------------------------------------------------------

@@ -41,8 +41,9 @@ def score(
     gate: Annotated[bool, typer.Option(
         "--gate", help="Exit 1 when the pass rate or a metric declines significantly "
         "by more than --max-drop.")] = False,
-    max_drop: Annotated[float, typer.Option(
-        "--max-drop", min=0.0, max=1.0, help="The decline --gate tolerates.")] = 0.05,
+    max_drop: Annotated[float | None, typer.Option(
+        "--max-drop", min=0.0, max=1.0, help="The decline --gate tolerates; default: the "
+        "suite's max_drop, else 0.05 (as history).", show_default=False)] = None,
     alpha: AlphaOpt = 0.05,
     sample: Annotated[int, typer.Option(
         "--sample", min=0, help="Lines per window whose inputs and outputs are embedded "
@@ -60,6 +61,7 @@ def score(
     the drift verdict across windows, and how inputs and outputs drift (length,
     refusals, embedding distance from the suite's cases)."""
     # deferred: keeps --help fast
+    from ..gate.history import DEFAULT_MAX_DROP
     from ..gate.score import ScoreOptions, parse_by, score_log
     from ..load.suites import load_suite
     from ..reports import check_outputs
@@ -68,11 +70,9 @@ def score(
     from . import output, scoreview
 
     check_outputs(output_file, FORMATS)
-    options = ScoreOptions(by=parse_by(by), alpha=alpha, max_drop=max_drop, sample=sample,
-                           skip_bad=skip_bad, use_cache=not no_cache,
-                           mapping=Mapping(log_format, field))
+    by_window = parse_by(by)
     project = common.project(config)
-    if options.use_cache or sample:
+    if not no_cache or sample:
         common.check_state(project)
     # not common.load_suites: the model under test is never called, so its GGUF file
     # need not be here
@@ -80,6 +80,12 @@ def score(
     if len(loaded) != 1:
         raise UserError(f"--suite {suite!r} names {len(loaded)} suites",
                         hint="name one suite file, or one suite in suites/")
+    if max_drop is None:
+        max_drop = loaded[0].spec.max_drop
+    options = ScoreOptions(by=by_window, alpha=alpha,
+                           max_drop=DEFAULT_MAX_DROP if max_drop is None else max_drop,
+                           sample=sample, skip_bad=skip_bad, use_cache=not no_cache,
+                           mapping=Mapping(log_format, field))
     paths = output_file or []
     sink = LineSink([p for p in paths if p.suffix.lower() in LINES])
     size = logs.stat().st_size if logs.is_file() else 0

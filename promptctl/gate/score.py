@@ -276,19 +276,6 @@ def _point(by: str | int, w: Window, alpha: float, with_year: bool) -> dict[str,
             "changes": [], "distribution": w.dist.summary()}
 
 
-def _drift_json(d: drift.Drift, ids: list[str], text: str, max_drop: float
-                ) -> dict[str, Any]:
-    def seg(s: drift.Segment | None) -> dict[str, Any] | None:
-        if s is None:
-            return None
-        return {"from": ids[s.start], "to": ids[s.end], "value": round(s.value, 4),
-                "ci": [round(s.ci[0], 4), round(s.ci[1], 4)]}
-
-    return {"method": d.method, "p": d.p, "declined": d.declined,
-            "significant": d.significant(max_drop), "drop": round(d.drop, 4),
-            "before": seg(d.before), "after": seg(d.after), "text": text}
-
-
 def _document(suite: Suite, file: str, options: ScoreOptions, points: list[dict[str, Any]],
               ordered: list[Window], notes: list[str], lines: dict[str, Any]
               ) -> dict[str, Any]:
@@ -317,8 +304,7 @@ def _document(suite: Suite, file: str, options: ScoreOptions, points: list[dict[
         text = drift.describe(d, [points[i]["label"] for i in having], what)
         if d.significant(max_drop):
             reasons.append(text)
-        metric_drift[name] = _drift_json(d, [points[i]["id"] for i in having], text,
-                                         max_drop)
+        metric_drift[name] = d.document([points[i]["id"] for i in having], text, max_drop)
     return {
         "version": 1, "kind": "score", "source": "logs", "generated": now_iso(),
         "alpha": alpha, "max_drop": max_drop,
@@ -326,6 +312,6 @@ def _document(suite: Suite, file: str, options: ScoreOptions, points: list[dict[
         "log": file, "by": options.by, "sample": options.sample, "lines": lines,
         "notes": notes,
         "suites": [{"suite": suite.name, "points": points,
-                    "drift": {"pass_rate": _drift_json(rate, ids, rate_text, max_drop),
+                    "drift": {"pass_rate": rate.document(ids, rate_text, max_drop),
                               "metrics": metric_drift}}],
     }

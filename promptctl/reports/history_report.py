@@ -48,28 +48,15 @@ def point_doc(p: Point) -> dict[str, Any]:
     return out
 
 
-def drift_doc(d: drift.Drift, points: Sequence[Point], text: str, max_drop: float
-              ) -> dict[str, Any]:
-    def segment(seg: drift.Segment | None) -> dict[str, Any] | None:
-        if seg is None:
-            return None
-        return {"from": points[seg.start].id, "to": points[seg.end].id,
-                "value": _r(seg.value), "ci": _ci(seg.ci), "n": seg.n}
-
-    return {"method": d.method, "p": None if d.p is None else round(d.p, 6),
-            "declined": d.declined, "significant": d.significant(max_drop),
-            "drop": _r(d.drop), "before": segment(d.before), "after": segment(d.after),
-            "text": text}
-
-
 def suite_doc(s: SuiteHistory) -> dict[str, Any]:
+    ids = [p.id for p in s.points]
     return {
         "suite": s.suite,
         "max_drop": s.max_drop,
         "note": s.note,
         "points": [point_doc(p) for p in s.points],
-        "drift": {"pass_rate": drift_doc(s.rate, s.points, s.rate_text, s.max_drop),
-                  "metrics": {name: drift_doc(d, s.points, s.metric_texts[name], s.max_drop)
+        "drift": {"pass_rate": s.rate.document(ids, s.rate_text, s.max_drop),
+                  "metrics": {name: d.document(ids, s.metric_texts[name], s.max_drop)
                               for name, d in s.metrics.items()}},
     }
 

@@ -186,6 +186,12 @@ def test_a_decline_across_days_fails_the_gate_and_a_stable_log_does_not(make_pro
     # the decline is larger than 0.05 but not than 0.5: --max-drop decides
     assert cli("score", "bad.jsonl", "--suite", "s", "--sample", "0", "--gate",
                "--max-drop", "0.5").exit_code == 0
+    # without --max-drop, the suite's own max_drop (as for history), else 0.05
+    (tmp_path / "suites/s.yaml").write_text(SUITE.replace("models:", "max_drop: 0.5\nmodels:"))
+    assert cli("score", "bad.jsonl", "--suite", "s", "--sample", "0", "--gate",
+               "-o", "m.json").exit_code == 0
+    assert json.loads((tmp_path / "m.json").read_text())["max_drop"] == 0.5
+    (tmp_path / "suites/s.yaml").write_text(SUITE)
 
     _degrading_log(tmp_path / "ok.jsonl", 10, 0.1, 0.1)
     stable = cli("score", "ok.jsonl", "--suite", "s", "--sample", "0", "--gate",
