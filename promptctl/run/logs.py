@@ -15,7 +15,9 @@ Invariants: the file is read line by line and never held (`read_log` is a genera
 a line that cannot be read is a BadLine naming its line number and the fix, never an
 exception (the caller decides: exit 2, or count it with --skip-bad); blank lines are
 skipped. A file whose first character is `[` is a JSON array, read whole (small
-exports only: a large log should be JSONL), its items numbered from 1.
+exports only, at most MAX_ARRAY bytes: a large log should be JSONL), its items numbered
+from 1. Memory is bounded: a line longer than MAX_LINE is a BadLine, read past in
+chunks, never held whole.
 """
 
 from __future__ import annotations
@@ -29,6 +31,8 @@ from typing import Any
 
 from ..errors import UserError, quote
 
+MAX_LINE = 16 << 20  # bytes of one log line
+MAX_ARRAY = 256 << 20  # bytes of a log written as one JSON array
 FIELDS = ("vars", "messages", "output", "timestamp", "prompt", "model", "latency_ms",
           "tokens", "case", "id")
 PRESETS: dict[str, dict[str, str]] = {
@@ -292,11 +296,26 @@ def read_log(path: Path, reader: Reader,
             head = fh.read(1)
         fh.seek(0)
         if head == b"[":
+            if path.stat().st_size > MAX_ARRAY:
+                raise UserError(f"a JSON array of more than {MAX_ARRAY >> 20} MiB",
+                                file=str(path), hint="write the log as JSONL (one object "
+                                "per line): it is streamed, whatever its size")
             yield from _array(path, reader, fh.read(), on_bytes)
             return
-        for number, raw in enumerate(fh, 1):
+        number = 0
+        while raw := fh.readline(MAX_LINE + 1):
+            number += 1
             if on_bytes is not None:
                 on_bytes(len(raw))
+            if len(raw) > MAX_LINE and not raw.endswith(b"\n"):
+                while (rest := fh.readline(1 << 20)) and not rest.endswith(b"\n"):
+                    if on_bytes is not None:  # read past the rest of the line
+                        on_bytes(len(rest))
+                if on_bytes is not None:
+                    on_bytes(len(rest))
+                yield BadLine(number, f"a line of more than {MAX_LINE >> 20} MiB",
+                              "log the output, not whole documents, on one line")
+                continue
             if not raw.strip():
                 continue
             try:

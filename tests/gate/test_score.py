@@ -19,6 +19,7 @@ from helpers.browser import check_charts
 from promptctl import stats
 from promptctl.gate.score import Moments
 from promptctl.reports.history_html import render_html
+from promptctl.run import logs
 
 SUITE = """
 prompts: [p.a]
@@ -116,6 +117,27 @@ def test_a_bad_line_is_exit_2_naming_file_and_line_or_is_skipped(make_project, c
                    "--by", "10", "-o", "n.json")
     assert by_lines.exit_code == 0
     assert json.loads((tmp_path / "n.json").read_text())["lines"]["scored"] == 3
+
+
+def test_an_overlong_line_and_a_huge_array_are_bounded(make_project, cli, tmp_path,
+                                                       monkeypatch):
+    """A line over MAX_LINE is a bad line, read past in chunks (the next line still
+    scores); a JSON-array log over MAX_ARRAY is refused (it would be read whole)."""
+    monkeypatch.setattr(logs, "MAX_LINE", 2000)
+    make_project(FILES)
+    long = line(2, "Paris " * 3000)  # ~18 kB, several chunks of the limit
+    write_log(tmp_path / "log.jsonl", [line(2, "Paris"), long, line(3, "Paris")])
+    got = cli("score", "log.jsonl", "--suite", "s", "--sample", "0")
+    assert got.exit_code == 2 and "log.jsonl:2: a line of more than" in got.stderr
+    skipped = cli("score", "log.jsonl", "--suite", "s", "--sample", "0", "--skip-bad",
+                  "-o", "d.json")
+    assert skipped.exit_code == 0, skipped.output
+    counted = json.loads((tmp_path / "d.json").read_text())["lines"]
+    assert counted["scored"] == 2 and [b["line"] for b in counted["bad"]] == [2]
+    monkeypatch.setattr(logs, "MAX_ARRAY", 100)
+    (tmp_path / "arr.json").write_text(json.dumps([line(2, "Paris")] * 5))
+    refused = cli("score", "arr.json", "--suite", "s", "--sample", "0")
+    assert refused.exit_code == 2 and "write the log as JSONL" in refused.stderr
 
 
 def test_a_line_without_a_var_its_assertions_need_is_an_error_reported(make_project,
