@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..run.store import write_json_atomic
 from . import md
+from .page import THEME, head
 
 if TYPE_CHECKING:
     from ..gate.compare import Comparison, Pair
@@ -99,9 +100,13 @@ def markdown(comp: Comparison) -> str:
     return "\n".join(lines) + "\n"
 
 
+# the shared page (reports/page.py): light and dark, and a policy that lets nothing load
+STYLE = THEME + "pre{white-space:pre-wrap;margin:0;max-width:40em}"
+
+
 def render_html(comp: Comparison) -> str:
     e = html.escape
-    head = (f"<h1>promptctl compare: {e(comp.a)} (A) vs {e(comp.b)} (B)</h1>"
+    title = (f"<h1>promptctl compare: {e(comp.a)} (A) vs {e(comp.b)} (B)</h1>"
             f"<p><strong>{e(comp.verdict())}</strong></p>")
     diffs = "".join(
         f"<tr><td>{e(d.name)}</td><td>{d.fmt(d.a, False)}</td><td>{d.fmt(d.b, False)}</td>"
@@ -113,12 +118,8 @@ def render_html(comp: Comparison) -> str:
         f"<td><pre>{e(p.first('a').output or p.first('a').error or '')}</pre></td>"
         f"<td><pre>{e(p.first('b').output or p.first('b').error or '')}</pre></td></tr>"
         for p in changed(comp))
-    style = ("body{font-family:sans-serif;margin:2em}table{border-collapse:collapse}"
-             "td,th{border:1px solid #ccc;padding:4px 8px;vertical-align:top}"
-             "pre{white-space:pre-wrap;margin:0;max-width:40em}")
-    return ("<!doctype html><html><head><meta charset='utf-8'><title>promptctl compare"
-            f"</title><style>{style}</style></head><body>{head}"
-            "<table><tr><th>measure</th><th>A</th><th>B</th><th>B - A</th><th>CI</th>"
+    return (head("promptctl compare", STYLE) + title
+            + "<table><tr><th>measure</th><th>A</th><th>B</th><th>B - A</th><th>CI</th>"
             f"<th>p</th><th>B wins / losses / ties</th></tr>{diffs}</table>"
             "<h2>Cases that differ</h2><table><tr><th>case</th><th>A passed</th>"
             "<th>B passed</th><th>A output</th><th>B output</th></tr>"

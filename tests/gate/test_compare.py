@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers.browser import visit
 from helpers.scripted_provider import ScriptedProvider
 from scipy import stats as sps
 
@@ -179,7 +180,10 @@ def test_two_saved_runs_call_no_model(project, cli, scripted):
     md = Path("cmp.md").read_text()
     assert md.startswith(f"## promptctl compare: {first} (A) vs {second} (B)")
     assert "| pass rate | 25.0% | 100.0% | +75 |" in md and "| acc |" in md
-    assert "B is better on pass rate" in Path("cmp.html").read_text()
+    page = Path("cmp.html").read_text()
+    assert "B is better on pass rate" in page and "default-src 'none'" in page
+    seen = visit(Path("cmp.html").resolve())  # its own style is allowed, nothing else loads
+    assert seen.requests == [] and seen.violations() == [], seen.console
     assert cli("compare", first, second, "-r", "3").exit_code == 2
 
 
