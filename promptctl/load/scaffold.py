@@ -88,6 +88,8 @@ jobs:
     runs-on: ubuntu-latest
     steps:
       - uses: actions/checkout@v4
+        with:
+          fetch-depth: 0  # the baselines' git history, for promptctl history --git
       - uses: actions/setup-python@v5
         with:
           python-version: "3.11"
@@ -95,6 +97,9 @@ jobs:
       # llama-cpp-python builds from source; GGML_NATIVE=OFF keeps the binary portable
       - run: CMAKE_ARGS="-DGGML_NATIVE=OFF" pip install 'promptctl[local]'
       - run: promptctl check -o diff.md -o report.html -o junit.xml
+      # a sustained decline across the baselines' commits fails the job too
+      - if: always()
+        run: promptctl history --git --gate -o history.html
       - if: always()
         run: test -f diff.md && cat diff.md >> "$GITHUB_STEP_SUMMARY" || true
       - if: always()
@@ -104,6 +109,7 @@ jobs:
           path: |
             report.html
             junit.xml
+            history.html
 """
 
 GITIGNORE_LINE = ".promptctl/"

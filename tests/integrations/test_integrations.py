@@ -120,6 +120,19 @@ def test_init_then_check_passes_at_once_on_the_embedded_model(tmp_path):
     result = run_subprocess("check", cwd=tmp_path / "fresh")
     assert result.exit_code == 0, result.output
     assert "OK: no regressions (3 unchanged)" in result.stdout
+    # the scaffolded workflow's next step, on the project committed to git: one baseline
+    # commit is not enough history for a verdict, so the drift gate passes
+    proj = tmp_path / "fresh"
+    env = {**os.environ, "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.com",
+           "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@example.com"}
+    for args in (["init", "-q"], ["add", "."], ["commit", "-qm", "init"]):
+        subprocess.run(["git", *args], cwd=proj, env=env, check=True, capture_output=True)
+    workflow = yaml.safe_load((proj / ".github/workflows/promptctl.yml").read_text())
+    step = next(s["run"] for s in workflow["jobs"]["check"]["steps"]
+                if "promptctl history" in s.get("run", ""))
+    history = run_subprocess(*step.split()[1:], cwd=proj)
+    assert history.exit_code == 0, history.output
+    assert "not enough history" in history.stdout and (proj / "history.html").is_file()
 
 
 def test_markdown_run_report(make_project, cli, tmp_path):
