@@ -177,6 +177,7 @@ def bounded(fn: Callable[..., T], args: tuple[Any, ...], seconds: float
                 _wake.set()
             value = fn(*args)
         finally:
+            enclosing = False  # an enclosing check's limit struck while disarming
             while True:  # disarmed for sure, even if the limit strikes right here
                 try:
                     with _lock:
@@ -185,7 +186,10 @@ def bounded(fn: Callable[..., T], args: tuple[Any, ...], seconds: float
                             _raise_in(tid, None)
                     break
                 except CheckTimeout:
+                    enclosing = enclosing or not armed.fired
                     continue
+            if enclosing and not armed.fired:
+                raise CheckTimeout  # passed on to the check it was aimed at
     except CheckTimeout:
         if not armed.fired:  # an enclosing check's limit, landed in here: not ours
             raise
