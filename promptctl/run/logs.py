@@ -221,8 +221,8 @@ class Reader:
             return BadLine(number, f"no output at {m.where('output')}",
                            "map it with --field output=PATH (e.g. response.text)")
         if not isinstance(output, str):
-            return BadLine(number, f"the output at {m.where('output')} is a "
-                           f"{type(output).__name__}, not text",
+            return BadLine(number, f"the output at {m.where('output')} is "
+                           f"{_json_kind(output)}, not text",
                            "map the text with --field output=PATH")
         raw_time = m.get(obj, "timestamp")
         when = None if raw_time is _MISSING or raw_time is None else parse_time(raw_time)
@@ -280,6 +280,17 @@ class Reader:
                                "write tokens as {\"prompt\": N, \"completion\": N}")
             out.tokens = counted
         return out
+
+
+def _json_kind(value: Any) -> str:
+    """What a JSON value is, as its writer would say it."""
+    if isinstance(value, bool):
+        return "true or false"
+    if isinstance(value, (int, float)):
+        return "a number"
+    if isinstance(value, dict):
+        return "an object"
+    return "an array" if isinstance(value, list) else "not a string"
 
 
 def read_log(path: Path, reader: Reader,

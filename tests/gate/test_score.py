@@ -119,6 +119,16 @@ def test_a_bad_line_is_exit_2_naming_file_and_line_or_is_skipped(make_project, c
     assert json.loads((tmp_path / "n.json").read_text())["lines"]["scored"] == 3
 
 
+def test_an_output_that_is_not_text_is_named_as_json_names_it(make_project, cli, tmp_path):
+    make_project(FILES)
+    for value, kind in ((3, "a number"), ({"a": 1}, "an object"), (["x"], "an array"),
+                        (True, "true or false")):
+        write_log(tmp_path / "log.jsonl", [line(2, "Paris"), {**line(2, ""), "output": value}])
+        got = cli("score", "log.jsonl", "--suite", "s", "--sample", "0")
+        assert got.exit_code == 2
+        assert f"log.jsonl:2: the output at 'output' is {kind}, not text" in got.stderr
+
+
 def test_an_overlong_line_and_a_huge_array_are_bounded(make_project, cli, tmp_path,
                                                        monkeypatch):
     """A line over MAX_LINE is a bad line, read past in chunks (the next line still
