@@ -12,7 +12,8 @@ A pair is (judge verdict, human verdict), both bools (True = pass). Invariants:
 - kappa is None, never a guess, when it is undefined: no pairs, or both raters give
   one and the same class (chance agreement is 1). When only one rater is constant,
   kappa is 0 (as scikit-learn says) but the interval is None: the large-sample
-  standard error is 0 there, and a zero-width interval would be a lie;
+  standard error is 0 there, and a zero-width interval would be a lie. The same holds
+  when every output agrees (kappa 1) or every one disagrees (kappa -1);
 - the interval is the large-sample one of Fleiss, Cohen and Everitt (1969), clipped to
   [-1, 1]; `kappa_below` fires only on a defined interval whose upper bound is below
   `min_kappa` (one-sided at level alpha);
@@ -114,10 +115,15 @@ def kappa(pairs: Sequence[Pair], alpha: float = 0.05) -> Kappa:
                      "judge and reviewer give every output the same verdict: kappa is undefined")
     judge_constant = table.pp + table.pf in (0, n)
     human_constant = table.pp + table.fp in (0, n)
-    if se is None or se <= 0.0 or judge_constant or human_constant:
-        who = "the judge" if judge_constant else "the reviewer" if human_constant else "nobody"
+    if judge_constant or human_constant:
+        who = "the judge" if judge_constant else "the reviewer"
         return Kappa(n, agreement, k, None, se, table, alpha,
                      f"{who} gives every output the same verdict: kappa is 0, with no interval")
+    if se is None or se <= 0.0:  # every output agrees (kappa 1) or every one disagrees
+        what = "agree" if agreement == 1.0 else "disagree"
+        return Kappa(n, agreement, k, None, se, table, alpha,
+                     f"judge and reviewer {what} on every output: the large-sample standard "
+                     "error is 0, so there is no interval")
     half = z(1.0 - alpha / 2.0) * se
     ci = (max(-1.0, k - half), min(1.0, k + half))
     return Kappa(n, agreement, k, ci, se, table, alpha)

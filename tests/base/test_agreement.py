@@ -244,3 +244,14 @@ def test_binomial_draws_have_the_right_moments():
         assert all(0 <= x <= n for x in xs)
     draw = agreement._multinomial(100, [0.5, 0.0, 0.25, 0.25], rng)
     assert sum(draw) == 100 and draw[1] == 0
+
+
+def test_perfect_agreement_has_kappa_one_and_no_interval():
+    pairs = [(True, True)] * 8 + [(False, False)] * 4
+    k = kappa(pairs)
+    assert k.kappa == pytest.approx(1.0) and k.se == 0.0 and k.ci is None
+    assert k.reason.startswith("judge and reviewer agree on every output")
+    assert not kappa_below(k, 0.6)
+    opposite = kappa([(True, False)] * 6 + [(False, True)] * 6)
+    assert opposite.kappa == pytest.approx(-1.0) and opposite.ci is None
+    assert opposite.reason.startswith("judge and reviewer disagree on every output")
