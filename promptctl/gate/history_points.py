@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..results import SuiteCellKey, canonical
+from ..run.summary import cell_status
 from .diff import pooled, served_change, served_label
 
 SEP = "~"  # CASE~PERTURBATION: a perturbed variant's case id
@@ -83,9 +84,7 @@ class Tally:
             self.variants.add(key)
             return
         status = "error" if error else "pass" if passed else "fail"
-        before = self.status.get(key)
-        if before is None or status == "fail" or (status == "error" and before == "pass"):
-            self.status[key] = status
+        self.status[key] = cell_status(self.status.get(key), status)
         self.fingerprints.setdefault(key[2], fingerprint)
         served = fingerprint.get("served")
         if isinstance(served, dict):

@@ -13,6 +13,14 @@ from .. import stats
 from ..results import CallRecord, CellKey
 
 
+def cell_status(before: str | None, sample: str) -> str:
+    """A cell's status (pass | fail | error) once one more sample's is known: a cell
+    fails if any sample failed; an error counts only when nothing failed."""
+    if before is None or sample == "fail" or (sample == "error" and before == "pass"):
+        return sample
+    return before
+
+
 @dataclass
 class Summary:
     cells: dict[CellKey, str] = field(default_factory=dict)  # pass | fail | error
@@ -49,8 +57,7 @@ class Summary:
         cell = rec.cell
         status = rec.status
         before = self.cells.get(cell)
-        # a cell fails if any sample failed; errors only count when nothing failed
-        if before is None or status == "fail" or (status == "error" and before == "pass"):
+        if cell_status(before, status) != before:
             self.cells[cell] = status
             counts = self._counts
             counts[status] = counts.get(status, 0) + 1
