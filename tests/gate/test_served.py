@@ -133,6 +133,13 @@ def test_the_run_summary_counts_snapshots_only_when_they_differ_from_the_name_as
 
 # -- end to end, through the real CLI ----------------------------------------------------
 
+def old_endpoint(fault_proxy, fingerprint: str | list[str] = "fp_aaa"):
+    """The real server behind a proxy that says every answer came from OLD (with this
+    system_fingerprint, or these in turn)."""
+    return fault_proxy(rate=1.0, kinds=["served"], served_model=OLD,
+                       served_fingerprint=fingerprint)
+
+
 def project(root: Path, base_url: str, *, local: bool = True, cases: int = 2) -> Path:
     """A suite on an openai model at base_url (and on echo, a second model that says
     nothing of what it runs)."""
@@ -175,8 +182,7 @@ def baseline_cells(root: Path) -> dict[tuple[str, str], dict[str, Any]]:
 @pytest.mark.slow
 def test_an_endpoint_that_moves_its_alias_is_reported_once_per_model(
         make_project, cli, fault_proxy, tmp_path):
-    proxy = fault_proxy(rate=1.0, kinds=["served"], served_model=OLD,
-                        served_fingerprint="fp_aaa")
+    proxy = old_endpoint(fault_proxy)
     make_project({})
     project(tmp_path, proxy.base_url + "/v1")
     assert cli("baseline", "update").exit_code == 0
@@ -223,8 +229,7 @@ def test_an_endpoint_that_moves_its_alias_is_reported_once_per_model(
 @pytest.mark.slow
 def test_a_baseline_and_cache_entries_from_before_served_still_read_without_a_change(
         make_project, cli, fault_proxy, tmp_path):
-    proxy = fault_proxy(rate=1.0, kinds=["served"], served_model=OLD,
-                        served_fingerprint="fp_aaa")
+    proxy = old_endpoint(fault_proxy)
     make_project({})
     project(tmp_path, proxy.base_url + "/v1", local=False)
     assert cli("baseline", "update").exit_code == 0
@@ -267,8 +272,7 @@ def test_a_baseline_and_cache_entries_from_before_served_still_read_without_a_ch
 @pytest.mark.slow
 def test_repeats_under_rotating_fingerprints_keep_them_all_and_report_only_a_new_one(
         make_project, cli, fault_proxy, tmp_path):
-    proxy = fault_proxy(rate=1.0, kinds=["served"], served_model=OLD,
-                        served_fingerprint=["fp_a", "fp_b"])
+    proxy = old_endpoint(fault_proxy, ["fp_a", "fp_b"])
     make_project({})
     project(tmp_path, proxy.base_url + "/v1", local=False, cases=1)
     assert cli("baseline", "update", "-r", "3").exit_code == 0
@@ -304,8 +308,7 @@ def test_the_openai_provider_reports_what_the_server_says_it_ran(llama_server,
     # llama_cpp.server names the model it was asked for and gives no fingerprint
     assert (done.served_model, done.system_fingerprint) == ("smollm2", None)
 
-    proxy = fault_proxy(rate=1.0, kinds=["served"], served_model=OLD,
-                        served_fingerprint="fp_aaa")
+    proxy = old_endpoint(fault_proxy)
     hosted = get_provider(ModelEntry(provider="openai", model="gpt-4o-mini",
                                      base_url=proxy.base_url + "/v1"), "hosted")
     plain = hosted.complete(question, params)
