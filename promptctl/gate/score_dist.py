@@ -26,12 +26,12 @@ embedder reachable: the distances are null and a note says why.
 
 from __future__ import annotations
 
-import math
 import random
 import zlib
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from ..assertions.models import cosine
 from ..assertions.safety import find_refusal
 from ..errors import PromptctlError
 from ..load.rendering import render_messages
@@ -181,15 +181,12 @@ def centroid(vectors: Sequence[Sequence[float]]) -> list[float] | None:
     return [s / len(vectors) for s in sums]
 
 
-def cosine_distance(a: Sequence[float] | None, b: Sequence[float] | None) -> float | None:
-    if a is None or b is None or len(a) != len(b):
+def cosine_distance(a: list[float] | None, b: list[float] | None) -> float | None:
+    """1 - the cosine similarity `similar` scores by; None without two comparable
+    vectors (one missing, of another length, or all zeros)."""
+    if a is None or b is None or len(a) != len(b) or not any(a) or not any(b):
         return None
-    dot = sum(x * y for x, y in zip(a, b, strict=True))
-    na = math.sqrt(sum(x * x for x in a))
-    nb = math.sqrt(sum(y * y for y in b))
-    if na == 0 or nb == 0:
-        return None
-    return round(max(0.0, 1.0 - dot / (na * nb)), 6)
+    return round(max(0.0, 1.0 - cosine(a, b)), 6)
 
 
 Embed = Callable[[list[str]], list[list[float]]]
