@@ -103,10 +103,6 @@ def _md_diff(before: str, after: str, limit: int = OUTPUT_LIMIT) -> str:
     return " ".join(parts)
 
 
-def _pct(x: float | None) -> str:
-    return "—" if x is None else f"{x:.0%}"
-
-
 def _md_row(c: CellDiff, metadata: CaseMetadata | None = None,
             shared: wording.Shared | None = None) -> str:
     if c.before and c.after and c.before.outputs != c.after.outputs:
@@ -151,8 +147,8 @@ def markdown(report: DiffReport, metadata: CaseMetadata | None = None,
         summary = ", ".join(f"{n} {k}" for k, n in sorted(counts.items()))
         name = md.text(s.suite) + ("" if s.has_baseline else " (no baseline)")
         ci_b, ci_a = (f" [{c[0]:.0%}–{c[1]:.0%}]" if c else "" for c in s.pass_rate_ci)
-        lines.append(f"| {name} | {_pct(s.pass_rate[0])}{ci_b} → {_pct(s.pass_rate[1])}{ci_a} | "
-                     f"{metrics} | {summary} |")
+        before, after = (wording.pct(rate) for rate in s.pass_rate)
+        lines.append(f"| {name} | {before}{ci_b} → {after}{ci_a} | {metrics} | {summary} |")
     if history:
         lines.append("")
         lines += [f"{md.text(suite)}: {md.text(line)}  " for suite, line in history.items()]

@@ -18,6 +18,7 @@ from ..gate.history import History, SuiteHistory, recent
 from ..gate.history_points import Point
 from ..load.project import Project
 from ..run.store import write_json_atomic, write_text_atomic
+from .wording import pct
 
 VERSION = 1
 
@@ -101,10 +102,6 @@ def write(path: Path, doc: dict[str, Any]) -> None:
 
 
 # -- words -----------------------------------------------------------------------------
-
-
-def pct(x: float | None) -> str:
-    return "—" if x is None else f"{100 * x:.0f}%"
 
 
 def rate_cell(p: Point) -> str:

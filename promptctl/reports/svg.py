@@ -17,7 +17,8 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from html import escape
+
+from .page import esc
 
 CSS = """
 .ch{display:block;max-width:100%;height:auto;margin:4px 0}
@@ -37,10 +38,6 @@ CSS = """
 LISTED = 12  # an aria text names every point up to this many, else a summary
 DOTS = 120  # a line chart draws a dot per point up to this many
 FONT = 6.2  # px per character of an 11px label, for truncation
-
-
-def _e(value: object) -> str:
-    return escape(str(value), quote=True)
 
 
 def _n(x: float) -> str:
@@ -132,8 +129,8 @@ def _tick_text(t: float, ticks: Sequence[float], percent: bool) -> str:
 
 def _open(kind: str, width: float, height: float, words: str) -> str:
     return (f'<svg class="ch {kind}" viewBox="0 0 {_n(width)} {_n(height)}" '
-            f'width="{_n(width)}" height="{_n(height)}" role="img" aria-label="{_e(words)}">'
-            f"<title>{_e(words)}</title>")
+            f'width="{_n(width)}" height="{_n(height)}" role="img" aria-label="{esc(words)}">'
+            f"<title>{esc(words)}</title>")
 
 
 def _paths(xy: Sequence[tuple[float, float] | None]) -> str:
@@ -240,13 +237,13 @@ def line_chart(points: Sequence[Point], *, what: str, percent: bool = True,
     for t in ticks:
         out.append(f'<line class="ch-grid" x1="{_n(left)}" x2="{_n(width - right)}" '
                    f'y1="{_n(y(t))}" y2="{_n(y(t))}"/><text x="{_n(left - 4)}" '
-                   f'y="{_n(y(t) + 4)}" text-anchor="end">{_e(_tick_text(t, ticks, percent))}'
+                   f'y="{_n(y(t) + 4)}" text-anchor="end">{esc(_tick_text(t, ticks, percent))}'
                    "</text>")
     step = max(1, math.ceil(n / max(1, int(plot_w // 70))))
     for i in range(0, n, step):
         anchor = "end" if n > 1 and i == n - 1 else "middle"
         out.append(f'<text x="{_n(x(i))}" y="{_n(height - bottom + 16)}" '
-                   f'text-anchor="{anchor}">{_e(_short(points[i].label, 70 * step - 6))}</text>')
+                   f'text-anchor="{anchor}">{esc(_short(points[i].label, 70 * step - 6))}</text>')
     for run in _runs(cis):  # the band: one polygon per run of points with an interval
         upper = [(x(j), y(c[1])) for j, c in run]
         lower = [(x(j), y(c[0])) for j, c in reversed(run)]
@@ -261,7 +258,7 @@ def line_chart(points: Sequence[Point], *, what: str, percent: bool = True,
                        f'x2="{_n(x(i))}" y1="{_n(top)}" y2="{_n(top + plot_h)}"/>'
                        f'<path class="ch-mark" d="M{_n(x(i) - 5)} {_n(top - 9)} '
                        f'L{_n(x(i) + 5)} {_n(top - 9)} L{_n(x(i))} {_n(top - 1)} Z">'
-                       f"<title>{_e(tip)}</title></path></g>")
+                       f"<title>{esc(tip)}</title></path></g>")
     for lv in levels:
         v = finite(lv.value)
         if v is None or not (0 <= lv.start <= lv.end < n):
@@ -270,7 +267,7 @@ def line_chart(points: Sequence[Point], *, what: str, percent: bool = True,
         if x1 - x0 < 6:
             x0, x1 = x0 - 3, x1 + 3
         out.append(f'<line class="ch-level" x1="{_n(x0)}" x2="{_n(x1)}" y1="{_n(y(v))}" '
-                   f'y2="{_n(y(v))}"><title>{_e(lv.label)}</title></line>')
+                   f'y2="{_n(y(v))}"><title>{esc(lv.label)}</title></line>')
     path = _paths([None if v is None else (x(i), y(v)) for i, v in enumerate(values)])
     if path:
         out.append(f'<path class="ch-line" d="{path}"/>')
@@ -281,7 +278,7 @@ def line_chart(points: Sequence[Point], *, what: str, percent: bool = True,
             tip = f"{p.label}: {estimate_text(v, cis[i], percent)}" + (
                 f" — {p.note}" if p.note else "")
             out.append(f'<circle class="ch-pt" cx="{_n(x(i))}" cy="{_n(y(v))}" r="3">'
-                       f"<title>{_e(tip)}</title></circle>")
+                       f"<title>{esc(tip)}</title></circle>")
     return "".join(out) + "</svg>"
 
 
@@ -346,21 +343,21 @@ def forest_plot(rows: Sequence[Row], *, what: str, names: tuple[str, str] = ("ba
     for t in ticks:
         out.append(f'<line class="ch-grid" x1="{_n(x(t))}" x2="{_n(x(t))}" y1="{_n(top)}" '
                    f'y2="{_n(base)}"/><text x="{_n(x(t))}" y="{_n(base + 14)}" '
-                   f'text-anchor="middle">{_e(_tick_text(t, ticks, pct))}</text>')
+                   f'text-anchor="middle">{esc(_tick_text(t, ticks, pct))}</text>')
     if two:
         out.append(f'<g class="ch-legend"><circle class="ch-before" cx="{_n(left + 6)}" cy="9" '
-                   f'r="4"/><text x="{_n(left + 14)}" y="13">{_e(names[0])}</text>'
+                   f'r="4"/><text x="{_n(left + 14)}" y="13">{esc(names[0])}</text>'
                    f'<circle class="ch-after" cx="{_n(left + 100)}" cy="9" r="4"/>'
-                   f'<text x="{_n(left + 108)}" y="13">{_e(names[1])}</text></g>')
+                   f'<text x="{_n(left + 108)}" y="13">{esc(names[1])}</text></g>')
     if ref is not None:
         out.append(f'<line class="ch-ref" x1="{_n(x(ref))}" x2="{_n(x(ref))}" '
                    f'y1="{_n(top)}" y2="{_n(base)}"/>')
     for i, r in enumerate(rows):
         mid = top + row_h * i + row_h / 2
         tip = _row_words(r, names)
-        out.append(f'<g class="ch-row"><title>{_e(tip)}</title>'
+        out.append(f'<g class="ch-row"><title>{esc(tip)}</title>'
                    f'<text class="lab" x="{_n(label_w)}" y="{_n(mid + 4)}" text-anchor="end">'
-                   f"{_e(_short(r.label, label_w))}</text>")
+                   f"{esc(_short(r.label, label_w))}</text>")
         if (rv := finite(r.reference)) is not None:
             out.append(f'<line class="ch-ref" x1="{_n(x(rv))}" x2="{_n(x(rv))}" '
                        f'y1="{_n(mid - row_h / 2 + 3)}" y2="{_n(mid + row_h / 2 - 3)}"/>')
@@ -376,7 +373,7 @@ def forest_plot(rows: Sequence[Row], *, what: str, names: tuple[str, str] = ("ba
         values = [estimate_text(finite(e.value), interval(e.ci), r.percent)
                   for e in (r.before, r.after) if e is not None]
         out.append(f'<text x="{_n(right + 8)}" y="{_n(mid + 4)}">'
-                   f'{_e(_short(" → ".join(values), value_w))}</text></g>')
+                   f'{esc(_short(" → ".join(values), value_w))}</text></g>')
     return "".join(out) + "</svg>"
 
 
@@ -436,21 +433,21 @@ def histogram(values: Sequence[float | None], *, what: str,
             bx = left + slot * i + 1 + bar_w * k
             out.append(f'<rect class="{cls}" x="{_n(bx)}" y="{_n(top + plot_h - bh)}" '
                        f'width="{_n(bar_w)}" height="{_n(bh)}"><title>'
-                       f"{_e(f'{name}: {c} in {number(edges[i])}-{number(edges[i + 1])}')}"
+                       f"{esc(f'{name}: {c} in {number(edges[i])}-{number(edges[i + 1])}')}"
                        "</title></rect>")
     out.append(f'<line class="ch-axis" x1="{_n(left)}" x2="{_n(width - right)}" '
                f'y1="{_n(top + plot_h)}" y2="{_n(top + plot_h)}"/>')
     for t in _ticks(lo, hi):
         tx = left + plot_w * (t - lo) / (hi - lo)
         out.append(f'<text x="{_n(tx)}" y="{_n(height - bottom + 14)}" text-anchor="middle">'
-                   f"{_e(number(t))}</text>")
+                   f"{esc(number(t))}</text>")
     legend = plot_w - 136 if prior is not None else plot_w
-    out.append(f'<text class="hd" x="{_n(left)}" y="12">{_e(_short(what, legend))}</text>')
+    out.append(f'<text class="hd" x="{_n(left)}" y="12">{esc(_short(what, legend))}</text>')
     if prior is not None:
         out.append('<g class="ch-legend">' + "".join(
             f'<rect class="{cls}" x="{_n(width - right - 130 + 68 * k)}" y="4" width="8" '
             f'height="8"/><text x="{_n(width - right - 118 + 68 * k)}" y="12">'
-            f"{_e(_short(name, 56))}</text>" for k, (name, cls, _) in enumerate(series)) + "</g>")
+            f"{esc(_short(name, 56))}</text>" for k, (name, cls, _) in enumerate(series)) + "</g>")
     return "".join(out) + "</svg>"
 
 

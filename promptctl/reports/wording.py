@@ -88,7 +88,8 @@ def sample_text(c: CellDiff) -> str:
     return text
 
 
-def _pct(x: float | None) -> str:
+def pct(x: float | None) -> str:
+    """A rate as a whole percent; a dash when there is none."""
     return "—" if x is None else f"{x:.0%}"
 
 
@@ -106,7 +107,7 @@ def suite_line(s: SuiteDiff) -> Segments:
         text.append(("no baseline yet (all cases new) ", "yellow"))
     before, after = s.pass_rate
     ci_b, ci_a = s.pass_rate_ci
-    text.append((f"pass rate {_pct(before)}{_ci(ci_b)} -> {_pct(after)}{_ci(ci_a)}", ""))
+    text.append((f"pass rate {pct(before)}{_ci(ci_b)} -> {pct(after)}{_ci(ci_a)}", ""))
     for name, (b, a) in s.metrics.items():
         text.append((f" · {name} {_num(b)} -> {_num(a)}", ""))
     counts: dict[str, int] = {}
