@@ -241,6 +241,7 @@ class Paths(Strict):
     prompts: str = "prompts"
     suites: str = "suites"
     baselines: str = "baselines"
+    reviews: str = "reviews"  # human labels, reviews/<suite>.yaml (load/reviews.py)
     state: str = ".promptctl"
 
 
@@ -522,3 +523,43 @@ def parse_shard(text: str) -> tuple[int, int]:
 
 def format_shard(shard: tuple[int, int] | None) -> str | None:
     return f"{shard[0]}/{shard[1]}" if shard else None
+
+
+# -- reviews/<suite>.yaml: human labels of outputs (load/reviews.py) -----------------
+
+_SHA256 = re.compile(r"[0-9a-f]{64}")
+_UTC = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ")
+
+
+def _sha256(value: Any) -> Any:
+    if not isinstance(value, str) or not _SHA256.fullmatch(value):
+        raise ValueError("output_sha256 must be 64 lowercase hex digits (the sha256 of the "
+                         "output text)")
+    return value
+
+
+def _utc(value: Any) -> Any:
+    if not isinstance(value, str) or not _UTC.fullmatch(value):
+        raise ValueError(f"at must be a UTC time like 2026-12-02T22:40:00Z, got {quote(value)}")
+    return value
+
+
+class LabelSpec(Strict):
+    """One human label: a verdict on one exact output of one (case, prompt, model)."""
+
+    case: NonBlank
+    prompt: NonBlank
+    model: NonBlank
+    output_sha256: Annotated[str, BeforeValidator(_sha256)]
+    verdict: Literal["pass", "fail"]
+    score: float | None = Field(None, ge=0, le=1)
+    note: str | None = None
+    by: NonBlank
+    at: Annotated[str, BeforeValidator(_utc)]
+    output: str | None = None
+
+
+class ReviewsFile(Strict):
+    version: Literal[1] = 1
+    suite: NonBlank
+    labels: list[LabelSpec] = Field(default_factory=list)
