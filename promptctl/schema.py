@@ -235,6 +235,8 @@ class ModelEntry(Strict):
     n_threads: int | None = Field(None, ge=1)
     n_gpu_layers: int | None = None
     price: Price | None = None  # {input: $/token, output: $/token}, each >= 0
+    # as a judge: the lowest kappa against reviews/ that `calibrate --gate` accepts
+    min_kappa: float | None = Field(None, ge=-1, le=1)
 
 
 class Paths(Strict):

@@ -23,6 +23,14 @@ from .models import _alias, _services
 
 TYPES = Types()  # the types this module defines (builtins.py lists them)
 
+# the model-graded types: their verdicts are what `calibrate` measures against reviews/
+MODEL_GRADED = frozenset({"llm-rubric", "factuality", "answer-relevance"})
+
+
+def is_model_graded(assertion_type: str) -> bool:
+    """A judge's verdict: one of MODEL_GRADED, or its `not-` form."""
+    return assertion_type.removeprefix("not-") in MODEL_GRADED
+
 SCHEMA = {
     "type": "object",
     "properties": {
@@ -75,6 +83,12 @@ def _prep(p: Prepared) -> Judged:
     question = p.options.get("question")
     if question is not None and not isinstance(question, str):
         raise AssertionSpecError("'question' must be text", key="question")
+    min_kappa = p.options.get("min_kappa")
+    if min_kappa is not None and (isinstance(min_kappa, bool) or not isinstance(
+            min_kappa, (int, float)) or not -1 <= min_kappa <= 1):
+        raise AssertionSpecError("'min_kappa' must be a number from -1 to 1 (the lowest "
+                                 "Cohen's kappa against reviews/ that `calibrate --gate` "
+                                 "accepts)", key="min_kappa")
     prompt = p.options.get("judge_prompt")
     if prompt is not None and not isinstance(prompt, str):
         raise AssertionSpecError("'judge_prompt' must be a prompt name, COLLECTION.PROMPT",
@@ -105,7 +119,7 @@ def _judge(output: str, arg: Judged, ctx: AssertionContext) -> Any:
     return passed, score, detail, f"{detail} (must not pass)"
 
 
-_OPTIONS = ("judge", "judge_prompt", "question")
+_OPTIONS = ("judge", "judge_prompt", "question", "min_kappa")
 for _kind, _hint in (("llm-rubric", "value: the criterion the output must meet"),
                      ("factuality", "value: the reference answer"),
                      ("answer-relevance", "no value; question: defaults to the prompt's "

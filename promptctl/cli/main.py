@@ -18,6 +18,7 @@ import sys
 from . import (
     baseline_cmd,
     cache_cmd,
+    calibrate_cmd,
     check_cmd,
     compare_cmd,
     diff_cmd,
@@ -59,6 +60,7 @@ app.command("merge")(merge_cmd.merge)
 app.command("robust")(robust_cmd.robust)
 app.command("history", cls=GitRangeCommand)(history_cmd.history)
 app.command("score")(score_cmd.score)
+app.command("calibrate")(calibrate_cmd.calibrate)
 app.add_typer(baseline_cmd.app, name="baseline")
 app.command("models")(models_cmd.models)
 app.add_typer(cache_cmd.app, name="cache")
