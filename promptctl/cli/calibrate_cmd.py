@@ -11,7 +11,7 @@ from typing import Annotated
 
 import typer
 
-from ..errors import ExitCode, UserError
+from ..errors import ExitCode
 from . import common
 from .check_cmd import AlphaOpt
 from .funnel import funnel
@@ -52,16 +52,7 @@ def calibrate(
     check_outputs(output_file, FORMATS)
     project = common.project(config)
     saved = load_run(project, run)
-    chosen = saved.suites
-    if suites:
-        wanted = {s.name for s in common.load_suites(project, suites, None)}
-        chosen = [s for s in saved.suites if s.name in wanted]
-        missing = wanted - {s.name for s in chosen}
-        if missing:
-            raise UserError(f"run {saved.run_id} has no suite {sorted(missing)[0]!r}",
-                            hint="run that suite first, or name a run that has it (--run)")
-    names = {s.name for s in chosen}
-    records = [r for r in saved.records if r.suite in names]
+    chosen, records = common.of_saved_run(project, saved, suites)
     result = run_calibration(project, chosen, records, run_id=saved.run_id,
                              judges=judge or [], alpha=alpha)
     doc = document(result)

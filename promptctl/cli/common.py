@@ -16,6 +16,8 @@ from ..errors import UserError
 if TYPE_CHECKING:
     from ..load.project import Project
     from ..load.suites import Suite
+    from ..results import CallRecord
+    from ..run.meta import SavedRun
     from ..run.options import RunOptions
 
 SuitesArg = Annotated[list[str] | None, typer.Argument(
@@ -187,3 +189,19 @@ def select_changed(proj: Project, suites: list[Suite], options: RunOptions,
     err.print(message, markup=False)
     options.only = selected
     return True
+
+
+def of_saved_run(proj: Project, saved: SavedRun, targets: list[str] | None
+                 ) -> tuple[list[Suite], list[CallRecord]]:
+    """The suites of a saved run named on the command line (default: all of them) and
+    their records; a suite the run does not have is refused."""
+    chosen = saved.suites
+    if targets:
+        wanted = {s.name for s in load_suites(proj, targets, None)}
+        chosen = [s for s in saved.suites if s.name in wanted]
+        missing = wanted - {s.name for s in chosen}
+        if missing:
+            raise UserError(f"run {saved.run_id} has no suite {sorted(missing)[0]!r}",
+                            hint="run that suite first, or name a run that has it (--run)")
+    names = {s.name for s in chosen}
+    return chosen, [r for r in saved.records if r.suite in names]

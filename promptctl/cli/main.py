@@ -30,6 +30,7 @@ from . import (
     merge_cmd,
     models_cmd,
     render_cmd,
+    review_cmd,
     robust_cmd,
     run_cmd,
     score_cmd,
@@ -62,6 +63,7 @@ app.command("history", cls=GitRangeCommand)(history_cmd.history)
 app.command("score")(score_cmd.score)
 app.command("calibrate")(calibrate_cmd.calibrate)
 app.add_typer(baseline_cmd.app, name="baseline")
+app.add_typer(review_cmd.app, name="review")
 app.command("models")(models_cmd.models)
 app.add_typer(cache_cmd.app, name="cache")
 
