@@ -79,5 +79,8 @@ def check(
         output.out.print(verdict_line(report))
     data = ReportData.of(result, report)
     data.history = recent_history(project, report, output_file)
+    data.labels = common.labels_of(project, lambda: result.records)
+    if not quiet:
+        output.show_disagreements(data.labels)
     write_outputs(output_file, data, output.wrote)
     raise typer.Exit(int(report.exit_code))

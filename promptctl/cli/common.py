@@ -6,6 +6,7 @@ loaders and the runner are imported inside the helpers that use them."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -14,9 +15,10 @@ import typer
 from ..errors import UserError
 
 if TYPE_CHECKING:
+    from ..gate.labels import LabelView
     from ..load.project import Project
     from ..load.suites import Suite
-    from ..results import CallRecord
+    from ..results import CallRecord, RecordKey
     from ..run.meta import SavedRun
     from ..run.options import RunOptions
 
@@ -205,3 +207,16 @@ def of_saved_run(proj: Project, saved: SavedRun, targets: list[str] | None
                             hint="run that suite first, or name a run that has it (--run)")
     names = {s.name for s in chosen}
     return chosen, [r for r in saved.records if r.suite in names]
+
+
+def labels_of(proj: Project, records: Callable[[], Sequence[CallRecord]]
+              ) -> dict[RecordKey, LabelView]:
+    """The reviewer's labels in reviews/ on the outputs of `records()`, for the reports;
+    without a reviews/ folder nothing is read (a big run's records stay on disk)."""
+    from ..load.reviews import reviews_dir  # deferred: keeps --help fast
+
+    if not reviews_dir(proj).is_dir():
+        return {}
+    from ..gate.labels import label_views  # deferred: only a project with reviews/
+
+    return label_views(proj, records())

@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from .check_cmd import AllowMissingOpt, AlphaOpt, DiffOutputOpt, StrictOpt
-from .common import ConfigOpt, QuietOpt, VerboseOpt, project
+from .common import ConfigOpt, QuietOpt, VerboseOpt, labels_of, project
 from .funnel import funnel
 
 
@@ -30,7 +30,7 @@ def diff(
     from ..gate.check import diff_saved
     from ..reports import ReportData, check_outputs, write_outputs
     from .diffview import recent_history, show_report, verdict_line
-    from .output import out, wrote
+    from .output import out, show_disagreements, wrote
 
     check_outputs(output_file)
     proj = project(config)
@@ -43,5 +43,8 @@ def diff(
     data = ReportData(saved.run_id, saved.started, saved.finished, saved.records,
                       saved.summary(), report)
     data.history = recent_history(proj, report, output_file)
+    data.labels = labels_of(proj, lambda: saved.records)
+    if not quiet:
+        show_disagreements(data.labels)
     write_outputs(output_file, data, wrote)
     raise typer.Exit(int(report.exit_code))

@@ -56,5 +56,7 @@ def merge(
                      f"{len(merged.records)} calls, {len(s.cells)} cases: {s.passed} passed, "
                      f"{s.failed} failed, {s.errors} errors{note}", highlight=False,
                      markup=False)
-    write_outputs(output_file, ReportData(merged.run_id, merged.started, merged.finished,
-                                          merged.records, merged.summary), output.wrote)
+    data = ReportData(merged.run_id, merged.started, merged.finished, merged.records,
+                      merged.summary)
+    data.labels = common.labels_of(project, lambda: merged.records)
+    write_outputs(output_file, data, output.wrote)

@@ -15,10 +15,10 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import IO, TYPE_CHECKING, Any
 
-from ..results import CallRecord, CellKey
+from ..results import CallRecord, CellKey, RecordKey
 from ..run.summary import Summary
 from ..stats import wilson
 
@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from rich.table import Table
     from rich.text import Text
 
+    from ..gate.labels import LabelView
     from ..run.runner import RunResult
 
 WIDTH = 160  # off a terminal without COLUMNS: see _console
@@ -171,16 +172,21 @@ def byte_progress(enabled: bool, total: int, what: str = "scoring") -> Iterator[
         yield advance
 
 
-def results_table(records: Sequence[CallRecord], *, verbose: bool) -> tuple[Table | None, int]:
+def results_table(records: Sequence[CallRecord], *, verbose: bool,
+                  labels: Mapping[RecordKey, LabelView] | None = None
+                  ) -> tuple[Table | None, int]:
     """Failures first, with reasons. One row per sample, or per cell (with its pass
     count and interval) when cells were sampled more than once. Returns the table and
-    how many passing rows it hides."""
+    how many passing rows it hides. With `labels` (reviews/ on these outputs), a
+    reviewer column, and a passing row the reviewer failed is never hidden."""
+    marks = {k: v for k, v in (labels or {}).items() if v.label is not None}
     rows = _cell_rows(records) if any(r.repeat for r in records) else [
         (r.status, r, None) for r in records]
     rows.sort(key=lambda row: ORDER[row[0]])  # stable: keeps plan order
     hidden = 0
     if not verbose and len(rows) > TABLE_LIMIT:
-        shown = [row for row in rows if row[0] != "pass"][:TABLE_LIMIT]
+        shown = [row for row in rows if row[0] != "pass" or (
+            row[1].key in marks and marks[row[1].key].disagreement)][:TABLE_LIMIT]
         hidden = len(rows) - len(shown)
         rows = shown
     if not rows:
@@ -207,6 +213,8 @@ def results_table(records: Sequence[CallRecord], *, verbose: bool) -> tuple[Tabl
         table.add_column("passed", no_wrap=True)
     table.add_column("output", overflow="fold", ratio=3, min_width=24)
     table.add_column("why", overflow="fold", ratio=2, min_width=16)
+    if marks:
+        table.add_column("reviewer", overflow="fold", min_width=12)
     for status, r, tally in rows:
         cells: list[Any] = [Text(status.upper(), style=STATUS_STYLE[status])]
         for name in ("suite", "case", "prompt", "model"):
@@ -216,6 +224,11 @@ def results_table(records: Sequence[CallRecord], *, verbose: bool) -> tuple[Tabl
             cells.append(tally)
         cells.append(Text(short(r.output) + (" (cached)" if r.cached else "")))
         cells.append(Text(_why(r, verbose)))
+        if marks:
+            view = marks.get(r.key)
+            cells.append(Text(view.words(), style="bold red" if view.disagreement == "gap"
+                              else "bold yellow" if view.disagreement else "dim")
+                         if view is not None else Text(""))
         table.add_row(*cells)
     return table, hidden
 
@@ -262,11 +275,33 @@ def _why(r: CallRecord, verbose: bool = False) -> str:
     return "; ".join(reasons) if reasons else f"score {r.score:.2f} below the case threshold"
 
 
-def show_results(result: RunResult, seconds: float, *, quiet: bool, verbose: bool) -> None:
+def show_disagreements(labels: Mapping[RecordKey, LabelView]) -> None:
+    """For check and diff, under the diff: each cell whose reviewer's label (reviews/)
+    disagrees with the suite's verdict, one line each."""
+    # deferred: the labels' module only when there are labels
+    from ..gate.labels import cell_views
+
+    odd = [(key, v) for key, v in cell_views(labels).items() if v.disagreement]
+    if not odd:
+        return
+    from rich.text import Text  # start-up: only when something needs rich
+
+    out = __getattr__("out")
+    out.print(Text(f"{len(odd)} reviewer disagreement{'s' * (len(odd) != 1)} "
+                   "(gap: the assertions miss what the reviewer failed; strict: an "
+                   "assertion fails what the reviewer passed):", style="bold"))
+    for (suite, case, prompt, model), view in odd:
+        out.print(Text(f"  {view.disagreement:<6} {suite}/{case} [{prompt} @ {model}]: "
+                       f"{view.words()}"), style="red" if view.disagreement == "gap"
+                  else "yellow")
+
+
+def show_results(result: RunResult, seconds: float, *, quiet: bool, verbose: bool,
+                 labels: Mapping[RecordKey, LabelView] | None = None) -> None:
     """The results table (unless quiet) and the summary line."""
     if not quiet:
         out = __getattr__("out")
-        table, hidden = results_table(result.records, verbose=verbose)
+        table, hidden = results_table(result.records, verbose=verbose, labels=labels)
         if table is not None:
             out.print(table)
         if hidden:

@@ -97,9 +97,14 @@ def run(
                          retry_errors=retry_errors, quiet=quiet)
     else:
         result = _run_new(project, suites, model, options, changed_since, quiet=quiet)
-    output.show_results(result, time.perf_counter() - start, quiet=quiet, verbose=verbose)
+    labels = common.labels_of(project, lambda: result.records) \
+        if output_file or not quiet else {}
+    output.show_results(result, time.perf_counter() - start, quiet=quiet, verbose=verbose,
+                        labels=labels)
     if output_file:  # reading the records back only when a report needs them
-        write_outputs(output_file, ReportData.of(result), output.wrote)
+        data = ReportData.of(result)
+        data.labels = labels
+        write_outputs(output_file, data, output.wrote)
     raise typer.Exit(int(result.exit_code))
 
 

@@ -21,14 +21,15 @@ text. Reading labels never writes anything.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from ..assertions.judges import is_model_graded
 from ..errors import UserError
 from ..load.project import Project
 from ..load.reviews import Label, Reviews, load_reviews, output_sha256
-from ..results import CallRecord, RecordKey
+from ..results import CallRecord, CellKey, RecordKey
 
 ONLY = ("failing", "judged", "unlabelled", "disagreements")
 
@@ -56,6 +57,21 @@ class LabelView:
         if self.disagreement is not None:
             return f"reviewer: {self.label.verdict}, suite: {self.suite}"
         return f"reviewer: {self.label.verdict}"
+
+    def to_dict(self) -> dict[str, Any]:
+        """The label as the JSON reports carry it (only views with a label have one)."""
+        assert self.label is not None
+        lab = self.label
+        return {"state": self.state, "verdict": lab.verdict, "score": lab.score,
+                "note": lab.note, "by": lab.by, "at": lab.at,
+                "disagreement": self.disagreement}
+
+    @property
+    def rank(self) -> int:
+        """Which of a cell's views a report shows: a disagreement, then a label on
+        this output, then a stale one."""
+        return (self.disagreement is not None) * 4 + (self.state == "labelled") * 2 \
+            + (self.label is not None)
 
 
 def reviews_of(project: Project, suites: Iterable[str]) -> dict[str, Reviews]:
@@ -89,9 +105,17 @@ def label_views(project: Project, records: Sequence[CallRecord], *,
     return views
 
 
-def any_labels(views: dict[RecordKey, LabelView]) -> bool:
-    """Whether a report has anything to show: a column only when some label exists."""
-    return any(v.label is not None for v in views.values())
+def cell_views(views: Mapping[RecordKey, LabelView]) -> dict[CellKey, LabelView]:
+    """One view per cell, for the reports that show cells (repeats in one row): the
+    highest-ranked of its samples' (LabelView.rank); cells without a label have none."""
+    out: dict[CellKey, LabelView] = {}
+    for key, view in views.items():
+        if view.label is None:
+            continue
+        cell = (key[0], key[1], key[2], key[3])
+        if cell not in out or view.rank > out[cell].rank:
+            out[cell] = view
+    return out
 
 
 @dataclass

@@ -8,8 +8,9 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from ..gate.labels import LabelView
     from ..gate.outcome import DiffReport
-    from ..results import CallRecord
+    from ..results import CallRecord, CellKey, RecordKey
     from ..run.runner import RunResult
     from ..run.summary import Summary
 
@@ -26,6 +27,15 @@ class ReportData:
     diff: DiffReport | None = None
     # suite -> its line "History (last N runs): ▂▃▅ 80% → 91%", for the Markdown diff
     history: dict[str, str] = field(default_factory=dict)
+    # the human labels of reviews/ on the records' outputs (gate.labels.label_views)
+    labels: dict[RecordKey, LabelView] = field(default_factory=dict)
+
+    def cell_labels(self) -> dict[CellKey, LabelView]:
+        """One label per cell, for the reports that show cells (gate.labels.cell_views)."""
+        # deferred: the labels' module only for reports that have labels
+        from ..gate.labels import cell_views
+
+        return cell_views(self.labels) if self.labels else {}
 
     def case_metadata(self) -> dict[tuple[str, str], tuple[dict[str, Any], tuple[str, ...]]]:
         """(suite, case) -> (metadata, tags), for the cases that have either."""

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..errors import ExitCode
 from ..gate.baseline import Cell
@@ -16,6 +16,10 @@ from ..gate.diff import word_diff
 from ..gate.outcome import CellDiff, DiffReport
 from ..run.store import write_json_atomic
 from . import md, wording
+
+if TYPE_CHECKING:
+    from ..gate.labels import LabelView
+    from ..results import CellKey
 
 VERDICT = {ExitCode.OK: "pass", ExitCode.FAILED: "regressed", ExitCode.INFRA: "error"}
 HEADLINE = {ExitCode.OK: "✅ no regressions", ExitCode.FAILED: "❌ regressions found",
@@ -39,9 +43,16 @@ def _cell(cell: Cell | None) -> dict[str, Any] | None:
 CaseMetadata = Mapping[tuple[str, str], tuple[dict[str, Any], tuple[str, ...]]]
 
 
-def document(report: DiffReport, metadata: CaseMetadata | None = None) -> dict[str, Any]:
-    """The diff as JSON; each case with the metadata and tags the run gave it."""
+def document(report: DiffReport, metadata: CaseMetadata | None = None,
+             labels: Mapping[CellKey, LabelView] | None = None) -> dict[str, Any]:
+    """The diff as JSON; each case with the metadata and tags the run gave it, and the
+    reviewer's label (`label`) when reviews/ has one for its output."""
     known = metadata or {}
+    marks = labels or {}
+
+    def label(suite: str, c: CellDiff) -> dict[str, Any]:
+        view = marks.get((suite, c.case, c.prompt, c.model))
+        return {"label": view.to_dict()} if view is not None else {}
 
     def case_meta(suite: str, case: str) -> dict[str, Any]:
         values, tags = known.get((suite, case), ({}, ()))
@@ -74,7 +85,8 @@ def document(report: DiffReport, metadata: CaseMetadata | None = None) -> dict[s
                        "status": c.status, "fingerprint": c.fingerprint,
                        "reasons": c.reasons, "before": _cell(c.before),
                        "after": _cell(c.after), "p_value": c.p_value,
-                       "adjusted": c.adjusted, **case_meta(s.suite, c.case)}
+                       "adjusted": c.adjusted, **case_meta(s.suite, c.case),
+                       **label(s.suite, c)}
                       for c in s.cells],
         } for s in report.suites],
     }
@@ -184,6 +196,6 @@ def markdown(report: DiffReport, metadata: CaseMetadata | None = None,
     return "\n".join(lines) + "\n"
 
 
-def write_diff_json(path: Path, report: DiffReport, metadata: CaseMetadata | None = None
-                    ) -> None:
-    write_json_atomic(path, document(report, metadata))
+def write_diff_json(path: Path, report: DiffReport, metadata: CaseMetadata | None = None,
+                    labels: Mapping[CellKey, LabelView] | None = None) -> None:
+    write_json_atomic(path, document(report, metadata, labels))

@@ -28,10 +28,11 @@ from .svg import CSS as CHART_CSS
 from .wording import plain, suite_line, verdict
 
 if TYPE_CHECKING:
+    from ..gate.labels import LabelView
     from ..results import CallRecord
     from .data import ReportData
 
-FILTERS = ("all", "failures", "changed", "flaky")
+FILTERS = ("all", "failures", "changed", "flaky", "disagreements")
 
 CSS = THEME + """
 .meta{color:var(--mut)}[hidden]{display:none!important}
@@ -66,6 +67,9 @@ ins{background:var(--ins);text-decoration:none}del{background:var(--del)}
 .kv code{margin-right:6px;overflow-wrap:anywhere}
 tr.variant>th{border-top-style:dashed}tr.variant>th:nth-child(2){padding-left:20px}
 .vid{color:var(--mut)}
+.rv{border-radius:4px;padding:0 4px;font-size:12px;margin-left:4px;
+border:1px dashed currentColor}.rv-gap,.rv-strict{border-style:solid;font-weight:700}
+.rv-gap{color:var(--fail-f)}.rv-strict{color:var(--warn)}.rv-stale{color:var(--mut)}
 """ + CHART_CSS + SECTION_CSS
 
 JS = """
@@ -149,6 +153,7 @@ _e = esc
 class _Cell:
     records: list[CallRecord] = field(default_factory=list)
     diff: CellDiff | None = None
+    view: LabelView | None = None  # a reviewer's label on its output (reviews/)
 
     def counts(self) -> tuple[int, int, int]:
         """(passed, scored, errors) over the repeats."""
@@ -182,6 +187,8 @@ class _Cell:
             tags.add("flaky")
         if self.diff and self.diff.status != "unchanged":
             tags.add("changed")
+        if self.view is not None and self.view.disagreement is not None:
+            tags.add("disagreements")
         return tags
 
 
@@ -199,10 +206,42 @@ def _matrix(data: ReportData) -> tuple[list[tuple[str, str]], dict[tuple[str, st
     for d in data.diff.cells() if data.diff else ():
         pairs.setdefault((d.prompt, d.model))
         rows.setdefault((d.suite, d.case), {}).setdefault((d.prompt, d.model), _Cell()).diff = d
-    for row in rows.values():
-        for cell in row.values():
+    labels = data.cell_labels()
+    for (suite, case), row in rows.items():
+        for (prompt, model), cell in row.items():
             cell.records.sort(key=lambda r: r.repeat)
+            cell.view = labels.get((suite, case, prompt, model))
     return list(pairs), _grouped(rows)
+
+
+REVIEW_WHY = {"gap": "the reviewer failed an output the suite passed: its assertions "
+                     "miss something",
+              "strict": "the reviewer passed an output the suite failed: an assertion "
+                        "is too strict"}
+
+
+def _review_badge(view: LabelView | None) -> str:
+    if view is None or view.label is None:
+        return ""
+    kind = view.disagreement or ("stale" if view.state == "stale" else "agree")
+    return (f' <span class="rv rv-{kind}" data-review="{kind}" title="{_e(view.words())}">'
+            f"{_e(view.disagreement or ('stale' if kind == 'stale' else 'reviewed'))}"
+            "</span>")
+
+
+def _review_html(view: LabelView | None) -> str:
+    if view is None or view.label is None:
+        return ""
+    lab = view.label
+    parts = [f"<b>{_e(view.words())}</b>", f"by {_e(lab.by)}", _e(lab.at)]
+    if lab.score is not None:
+        parts.append(f"score {lab.score:.3g}")
+    out = f'<div class="review"><h4>reviewer</h4><p>{" &middot; ".join(parts)}</p>'
+    if view.disagreement is not None:
+        out += f'<p class="mut">{_e(REVIEW_WHY[view.disagreement])}</p>'
+    if lab.note:
+        out += f"<pre>{_e(lab.note)}</pre>"
+    return out + "</div>"
 
 
 def _grouped(rows: dict[tuple[str, str], Row]) -> dict[tuple[str, str], Row]:
@@ -285,7 +324,10 @@ def _cell_html(cell: _Cell | None) -> str:
         return '<td class="c-none">&mdash;</td>'
     badge = "" if cell.diff is None else \
         f' <span class="d d-{_e(cell.diff.status)}">{_e(cell.diff.status)}</span>'
+    badge += _review_badge(cell.view)
     body = [_diff_html(cell.diff)] if cell.diff else []
+    if cell.view is not None:
+        body.append(_review_html(cell.view))
     if cell.records:
         body.append("<h4>prompt</h4>" + "".join(
             f'<div><span class="role">{_e(m.get("role", ""))}</span>'
@@ -337,7 +379,10 @@ def _header(data: ReportData) -> list[str]:
 def render_html(data: ReportData) -> str:
     pairs, rows = _matrix(data)
     tags = {key: set().union(*(c.tags() for c in row.values())) for key, row in rows.items()}
-    shown = FILTERS if data.diff is not None else tuple(f for f in FILTERS if f != "changed")
+    hidden = {"changed"} if data.diff is None else set()
+    if not any(c.view is not None for row in rows.values() for c in row.values()):
+        hidden.add("disagreements")
+    shown = tuple(f for f in FILTERS if f not in hidden)
     radios = "".join(
         f'<label><input type="radio" name="f" value="{f}"{" checked" if f == "all" else ""}>'
         f" {f} ({sum(1 for t in tags.values() if f == 'all' or f in t)})</label>"

@@ -27,6 +27,9 @@ def document(result: ReportData) -> dict[str, Any]:
         entry["fingerprint"] = data["fingerprint"]
         entry["metadata"] = rec.metadata  # the case's ({} when it has none)
         entry["tags"] = list(rec.tags)
+        view = result.labels.get(rec.key)
+        if view is not None and view.label is not None:  # a reviewer's, from reviews/
+            entry["label"] = view.to_dict()
         results.append(entry)
     return {"version": VERSION, "run_id": result.run_id, "started": result.started,
             "finished": result.finished, "summary": result.summary.to_dict(),

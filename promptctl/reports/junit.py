@@ -5,7 +5,8 @@ errored is an <error>; in a check, a case that was already failing in the baseli
 <skipped> (the ratchet: not a regression), as is one removed from the suite. With
 repeats, a cell's testcase covers all its samples. A case's metadata and tags are its
 testcase's <properties> (`metadata.KEY`, one `tag` each), as pytest's record_property
-writes them.
+writes them; so is a reviewer's label from reviews/ (`review.verdict`, `review.state`,
+`review.by`, `review.note`, and `review.disagreement`: gap or strict).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 from ..load.filters import rendered
 
 if TYPE_CHECKING:
+    from ..gate.labels import LabelView
     from ..gate.outcome import CellDiff
     from ..results import CallRecord, CellKey
     from .data import ReportData
@@ -98,11 +100,13 @@ def _testsuite(root: ET.Element, suite: str, keys: list[CellKey],
     props = ET.SubElement(element, "properties")
     ET.SubElement(props, "property", name="run_id", value=data.run_id or "")
     matrix = len({(k[2], k[3]) for k in keys}) > 1  # name testcases case[prompt@model]
+    labels = data.cell_labels()
     for key in keys:
         records = sorted(cells.get(key, []), key=lambda r: r.repeat)
         seconds = sum(r.latency_ms for r in records) / 1000
         suite_time += seconds
-        tag = _testcase(element, key, records, diffs.get(key), matrix, seconds)
+        tag = _testcase(element, key, records, diffs.get(key), matrix, seconds,
+                        labels.get(key))
         counts["tests"] += 1
         if tag is not None:
             counts[COUNTED_AS[tag]] += 1
@@ -115,13 +119,28 @@ def _testsuite(root: ET.Element, suite: str, keys: list[CellKey],
     return counts, suite_time
 
 
+def review_properties(view: LabelView | None) -> list[tuple[str, str]]:
+    """(name, value) of a reviewer's label on the cell's output."""
+    if view is None or view.label is None:
+        return []
+    props = [("review.verdict", view.label.verdict), ("review.state", view.state),
+             ("review.by", view.label.by)]
+    if view.disagreement is not None:
+        props.append(("review.disagreement", view.disagreement))
+    if view.label.note:
+        props.append(("review.note", view.label.note))
+    return props
+
+
 def _testcase(element: ET.Element, key: CellKey, records: list[CallRecord],
-              diff: CellDiff | None, matrix: bool, seconds: float) -> str | None:
+              diff: CellDiff | None, matrix: bool, seconds: float,
+              view: LabelView | None = None) -> str | None:
     """One cell's <testcase>; returns its failure, error or skipped tag (None: passed)."""
     suite, case, prompt, model = key
     tc = ET.SubElement(element, "testcase", classname=suite,
                        name=_name(case, prompt, model, matrix), time=f"{seconds:.3f}")
     props = case_properties(records[0].metadata, records[0].tags) if records else []
+    props += review_properties(view)
     if props:
         holder = ET.SubElement(tc, "properties")
         for name, value in props:

@@ -22,7 +22,8 @@ def markdown(data: ReportData) -> str:
         # deferred: the diff's Markdown only for check and diff reports
         from .diff_report import markdown as diff_markdown
 
-        return diff_markdown(data.diff, data.case_metadata(), data.history)
+        return diff_markdown(data.diff, data.case_metadata(), data.history) \
+            + review_section(data)
     s = data.summary
     lo, hi = s.pass_rate_interval()
     icon = "✅" if not s.failed and not s.errors else "❌" if s.failed else "⚠️"
@@ -39,18 +40,54 @@ def markdown(data: ReportData) -> str:
     bad = [r for r in data.records if r.status != "pass"]
     if bad:
         tagged = any(r.metadata or r.tags for r in bad[:LIMIT])
+        labelled = any(r.key in data.labels and data.labels[r.key].label for r in bad[:LIMIT])
         lines += [f"### Not passing ({len(bad)})", "",
                   "| status | suite | case | " + "metadata | " * tagged
-                  + "prompt | model | # | output | why |",
-                  "| --- | --- | --- | " + "--- | " * tagged + "--- | --- | --- | --- | --- |"]
+                  + "prompt | model | # | output | why |" + " reviewer |" * labelled,
+                  "| --- | --- | --- | " + "--- | " * tagged + "--- | --- | --- | --- | --- |"
+                  + " --- |" * labelled]
         for r in bad[:LIMIT]:
             why = r.error or "; ".join(f"{a.type}: {a.reason}" for a in r.assertions
                                        if not a.passed)
             meta = f"{md.metadata(r.metadata, r.tags)} | " if tagged else ""
+            view = data.labels.get(r.key)
+            review = f" {md.text(view.words() if view else '')} |" if labelled else ""
             lines.append(f"| {r.status} | {md.text(r.suite)} | {md.code(r.case)} | {meta}"
                          f"{md.text(r.prompt)} | {md.text(r.model)} | {r.repeat} | "
-                         f"{md.text(r.output, 120)} | {md.text(why, 200)} |")
+                         f"{md.text(r.output, 120)} | {md.text(why, 200)} |{review}")
         if len(bad) > LIMIT:
             lines.append(f"\n… and {len(bad) - LIMIT} more")
+    return "\n".join(lines) + "\n" + review_section(data)
+
+
+GAP = "the reviewer failed an output the suite passed: its assertions miss something"
+STRICT = "the reviewer passed an output the suite failed: an assertion is too strict"
+
+
+def review_section(data: ReportData) -> str:
+    """The human labels of reviews/ against the suite's verdicts: how many cells carry
+    one, and every disagreement (a gap, or an assertion too strict). Empty without
+    labels."""
+    cells = data.cell_labels()
+    if not cells:
+        return ""
+    stale = sum(v.state == "stale" for v in cells.values())
+    odd = [(key, v) for key, v in cells.items() if v.disagreement is not None]
+    lines = ["", f"### Reviewer labels: {len(cells) - stale} cells labelled"
+             + (f", {stale} stale (output changed)" if stale else "")
+             + f", {len(odd)} disagreements", ""]
+    if not odd:
+        return "\n".join([*lines, "Every label agrees with the suite's verdict."]) + "\n"
+    lines += [f"- **gap**: {GAP}", f"- **strict**: {STRICT}", "",
+              "| | suite | case | prompt | model | reviewer | suite verdict | output | note |",
+              "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+    for (suite, case, prompt, model), v in odd[:LIMIT]:
+        lab = v.label
+        assert lab is not None
+        lines.append(f"| {v.disagreement} | {md.text(suite)} | {md.code(case)} | "
+                     f"{md.text(prompt)} | {md.text(model)} | {lab.verdict} | {v.suite} | "
+                     f"{md.text(lab.output or '', 120)} | {md.text(lab.note or '', 200)} |")
+    if len(odd) > LIMIT:
+        lines.append(f"\n… and {len(odd) - LIMIT} more")
     return "\n".join(lines) + "\n"
 
