@@ -71,17 +71,53 @@ def lint_project(project: Project, paths: Sequence[str] = ()) -> list[Finding]:
         findings.extend(_lint_prompt(project, ref))
 
     unused_sets = set(project.config.assert_sets)  # promptctl.yaml's, by no suite yet
+    cases: dict[str, set[str] | None] = {}  # suite -> its case ids (None: did not load)
     for path in suite_files:
         try:
             suite = load_suite(project, path)
         except UserError as exc:
             findings.append(Finding.from_error(exc))
             unused_sets.clear()  # what that suite uses is not known
+            cases[Path(path).stem] = None
             continue
+        cases[suite.name] = {c.id for c in suite.cases}
         findings.extend(_lint_suite(project, suite, unused_sets))
     if not paths:
         findings.extend(_unused_config_sets(project, unused_sets))
+        findings.extend(_lint_reviews(project, cases))
     return sorted(set(findings), key=lambda f: (f.file or "", f.line or 0, f.message))
+
+
+def _lint_reviews(project: Project, cases: dict[str, set[str] | None]) -> list[Finding]:
+    """reviews/*.yaml: each file valid (an error, as every reader of it would refuse
+    it), for a suite that exists, its labels for cases the suite still has (warnings:
+    a label of a removed case is dead weight, not wrong)."""
+    # deferred: the reviews reader only for a project that has reviews/
+    from .reviews import load_reviews, reviews_dir
+
+    where = reviews_dir(project)
+    if not where.is_dir():
+        return []
+    findings: list[Finding] = []
+    for file in sorted(where.glob("*.yaml")):
+        try:
+            book = load_reviews(project, file.stem)
+        except UserError as exc:
+            findings.append(Finding.from_error(exc))
+            continue
+        if file.stem not in cases:
+            findings.append(Finding("warning", book.file, 1, f"no suite '{file.stem}' for "
+                                    "these labels", "rename the file after its suite, or "
+                                    "delete it"))
+            continue
+        known = cases[file.stem]
+        for lab in book.labels.values():
+            if known is not None and lab.case not in known:
+                findings.append(Finding(
+                    "warning", book.file, lab.line, f"a label for case '{lab.case}', which "
+                    f"suite '{file.stem}' no longer has", "delete the entry, or restore "
+                    "the case"))
+    return findings
 
 
 def _load_prompts(project: Project, files: list[Path], findings: list[Finding], *,

@@ -180,3 +180,32 @@ def test_paths_reviews_moves_the_folder(make_project) -> None:
 
 def test_now_utc_reads_back() -> None:
     assert len(now_utc()) == 20 and now_utc().endswith("Z")
+
+
+def test_lint_checks_the_reviews_files(make_project, cli) -> None:
+    root = make_project({
+        "promptctl.yaml": "models:\n  echo: {provider: echo}\n",
+        "prompts/t.yaml": "prompts:\n  say: {template: '{{ answer }}'}\n",
+        "suites/s.yaml": "prompts: [t.say]\nmodels: [echo]\ncases:\n"
+                         "  - {id: a, vars: {answer: x}, assert: [{type: equals, value: x}]}\n"})
+    project = load_project(root)
+    book = Reviews("s", "reviews/s.yaml")
+    for case in ("a", "gone"):
+        book.put(Label(case, "t.say", "echo", output_sha256("x"), "pass", "r@x",
+                       "2026-12-02T10:00:00Z", output="x"))
+    write_reviews(project, book)
+    (root / "reviews" / "orphan.yaml").write_text("version: 1\nsuite: orphan\nlabels: []\n")
+    got = cli("lint", "--no-cache")
+    assert got.exit_code == 1, got.stdout + got.stderr  # warnings only
+    text = got.stdout + got.stderr
+    line = next(i for i, t in enumerate((root / "reviews/s.yaml").read_text().splitlines(), 1)
+                if t.strip() == "- case: gone")
+    assert f"reviews/s.yaml:{line}: warning: a label for case 'gone', which suite 's' " \
+           "no longer has" in text
+    assert "reviews/orphan.yaml:1: warning: no suite 'orphan' for these labels" in text
+    assert "2 files checked, 0 errors, 2 warnings" in text
+
+    (root / "reviews" / "s.yaml").write_text("version: 1\nsuite: s\nlabels:\n"
+                                             "  - {case: a, verdict: maybe}\n")
+    got = cli("lint", "--no-cache")
+    assert got.exit_code == 2 and "reviews/s.yaml:4" in got.stdout + got.stderr
