@@ -27,7 +27,7 @@ from .funnel import funnel
 from .params import App, FastGroup
 
 LABEL = "label"
-_RUN_ID = re.compile(r"\d{8}T\d{6}")  # store.new_run_id's shape: a prefix names a run
+_RUN_ID = re.compile(r"\d{8}T\d")  # store.new_run_id's shape; a prefix names a run too
 
 
 class ReviewGroup(FastGroup):
