@@ -14,6 +14,7 @@ dir, and is killed when the block ends, also when it ends by an exception."""
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import json
 import os
@@ -81,10 +82,8 @@ class Browser:
             proc.wait(timeout=30)
             self._proc = None
         for fd in (self._r, self._w):
-            try:
+            with contextlib.suppress(OSError):
                 os.close(fd)
-            except OSError:
-                pass
         shutil.rmtree(self._profile, ignore_errors=True)
 
     # --- the protocol
