@@ -391,3 +391,31 @@ def _child(text: str, pos: int, part: str | int, decoder: json.JSONDecoder) -> i
         if text.startswith(closing, i):
             return found
         i = _WS.match(text, i + 1).end()  # type: ignore[union-attr]  # after the ','
+
+
+# -- labels-<run>.json (the review page's download, read by `review import`) ------------
+
+LABELS_VERSION = 1
+LABELS_KIND = "promptctl-labels"
+LABELS_MAX_BYTES = 64 * 1024 * 1024  # a bigger file is refused before it is read
+
+
+class LabelEntry(Shape):
+    suite: str
+    case: str
+    prompt: str
+    model: str
+    output_sha256: Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
+    output: str
+    verdict: Literal["pass", "fail"]
+    by: Annotated[str, Field(min_length=1)]
+    at: Annotated[str, Field(pattern=r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")]
+    score: Annotated[float, Field(ge=0, le=1)] | None = None
+    note: str | None = None
+
+
+class LabelsFile(Shape):
+    version: Literal[1]
+    kind: Literal["promptctl-labels"]
+    run: str
+    labels: list[LabelEntry]
