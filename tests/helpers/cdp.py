@@ -197,16 +197,19 @@ class Page:
         assert found, f"no element matches {css!r}"
 
     def press(self, key: str) -> None:
-        """One key as a user types it: keyDown, char, keyUp (the page's keydown
-        listener sees it, on the focused element)."""
+        """One key as a user types it: keyDown (carrying the text, so Chromium fires
+        keydown, then keypress and the insertion unless the page's keydown listener
+        calls preventDefault, as for a real key) and keyUp. A separate `char` event
+        would insert the text even after preventDefault, which no real key does."""
         code = f"Key{key.upper()}" if len(key) == 1 and key.isalpha() else key
         vk = ord(key.upper()) if len(key) == 1 else 0
-        for kind in ("keyDown", "char", "keyUp"):
-            params: dict[str, Any] = {"type": kind, "key": key, "code": code,
-                                      "windowsVirtualKeyCode": vk}
-            if kind == "char":  # a keyDown without text is a raw one: no double insert
-                params["text"] = key
-            self.b.call("Input.dispatchKeyEvent", self.session, **params)
+        down: dict[str, Any] = {"type": "keyDown", "key": key, "code": code,
+                                "windowsVirtualKeyCode": vk}
+        if len(key) == 1:
+            down["text"] = key
+        self.b.call("Input.dispatchKeyEvent", self.session, **down)
+        self.b.call("Input.dispatchKeyEvent", self.session, type="keyUp", key=key, code=code,
+                    windowsVirtualKeyCode=vk)
 
     def type(self, text: str) -> None:
         self.b.call("Input.insertText", self.session, text=text)
