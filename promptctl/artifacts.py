@@ -401,21 +401,24 @@ LABELS_MAX_BYTES = 64 * 1024 * 1024  # a bigger file is refused before it is rea
 
 
 class LabelEntry(Shape):
+    """One label; the values' own rules (verdict, `at`, sha256, score's range) are
+    checked by gate/review_import.py, which says them in words."""
+
     suite: str
     case: str
     prompt: str
     model: str
-    output_sha256: Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
+    output_sha256: str
     output: str
-    verdict: Literal["pass", "fail"]
-    by: Annotated[str, Field(min_length=1)]
-    at: Annotated[str, Field(pattern=r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")]
-    score: Annotated[float, Field(ge=0, le=1)] | None = None
+    verdict: str
+    by: str
+    at: str
+    score: float | None = None
     note: str | None = None
 
 
 class LabelsFile(Shape):
-    version: Literal[1]
-    kind: Literal["promptctl-labels"]
+    version: int
+    kind: str
     run: str
     labels: list[LabelEntry]

@@ -11,16 +11,27 @@ incoming one wins). A suite with nothing added or changed is not rewritten."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..errors import UserError, suggest
-from ..load.reviews import Conflict, Label, load_reviews, merge, output_sha256, write_reviews
+from ..load.reviews import (
+    VERDICTS,
+    Conflict,
+    Label,
+    load_reviews,
+    merge,
+    output_sha256,
+    write_reviews,
+)
 
 if TYPE_CHECKING:
     from ..load.project import Project
 
+_AT = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ\Z")
+_SHA = re.compile(r"[0-9a-f]{64}\Z")
 HINT = "export the file again from the review page (Save labels), or fix the entry"
 
 
@@ -52,7 +63,14 @@ class ImportResult:
 def read_labels(project: Project, path: Path) -> tuple[str, dict[str, list[Label]]]:
     """The file's run id and its labels by suite; UserError for anything wrong."""
     # deferred: the pydantic shapes of artifacts.py are built on the first read
-    from ..artifacts import LABELS_MAX_BYTES, LabelsFile, json_line, load_json
+    from ..artifacts import (
+        LABELS_KIND,
+        LABELS_MAX_BYTES,
+        LABELS_VERSION,
+        LabelsFile,
+        json_line,
+        load_json,
+    )
 
     shown = str(path)
     try:
@@ -69,15 +87,34 @@ def read_labels(project: Project, path: Path) -> tuple[str, dict[str, list[Label
                         hint="save fewer labels per file")
     doc, _ = load_json(path, LabelsFile, shown, "labels file", HINT)
     text = path.read_text(encoding="utf-8-sig")
+    for key, want, have in (("kind", LABELS_KIND, doc.kind),
+                            ("version", LABELS_VERSION, doc.version)):
+        if have != want:
+            raise UserError(f"{key} is {have!r}, not {want!r}: not a labels file of this "
+                            "promptctl", file=shown, line=json_line(text, (key,)),
+                            hint="give the labels-<run>.json the review page saved")
     known = [p.stem for p in project.suite_paths()]
     by_suite: dict[str, list[Label]] = {}
     for i, e in enumerate(doc.labels):
         def bad(what: str, key: str, hint: str, i: int = i) -> UserError:
             return UserError(f"labels[{i}].{key}: {what}", file=shown,
                              line=json_line(text, ("labels", i, key)), hint=hint)
+        if e.verdict not in VERDICTS:
+            raise bad(f"verdict {e.verdict!r} is not pass or fail", "verdict",
+                      "write \"pass\" or \"fail\"")
+        if not _AT.match(e.at):
+            raise bad(f"{e.at!r} is not a UTC time to the second", "at",
+                      "write it as 2026-12-02T22:40:00Z")
+        if not e.by.strip():
+            raise bad("is empty", "by", "name the reviewer (an email address)")
+        if e.score is not None and not 0 <= e.score <= 1:
+            raise bad(f"score {e.score} is not between 0 and 1", "score",
+                      "give a score from 0 to 1, or leave it out")
         if e.suite not in known:
             raise bad(f"no suite '{e.suite}' in this project", "suite",
                       suggest(e.suite, known) or "import into the project the run came from")
+        if not _SHA.match(e.output_sha256):
+            raise bad("is not 64 lowercase hex digits", "output_sha256", HINT)
         if output_sha256(e.output) != e.output_sha256:
             raise bad("is not the sha256 of the entry's output (the output was edited?)",
                       "output_sha256", HINT)

@@ -17,7 +17,6 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..artifacts import LABELS_KIND, LABELS_VERSION
 from .page import THEME, esc, head
 
 if TYPE_CHECKING:
@@ -43,7 +42,7 @@ h2{font-size:15px;margin:14px 0 4px}ul{margin:4px 0;padding-left:20px}
 SCRIPT = r"""(function () {
 "use strict";
 var D = JSON.parse(document.getElementById("data").textContent);
-var items = D.items, i = 0, mine = {};
+var items = D.items, i = 0, mine = {}, unsaved = false;
 function $(id) { return document.getElementById(id); }
 function text(el, s) { el.textContent = s; return el; }
 function make(tag, cls, s) {
@@ -106,6 +105,7 @@ function label(verdict) {
   var note = $("note").value.trim();
   var at = new Date().toISOString().replace(/\.\d+Z$/, "Z");
   mine[i] = {verdict: verdict, note: note, at: at};
+  unsaved = true;
   move(1);
 }
 function move(d) {
@@ -130,6 +130,7 @@ function save() {
   document.body.appendChild(a);
   a.click();
   a.remove();
+  unsaved = false;
   text($("saved"), out.length + " labels saved to " + a.download +
        "; import them with: promptctl review import " + a.download);
 }
@@ -138,6 +139,7 @@ $("fail").addEventListener("click", function () { label("fail"); });
 $("skip").addEventListener("click", function () { move(1); });
 $("back").addEventListener("click", function () { move(-1); });
 $("save").addEventListener("click", save);
+window.addEventListener("beforeunload", function (e) { if (unsaved) e.preventDefault(); });
 document.addEventListener("keydown", function (e) {
   var t = e.target;
   if (t && (t.tagName === "TEXTAREA" || t.tagName === "INPUT")) {
@@ -210,6 +212,9 @@ def data_block(value: Any) -> str:
 
 
 def review_page(items: Sequence[ReviewItem], *, run_id: str, by: str) -> str:
+    # deferred: artifacts.py builds its pydantic shapes on import
+    from ..artifacts import LABELS_KIND, LABELS_VERSION
+
     data = {"version": LABELS_VERSION, "kind": LABELS_KIND, "run": run_id, "by": by,
             "items": [_item(it) for it in items]}
     return (head(f"promptctl review {run_id}", STYLE, SCRIPT)

@@ -126,10 +126,16 @@ def test_bad_files_are_one_line_exit_2(make_project, cli, tmp_path) -> None:
         json.dumps({"version": 1, "kind": "promptctl-labels", "run": "r",
                     "labels": [_entry(suite="nope")]}): "labels[0].suite: no suite 'nope'",
         json.dumps({"version": 1, "kind": "promptctl-labels", "run": "r",
-                    "labels": [_entry(verdict="maybe")]}): "verdict",
-        json.dumps({"version": 1, "kind": "other", "run": "r", "labels": []}): "kind",
+                    "labels": [_entry(verdict="maybe")]}):
+            "labels[0].verdict: verdict 'maybe' is not pass or fail",
         json.dumps({"version": 1, "kind": "promptctl-labels", "run": "r",
-                    "labels": [_entry(at="yesterday")]}): "at",
+                    "labels": [_entry(score=1.5)]}): "labels[0].score: score 1.5",
+        json.dumps({"version": 1, "kind": "promptctl-labels", "run": "r",
+                    "labels": [_entry(case=3)]}): "labels[0].case",
+        json.dumps({"version": 1, "kind": "other", "run": "r", "labels": []}): "kind is 'other'",
+        json.dumps({"version": 1, "kind": "promptctl-labels", "run": "r",
+                    "labels": [_entry(at="yesterday")]}):
+            "labels[0].at: 'yesterday' is not a UTC time",
     }
     for i, (text, words) in enumerate(cases.items()):
         bad = tmp_path / f"bad{i}.json"
