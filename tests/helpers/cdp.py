@@ -139,6 +139,7 @@ class Browser:
         page = Page(self, session)
         self.call("Page.enable", session)
         self.call("Runtime.enable", session)
+        self.call("Log.enable", session)  # where a Content-Security-Policy violation shows
         self.call("Page.navigate", session, url=Path(path).resolve().as_uri())
         self.wait_event(f"the load event of {path}", timeout,
                         lambda e: e.get("method") == "Page.loadEventFired"
@@ -170,7 +171,8 @@ class Page:
 
     @property
     def console(self) -> list[str]:
-        """Console messages and uncaught exceptions seen so far, as text."""
+        """Console messages, uncaught exceptions and the browser's log entries (a
+        Content-Security-Policy violation is one) seen so far, as text."""
         out = []
         for ev in self.b.events:
             if ev.get("sessionId") != self.session:
@@ -178,6 +180,8 @@ class Page:
             if ev.get("method") == "Runtime.consoleAPICalled":
                 out.append(" ".join(str(a.get("value", a.get("description", "")))
                                     for a in ev["params"]["args"]))
+            elif ev.get("method") == "Log.entryAdded":
+                out.append(ev["params"]["entry"].get("text", ""))
             elif ev.get("method") == "Runtime.exceptionThrown":
                 d = ev["params"]["exceptionDetails"]
                 out.append("exception: " + d.get("exception", {}).get("description",

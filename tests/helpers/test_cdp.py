@@ -59,3 +59,13 @@ def test_missing_element_is_named(tmp_path: Path) -> None:
         page = b.open(page_file)
         with pytest.raises(AssertionError, match="no element matches '#nope'"):
             page.click("#nope")
+
+
+def test_a_policy_violation_is_seen(tmp_path: Path) -> None:
+    page_file = tmp_path / "p.html"
+    page_file.write_text('<!DOCTYPE html><meta http-equiv="Content-Security-Policy" '
+                         "content=\"default-src 'none'\"><script>window.ran = 1</script>")
+    with Browser() as b:
+        page = b.open(page_file)
+        assert page.eval("typeof window.ran") == "undefined"
+        assert any("Content Security Policy" in m for m in page.console), page.console

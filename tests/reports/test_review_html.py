@@ -103,6 +103,14 @@ def test_label_in_the_page_then_import(make_project, cli, tmp_path) -> None:
     assert "conflict: case a" in clash.stdout and "has pass" in clash.stdout
     assert "the file has fail (by other@example.com" in clash.stdout
     assert "verdict: pass" in (tmp_path / "reviews" / "s.yaml").read_text()
+    # a page written now shows the labels on file
+    page2 = tmp_path / "again.html"
+    assert cli("review", "--html", str(page2)).exit_code == 0
+    with Browser() as b:
+        tab = b.open(page2)
+        state = "document.getElementById('state').textContent"
+        assert tab.eval(state) == "label on file: labelled pass by tester@example.com"
+        assert tab.eval("document.getElementById('progress').textContent") == "3 / 3 labelled"
     forced = cli("review", "import", str(other), "--force")
     assert forced.exit_code == 0 and "s: 1 label added or changed" in forced.stdout
     assert "other@example.com" in (tmp_path / "reviews" / "s.yaml").read_text()
