@@ -24,6 +24,7 @@ import typer
 
 from . import common
 from .funnel import funnel
+from . import review_promote_cmd
 from .params import App, FastGroup
 
 LABEL = "label"
@@ -42,6 +43,7 @@ class ReviewGroup(FastGroup):
 app = App(cls=ReviewGroup, help="Label a run's outputs by hand (terminal or a page), "
           "import labels saved from the page, and promote reviewed outputs to reference "
           "answers. `promptctl review [RUN] [SUITE...]` is `review label`.")
+app.command("promote")(review_promote_cmd.promote)
 
 
 def split_words(runs_dir: Path, words: list[str]) -> tuple[str | None, list[str]]:
