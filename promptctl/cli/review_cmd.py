@@ -22,9 +22,8 @@ from typing import Annotated, Any
 
 import typer
 
-from . import common
+from . import common, review_promote_cmd
 from .funnel import funnel
-from . import review_promote_cmd
 from .params import App, FastGroup
 
 LABEL = "label"

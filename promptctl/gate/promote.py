@@ -143,9 +143,8 @@ def promote(project: Project, suites: list[str], *, to: str = "suite",
                                              values.get(case_id), lab))
         if target is None:
             mine = [c for c in result.changes if c.suite == name]
-            if mine and not dry_run:
-                if _edit_suite(path, mine, var, force):
-                    result.written.append(path)
+            if mine and not dry_run and _edit_suite(path, mine, var, force):
+                result.written.append(path)
     if target is not None and not dry_run:
         for c in result.changes:
             if c.kind == "new" or (c.kind == "conflict" and force):
