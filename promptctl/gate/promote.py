@@ -167,21 +167,41 @@ def _cases(project: Project, path: Path, var: str
     from ..load.yamlsrc import load_yaml
 
     file = display_path(path)
-    data, _ = load_yaml(path, file)
+    data, src = load_yaml(path, file)
     entries = data.get("cases") if isinstance(data, dict) else None
     own: dict[str, str | None] = {}
-    for entry in entries if isinstance(entries, list) else []:
-        if isinstance(entry, dict) and "id" in entry and "from" not in entry \
-                and "matrix" not in entry:
+    rows: list[str] = []  # ids of data-file rows, when the suite does not load
+    for i, entry in enumerate(entries if isinstance(entries, list) else []):
+        if not isinstance(entry, dict):
+            continue
+        if "from" in entry and "matrix" not in entry and "id" not in entry:
+            rows.extend(_row_ids(project, path, entry["from"], src, i))
+        elif "id" in entry and "from" not in entry and "matrix" not in entry:
             vars_ = entry.get("vars")
             own[str(entry["id"])] = _as_text(vars_.get(var)) if isinstance(vars_, dict) \
                 else None
     try:
         suite = load_suite(project, path)
     except UserError:
-        return path.stem, file, dict.fromkeys(own, True), own, False
+        known = dict.fromkeys(rows, False)
+        known.update(dict.fromkeys(own, True))
+        return path.stem, file, known, own, False
     known = {c.id: c.id in own and c.origin is None for c in suite.cases}
     return suite.name, file, known, own, True
+
+
+def _row_ids(project: Project, path: Path, ref: Any, src: Any, i: int) -> list[str]:
+    """The case ids of a `from:` entry's rows (no prefix, no matrix); none if unreadable."""
+    from ..load.rows import load_rows
+
+    if not isinstance(ref, str):
+        return []
+    try:
+        found = load_rows(path, project.root, ref, src, ("cases", i, "from"), project=project)
+    except UserError:
+        return []
+    return [str(row["id"]) if row.get("id") not in (None, "")
+            else f"{Path(row_file).stem}-{line}" for row_file, line, row in found]
 
 
 def _as_text(value: Any) -> str | None:

@@ -190,3 +190,41 @@ def test_a_bad_data_file_names_its_line(proj, cli) -> None:
     res = cli("review", "promote", "--to", "data/r.jsonl")
     assert res.exit_code == 2
     assert "data/r.jsonl:2" in res.stdout + res.stderr
+
+
+def test_a_suite_reads_the_promoted_file_through_references(make_project, cli) -> None:
+    root = make_project({
+        **FILES,
+        "suites/s.yaml": "prompts: [t.say]\nmodels: [echo]\n"
+                         "references: data/references.jsonl\ncases:\n"
+                         "  - id: a\n    vars: {answer: Paris}\n"
+                         "    assert: [{type: equals, value: '{{ reference }}'}]\n"
+                         "  - from: data/rows.csv\n"
+                         "    assert: [{type: similar, value: '{{ reference }}', "
+                         "threshold: 0.99}]\n",
+        "data/rows.csv": "id,answer\nr1,Oslo\n",
+        "data/references.jsonl": "",
+    })
+    (root / "data/references.jsonl").unlink()  # promote writes it
+    put(root, "s", [lab("a", "Paris"), lab("r1", "Oslo")])
+    res = cli("review", "promote", "--to", "data/references.jsonl")
+    assert res.exit_code == 0, res.stdout + res.stderr
+    assert (root / "data/references.jsonl").read_text() == (
+        '{"id": "a", "reference": "Paris"}\n{"id": "r1", "reference": "Oslo"}\n')
+    lint = cli("lint")
+    assert lint.exit_code == 0, lint.stdout + lint.stderr
+    run = cli("run")
+    assert run.exit_code == 0, run.stdout + run.stderr
+    assert "2 passed, 0 failed" in run.stdout
+    # a wrong reference fails the run: the file is really read
+    (root / "data/references.jsonl").write_text(
+        '{"id": "a", "reference": "Lyon"}\n{"id": "r1", "reference": "Oslo"}\n')
+    assert "1 passed, 1 failed" in cli("run").stdout
+
+
+def test_a_references_row_without_an_id_names_its_line(make_project, cli) -> None:
+    make_project({**FILES, "suites/s.yaml": "references: data/r.jsonl\n" + SUITE,
+                  "data/r.jsonl": '{"id": "a", "reference": "Paris"}\n{"reference": "x"}\n'})
+    res = cli("lint")
+    assert res.exit_code == 2
+    assert "data/r.jsonl:2" in res.stdout + res.stderr
