@@ -228,3 +228,15 @@ def test_a_references_row_without_an_id_names_its_line(make_project, cli) -> Non
     res = cli("lint")
     assert res.exit_code == 2
     assert "data/r.jsonl:2" in res.stdout + res.stderr
+
+
+def test_a_text_of_several_lines_reads_back_exactly(make_project, cli) -> None:
+    text = "Dear customer,\n  we refunded you.\n\nBest: support\n"
+    root = make_project(FILES)
+    put(root, "s", [lab("a", text), lab("b", "Rome")])
+    assert cli("review", "promote").exit_code == 0
+    # case a's vars are a flow mapping: the text is a quoted scalar there
+    from promptctl.load.suites import load_suite
+
+    suite = load_suite(load_project(root), root / "suites/s.yaml")
+    assert {c.id: c.vars["reference"] for c in suite.cases} == {"a": text, "b": "Rome"}
