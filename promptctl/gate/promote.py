@@ -298,6 +298,8 @@ def _edit_suite(path: Path, changes: list[Change], var: str, force: bool) -> boo
         if vars_ is None:
             vars_ = CommentedMap()
             entry["vars"] = vars_
+        elif not isinstance(vars_, dict):  # the suite's own error, lint names its line
+            continue
         value = todo[str(entry.get("id"))]
         # a text of several lines as a `|` block, as a person would write it
         vars_[var] = LiteralScalarString(value) if "\n" in value.strip() else value
