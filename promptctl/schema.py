@@ -494,6 +494,9 @@ class SuiteSpec(Strict):
     # tolerated drop vs the baseline, for assertion scores and named metrics
     max_drop: float | None = Field(None, ge=0, le=1)
     perturb: PerturbList | None = None  # every case's perturbed variants
+    # a .csv/.jsonl file of rows `id` + vars, merged into the vars of the case with that
+    # id (the case's own vars win): what `review promote --to FILE` writes
+    references: str | None = None
 
     @field_validator("repeat", mode="before")
     @classmethod

@@ -22,7 +22,7 @@ from typing import Annotated, Any
 
 import typer
 
-from . import common, review_import_cmd
+from . import common, review_import_cmd, review_promote_cmd
 from .funnel import funnel
 from .params import App, FastGroup
 
@@ -111,3 +111,4 @@ def label(
 
 
 app.command("import")(review_import_cmd.import_)
+app.command("promote")(review_promote_cmd.promote)

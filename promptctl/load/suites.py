@@ -141,6 +141,8 @@ def _resolve_cases(project: Project, path: Path, spec: SuiteSpec, src: Source,
     sets = expand.AssertSets(project, spec, src)
     base_asserts = sets.expand(defaults.assert_, ("defaults", "assert"))
     resolved = _Resolved(project, src)
+    if spec.references is not None:
+        resolved.refs = _references(project, path, spec.references, src)
     default_params = defaults.params.set_values()
     base_meta = defaults.metadata or NO_METADATA
     base_tags = _union(tuple(spec.tags), defaults.tags)  # the suite's tags are every case's
@@ -335,6 +337,8 @@ class _Resolved:
     def __init__(self, project: Project, src: Source) -> None:
         self.project = project
         self.src = src
+        # `references:`: case id -> the vars its row of the file adds
+        self.refs: dict[str, dict[str, Any]] = {}
         # id(spec) -> (spec, its file, its line, its transform's line)
         self._static: dict[int, tuple[AssertionSpec, str, int | None, int | None]] = {}
         # assertion value templates: each text compiled once, and what it renders to
@@ -366,11 +370,31 @@ class _Resolved:
             self._rendered[key] = (spec, out)
 
 
+def _references(project: Project, path: Path, ref: str, src: Source
+                ) -> dict[str, dict[str, Any]]:
+    """The rows of the suite's `references:` file by their `id`: each row's other
+    columns are vars of the case with that id (rows of no case are unused)."""
+    refs: dict[str, dict[str, Any]] = {}
+    for row_file, row_line, row in load_rows(path, project.root, ref, src,
+                                             ("references",), project=project):
+        case_id = row.get("id")
+        if case_id is None or case_id == "" or isinstance(case_id, (dict, list)):
+            raise UserError("a references row needs the 'id' of its case",
+                            file=row_file, line=row_line)
+        if str(case_id) in refs:
+            raise UserError(f"case '{case_id}' has two references rows",
+                            file=row_file, line=row_line, hint="keep one")
+        refs[str(case_id)] = {k: v for k, v in row.items() if k != "id"}
+    return refs
+
+
 def _make_case(resolved: _Resolved, case_id: str, vars_: dict[str, Any],
                asserts: list[expand.Located], params: dict[str, Any],
                threshold: float | None, file: str, line: int | None,
                description: str | None, *, metadata: dict[str, Any] = NO_METADATA,
                tags: tuple[str, ...] = (), origin: str | None = None) -> Case:
+    if resolved.refs:
+        vars_ = {**resolved.refs.get(case_id, {}), **vars_}  # the case's own vars win
     vars_ = _own_copy(vars_)  # the case's own: the merge shares nested values
     project, src = resolved.project, resolved.src
     out: list[AssertionSpec] = []
