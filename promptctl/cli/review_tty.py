@@ -23,7 +23,7 @@ from __future__ import annotations
 import os
 import signal
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from types import FrameType
 from typing import TYPE_CHECKING, Any
@@ -131,8 +131,10 @@ class Keys:
             return "q"
         return line.strip()[:1]
 
-    def line(self) -> str:
+    def line(self, ask: Callable[[], None]) -> str:
+        """A line of text; `ask` prints the question once the terminal takes lines."""
         if self.keys is not None:
+            ask()
             return next(self.keys, "")
         if self.fd is not None:
             import termios  # deferred: see __enter__
@@ -140,6 +142,7 @@ class Keys:
 
             self.restore()  # cooked mode: the line echoes and can be edited
             try:
+                ask()
                 chunks = []
                 while True:
                     data = os.read(self.fd, 1)
@@ -149,6 +152,7 @@ class Keys:
                 return b"".join(chunks).decode("utf-8", "replace").strip()
             finally:
                 tty.setcbreak(self.fd, termios.TCSANOW)
+        ask()
         return sys.stdin.readline().strip()
 
 
@@ -201,8 +205,8 @@ def _loop(project: Project, items: list[ReviewItem], books: dict[str, Reviews], 
         key = source.key()
         note: str | None = None
         if key == "n":
-            console.print("note (Enter to end): ", end="", markup=False)
-            note = source.line() or None
+            note = source.line(lambda: console.print("note (Enter to end): ", end="",
+                                                     markup=False)) or None
             console.print("then p (pass) or f (fail), any other key drops the note",
                           markup=False)
             key = source.key()
