@@ -7,6 +7,7 @@ pty is bounded by select, so no test can hang."""
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
 import select
@@ -200,10 +201,8 @@ class Pty:
             assert time.monotonic() < deadline, "the session did not end"
             ready, _, _ = select.select([self.master], [], [], 0.1)
             if ready:
-                try:
+                with contextlib.suppress(OSError):  # the child closed the pty
                     self.seen += os.read(self.master, 65536)
-                except OSError:
-                    pass
         return self.proc.returncode
 
     def close(self) -> None:
