@@ -12,7 +12,9 @@ Invariants:
   which ends the session like Ctrl-C); off a terminal one key per line, so the session
   works piped; tests inject `keys`;
 - user and model text (prompts, outputs, reasons, notes, names) is printed as rich
-  `Text`, never parsed as markup: `[bold]` prints as typed;
+  `Text`, never parsed as markup: `[bold]` prints as typed; its control characters
+  (ESC and the rest, but newline and tab) are shown as `\\x1b`, so an output cannot
+  clear the screen or fake a line (rich passes ESC through);
 - an output is shown whole; a prompt is clipped to PROMPT_LINES lines with
   "(N more lines)";
 - Ctrl-C or end of input ends the session with its tally; labels given stay saved.
@@ -21,6 +23,7 @@ Invariants:
 from __future__ import annotations
 
 import os
+import re
 import signal
 import sys
 from collections.abc import Callable, Iterator
@@ -37,6 +40,7 @@ if TYPE_CHECKING:
     from ..gate.labels import ReviewItem
     from ..load.project import Project
 
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 PROMPT_LINES = 30  # a prompt longer than this is clipped; outputs never are
 KEYS = (
     ("p", "pass: label this output pass, go to the next"),
@@ -236,7 +240,7 @@ def _loop(project: Project, items: list[ReviewItem], books: dict[str, Reviews], 
         else:
             from rich.text import Text  # deferred: rich is imported with the console
 
-            console.print(Text(f"unknown key {key!r}: ? for help"))
+            console.print(Text(visible(f"unknown key {key!r}: ? for help")))
             show = False
 
 
@@ -276,6 +280,11 @@ def _state_line(item: ReviewItem, book: Reviews) -> tuple[str, str]:
     return ("unlabelled", "dim")
 
 
+def visible(text: str) -> str:
+    """`text` with its control characters (but newline and tab) written as \\xNN."""
+    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
+
+
 def clip_lines(text: str, limit: int = PROMPT_LINES) -> str:
     lines = text.splitlines()
     if len(lines) <= limit:
@@ -300,34 +309,35 @@ def render_item(item: ReviewItem, book: Reviews, index: int, total: int,
     text = Text()
     text.append("\n")
     text.append(f"{index + 1} / {total} · {done} labelled · ", style="bold")
-    text.append(f"{item.suite}/{item.case} · {item.prompt} · {item.model}", style="bold")
+    text.append(visible(f"{item.suite}/{item.case} · {item.prompt} · {item.model}"),
+                style="bold")
     if len(item.records) > 1:
         text.append(f" · {len(item.records)} samples with this output", style="dim")
     text.append("\n")
     words, style = _state_line(item, book)
-    text.append(words + "\n", style=style)
+    text.append(visible(words) + "\n", style=style)
     text.append("prompt\n", style="bold cyan")
     rendered = "\n".join(f"{m.get('role', '?')}: {m.get('content', '')}"
                          for m in rec.messages)
-    text.append(clip_lines(rendered) + "\n")
+    text.append(visible(clip_lines(rendered)) + "\n")
     text.append("output\n", style="bold cyan")
-    text.append(item.output + "\n")
+    text.append(visible(item.output) + "\n")
     if rec.error is not None:
-        text.append(f"error: {rec.error}\n", style="red")
+        text.append(visible(f"error: {rec.error}") + "\n", style="red")
     plain = [a for a in rec.assertions if not is_model_graded(a.type)]
     if plain:
         text.append("assertions\n", style="bold cyan")
         for a in plain:
             text.append("  pass " if a.passed else "  FAIL ",
                         style="green" if a.passed else "red")
-            text.append(f"{a.type}: {a.reason}\n")
+            text.append(visible(f"{a.type}: {a.reason}") + "\n")
     judged = item.judge_reasons()
     if judged:
         text.append("judge\n", style="bold cyan")
         for kind, passed, reason in judged:
             text.append("  pass " if passed else "  FAIL ",
                         style="green" if passed else "red")
-            text.append(f"{kind}: {reason}\n")
+            text.append(visible(f"{kind}: {reason}") + "\n")
     text.append(f"suite verdict: {rec.status}", style="dim")
     return text
 

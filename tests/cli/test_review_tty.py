@@ -279,3 +279,42 @@ def test_ctrl_c_and_sigterm_end_cleanly_and_restore_the_terminal(ran, pty_sessio
     assert b"Traceback" not in term.seen
     assert termios.tcgetattr(term.slave) == term.before
     assert labels_on_disk(ran) == {"a": ("pass", None)}
+
+
+def test_control_characters_of_an_output_are_shown_not_sent(make_project, cli) -> None:
+    root = make_project({**FILES, "suites/s.yaml":
+                         "prompts: [t.say]\nmodels: [echo]\ncases:\n"
+                         '  - {id: a, vars: {answer: "\\e[2J\\e]0;owned\\aPASS"}}\n'})
+    assert cli("run", "-q").exit_code == 0
+    project = common.project(None)
+    records = load_run(project, None).records
+    items = review_items(project, records)
+    buf = io.StringIO()
+    console = Console(file=buf, width=120, force_terminal=True, emoji=False)
+    run_session(project, items, {}, by="ann", console=console, keys=iter(["q"]))
+    out = buf.getvalue()
+    assert "\x1b[2J" not in out and "\x1b]0;" not in out and "\a" not in out
+    assert "\\x1b[2J\\x1b]0;owned\\x07PASS" in out
+    assert root.joinpath(".promptctl").is_dir()
+
+
+@pytest.mark.slow
+def test_the_judges_reasons_are_shown(make_project, cli) -> None:
+    make_project({
+        "promptctl.yaml": "models:\n  echo: {provider: echo}\n  default: {provider: "
+                          "llama-cpp, model: 'builtin:smollm2', params: {temperature: 0, "
+                          "seed: 0}}\n",
+        "prompts/t.yaml": "prompts:\n  say: {template: '{{ answer }}'}\n",
+        "suites/s.yaml": "prompts: [t.say]\nmodels: [echo]\ncases:\n"
+                         "  - {id: a, vars: {answer: Paris is the capital of France.},"
+                         " assert: [{type: llm-rubric, value: The answer names Paris},"
+                         " {type: icontains, value: paris}]}\n"})
+    assert cli("run", "-q").exit_code in (0, 1)
+    project = common.project(None)
+    (rec,) = load_run(project, None).records
+    judge = next(a for a in rec.assertions if a.type == "llm-rubric")
+    _, out = session(project.root, iter(["q"]))
+    part = out.split("\njudge\n")[1]
+    assert f"{'pass' if judge.passed else 'FAIL'} llm-rubric: {judge.reason.splitlines()[0]}" \
+        in part
+    assert "pass icontains: " in out.split("\njudge\n")[0]
