@@ -295,7 +295,7 @@ def clip_lines(text: str, limit: int = PROMPT_LINES) -> str:
 def labelled_count(items: list[ReviewItem], books: dict[str, Reviews]) -> int:
     """How many of `items` have a label for their exact output."""
     return sum(1 for it in items if it.suite in books
-               and books[it.suite].get(it.case, it.prompt, it.model, it.output) is not None)
+               and (it.case, it.prompt, it.model, it.sha) in books[it.suite].labels)
 
 
 def render_item(item: ReviewItem, book: Reviews, index: int, total: int,
