@@ -129,11 +129,23 @@ class Keys:
                 return "q"
             if data == b"\x03":  # Ctrl-C read as a byte (ISIG off somewhere)
                 raise KeyboardInterrupt
+            if data >= b"\x80" or data == b"\x1b":  # an arrow key, a non-ASCII letter:
+                data += self._pending()            # one key, told once as unknown
             return data.decode("utf-8", "replace")
         line = sys.stdin.readline()
         if not line:
             return "q"
         return line.strip()[:1]
+
+    def _pending(self) -> bytes:
+        """The rest of a multi-byte key: what is readable at once."""
+        import select  # deferred: only for a terminal
+
+        assert self.fd is not None
+        data = b""
+        while len(data) < 16 and select.select([self.fd], [], [], 0.02)[0]:
+            data += os.read(self.fd, 16 - len(data))
+        return data
 
     def line(self, ask: Callable[[], None]) -> str:
         """A line of text; `ask` prints the question once the terminal takes lines."""

@@ -318,3 +318,14 @@ def test_the_judges_reasons_are_shown(make_project, cli) -> None:
     assert f"{'pass' if judge.passed else 'FAIL'} llm-rubric: {judge.reason.splitlines()[0]}" \
         in part
     assert "pass icontains: " in out.split("\njudge\n")[0]
+
+
+def test_an_arrow_key_is_one_unknown_key(ran, pty_session) -> None:
+    term = pty_session()
+    term.expect("1 / 3 · 0 labelled".encode())
+    term.send(b"\x1b[A")
+    term.expect(b"? for help")
+    term.send(b"q")
+    assert term.wait() == 0
+    assert term.seen.count(b"unknown key") == 1, term.seen[-1000:]
+    assert b"\\x1b[A" in term.seen
