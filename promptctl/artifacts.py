@@ -391,3 +391,34 @@ def _child(text: str, pos: int, part: str | int, decoder: json.JSONDecoder) -> i
         if text.startswith(closing, i):
             return found
         i = _WS.match(text, i + 1).end()  # type: ignore[union-attr]  # after the ','
+
+
+# -- labels-<run>.json (the review page's download, read by `review import`) ------------
+
+LABELS_VERSION = 1
+LABELS_KIND = "promptctl-labels"
+LABELS_MAX_BYTES = 64 * 1024 * 1024  # a bigger file is refused before it is read
+
+
+class LabelEntry(Shape):
+    """One label; the values' own rules (verdict, `at`, sha256, score's range) are
+    checked by gate/review_import.py, which says them in words."""
+
+    suite: str
+    case: str
+    prompt: str
+    model: str
+    output_sha256: str
+    output: str
+    verdict: str
+    by: str
+    at: str
+    score: float | None = None
+    note: str | None = None
+
+
+class LabelsFile(Shape):
+    version: int
+    kind: str
+    run: str
+    labels: list[LabelEntry]

@@ -22,7 +22,7 @@ from typing import Annotated, Any
 
 import typer
 
-from . import common
+from . import common, review_import_cmd
 from .funnel import funnel
 from .params import App, FastGroup
 
@@ -108,3 +108,6 @@ def label(
 
     tally = run_session(project, items, books, by=who, console=output.out)
     output.out.print(tally.words(), markup=False)
+
+
+app.command("import")(review_import_cmd.import_)
