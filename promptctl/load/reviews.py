@@ -26,10 +26,12 @@ Invariants:
 
 from __future__ import annotations
 
+import functools
 import getpass
 import hashlib
 import json
 import os
+import re
 import subprocess
 import tempfile
 from collections.abc import Iterable
@@ -213,11 +215,21 @@ def write_reviews(project: Project, reviews: Reviews) -> Path:
             fh.write(text)
             fh.flush()
             os.fsync(fh.fileno())
+        os.chmod(tmp, _FILE_MODE)  # mkstemp's 0600 is not how a committed file reads
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
     return path
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+_FILE_MODE = 0o666 & ~_umask()
 
 
 def dump_reviews(reviews: Reviews) -> str:
@@ -268,7 +280,19 @@ def _quoted(value: str) -> str:
                    if ord(ch) < 0x10000 else f"\\U{ord(ch):08x}" for ch in text)
 
 
+_PLAIN_DIGEST = re.compile(r"[0-9a-f]*[abcdf][0-9a-f]*")  # no number, bool or null reads so
+_TIME = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ")  # YAML reads it as a date
+
+
+@functools.lru_cache(maxsize=4096)
 def _scalar(value: str) -> str:
+    """`value` as a plain scalar when YAML reads it back exactly, else quoted. Cached
+    (the same cases, prompts, models and names recur in every entry) and with the two
+    shapes every entry has answered without YAML: a review is written after each key."""
+    if _PLAIN_DIGEST.fullmatch(value):
+        return value
+    if _TIME.fullmatch(value):
+        return f'"{value}"'
     if value and value.isprintable() and _reads_back(value, value):
         return value
     return _quoted(value)

@@ -209,3 +209,15 @@ def test_lint_checks_the_reviews_files(make_project, cli) -> None:
                                              "  - {case: a, verdict: maybe}\n")
     got = cli("lint", "--no-cache")
     assert got.exit_code == 2 and "reviews/s.yaml:4" in got.stdout + got.stderr
+
+
+def test_the_file_has_the_mode_of_any_new_file(project) -> None:
+    import os
+
+    book = Reviews("s", "reviews/s.yaml")
+    book.put(Label("a", "t.say", "echo", output_sha256("x"), "pass", "r@x",
+                   "2026-12-02T10:00:00Z", output="x"))
+    path = write_reviews(project, book)
+    mask = os.umask(0)
+    os.umask(mask)
+    assert path.stat().st_mode & 0o777 == 0o666 & ~mask
