@@ -16,6 +16,7 @@ from ..reports.calibrate_report import kappa_words, num
 from .output import out
 
 SHOWN = 20  # disagreements printed (all of them are in -o files)
+FEW = 5  # an assertion with fewer labelled outputs gets no row of its own (unless gated)
 
 
 def show(doc: dict[str, Any], *, quiet: bool = False) -> None:
@@ -27,14 +28,18 @@ def show(doc: dict[str, Any], *, quiet: bool = False) -> None:
         out.print(Text("no labelled output has a judge's verdict: label outputs in "
                        "reviews/ (docs/reviews.md), then run calibrate again"))
         return
+    few = [g for g in doc["assertions"] if g["n"] < FEW and g["min_kappa"] is None]
     for title, key in (("judge", "judges"), ("assertion", "assertions")):
         if quiet and key == "assertions":
+            continue
+        groups = [g for g in doc[key] if key == "judges" or g not in few]
+        if not groups:
             continue
         table = Table(title=None, show_edge=False, pad_edge=False)
         for col in (title, "kappa", "agreement", "n", "pass/pass", "pass/fail",
                     "fail/pass", "fail/fail"):
             table.add_column(col)
-        for g in doc[key]:
+        for g in groups:
             c = g["confusion"]
             agree = "—" if g["agreement"] is None else f"{g['agreement']:.0%}"
             kappa = Text(num(g["kappa"]) + (f" [{num(g['ci'][0])}, {num(g['ci'][1])}]"
@@ -46,10 +51,14 @@ def show(doc: dict[str, Any], *, quiet: bool = False) -> None:
                           str(c["judge_fail_reviewer_pass"]),
                           str(c["judge_fail_reviewer_fail"]))
         out.print(table)
-        for g in doc[key]:
+        for g in groups:
             if g["reason"] or g["min_kappa"] is not None:
                 out.print(Text(f"{g['name']}: {kappa_words(g)}"
                                + (f" ({g['reason']})" if g["reason"] else "")))
+    if few and not quiet:
+        out.print(Text(f"{len(few)} assertion{'s' * (len(few) != 1)} with fewer than {FEW} "
+                       "labelled outputs each (too few for a kappa of its own; every one "
+                       "is in the judge's row above and in -o files)"))
     out.print(Text("pass/fail: judge pass, reviewer fail (the judge is too lenient); "
                    "fail/pass: the judge is too strict"))
     if "comparison" in doc:
@@ -68,4 +77,6 @@ def show(doc: dict[str, Any], *, quiet: bool = False) -> None:
             shown += 1
             out.print(Text(f"✗ {p['suite']}/{p['case']} ({p['prompt']}, {p['model']}) "
                            f"{p['assertion']}: judge {p['judge_verdict']}, reviewer "
-                           f"{p['reviewer_verdict']}; judge: {p['reason']}"))
+                           f"{p['reviewer_verdict']}; "
+                           + ("" if p["reason"].startswith("judge:") else "judge: ")
+                           + p["reason"]))
