@@ -56,6 +56,9 @@ def calibrate(
     result = run_calibration(project, chosen, records, run_id=saved.run_id,
                              judges=judge or [], alpha=alpha)
     doc = document(result)
+    if not saved.finished:  # killed, or still running: its verdicts so far
+        output.err.print(f"note: run {saved.run_id} has not finished: only the outputs "
+                         "it has recorded so far are compared", markup=False)
     calibrateview.show(doc, quiet=quiet)
     for path in output_file or []:
         write_document(path, doc)
