@@ -15,9 +15,10 @@ ROOT = Path(__file__).resolve().parents[2]
 
 @pytest.fixture(scope="module")
 def repo_copy(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The repo's prompts/, suites/ and baselines/ in a scratch dir: an empty cache."""
+    """The repo's prompts/, suites/, baselines/ and reviews/ in a scratch dir: an empty
+    cache."""
     work = tmp_path_factory.mktemp("dogfood")
-    for name in ("prompts", "suites", "baselines"):
+    for name in ("prompts", "suites", "baselines", "reviews"):
         shutil.copytree(ROOT / name, work / name)
     if (ROOT / "promptctl.yaml").exists():
         shutil.copy(ROOT / "promptctl.yaml", work / "promptctl.yaml")
@@ -76,6 +77,10 @@ def test_repo_check_is_green_against_the_committed_baselines(repo_copy):
     expected = {"unchanged": total - failing, "failing": failing} if failing else \
         {"unchanged": total}
     assert doc["counts"] == expected
+    # the hand labels of reviews/summarize.yaml meet the outputs they were given on
+    labels = [c["label"] for s in doc["suites"] if s["suite"] == "summarize"
+              for c in s["cases"] if "label" in c]
+    assert len(labels) == 20 and {lab["state"] for lab in labels} == {"labelled"}
 
 
 def test_repo_history_over_its_baseline_commits_passes_the_drift_gate(tmp_path):
