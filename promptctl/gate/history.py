@@ -12,8 +12,11 @@ wanted suite have their records read, one run at a time, streamed.
 The verdict: drift.rate_drift over the points' sample counts and drift.mean_drift over
 each named metric's per-cell scores. A suite fails the gate when a decline is
 significant (p <= alpha) and larger than its max_drop: `--max-drop`, else the suite's
-own `max_drop`, else 0.05. Fewer points than the drift test needs (drift.py: two per
-segment, so four) is "not enough history": a note, never a failure.
+own `max_drop`, else 0.05. The test covers the points since the suite's cases last
+changed (a pass rate over other cases is not comparable: adding hard cases is no
+drift); the earlier points are shown, not tested. Fewer points than the drift test
+needs (drift.py: two per segment, so four) is "not enough history": a note, never a
+failure.
 """
 
 from __future__ import annotations
@@ -234,22 +237,41 @@ def _rate_drift(points: Sequence[Point], alpha: float) -> drift.Drift:
     return drift.rate_drift([(p.passed_samples, p.samples) for p in points], alpha=alpha)
 
 
+def same_cases_since(points: Sequence[Point]) -> int:
+    """The index of the first point since the suite's cases last changed (0: they never
+    did). A pass rate over other cases is no trend: adding hard cases is not drift."""
+    start = 0
+    for i in range(1, len(points)):
+        before, after = points[i - 1].case_ids, points[i].case_ids
+        if before and after and before != after:
+            start = i
+    return start
+
+
 def judge(suite: str, points: list[Point], max_drop: float, alpha: float) -> SuiteHistory:
-    """The drift of the pass rate and of each metric over the points. A drift with no
+    """The drift of the pass rate and of each metric over the points since the cases
+    last changed (same_cases_since; every point is still shown). A drift with no
     p-value (fewer points than the test needs) is "not enough history"."""
-    rate = _rate_drift(points, alpha)
-    labels = [p.label for p in points]
+    start = same_cases_since(points)
+    tested = points[start:]
+    rate = _rate_drift(tested, alpha)
+    labels = [p.label for p in tested]
     metrics: dict[str, drift.Drift] = {}
     texts: dict[str, str] = {}
-    for name in sorted({m for p in points for m in p.metrics}):
+    for name in sorted({m for p in tested for m in p.metrics}):
         d = drift.mean_drift([p.metrics[name].scores if name in p.metrics else []
-                              for p in points], alpha=alpha)
+                              for p in tested], alpha=alpha)
         metrics[name], texts[name] = d, drift.describe(d, labels, what=f"metric {name}")
-    note = None
+    notes = []
+    if start:
+        notes.append(f"drift tested over the {len(tested)} point"
+                     f"{'' if len(tested) == 1 else 's'} since the cases changed at "
+                     f"{points[start].label}")
     if rate.p is None:
-        scored = sum(1 for p in points if p.samples)
-        note = (f"not enough history: {scored} point{'' if scored == 1 else 's'} with a "
-                "pass rate, too few for the drift test")
+        scored = sum(1 for p in tested if p.samples)
+        notes.append(f"not enough history: {scored} point{'' if scored == 1 else 's'} "
+                     "with a pass rate, too few for the drift test")
+    note = "; ".join(notes) or None
     return SuiteHistory(suite, points, max_drop, rate, metrics,
                         drift.describe(rate, labels), texts, note)
 

@@ -138,7 +138,7 @@ def headline(h: History) -> str:
     if reasons:
         verb = "failed" if h.gated else "would fail"
         return f"history: {where}, the drift gate {verb}: " + "; ".join(reasons)
-    short = [s.suite for s in h.suites if s.note]
+    short = [s.suite for s in h.suites if s.note and "not enough history" in s.note]
     tail = f" (not enough history: {', '.join(short)})" if short else ""
     return f"history: {where}, no significant decline{tail}"
 

@@ -144,15 +144,20 @@ def test_one_point_per_run_with_counts_intervals_and_changes(runs, cli):
     rate = s["drift"]["pass_rate"]
     assert set(rate) >= {"method", "p", "declined", "significant", "drop", "before", "after",
                          "text"}
-    assert rate["before"]["from"] == points[0]["id"]
-    assert rate["after"]["to"] == points[-1]["id"]
+    # the cases changed at the last two points: a pass rate over other cases is no
+    # trend, so the drift test has only the last point (every point is still shown)
+    assert rate["p"] is None and rate["before"] is None
+    assert s["note"] == (f"drift tested over the 1 point since the cases changed at "
+                         f"{points[4]['label']}; not enough history: 1 point with a pass "
+                         "rate, too few for the drift test")
     assert "found" in s["drift"]["metrics"]
     out = result.stdout
     assert "s: 5 points" in out and "prompt edited: p.echo" in out
-    assert "100% [" in out and "history: 1 suite, no significant decline" in out
+    assert "100% [" in out
+    assert "history: 1 suite, no significant decline (not enough history: s)" in out
     quiet = cli("history", "-q")
     assert quiet.exit_code == 0 and quiet.stdout.strip().splitlines() == [
-        "history: 1 suite, no significant decline"]
+        "history: 1 suite, no significant decline (not enough history: s)"]
 
 
 def test_partial_and_unfinished_runs_are_left_out_with_a_note(runs, cli):
@@ -266,6 +271,27 @@ def test_git_points_are_baseline_commits_and_a_slow_decline_fails_the_gate(repo,
 
 
 @pytest.mark.slow
+def test_hard_cases_added_are_no_drift_but_a_decline_after_them_is(repo, cli):
+    """The repo's own summarize suite grew from 4 passing cases to 20 with bad summaries
+    kept on purpose: a pass rate over other cases is no trend, so the drift test covers
+    the points since the cases last changed."""
+    root, commit = repo
+    for i in range(4):
+        commit("triage", crafted("triage", 40, step=i), f"40 cases, all pass {i}")
+    for i in range(4):  # 20 hard cases added: 40 of 60 pass
+        commit("triage", crafted("triage", 40, cases=60, step=10 + i), f"60 cases {i}")
+    result = cli("history", "--git", "triage", "--gate", "-o", "h.json")
+    assert result.exit_code == 0, result.output
+    triage = suite_of(doc_of(), "triage")
+    assert [p["pass_rate"] for p in triage["points"]] == [1.0] * 4 + [0.6667] * 4
+    assert triage["note"].startswith("drift tested over the 4 points since the cases "
+                                     f"changed at {triage['points'][4]['label']}")
+    assert not triage["drift"]["pass_rate"]["significant"]
+    for i in range(4):  # the same 60 cases, now declining: that is drift
+        commit("triage", crafted("triage", 30 - 6 * i, cases=60, step=20 + i), f"decline {i}")
+    assert cli("history", "--git", "triage", "--gate", "-q").exit_code == 1
+
+
 def test_the_page_of_a_real_git_history_in_chromium(repo, cli):
     """`-o h.html` of a real history (a slow decline and a steady suite, from baseline
     commits) in headless Chromium, light and dark: every chart drawn, no request, no
