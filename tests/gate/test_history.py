@@ -275,7 +275,7 @@ def test_hard_cases_added_are_no_drift_but_a_decline_after_them_is(repo, cli):
     """The repo's own summarize suite grew from 4 passing cases to 20 with bad summaries
     kept on purpose: a pass rate over other cases is no trend, so the drift test covers
     the points since the cases last changed."""
-    root, commit = repo
+    _, commit = repo
     for i in range(4):
         commit("triage", crafted("triage", 40, step=i), f"40 cases, all pass {i}")
     for i in range(4):  # 20 hard cases added: 40 of 60 pass
