@@ -423,4 +423,6 @@ def test_history_of_real_runs_on_the_embedded_model(make_project, cli):
     for p in points:
         assert p["passed"] + p["failed"] + p["errors"] == p["cases"]
         assert p["pass_rate"] == pytest.approx(p["passed"] / p["cases"], abs=1e-4)
-    assert geo["note"].startswith("not enough history")
+    assert geo["note"] == ("drift tested over the 1 point since the cases changed at "
+                          f"{points[2]['label']}; not enough history: 1 point with a pass "
+                          "rate, too few for the drift test")
