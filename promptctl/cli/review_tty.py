@@ -351,5 +351,11 @@ def render_item(item: ReviewItem, book: Reviews, index: int, total: int,
                         style="green" if passed else "red")
             text.append(visible(f"{kind}: {reason}") + "\n")
     text.append(f"suite verdict: {rec.status}", style="dim")
+    current = book.get(item.case, item.prompt, item.model, item.output)
+    if current is not None and rec.status != "error" and current.passed != (
+            rec.status == "pass"):  # gate.labels' "gap" / "strict"
+        text.append(" · disagrees with the label: " + (
+            "strict (an assertion fails what the reviewer passed)" if current.passed
+            else "gap (the assertions miss what the reviewer failed)"), style="bold yellow")
     return text
 

@@ -329,3 +329,12 @@ def test_an_arrow_key_is_one_unknown_key(ran, pty_session) -> None:
     assert term.wait() == 0
     assert term.seen.count(b"unknown key") == 1, term.seen[-1000:]
     assert b"\\x1b[A" in term.seen
+
+
+def test_a_label_that_disagrees_with_the_suite_is_named(ran) -> None:
+    # a passes its check, b fails its: label a fail (a gap) and b pass (too strict)
+    session(ran, iter(["f", "p", "q"]))
+    _, out = session(ran, iter(["s", "s", "s"]))
+    assert out.count("disagrees with the label") == 2
+    assert "gap (the assertions miss what the reviewer failed)" in out
+    assert "strict (an assertion fails what the reviewer passed)" in out
