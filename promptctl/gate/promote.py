@@ -216,8 +216,9 @@ def _data_target(project: Project, to: str) -> Path:
     try:
         path.resolve().relative_to(project.root.resolve())
     except ValueError:
-        raise UserError(f"--to {to}: the data file must be inside the project "
-                        f"({display_path(project.root)})") from None
+        raise UserError(f"--to {to}: the data file must be inside the project",
+                        hint="name a path under the project root, e.g. "
+                        "data/references.jsonl") from None
     return path
 
 
