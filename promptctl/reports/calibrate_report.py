@@ -114,7 +114,8 @@ def markdown(doc: dict[str, Any]) -> str:
             gate = "below min_kappa" if g["below"] else (
                 f"≥ {num(g['min_kappa'])}?" if g["min_kappa"] is not None else "")
             agree = "—" if g["agreement"] is None else f"{g['agreement']:.0%}"
-            lines.append(f"| {md.text(g['name'])} | {num(g['kappa'])} | {agree} | {g['n']} | "
+            ci = f" [{num(g['ci'][0])}, {num(g['ci'][1])}]" if g["ci"] else ""
+            lines.append(f"| {md.text(g['name'])} | {num(g['kappa'])}{ci} | {agree} | {g['n']} | "
                          f"{c['judge_pass_reviewer_pass']} | {c['judge_pass_reviewer_fail']} | "
                          f"{c['judge_fail_reviewer_pass']} | {c['judge_fail_reviewer_fail']} | "
                          f"{gate} |")
