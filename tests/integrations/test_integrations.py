@@ -27,8 +27,9 @@ def git(cwd: Path, *args: str) -> None:
 
 
 @pytest.mark.slow
-def test_pre_commit_try_repo_lints_good_and_rejects_broken(tmp_path):
-    """The real pre-commit tool installs this repo's hook into its own virtualenv."""
+def test_pre_commit_installs_the_hook_lints_good_and_rejects_broken(tmp_path):
+    """The real pre-commit tool installs this repo's hook into its own virtualenv, from
+    a user's config that names this repository at a commit."""
     # the hook repository as pre-commit sees it: committed files only
     hooks_repo = tmp_path / "promptctl"
     shutil.copytree(ROOT / "promptctl", hooks_repo / "promptctl",
@@ -40,22 +41,31 @@ def test_pre_commit_try_repo_lints_good_and_rejects_broken(tmp_path):
     git(hooks_repo, "commit", "-q", "-m", "hooks")
     user = tmp_path / "user"
     write_files(user, {"prompts/p.yaml": GOOD_PROMPTS, "suites/s.yaml": GOOD_SUITE})
+    rev = subprocess.run(["git", "rev-parse", "HEAD"], cwd=hooks_repo, check=True,
+                         capture_output=True, text=True).stdout.strip()
+    # a user's config naming the hook repository at that commit, as a user's would; one
+    # store for both runs, so the hook's virtualenv is built once (try-repo builds it
+    # in a fresh store on every call: 20 s each)
+    (user / ".pre-commit-config.yaml").write_text(
+        f"repos:\n  - repo: {hooks_repo.as_uri()}\n    rev: {rev}\n"
+        "    hooks:\n      - id: promptctl-lint\n")
     git(user, "init", "-q")
     git(user, "add", ".")
+    env = {**os.environ, "PRE_COMMIT_HOME": str(tmp_path / "store")}
 
-    def try_repo() -> subprocess.CompletedProcess[str]:
+    def run_hook() -> subprocess.CompletedProcess[str]:
         return subprocess.run(
-            [sys.executable, "-m", "pre_commit", "try-repo", str(hooks_repo), "promptctl-lint",
-             "--all-files", "--color", "never"],
-            cwd=user, capture_output=True, text=True, timeout=600)
+            [sys.executable, "-m", "pre_commit", "run", "promptctl-lint", "--all-files",
+             "--color", "never"], cwd=user, capture_output=True, text=True, timeout=600,
+            env=env)
 
-    good = try_repo()
+    good = run_hook()
     assert good.returncode == 0, good.stdout + good.stderr
     assert "promptctl lint" in good.stdout and "Passed" in good.stdout
 
     (user / "prompts/p.yaml").write_text("prompts:\n  q: {template: 'Q: {{ question }'}\n")
     git(user, "add", ".")
-    bad = try_repo()
+    bad = run_hook()
     assert bad.returncode == 1, bad.stdout + bad.stderr
     assert "Failed" in bad.stdout
     assert "prompts/p.yaml:2: error: template syntax error" in bad.stdout
