@@ -22,8 +22,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
-import tempfile
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,6 +31,7 @@ from ..boundary import display_path
 from ..errors import UserError
 from ..load.project import Project
 from ..load.reviews import Label, load_reviews
+from ..run.store import write_text_atomic
 
 DATA_SUFFIXES = (".csv", ".jsonl")
 
@@ -260,15 +259,7 @@ def _write_rows(path: Path, rows: dict[str, str], var: str) -> None:
         writer.writerow(["id", var])
         writer.writerows([k, v] for k, v in rows.items())
         body = buf.getvalue()
-    _atomic(path, body)
-
-
-def _atomic(path: Path, body: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
-        fh.write(body)
-    os.replace(tmp, path)
+    write_text_atomic(path, body)
 
 
 def _edit_suite(path: Path, changes: list[Change], var: str, force: bool) -> bool:
@@ -306,5 +297,5 @@ def _edit_suite(path: Path, changes: list[Change], var: str, force: bool) -> boo
         vars_[var] = LiteralScalarString(value) if "\n" in value.strip() else value
     buf = io.StringIO()
     yaml.dump(doc, buf)
-    _atomic(path, buf.getvalue())
+    write_text_atomic(path, buf.getvalue())
     return True
