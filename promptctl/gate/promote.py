@@ -222,30 +222,20 @@ def _data_target(project: Project, to: str) -> Path:
 
 
 def _read_rows(path: Path, var: str) -> dict[str, str]:
-    """The rows a data file destination already has: id -> reference."""
+    """The rows a data file destination already has: id -> reference. Read as a suite
+    reads a data file (load/rows.py): a bad row is an error at its line."""
+    from ..load.rows import parse_rows  # deferred: only for a data file destination
+
     if not path.is_file():
         return {}
     file = display_path(path)
-    text = path.read_text(encoding="utf-8")
     rows: dict[str, str] = {}
-    if path.suffix == ".jsonl":
-        for n, line in enumerate(text.splitlines(), 1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise UserError(f"not JSON ({exc.msg}): fix or remove the line",
-                                file=file, line=n) from None
-            if not isinstance(row, dict) or "id" not in row:
-                raise UserError("a row needs an 'id'", file=file, line=n)
-            rows[str(row["id"])] = _as_text(row.get(var)) or ""
-        return rows
-    reader = csv.DictReader(io.StringIO(text))
-    if reader.fieldnames is None or "id" not in reader.fieldnames:
-        raise UserError("the header needs an 'id' column", file=file, line=1)
-    for row in reader:
-        rows[row["id"]] = row.get(var) or ""
+    for _, line, row in parse_rows(path.read_text(encoding="utf-8-sig"), file, path.suffix):
+        if "id" not in row:
+            if path.suffix == ".csv":
+                raise UserError("the header needs an 'id' column", file=file, line=1)
+            raise UserError("a row needs an 'id'", file=file, line=line)
+        rows[str(row["id"])] = _as_text(row.get(var)) or ""
     return rows
 
 

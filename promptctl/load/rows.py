@@ -140,11 +140,17 @@ def load_rows(suite_path: Path, root: Path, ref: str, src: Source, loc: Loc, *,
     except (OSError, UnicodeDecodeError) as exc:
         raise UserError(f"cannot read data file '{ref}': {exc}", file=src.file, line=line,
                         hint="check that it exists, is readable and is UTF-8") from None
-    rows = _csv_rows(text, name) if path.suffix.lower() == ".csv" else _jsonl_rows(text, name)
+    rows = parse_rows(text, name, path.suffix)
     if not rows:
         raise UserError(f"data file '{ref}' has no rows", file=src.file, line=line,
                         hint="add rows or remove the entry")
     return rows
+
+
+def parse_rows(text: str, name: str, suffix: str) -> list[tuple[str, int, dict[str, Any]]]:
+    """The rows of a data file's text (.csv or .jsonl by `suffix`), each with its file
+    name and line; a malformed row is a UserError at its line."""
+    return _csv_rows(text, name) if suffix.lower() == ".csv" else _jsonl_rows(text, name)
 
 
 def _universal_newlines(text: str) -> str:
