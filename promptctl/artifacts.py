@@ -239,13 +239,20 @@ def validate(model: type[M], data: Any, text: str, file: str, what: str, hint: s
 
 def load_json(path: Path, model: type[M], file: str, what: str, hint: str) -> tuple[M, Any]:
     """Read, decode, parse and validate one JSON file: (the model, the plain data)."""
+    doc, value, _ = read_json(path, model, file, what, hint)
+    return doc, value
+
+
+def read_json(path: Path, model: type[M], file: str, what: str, hint: str
+              ) -> tuple[M, Any, str]:
+    """load_json, and the decoded text: for a caller that names lines (json_line)."""
     try:
         data = path.read_bytes()
     except OSError as exc:
         raise UserError(f"cannot read {what}: {exc.strerror}", file=file, hint=hint) from None
     text = decode(data, file, what, hint)
     value = parse_json(text, file, what, hint)
-    return validate(model, value, text, file, what, hint), value
+    return validate(model, value, text, file, what, hint), value, text
 
 
 # -- messages -------------------------------------------------------------------------

@@ -532,19 +532,20 @@ def format_shard(shard: tuple[int, int] | None) -> str | None:
 
 # -- reviews/<suite>.yaml: human labels of outputs (load/reviews.py) -----------------
 
-_SHA256 = re.compile(r"[0-9a-f]{64}")
-_UTC = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ")
+# a label's output digest and time (reviews/ files, the review page's labels file)
+SHA256 = re.compile(r"[0-9a-f]{64}")
+UTC = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ")
 
 
 def _sha256(value: Any) -> Any:
-    if not isinstance(value, str) or not _SHA256.fullmatch(value):
+    if not isinstance(value, str) or not SHA256.fullmatch(value):
         raise ValueError("output_sha256 must be 64 lowercase hex digits (the sha256 of the "
                          "output text)")
     return value
 
 
 def _utc(value: Any) -> Any:
-    if not isinstance(value, str) or not _UTC.fullmatch(value):
+    if not isinstance(value, str) or not UTC.fullmatch(value):
         raise ValueError(f"at must be a UTC time like 2026-12-02T22:40:00Z, got {quote(value)}")
     return value
 

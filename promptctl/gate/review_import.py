@@ -11,7 +11,6 @@ incoming one wins). A suite with nothing added or changed is not rewritten."""
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -30,8 +29,6 @@ from ..load.reviews import (
 if TYPE_CHECKING:
     from ..load.project import Project
 
-_AT = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ\Z")
-_SHA = re.compile(r"[0-9a-f]{64}\Z")
 HINT = "export the file again from the review page (Save labels), or fix the entry"
 
 
@@ -69,8 +66,9 @@ def read_labels(project: Project, path: Path) -> tuple[str, dict[str, list[Label
         LABELS_VERSION,
         LabelsFile,
         json_line,
-        load_json,
+        read_json,
     )
+    from ..schema import SHA256, UTC
 
     shown = str(path)
     try:
@@ -85,8 +83,7 @@ def read_labels(project: Project, path: Path) -> tuple[str, dict[str, list[Label
         raise UserError(f"the labels file is {size} bytes, more than the "
                         f"{LABELS_MAX_BYTES} a labels file may have", file=shown,
                         hint="save fewer labels per file")
-    doc, _ = load_json(path, LabelsFile, shown, "labels file", HINT)
-    text = path.read_text(encoding="utf-8-sig")
+    doc, _, text = read_json(path, LabelsFile, shown, "labels file", HINT)
     for key, want, have in (("kind", LABELS_KIND, doc.kind),
                             ("version", LABELS_VERSION, doc.version)):
         if have != want:
@@ -102,7 +99,7 @@ def read_labels(project: Project, path: Path) -> tuple[str, dict[str, list[Label
         if e.verdict not in VERDICTS:
             raise bad(f"verdict {e.verdict!r} is not pass or fail", "verdict",
                       "write \"pass\" or \"fail\"")
-        if not _AT.match(e.at):
+        if not UTC.fullmatch(e.at):
             raise bad(f"{e.at!r} is not a UTC time to the second", "at",
                       "write it as 2026-12-02T22:40:00Z")
         if not e.by.strip():
@@ -113,7 +110,7 @@ def read_labels(project: Project, path: Path) -> tuple[str, dict[str, list[Label
         if e.suite not in known:
             raise bad(f"no suite '{e.suite}' in this project", "suite",
                       suggest(e.suite, known) or "import into the project the run came from")
-        if not _SHA.match(e.output_sha256):
+        if not SHA256.fullmatch(e.output_sha256):
             raise bad("is not 64 lowercase hex digits", "output_sha256", HINT)
         if output_sha256(e.output) != e.output_sha256:
             raise bad("is not the sha256 of the entry's output (the output was edited?)",
