@@ -281,7 +281,6 @@ def _quoted(value: str) -> str:
 
 
 _PLAIN_DIGEST = re.compile(r"[0-9a-f]*[abcdf][0-9a-f]*")  # no number, bool or null reads so
-_TIME = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ")  # YAML reads it as a date
 
 
 @functools.lru_cache(maxsize=4096)
@@ -289,9 +288,11 @@ def _scalar(value: str) -> str:
     """`value` as a plain scalar when YAML reads it back exactly, else quoted. Cached
     (the same cases, prompts, models and names recur in every entry) and with the two
     shapes every entry has answered without YAML: a review is written after each key."""
+    from ..schema import UTC  # deferred: pydantic's models; the dump reads them anyway
+
     if _PLAIN_DIGEST.fullmatch(value):
         return value
-    if _TIME.fullmatch(value):
+    if UTC.fullmatch(value):  # a label's `at`: YAML would read it as a date
         return f'"{value}"'
     if value and value.isprintable() and _reads_back(value, value):
         return value
