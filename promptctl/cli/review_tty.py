@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from types import FrameType
 from typing import TYPE_CHECKING, Any
 
+from ..gate.labels import view_of
 from ..load.reviews import Label, Reviews, load_reviews, now_utc, write_reviews
 
 if TYPE_CHECKING:
@@ -351,11 +352,11 @@ def render_item(item: ReviewItem, book: Reviews, index: int, total: int,
                         style="green" if passed else "red")
             text.append(visible(f"{kind}: {reason}") + "\n")
     text.append(f"suite verdict: {rec.status}", style="dim")
-    current = book.get(item.case, item.prompt, item.model, item.output)
-    if current is not None and rec.status != "error" and current.passed != (
-            rec.status == "pass"):  # gate.labels' "gap" / "strict"
+    view = view_of(book, rec)  # the label on file now, as the reports see it
+    if view is not None and view.disagreement is not None:
         text.append(" · disagrees with the label: " + (
-            "strict (an assertion fails what the reviewer passed)" if current.passed
+            "strict (an assertion fails what the reviewer passed)"
+            if view.disagreement == "strict"
             else "gap (the assertions miss what the reviewer failed)"), style="bold yellow")
     return text
 

@@ -32,6 +32,11 @@ from ..load.reviews import Label, Reviews, load_reviews, output_sha256
 from ..results import CallRecord, CellKey, RecordKey
 
 ONLY = ("failing", "judged", "unlabelled", "disagreements")
+# what each disagreement says about the suite, as the reports word it
+DISAGREEMENTS = {
+    "gap": "the reviewer failed an output the suite passed: its assertions miss something",
+    "strict": "the reviewer passed an output the suite failed: an assertion is too strict",
+}
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from ..gate.diff import word_diff
+from ..gate.labels import DISAGREEMENTS
 from ..gate.outcome import CellDiff
 from ..load.filters import as_terms
 from .diff_report import VERDICT
@@ -214,12 +215,6 @@ def _matrix(data: ReportData) -> tuple[list[tuple[str, str]], dict[tuple[str, st
     return list(pairs), _grouped(rows)
 
 
-REVIEW_WHY = {"gap": "the reviewer failed an output the suite passed: its assertions "
-                     "miss something",
-              "strict": "the reviewer passed an output the suite failed: an assertion "
-                        "is too strict"}
-
-
 def _review_badge(view: LabelView | None) -> str:
     if view is None or view.label is None:
         return ""
@@ -238,7 +233,7 @@ def _review_html(view: LabelView | None) -> str:
         parts.append(f"score {lab.score:.3g}")
     out = f'<div class="review"><h4>reviewer</h4><p>{" &middot; ".join(parts)}</p>'
     if view.disagreement is not None:
-        out += f'<p class="mut">{_e(REVIEW_WHY[view.disagreement])}</p>'
+        out += f'<p class="mut">{_e(DISAGREEMENTS[view.disagreement])}</p>'
     if lab.note:
         out += f"<pre>{_e(lab.note)}</pre>"
     return out + "</div>"

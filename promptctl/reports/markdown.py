@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from ..gate.labels import DISAGREEMENTS
 from . import md
 
 if TYPE_CHECKING:
@@ -60,10 +61,6 @@ def markdown(data: ReportData) -> str:
     return "\n".join(lines) + "\n" + review_section(data)
 
 
-GAP = "the reviewer failed an output the suite passed: its assertions miss something"
-STRICT = "the reviewer passed an output the suite failed: an assertion is too strict"
-
-
 def review_section(data: ReportData) -> str:
     """The human labels of reviews/ against the suite's verdicts: how many cells carry
     one, and every disagreement (a gap, or an assertion too strict). Empty without
@@ -78,7 +75,7 @@ def review_section(data: ReportData) -> str:
              + f", {len(odd)} disagreements", ""]
     if not odd:
         return "\n".join([*lines, "Every label agrees with the suite's verdict."]) + "\n"
-    lines += [f"- **gap**: {GAP}", f"- **strict**: {STRICT}", "",
+    lines += [*(f"- **{kind}**: {why}" for kind, why in DISAGREEMENTS.items()), "",
               "| | suite | case | prompt | model | reviewer | suite verdict | output | note |",
               "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
     for (suite, case, prompt, model), v in odd[:LIMIT]:
