@@ -38,6 +38,7 @@ from ..results import CallRecord, Completion, digest
 from .store import now_iso, write_json_atomic
 
 if TYPE_CHECKING:
+    from ..load.project import Project
     from ..providers import Provider
     from ..providers.openai import OpenAIProvider
     from ..providers.openai_batch import BatchClient
@@ -407,3 +408,43 @@ def _missing_reason(entry: dict[str, Any]) -> str:
     status = entry["status"]
     why = f": {entry['error']}" if entry.get("error") else ""
     return f"batch {entry['id']} ended {status} without this call's result{why}"
+
+
+# -- `promptctl batches` ----------------------------------------------------------------
+
+
+def run_batches(project: Project, run: str | None = None, *, cancel: bool = False
+                ) -> tuple[str, list[dict[str, Any]]]:
+    """A saved run's batches (default: the latest run's): those not yet collected with
+    their status asked of the API again (batches.json is not written: the run may be
+    going); with `cancel`, each unfinished one is cancelled first. A run without
+    batches is a UserError."""
+    from ..providers.openai_batch import TERMINAL, BatchClient  # deferred: the SDK's
+    from .store import resolve_run, runs_dir
+
+    run_dir = resolve_run(runs_dir(project), run)
+    entries = read_ledger(run_dir)
+    if not entries:
+        raise UserError(f"run {run_dir.name} has no batches",
+                        hint="batches are made by --batch, or batch: true on an openai "
+                             "model")
+    clients: dict[str, BatchClient] = {}
+    from .. import aio
+
+    for entry in entries:
+        if entry["collected"] or entry["id"] is None:
+            continue
+        if entry["model"] not in clients:
+            provider: Any = project.provider(entry["model"])
+            clients[entry["model"]] = BatchClient(provider)
+        client = clients[entry["model"]]
+        try:
+            if cancel and entry["status"] not in TERMINAL:
+                _update(entry, aio.run(client.cancel(entry["id"])))
+            else:
+                _update(entry, aio.run(client.retrieve(entry["id"])))
+        except InfraError as exc:
+            raise InfraError(f"batch {entry['id']}: {exc.message}") from None
+    for client in clients.values():
+        client.provider.close()
+    return run_dir.name, entries

@@ -20,7 +20,8 @@ Options (attributes, may be changed between runs):
                  have no line anywhere)
   hold           while set, a batch stays `in_progress` before its first line
                  (`release()` clears it): for a kill during polling
-Counts: `files_created`, `batches_created`, `forwarded` (lines sent upstream).
+Counts: `files_created`, `batches_created`, `forwarded` (batch lines sent upstream),
+`online` (POST /v1/chat/completions made directly, forwarded as they are).
 """
 
 from __future__ import annotations
@@ -56,6 +57,7 @@ class BatchServer:
         self.files_created = 0
         self.batches_created = 0
         self.forwarded = 0
+        self.online = 0
         self._lock = threading.Lock()
         self._workers: list[threading.Thread] = []
         self.port = free_port()
@@ -88,7 +90,7 @@ class BatchServer:
         self.holding.clear()
 
     def reset_counts(self) -> None:
-        self.files_created = self.batches_created = self.forwarded = 0
+        self.files_created = self.batches_created = self.forwarded = self.online = 0
 
     # -- the Files API ----------------------------------------------------------
 
@@ -204,9 +206,10 @@ class BatchServer:
             self.files_created -= 1  # counted are the files clients create
         return str(meta["id"])
 
-    def _forward(self, body: dict[str, Any]) -> tuple[int, Any]:
-        with self._lock:
-            self.forwarded += 1
+    def _forward(self, body: dict[str, Any], *, online: bool = False) -> tuple[int, Any]:
+        if not online:
+            with self._lock:
+                self.forwarded += 1
         conn = http.client.HTTPConnection(*self.upstream, timeout=120)
         try:
             conn.request("POST", "/v1/chat/completions", body=json.dumps(body),
@@ -257,6 +260,11 @@ def _handler(server: BatchServer) -> type[BaseHTTPRequestHandler]:
                 self._send(200, server.add_file(name or "upload.jsonl", data, "batch"))
             elif path == "/v1/batches":
                 self._send(*server.create_batch(json.loads(body or b"{}")))
+            elif path == "/v1/chat/completions":  # an online call, as the API has both
+                with server._lock:
+                    server.online += 1
+                status, reply = server._forward(json.loads(body or b"{}"), online=True)
+                self._send(status, reply)
             elif path.startswith("/v1/batches/") and path.endswith("/cancel"):
                 bid = path.split("/")[3]
                 if bid not in server.batches:
