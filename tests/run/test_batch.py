@@ -235,6 +235,10 @@ def test_a_run_killed_while_polling_is_resumed_from_its_batch_without_a_new_one(
     assert not (run_dir / "summary.json").exists() and records(run_dir) == {}
     shown = run_subprocess("batches", cwd=root)
     assert shown.exit_code == 0 and "in_progress (not collected)" in shown.stdout
+    # as if killed between batches.create and writing its id down: found by its file
+    doc = json.loads((run_dir / "batches.json").read_text())
+    doc["batches"][0]["id"] = None
+    (run_dir / "batches.json").write_text(json.dumps(doc))
     batch.release()
     resumed = run_subprocess("run", "--resume", "-q", cwd=root)
     assert resumed.exit_code in (0, 1), resumed.output
@@ -261,3 +265,14 @@ def test_cancel_stops_a_killed_runs_batch_and_resume_records_its_calls_as_errors
     assert entry["status"] == "cancelled"
     assert errors == {f"batch {entry['id']} ended cancelled without this call's result"}
     assert batch.batches_created == 1 and batch.forwarded == 0
+
+
+def test_baseline_update_and_check_take_batch_too(tmp_path, monkeypatch, cli, batch):
+    root = project(tmp_path, batch.base_url)
+    monkeypatch.chdir(root)
+    updated = cli("baseline", "update", "--batch")
+    assert updated.exit_code == 0, updated.output
+    assert batch.batches_created == 1 and (root / "baselines/geo.json").exists()
+    checked = cli("check", "--batch", "-q")  # the same calls: cached, no batch
+    assert checked.exit_code == 0, checked.output
+    assert batch.batches_created == 1 and batch.forwarded == 3
