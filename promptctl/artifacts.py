@@ -1,5 +1,5 @@
 """The shapes of the files promptctl writes and reads back: baselines/<suite>.json and a
-run folder's meta.json, summary.json and records.jsonl.
+run folder's meta.json, summary.json, records.jsonl and batches.json (batch mode).
 
 These files are promptctl's own output, but they are committed, downloaded as CI
 artifacts, merged by git and edited by hand, so they are read as strictly as anything a
