@@ -253,6 +253,13 @@ class ModelEntry(Strict):
     # as a judge: the lowest kappa against reviews/ that `calibrate --gate` accepts
     min_kappa: float | None = Field(None, ge=-1, le=1)
 
+    @model_validator(mode="after")
+    def _batch_is_openai(self) -> ModelEntry:
+        if self.batch and self.provider != "openai":
+            raise ValueError(f"batch: true needs provider openai (this is {self.provider}): "
+                             "only the OpenAI Batch API is supported")
+        return self
+
 
 class Paths(Strict):
     prompts: str = "prompts"

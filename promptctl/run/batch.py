@@ -184,11 +184,9 @@ def _is_openai(provider: Provider) -> bool:
 
 
 def _batching(options: RunOptions, provider: Provider) -> bool:
-    """Is this model in batch mode? `batch: true` on another provider is refused."""
+    """Is this model in batch mode? (`batch: true` on another provider is refused by
+    the schema: schema.ModelEntry.)"""
     wanted = options.batch or bool(getattr(provider.entry, "batch", False))
-    if wanted and getattr(provider.entry, "batch", False) and not _is_openai(provider):
-        raise UserError(f"model '{provider.alias}': batch: true needs provider openai "
-                        f"(it is {provider.name})", hint="remove batch: from that model")
     return wanted and _is_openai(provider)
 
 

@@ -26,8 +26,6 @@ from helpers.batch_server import BatchServer
 
 from promptctl.providers.openai_batch import parse_results, request_line, split
 
-pytestmark = pytest.mark.slow
-
 PRICE = {"input": 2e-6, "output": 4e-6, "batch_input": 1e-6, "batch_output": 2e-6}
 COUNTRIES = [("france", "France"), ("italy", "Italy"), ("spain", "Spain")]
 
@@ -60,6 +58,23 @@ def test_an_output_line_answers_only_with_status_200_and_no_error():
     assert got["b"].body is None and got["b"].error == "batch line failed: HTTP 429: slow down"
     assert got["c"].error == "batch line failed: server_error: boom"
     assert set(got) == {"a", "b", "c"}
+
+
+def test_batch_true_on_a_model_of_another_provider_is_refused(make_project, cli):
+    make_project({
+        "promptctl.yaml": "models:\n  e: {provider: echo, batch: true}\n",
+        "prompts/p.yaml": "prompts:\n  a:\n    template: hi\n",
+        "suites/s.yaml": "prompts: [p.a]\nmodels: [e]\ncases:\n  - id: c\n",
+    })
+    result = cli("run", "-q")
+    assert result.exit_code == 2
+    assert "promptctl.yaml:2: models.e: batch: true needs provider openai" in result.stderr
+    assert not Path(".promptctl/runs").exists()  # refused before any run folder
+    # --batch leaves other providers online
+    (Path("promptctl.yaml")).write_text("models:\n  e: {provider: echo}\n")
+    online = cli("run", "--batch", "-q")
+    assert online.exit_code == 0, online.output
+    assert not list(Path(".promptctl/runs").glob("*/batches.json"))
 
 
 # -- end to end -----------------------------------------------------------------------------
@@ -118,6 +133,7 @@ def ledger(run_dir: Path) -> list[dict[str, Any]]:
     return json.loads((run_dir / "batches.json").read_text())["batches"]
 
 
+@pytest.mark.slow
 def test_a_batch_run_is_answered_scored_cached_and_priced_at_the_batch_price(
         tmp_path, monkeypatch, cli, batch):
     root = project(tmp_path, batch.base_url)
@@ -149,6 +165,7 @@ def test_a_batch_run_is_answered_scored_cached_and_priced_at_the_batch_price(
     assert shown.exit_code == 2 and "has no batches" in shown.stderr
 
 
+@pytest.mark.slow
 def test_a_plan_over_the_request_limit_is_split_into_several_batches(
         tmp_path, monkeypatch, cli, batch):
     root = project(tmp_path, batch.base_url, max_requests=2)
@@ -163,6 +180,7 @@ def test_a_plan_over_the_request_limit_is_split_into_several_batches(
     assert "batch_" in table.stdout and table.stdout.count("completed") == 2
 
 
+@pytest.mark.slow
 def test_failed_lines_are_errors_that_retry_errors_fixes_in_a_batch_or_online(
         tmp_path, monkeypatch, cli, batch):
     root = project(tmp_path, batch.base_url)
@@ -188,6 +206,7 @@ def test_failed_lines_are_errors_that_retry_errors_fixes_in_a_batch_or_online(
     assert all(r["error"] is None for r in records(latest(root)).values())
 
 
+@pytest.mark.slow
 def test_an_expired_batch_leaves_its_unanswered_calls_as_errors(
         tmp_path, monkeypatch, cli, batch):
     root = project(tmp_path, batch.base_url)
@@ -224,6 +243,7 @@ def _start_held_run(root: Path, batch: BatchServer) -> subprocess.Popen[str]:
     raise AssertionError("the batch was never submitted")
 
 
+@pytest.mark.slow
 def test_a_run_killed_while_polling_is_resumed_from_its_batch_without_a_new_one(
         tmp_path, batch):
     root = project(tmp_path, batch.base_url)
@@ -248,6 +268,7 @@ def test_a_run_killed_while_polling_is_resumed_from_its_batch_without_a_new_one(
     assert (run_dir / "summary.json").exists() and ledger(run_dir)[0]["collected"]
 
 
+@pytest.mark.slow
 def test_cancel_stops_a_killed_runs_batch_and_resume_records_its_calls_as_errors(
         tmp_path, batch):
     root = project(tmp_path, batch.base_url)
@@ -267,6 +288,7 @@ def test_cancel_stops_a_killed_runs_batch_and_resume_records_its_calls_as_errors
     assert batch.batches_created == 1 and batch.forwarded == 0
 
 
+@pytest.mark.slow
 def test_baseline_update_and_check_take_batch_too(tmp_path, monkeypatch, cli, batch):
     root = project(tmp_path, batch.base_url)
     monkeypatch.chdir(root)
