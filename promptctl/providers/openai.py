@@ -6,7 +6,11 @@ identity, every message and every error name the endpoint by promptctl.redact.
 
 Every completion carries what the endpoint says it ran: the response's `model` (the
 dated snapshot behind the alias asked for) and `system_fingerprint`, None when the
-server leaves them out (`Completion.served_model`, `.system_fingerprint`)."""
+server leaves them out (`Completion.served_model`, `.system_fingerprint`).
+
+The request body (`body`) and the reading of a reply (`reply_completion`) are shared
+with batch mode (providers/openai_batch.py, run/batch.py): a batch line asks exactly
+what the online call would, and its answer becomes the same Completion."""
 
 from __future__ import annotations
 
@@ -244,7 +248,7 @@ class OpenAIProvider(Provider):
         return reply
 
     def reply_completion(self, reply: dict[str, Any], latency: float, retries: int, *,
-                    batch: bool = False) -> Completion:
+                         batch: bool = False) -> Completion:
         """A chat completion's JSON body (an online reply, or a batch output line's
         `response.body`) as a Completion; a batch's at the batch price. Raises
         LookupError, TypeError, ValueError or AttributeError for a body of another shape."""
