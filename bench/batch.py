@@ -135,6 +135,9 @@ def run(server: BatchServer, tmp: Path, env: dict[str, str], args: argparse.Name
           f"{answered} answered; {server.files_created} input files, "
           f"{server.batches_created} batches, {server.forwarded} lines forwarded to the "
           f"model, {server.online} online calls")
+    span = server.last_answer - server.first_forward
+    print(f"  of which the model answering (first line sent to last answer): {span:.1f} s; "
+          f"promptctl and the batch envelope: {wall - span:.1f} s")
     if proc.returncode not in (0, 1):
         print(err[-2000:])
     # 2. killed while polling, then resumed

@@ -21,7 +21,9 @@ Options (attributes, may be changed between runs):
   hold           while set, a batch stays `in_progress` before its first line
                  (`release()` clears it): for a kill during polling
 Counts: `files_created`, `batches_created`, `forwarded` (batch lines sent upstream),
-`online` (POST /v1/chat/completions made directly, forwarded as they are).
+`online` (POST /v1/chat/completions made directly, forwarded as they are);
+`model_seconds`, the time spent waiting for upstream's answers (summed over the
+batches' threads); `first_forward` and `last_answer` (time.perf_counter()).
 """
 
 from __future__ import annotations
@@ -58,6 +60,9 @@ class BatchServer:
         self.batches_created = 0
         self.forwarded = 0
         self.online = 0
+        self.model_seconds = 0.0  # spent waiting for upstream's answers (summed)
+        self.first_forward = 0.0  # perf_counter() when the first line went upstream
+        self.last_answer = 0.0  # and when the last answer came back
         self._lock = threading.Lock()
         self._workers: list[threading.Thread] = []
         self.port = free_port()
@@ -91,6 +96,7 @@ class BatchServer:
 
     def reset_counts(self) -> None:
         self.files_created = self.batches_created = self.forwarded = self.online = 0
+        self.model_seconds = self.first_forward = self.last_answer = 0.0
 
     # -- the Files API ----------------------------------------------------------
 
@@ -211,11 +217,16 @@ class BatchServer:
             with self._lock:
                 self.forwarded += 1
         conn = http.client.HTTPConnection(*self.upstream, timeout=120)
+        start = time.perf_counter()
         try:
             conn.request("POST", "/v1/chat/completions", body=json.dumps(body),
                          headers={"Content-Type": "application/json"})
             reply = conn.getresponse()
             data = reply.read()
+            with self._lock:
+                self.model_seconds += time.perf_counter() - start
+                self.first_forward = self.first_forward or start
+                self.last_answer = time.perf_counter()
             try:
                 return reply.status, json.loads(data)
             except ValueError:
