@@ -77,6 +77,20 @@ def test_batch_true_on_a_model_of_another_provider_is_refused(make_project, cli)
     assert not list(Path(".promptctl/runs").glob("*/batches.json"))
 
 
+def test_a_broken_batches_json_is_exit_2_naming_its_line(make_project, cli):
+    root = make_project({
+        "promptctl.yaml": "models:\n  e: {provider: echo}\n",
+        "prompts/p.yaml": "prompts:\n  a:\n    template: hi\n",
+        "suites/s.yaml": "prompts: [p.a]\nmodels: [e]\ncases:\n  - id: c\n",
+    })
+    assert cli("run", "-q").exit_code == 0
+    (latest(root) / "batches.json").write_text(
+        '{"version": 1,\n "batches": [{"id": "b", "model": "e"}]}\n')
+    result = cli("batches")
+    assert result.exit_code == 2
+    assert "batches.json:2" in result.stderr and "input_file_id" in result.stderr
+
+
 # -- end to end -----------------------------------------------------------------------------
 
 @pytest.fixture(scope="module")
@@ -97,7 +111,7 @@ def batch(server: BatchServer) -> Iterator[BatchServer]:
 
 def project(root: Path, base_url: str, **limits: Any) -> Path:
     entry = {"provider": "openai", "model": "gpt-4o-mini", "base_url": base_url,
-             "params": {"temperature": 0, "seed": 0, "max_tokens": 6}, "price": PRICE,
+             "params": {"temperature": 0, "seed": 0, "max_tokens": 3}, "price": PRICE,
              "max_retries": 0,
              "batch_limits": {"poll_seconds": 0.05, "poll_max_seconds": 0.2, **limits}}
     cases = "".join(f"  - id: {cid}\n    vars: {{country: {name}}}\n"
