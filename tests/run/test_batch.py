@@ -237,8 +237,9 @@ def test_an_expired_batch_leaves_its_unanswered_calls_as_errors(
                                        "call's result")
 
 
-def _start_held_run(root: Path, batch: BatchServer) -> subprocess.Popen[str]:
-    """`run --batch` in a subprocess, once its batch is created and held in_progress."""
+def _start_held_run(root: Path, batch: BatchServer, batches: int = 1
+                    ) -> subprocess.Popen[str]:
+    """`run --batch` in a subprocess, once its batches are created and held in_progress."""
     batch.holding.set()
     proc = subprocess.Popen([sys.executable, "-m", "promptctl", "run", "--batch", "-q"],
                             cwd=root, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
@@ -246,9 +247,9 @@ def _start_held_run(root: Path, batch: BatchServer) -> subprocess.Popen[str]:
     deadline = time.monotonic() + 30
     runs = root / ".promptctl/runs"
     while time.monotonic() < deadline:
-        if batch.batches_created and (runs / "latest").exists():
+        if batch.batches_created >= batches and (runs / "latest").exists():
             found = latest(root) / "batches.json"
-            if found.exists() and ledger(latest(root))[0]["id"]:
+            if found.exists() and len([e for e in ledger(latest(root)) if e["id"]]) == batches:
                 return proc
         if proc.poll() is not None:
             raise AssertionError(proc.communicate())
@@ -280,6 +281,28 @@ def test_a_run_killed_while_polling_is_resumed_from_its_batch_without_a_new_one(
     assert batch.online == 0 and batch.forwarded == 3
     assert all(r["error"] is None for r in records(run_dir).values())
     assert (run_dir / "summary.json").exists() and ledger(run_dir)[0]["collected"]
+
+
+@pytest.mark.slow
+def test_a_resume_submits_in_a_batch_only_the_calls_no_listed_batch_holds(tmp_path, batch):
+    root = project(tmp_path, batch.base_url, max_requests=2)
+    proc = _start_held_run(root, batch, batches=2)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    # as if killed before the second file was uploaded: its call is in no batch
+    run_dir = latest(root)
+    doc = json.loads((run_dir / "batches.json").read_text())
+    kept, dropped = doc["batches"]
+    doc["batches"] = [kept]
+    (run_dir / "batches.json").write_text(json.dumps(doc))
+    batch.release()
+    resumed = run_subprocess("run", "--resume", "-q", cwd=root)
+    assert resumed.exit_code in (0, 1), resumed.output
+    assert batch.batches_created == 3 and batch.online == 0  # in a batch, as the run was
+    entries = ledger(run_dir)
+    assert [e["custom_ids"] for e in entries] == [kept["custom_ids"], dropped["custom_ids"]]
+    assert entries[1]["id"] not in (kept["id"], dropped["id"])
+    assert all(r["error"] is None for r in records(run_dir).values())
 
 
 @pytest.mark.slow
