@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from helpers import run_subprocess, write_files
+from helpers import write_files
 from helpers.batch_server import BatchServer
 
 from promptctl.providers.openai_batch import parse_results, request_line, split
@@ -260,22 +260,23 @@ def _start_held_run(root: Path, batch: BatchServer, batches: int = 1
 
 @pytest.mark.slow
 def test_a_run_killed_while_polling_is_resumed_from_its_batch_without_a_new_one(
-        tmp_path, batch):
+        tmp_path, monkeypatch, cli, batch):
     root = project(tmp_path, batch.base_url)
+    monkeypatch.chdir(root)
     proc = _start_held_run(root, batch)
     time.sleep(0.3)  # a few polls
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     run_dir = latest(root)
     assert not (run_dir / "summary.json").exists() and records(run_dir) == {}
-    shown = run_subprocess("batches", cwd=root)
+    shown = cli("batches")
     assert shown.exit_code == 0 and "in_progress (not collected)" in shown.stdout
     # as if killed between batches.create and writing its id down: found by its file
     doc = json.loads((run_dir / "batches.json").read_text())
     doc["batches"][0]["id"] = None
     (run_dir / "batches.json").write_text(json.dumps(doc))
     batch.release()
-    resumed = run_subprocess("run", "--resume", "-q", cwd=root)
+    resumed = cli("run", "--resume", "-q")
     assert resumed.exit_code in (0, 1), resumed.output
     assert batch.batches_created == 1 and batch.files_created == 1  # paid once
     assert batch.online == 0 and batch.forwarded == 3
@@ -284,8 +285,10 @@ def test_a_run_killed_while_polling_is_resumed_from_its_batch_without_a_new_one(
 
 
 @pytest.mark.slow
-def test_a_resume_submits_in_a_batch_only_the_calls_no_listed_batch_holds(tmp_path, batch):
+def test_a_resume_submits_in_a_batch_only_the_calls_no_listed_batch_holds(
+        tmp_path, monkeypatch, cli, batch):
     root = project(tmp_path, batch.base_url, max_requests=2)
+    monkeypatch.chdir(root)
     proc = _start_held_run(root, batch, batches=2)
     proc.send_signal(signal.SIGKILL)
     proc.wait()
@@ -296,7 +299,7 @@ def test_a_resume_submits_in_a_batch_only_the_calls_no_listed_batch_holds(tmp_pa
     doc["batches"] = [kept]
     (run_dir / "batches.json").write_text(json.dumps(doc))
     batch.release()
-    resumed = run_subprocess("run", "--resume", "-q", cwd=root)
+    resumed = cli("run", "--resume", "-q")
     assert resumed.exit_code in (0, 1), resumed.output
     assert batch.batches_created == 3 and batch.online == 0  # in a batch, as the run was
     entries = ledger(run_dir)
@@ -307,16 +310,17 @@ def test_a_resume_submits_in_a_batch_only_the_calls_no_listed_batch_holds(tmp_pa
 
 @pytest.mark.slow
 def test_cancel_stops_a_killed_runs_batch_and_resume_records_its_calls_as_errors(
-        tmp_path, batch):
+        tmp_path, monkeypatch, cli, batch):
     root = project(tmp_path, batch.base_url)
+    monkeypatch.chdir(root)
     proc = _start_held_run(root, batch)
     proc.send_signal(signal.SIGKILL)
     proc.wait()
-    cancelled = run_subprocess("batches", "--cancel", cwd=root)
+    cancelled = cli("batches", "--cancel")
     assert cancelled.exit_code == 0, cancelled.output
     assert "cancel" in cancelled.stdout  # cancelling, or cancelled already
     batch.release()
-    resumed = run_subprocess("run", "--resume", "-q", cwd=root)
+    resumed = cli("run", "--resume", "-q")
     assert resumed.exit_code == 3, resumed.output
     errors = {r["error"] for r in records(latest(root)).values()}
     entry, = ledger(latest(root))
