@@ -1,5 +1,5 @@
 """The shapes of the files promptctl writes and reads back: baselines/<suite>.json and a
-run folder's meta.json, summary.json and records.jsonl.
+run folder's meta.json, summary.json, records.jsonl and batches.json (batch mode).
 
 These files are promptctl's own output, but they are committed, downloaded as CI
 artifacts, merged by git and edited by hand, so they are read as strictly as anything a
@@ -103,6 +103,7 @@ class MetaOptions(Shape):
     params: dict[str, Any] = Field(default_factory=dict)
     shard: str | None = None
     perturb: bool | None = None  # false: --no-perturb (absent: the variants ran)
+    batch: bool | None = None  # true: --batch (plan-neutral: how the calls were sent)
 
     _check_shard = field_validator("shard")(_shard)
 
@@ -145,6 +146,37 @@ class RunMeta(Shape):
     merged_from: list[MergedFrom] | None = None
     resumed: list[Resumed] | None = None
     imported_from: ImportedFrom | None = None
+
+
+class BatchCounts(Shape):
+    total: int = 0
+    completed: int = 0
+    failed: int = 0
+
+
+class BatchEntry(Shape):
+    """One submitted input file of a run (run/batch.py). `id` is null only between the
+    upload and batches.create: a resume then looks the batch up by its input file."""
+
+    id: str | None
+    model: str  # the model alias
+    input_file_id: str
+    custom_ids: list[str]  # the calls it carries (run/batch.custom_id of each key)
+    status: str
+    request_counts: BatchCounts = Field(default_factory=BatchCounts)
+    created: str
+    finished: str | None = None
+    collected: bool = False  # every call of it has its record: never collected again
+    output_file_id: str | None = None
+    error_file_id: str | None = None
+    error: str | None = None  # why a failed batch failed (its errors' first message)
+
+
+class BatchesFile(Shape):
+    """A run folder's batches.json: written at once on every submission and change."""
+
+    version: int
+    batches: list[BatchEntry]
 
 
 class RunSummary(Shape):

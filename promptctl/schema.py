@@ -198,7 +198,9 @@ Metadata = Annotated[dict[Annotated[str, AfterValidator(_meta_key)],
                           Annotated[Any, AfterValidator(_meta_value)]],
                      BeforeValidator(_none_is_empty)]
 Tags = Annotated[list[Annotated[str, AfterValidator(_tag)]], BeforeValidator(_listify)]
-Price = dict[Literal["input", "output"], Annotated[float, Field(ge=0)]]
+# $/token; batch_input/batch_output: what a call through a batch API costs (run/batch.py)
+Price = dict[Literal["input", "output", "batch_input", "batch_output"],
+             Annotated[float, Field(ge=0)]]
 
 
 class Params(Strict):
@@ -221,6 +223,16 @@ class Params(Strict):
         return self.model_dump(exclude_unset=True, exclude_none=True)
 
 
+class BatchLimits(Strict):
+    """How a batch model's calls are sent (run/batch.py): the API's limits per input
+    file (a bigger plan is split) and how often a batch is polled."""
+
+    max_requests: int = Field(50_000, ge=1)  # lines per input file
+    max_bytes: int = Field(200 * 1024 * 1024, ge=1024)  # bytes per input file
+    poll_seconds: float = Field(5.0, gt=0)  # the first wait; grows by half up to the max
+    poll_max_seconds: float = Field(60.0, gt=0)
+
+
 class ModelEntry(Strict):
     provider: str
     model: str | None = None
@@ -235,8 +247,18 @@ class ModelEntry(Strict):
     n_threads: int | None = Field(None, ge=1)
     n_gpu_layers: int | None = None
     price: Price | None = None  # {input: $/token, output: $/token}, each >= 0
+    # an openai model's uncached calls through the OpenAI Batch API (run/batch.py)
+    batch: bool = False
+    batch_limits: BatchLimits = Field(default_factory=BatchLimits)
     # as a judge: the lowest kappa against reviews/ that `calibrate --gate` accepts
     min_kappa: float | None = Field(None, ge=-1, le=1)
+
+    @model_validator(mode="after")
+    def _batch_is_openai(self) -> ModelEntry:
+        if self.batch and self.provider != "openai":
+            raise ValueError(f"batch: true needs provider openai (this is {self.provider}): "
+                             "only the OpenAI Batch API is supported")
+        return self
 
 
 class Paths(Strict):

@@ -28,6 +28,7 @@ def update(
     concurrency: common.ConcurrencyOpt = None,
     no_cache: common.NoCacheOpt = False,
     no_perturb: common.NoPerturbOpt = False,
+    batch: common.BatchOpt = False,
     filter: common.FilterOpt = None,
     shard: common.ShardOpt = None,
     quiet: common.QuietOpt = False,
@@ -62,7 +63,8 @@ def update(
             # that a broken one fails before any model time is spent
             load_baselines(project, loaded, allow_missing=True)
         options = common.run_options(model, repeat, concurrency, no_cache, filter,
-                                 max_repeat, resample, shard, no_perturb=no_perturb)
+                                 max_repeat, resample, shard, no_perturb=no_perturb,
+                                 batch=batch)
         start = time.perf_counter()
         with output.progress(not quiet) as (set_total, advance):
             result = run_suites(project, loaded, options, on_plan=set_total,

@@ -35,6 +35,7 @@ def check(
     concurrency: common.ConcurrencyOpt = None,
     no_cache: common.NoCacheOpt = False,
     no_perturb: common.NoPerturbOpt = False,
+    batch: common.BatchOpt = False,
     filter: common.FilterOpt = None,
     shard: common.ShardOpt = None,
     strict: StrictOpt = False,
@@ -63,7 +64,8 @@ def check(
     common.check_state(project)
     loaded = common.load_suites(project, suites, model)
     options = common.run_options(model, repeat, concurrency, no_cache, filter,
-                                 max_repeat, resample, shard, no_perturb=no_perturb)
+                                 max_repeat, resample, shard, no_perturb=no_perturb,
+                                 batch=batch)
     if not common.select_changed(project, loaded, options, changed_since):
         raise typer.Exit(0)
     plan(project, loaded, options)  # a template error comes before a missing baseline

@@ -61,6 +61,10 @@ ShardOpt = Annotated[str | None, typer.Option(
     "--shard", metavar="I/N", help="Run only slice I of N (1-based) of the cells, e.g. "
     "--shard 2/3 on the second of three CI machines; join the runs with `promptctl merge`.",
     show_default=False)]
+BatchOpt = Annotated[bool, typer.Option(
+    "--batch", help="Send the uncached calls of openai models through the OpenAI Batch "
+    "API (about half the price; results within 24 h), wait for them, and score them as "
+    "usual. The batch ids are kept in the run folder: `run --resume` collects them.")]
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="Only the summary line.")]
 VerboseOpt = Annotated[bool, typer.Option("--verbose", help="Every case, with reasons.")]
 ChangedSinceOpt = Annotated[str | None, typer.Option(
@@ -139,7 +143,7 @@ def load_suites(proj: Project, targets: list[str] | None, models: list[str] | No
 def run_options(model: list[str] | None, repeat: str | None, concurrency: int | None,
                 no_cache: bool, filter: list[str] | None, max_repeat: int = 5,
                 resample: bool = False, shard: str | None = None, *,
-                no_perturb: bool = False) -> RunOptions:
+                no_perturb: bool = False, batch: bool = False) -> RunOptions:
     # deferred: keeps --help fast
     import secrets
 
@@ -160,7 +164,7 @@ def run_options(model: list[str] | None, repeat: str | None, concurrency: int | 
                       auto_repeat=repeat == "auto", max_repeat=max_repeat,
                       seed_offset=secrets.randbelow(2**31 - 1) + 1 if resample else 0,
                       shard=parse_shard(shard) if shard is not None else None,
-                      perturb=not no_perturb)
+                      perturb=not no_perturb, batch=batch)
 
 
 def parse_vars(pairs: list[str] | None) -> dict[str, Any]:

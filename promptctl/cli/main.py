@@ -17,6 +17,7 @@ import sys
 
 from . import (
     baseline_cmd,
+    batches_cmd,
     cache_cmd,
     calibrate_cmd,
     check_cmd,
@@ -65,6 +66,7 @@ app.command("calibrate")(calibrate_cmd.calibrate)
 app.add_typer(baseline_cmd.app, name="baseline")
 app.add_typer(review_cmd.app, name="review")
 app.command("models")(models_cmd.models)
+app.command("batches")(batches_cmd.batches)
 app.add_typer(cache_cmd.app, name="cache")
 
 # `promptctl import SOURCE ...`: one command per foreign format, each its own module.

@@ -113,7 +113,8 @@ def short(text: str | None, width: int = 60) -> str:
 def progress(enabled: bool) -> Iterator[Any]:
     """A progress bar on stderr; yields (set_total, advance) callbacks."""
     if not enabled or _off_terminal(sys.stderr) or not __getattr__("err").is_terminal:
-        yield (lambda total: None), (lambda rec: None)
+        with _batch_news(enabled, None):
+            yield (lambda total: None), (lambda rec: None)
         return
     from rich.progress import (  # deferred: only on a terminal; keeps start-up fast
         BarColumn,
@@ -124,11 +125,11 @@ def progress(enabled: bool) -> Iterator[Any]:
         TimeRemainingColumn,
     )
 
-    bar = Progress(TextColumn("[bold]running"), BarColumn(), MofNCompleteColumn(),
+    bar = Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
                    TextColumn("{task.fields[failed]} failed"), TimeElapsedColumn(),
                    TextColumn("eta"), TimeRemainingColumn(), console=__getattr__("err"),
                    transient=True)
-    task = bar.add_task("run", total=None, failed=0)
+    task = bar.add_task("running", total=None, failed=0)
     failed = 0
 
     def advance(rec: CallRecord) -> None:
@@ -136,8 +137,35 @@ def progress(enabled: bool) -> Iterator[Any]:
         failed += rec.status != "pass"
         bar.update(task, advance=1, failed=failed)
 
-    with bar:
+    with bar, _batch_news(True, lambda text: bar.update(task, description=text)):
         yield (lambda total: bar.update(task, total=total)), advance
+
+
+@contextlib.contextmanager
+def _batch_news(enabled: bool, show: Any) -> Iterator[None]:
+    """Batch mode's news while a run polls (run/batch.py): a line on stderr per batch
+    submitted, per change of state and per batch collected; the progress bar, if any,
+    says the status and counts as they move (`show(text)`)."""
+    if not enabled:
+        yield
+        return
+    from ..run.batch import Event, watching  # deferred: only while a run goes
+
+    def told(e: Event) -> None:
+        done = f"{e.completed + e.failed}/{e.total} done, {e.failed} failed"
+        if show is not None:
+            show(f"batch {e.status} {done}")
+        if e.kind == "counts":
+            return
+        what = {"submitted": f"submitted, {e.total} request{'s' * (e.total != 1)} ({e.status})",
+                "collected": f"collected ({e.status}: {e.completed} answered, "
+                             f"{e.failed} failed)"}.get(e.kind, f"{e.status}, {done}")
+        line = f"batch {e.batch_id} ({e.model}): {what}"
+        if not _plain(line, stderr=True):
+            __getattr__("err").print(line, markup=False, highlight=False)
+
+    with watching(told):
+        yield
 
 
 @contextlib.contextmanager

@@ -52,6 +52,7 @@ def run(
     concurrency: common.ConcurrencyOpt = None,
     no_cache: common.NoCacheOpt = False,
     no_perturb: common.NoPerturbOpt = False,
+    batch: common.BatchOpt = False,
     filter: common.FilterOpt = None,
     shard: common.ShardOpt = None,
     resume: ResumeOpt = False,
@@ -78,7 +79,8 @@ def run(
     project = common.project(config)
     common.check_state(project)
     options = common.run_options(model, repeat, concurrency, no_cache, filter,
-                                 max_repeat, resample, shard, no_perturb=no_perturb)
+                                 max_repeat, resample, shard, no_perturb=no_perturb,
+                                 batch=batch)
     if (resume or retry_errors) and (changed_since or watch):
         raise UserError("--resume and --retry-errors take the run's own cells",
                         hint="leave out --changed-since and --watch")
@@ -126,6 +128,9 @@ def _resume(ctx: typer.Context, project: Project, targets: list[str],
                              "suites")
     target = prepare(project, targets[0] if targets else None, concurrency=concurrency)
     check_flags(target.run_id, target.options, options, explicit_flags(ctx))
+    # --batch: a resume sends the calls no batch holds as the run did; --retry-errors
+    # online, unless --batch is given again (run/batch.py collects listed batches anyway)
+    target.options.batch = options.batch or (target.options.batch and not retry_errors)
     if not quiet:
         output.err.print(describe(target, retry_errors), highlight=False, markup=False)
     with output.progress(not quiet) as (set_total, advance):

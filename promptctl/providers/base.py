@@ -82,7 +82,12 @@ class Provider:
     def close(self) -> None:
         """Release what the provider holds; optional."""
 
-    def price(self, prompt_tokens: int, completion_tokens: int) -> float:
+    def price(self, prompt_tokens: int, completion_tokens: int, *,
+              batch: bool = False) -> float:
+        """What a call cost; a batch API's call at the entry's batch price when it
+        gives one (`batch_input`, `batch_output`), else at the normal price."""
         price = self.entry.price or {}
-        return (prompt_tokens * price.get("input", 0.0)
-                + completion_tokens * price.get("output", 0.0))
+        inp, out = price.get("input", 0.0), price.get("output", 0.0)
+        if batch:
+            inp, out = price.get("batch_input", inp), price.get("batch_output", out)
+        return prompt_tokens * inp + completion_tokens * out

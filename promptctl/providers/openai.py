@@ -6,7 +6,11 @@ identity, every message and every error name the endpoint by promptctl.redact.
 
 Every completion carries what the endpoint says it ran: the response's `model` (the
 dated snapshot behind the alias asked for) and `system_fingerprint`, None when the
-server leaves them out (`Completion.served_model`, `.system_fingerprint`)."""
+server leaves them out (`Completion.served_model`, `.system_fingerprint`).
+
+The request body (`body`) and the reading of a reply (`reply_completion`) are shared
+with batch mode (providers/openai_batch.py, run/batch.py): a batch line asks exactly
+what the online call would, and its answer becomes the same Completion."""
 
 from __future__ import annotations
 
@@ -171,6 +175,11 @@ class OpenAIProvider(Provider):
         except retry.RetryFailed as exc:
             raise ProviderError(exc.message, retries=exc.retries) from None
 
+    async def request(self, attempt: Callable[[], Awaitable[T]]) -> tuple[T, int]:
+        """Any SDK request under this model's retry policy (the batch protocol's,
+        providers/openai_batch.py): (its value, retries), or ProviderError."""
+        return await self._request(attempt)
+
     def check(self) -> str:
         return aio.run(self._check())
 
@@ -187,8 +196,10 @@ class OpenAIProvider(Provider):
     def complete(self, messages: list[dict[str, str]], params: dict[str, Any]) -> Completion:
         return aio.run(self.acomplete(messages, params))
 
-    async def acomplete(self, messages: list[dict[str, str]],
-                        params: dict[str, Any]) -> Completion:
+    def body(self, messages: list[dict[str, str]], params: dict[str, Any]) -> dict[str, Any]:
+        """The JSON body of one chat completion: the online call's and a batch line's
+        (providers/openai_batch.py). A JSON schema goes in the form this server took
+        (OpenAI's until another was learnt); the online call may still switch forms."""
         body: dict[str, Any] = {"model": self.entry.model, "messages": messages}
         for key in ("temperature", "top_p", "max_tokens", "seed", "stop",
                     "presence_penalty", "frequency_penalty", "top_k"):
@@ -199,6 +210,14 @@ class OpenAIProvider(Provider):
         fmt = params.get("response_format")
         if fmt and fmt.get("type") != "json_schema":
             body["response_format"] = {"type": "json_object"}
+        elif fmt:
+            body["response_format"] = _schema_forms(fmt)[self._schema_dialect or OPENAI_DIALECT]
+        return body
+
+    async def acomplete(self, messages: list[dict[str, str]],
+                        params: dict[str, Any]) -> Completion:
+        body = self.body(messages, params)
+        fmt = params.get("response_format")
 
         async def attempt() -> tuple[dict[str, Any], float]:
             start = time.perf_counter()
@@ -211,7 +230,7 @@ class OpenAIProvider(Provider):
 
         (reply, latency), retries = await self._request(attempt)
         try:
-            return self._completion(reply, latency, retries)
+            return self.reply_completion(reply, latency, retries)
         except (LookupError, TypeError, ValueError, AttributeError):
             raise ProviderError(self._scrub(f"the server returned no completion: "
                                             f"{str(reply)[:120]!r}"), retries=retries) from None
@@ -228,7 +247,11 @@ class OpenAIProvider(Provider):
             raise _BadBody(f"the server sent JSON that is not an object: {str(reply)[:120]!r}")
         return reply
 
-    def _completion(self, reply: dict[str, Any], latency: float, retries: int) -> Completion:
+    def reply_completion(self, reply: dict[str, Any], latency: float, retries: int, *,
+                         batch: bool = False) -> Completion:
+        """A chat completion's JSON body (an online reply, or a batch output line's
+        `response.body`) as a Completion; a batch's at the batch price. Raises
+        LookupError, TypeError, ValueError or AttributeError for a body of another shape."""
         choice = reply["choices"][0]
         usage = reply.get("usage") or {}
         prompt_tokens = int(usage.get("prompt_tokens") or 0)
@@ -240,7 +263,7 @@ class OpenAIProvider(Provider):
             completion_tokens=completion_tokens,
             latency_ms=latency,
             finish_reason=choice.get("finish_reason"),
-            cost=self.price(prompt_tokens, completion_tokens),
+            cost=self.price(prompt_tokens, completion_tokens, batch=batch),
             token_logprobs=[float(t["logprob"]) for t in content] if content else None,
             retries=retries,
             # what the endpoint says it ran: the snapshot behind the alias asked for
@@ -310,13 +333,7 @@ class OpenAIProvider(Provider):
         first; a server that rejects the response_format switches this provider to the
         other form. A transient failure is left to the Retrier, which probes again."""
         openai = _sdk()
-        schema = fmt["schema"]
-        forms = {
-            OPENAI_DIALECT: {"type": "json_schema",
-                             "json_schema": {"name": "output", "schema": schema,
-                                             "strict": bool(fmt.get("strict", False))}},
-            SCHEMA_IN_JSON_OBJECT: {"type": "json_object", "schema": schema},
-        }
+        forms = _schema_forms(fmt)
         if self._schema_dialect is not None:
             return await self._post_completion(
                 {**body, "response_format": forms[self._schema_dialect]})
@@ -394,6 +411,17 @@ class OpenAIProvider(Provider):
         if self._key and self._key != NO_KEY:
             text = text.replace(self._key, "***")
         return scrub(text, self.base_url)
+
+
+def _schema_forms(fmt: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """A JSON schema's response_format in each dialect (see the dialects above)."""
+    schema = fmt["schema"]
+    return {
+        OPENAI_DIALECT: {"type": "json_schema",
+                         "json_schema": {"name": "output", "schema": schema,
+                                         "strict": bool(fmt.get("strict", False))}},
+        SCHEMA_IN_JSON_OBJECT: {"type": "json_object", "schema": schema},
+    }
 
 
 _TRANSPORTS = ("httpcore2", "httpx2", "httpcore", "httpx", "anyio", "h11")

@@ -37,7 +37,8 @@ def plan_options(options: RunOptions) -> dict[str, Any]:
             "max_repeat": options.max_repeat, "seed_offset": options.seed_offset,
             "filter": _filter(options.filter), "use_cache": options.use_cache,
             "params": options.params, "shard": format_shard(options.shard),
-            **({} if options.perturb else {"perturb": False})}
+            **({} if options.perturb else {"perturb": False}),
+            **({"batch": True} if options.batch else {})}
 
 
 def _filter(value: tuple[str, ...]) -> str | list[str] | None:
@@ -61,6 +62,7 @@ def options_from_meta(meta: dict[str, Any], *, concurrency: int | None = None) -
         seed_offset=int(saved.get("seed_offset") or 0),
         shard=parse_shard(saved["shard"]) if saved.get("shard") else None,
         perturb=saved.get("perturb") is not False,
+        batch=saved.get("batch") is True,
         only=({(str(s), str(c), str(p), str(m)) for s, c, p, m in meta["only"]}
               if isinstance(meta.get("only"), list) else None),
     )

@@ -40,6 +40,9 @@ class RunOptions:
     only: set[CellKey] | None = None
     # --no-perturb: leave out the perturbed variants (Case.variant_of) of the suites
     perturb: bool = True
+    # --batch: an openai model's uncached calls through the Batch API (run/batch.py);
+    # how the calls are sent, not which: plan-neutral, not in PLAN_FLAGS
+    batch: bool = False
 
 
 # (cell, its outcomes so far: True for a pass) -> draw another sample?

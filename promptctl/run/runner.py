@@ -29,6 +29,7 @@ from ..load.project import Project
 from ..load.suites import Suite, young_collections
 from ..providers import Provider
 from ..results import CallRecord, Completion, RecordKey
+from .batch import take as take_batches
 from .cache import cache_key, open_cache
 from .meta import new_meta, read_meta, write_meta
 from .options import MorePolicy, RunOptions, until_a_pass
@@ -146,6 +147,9 @@ class Runner:
 
     def _run(self, calls: Sequence[Call]) -> None:
         self.locate(calls)
+        calls = take_batches(self, calls)  # a batch model's calls (run/batch.py), first
+        if not calls:
+            return
         groups: dict[str, list[Call]] = {}
         for call in calls:
             groups.setdefault(call.model, []).append(call)
