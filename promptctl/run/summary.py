@@ -11,6 +11,7 @@ from typing import Any
 
 from .. import stats
 from ..results import CallRecord, CellKey
+from . import passk
 
 
 def cell_status(before: str | None, sample: str) -> str:
@@ -129,6 +130,10 @@ class Summary:
             out[name] = (mean, lo, hi, sum(len(c) for c in clusters))
         return out
 
+    def pass_k(self) -> list[passk.SuitePassK]:
+        """pass@k and pass^k of every suite with repeats (run/passk.py)."""
+        return passk.suites(self.outcomes)
+
     def to_dict(self) -> dict[str, Any]:
         lo, hi = self.pass_rate_interval()
         return {
@@ -147,4 +152,5 @@ class Summary:
             "metrics": {name: {"mean": round(mean, 4), "ci": [round(lo, 4), round(hi, 4)],
                                "n": n}
                         for name, (mean, lo, hi, n) in self.metric_intervals().items()},
+            "pass_k": passk.section(self.outcomes),  # suites with repeats only
         }
