@@ -88,7 +88,8 @@ def gate_doc(tmp_path: Path) -> dict[str, object]:
 def test_a_gate_fails_when_the_interval_is_below(make_project, scripted, cli, tmp_path):
     project(make_project, 20, 5, 'gate: {"pass^k": 0.9}\n')
     scripted.reset(answers([2] * 20, 5))
-    result = cli("check", "--allow-missing", "--no-cache", "-o", "d.json", "-o", "d.md")
+    result = cli("check", "--allow-missing", "--no-cache", "-o", "d.json", "-o", "d.md",
+                 "-o", "d.html")
     assert result.exit_code == 1, result.output
     (verdict,) = gate_doc(tmp_path)["gate"]  # type: ignore[misc]
     assert verdict["status"] == "fail" and verdict["k"] == 5 and verdict["mean"] == 0.0
@@ -97,6 +98,8 @@ def test_a_gate_fails_when_the_interval_is_below(make_project, scripted, cli, tm
     assert "significantly below the gate 0.9" in result.stdout
     assert "REGRESSED: s gate: pass^5" in result.stdout
     assert "**s**: gate: pass^5" in (tmp_path / "d.md").read_text()
+    page = (tmp_path / "d.html").read_text()
+    assert "gate: pass^5 0% [" in page and 'id="pass-k"' in page
 
 
 def test_a_point_below_with_an_interval_that_reaches_is_reported(make_project, scripted, cli,
@@ -131,32 +134,34 @@ def test_a_gate_k_above_the_repeats_fails_with_the_repeat_it_needs(make_project,
 
 
 def test_a_significant_drop_against_the_baseline_fails(make_project, scripted, cli, tmp_path):
-    """Same pass rate (60%), less consistency: half the cells went from 5/5 and 1/5 to
-    3/5 each. The pass rate test sees no drop; pass^2 falls from 50% to 30%."""
-    project(make_project, 40, 5, "gate: {pass^k: 0, k: 2}\n")
-    scripted.reset(answers([5, 1] * 20, 5))
+    """Same pass rate (50%), less consistency: cells that went 4/4 and 0/4 now go 2/4
+    each. The pass rate test sees no drop; pass^2 falls from 1/2 to 1/6."""
+    project(make_project, 40, 4, "gate: {pass^k: 0, k: 2}\n")
+    scripted.reset(answers([4, 0] * 20, 4))
     assert cli("baseline", "update", "--no-cache", "-q").exit_code == 0
-    scripted.reset(answers([3] * 40, 5))
-    result = cli("check", "--no-cache", "-o", "d.json")
+    scripted.reset(answers([2] * 40, 4))
+    result = cli("check", "--no-cache", "-o", "d.json", "-o", "d.md")
     assert result.exit_code == 1, result.output
     tests = {t["name"]: t for t in gate_doc(tmp_path)["tests"]}  # type: ignore[attr-defined]
     assert not tests["pass rate"]["regression"]
     drop = tests["pass^2"]
-    assert drop["regression"] and drop["adjusted"] <= 0.025
-    assert drop["before"] == pytest.approx(0.5) and drop["after"] == pytest.approx(0.3)
-    assert "pass^2 dropped: pass^2 50% -> 30%" in result.stdout
+    assert drop["regression"] and drop["adjusted"] < 0.001
+    assert drop["before"] == pytest.approx(0.5) and drop["after"] == pytest.approx(1 / 6)
+    assert "pass^2 dropped: pass^2 50% -> 17%" in result.stdout
+    assert "REGRESSED: s pass^2 50% -> 17%" in result.stdout
+    assert "pass^2 dropped" in (tmp_path / "d.md").read_text()
 
 
-def test_a_small_drop_on_few_cells_is_not_a_regression(make_project, scripted, cli, tmp_path):
-    project(make_project, 4, 5, "gate: {pass^k: 0, k: 2}\n")
-    scripted.reset(answers([5, 1] * 2, 5))
+def test_a_drop_on_few_cells_is_not_a_regression(make_project, scripted, cli, tmp_path):
+    project(make_project, 4, 4, "gate: {pass^k: 0, k: 2}\n")
+    scripted.reset(answers([4, 0] * 2, 4))
     assert cli("baseline", "update", "--no-cache", "-q").exit_code == 0
-    scripted.reset(answers([3] * 4, 5))
+    scripted.reset(answers([2] * 4, 4))
     result = cli("check", "--no-cache", "-o", "d.json")
     assert result.exit_code == 0, result.output
     tests = {t["name"]: t for t in gate_doc(tmp_path)["tests"]}  # type: ignore[attr-defined]
     assert not tests["pass^2"]["regression"]
-    assert "pass^2 50% -> 30%" in result.stdout and "not a significant drop" in result.stdout
+    assert "pass^2 50% -> 17%" in result.stdout and "not a significant drop" in result.stdout
 
 
 @pytest.mark.parametrize(("gate", "says"), [
