@@ -13,8 +13,9 @@
   whose interval reaches it is "below" (said, never failed).
 
 Invariants: k = 1 gives the cell's pass rate for both measures; pass^k <= pass rate
-<= pass@k; both are exact rationals computed from whole-number binomials (no float
-overflow for large n). Pure: no I/O, stdlib and stats only.
+<= pass@k; the binomials are exact integers (math.comb) divided once, so a large n
+neither overflows nor loses precision in a product of ratios. Pure: no I/O, stdlib and
+stats only.
 """
 
 from __future__ import annotations

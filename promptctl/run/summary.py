@@ -1,7 +1,8 @@
 """Incremental run summary: counts per cell (suite, case, prompt, model), classes
 (stable pass, stable fail, flaky), the pass rate and every named metric with a 95%
-interval that treats the repeats of one case as one cluster; and, for the terminal, the
-snapshots hosted endpoints said they ran behind the model names asked for."""
+interval that treats the repeats of one case as one cluster, pass@k and pass^k per suite
+with repeats (run/passk.py); and, for the terminal, the snapshots hosted endpoints said
+they ran behind the model names asked for."""
 
 from __future__ import annotations
 
