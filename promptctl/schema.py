@@ -502,6 +502,27 @@ class CaseSpec(Strict):
         return self
 
 
+class Gate(Strict):
+    """A suite's consistency gate over its repeats (docs/passk.md): `check` fails the
+    suite when its pass^k / pass@k is significantly below the threshold, or dropped
+    significantly from a baseline with repeats. The keys are written as they read,
+    `pass^k` and `pass@k` (no other spelling); `k` defaults to the run's smallest
+    number of samples per cell."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=False)
+
+    pass_hat_k: float | None = Field(None, alias="pass^k", ge=0, le=1)  # all k pass
+    pass_at_k: float | None = Field(None, alias="pass@k", ge=0, le=1)  # any of k passes
+    k: int | None = Field(None, ge=1, strict=True)
+
+    @model_validator(mode="after")
+    def _a_threshold(self) -> Gate:
+        if self.pass_hat_k is None and self.pass_at_k is None:
+            raise ValueError("a gate needs 'pass^k' and/or 'pass@k', each a share from 0 "
+                             "to 1, e.g. gate: {pass^k: 0.9}")
+        return self
+
+
 class SuiteSpec(Strict):
     description: str | None = None
     prompts: Annotated[StrList, Field(min_length=1)]
@@ -519,6 +540,7 @@ class SuiteSpec(Strict):
     # a .csv/.jsonl file of rows `id` + vars, merged into the vars of the case with that
     # id (the case's own vars win): what `review promote --to FILE` writes
     references: str | None = None
+    gate: Gate | None = None  # pass^k / pass@k thresholds (docs/passk.md)
 
     @field_validator("repeat", mode="before")
     @classmethod

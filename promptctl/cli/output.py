@@ -337,6 +337,9 @@ def show_results(result: RunResult, seconds: float, *, quiet: bool, verbose: boo
     parts = summary_parts(result.summary, seconds, result.run_id)
     if not _plain("".join(text for text, _ in parts)):
         __getattr__("out").print(_text(parts))
+    for line in result.summary.pass_k():  # suites with repeats (run/passk.py)
+        if not _plain(f"  {line.describe()}"):
+            __getattr__("out").print(f"  {line.describe()}", markup=False, highlight=False)
 
 
 def summary_line(summary: Summary, seconds: float, run_id: str | None) -> Text:

@@ -21,6 +21,7 @@ from ..redact import redact_url
 from ..results import CallRecord, SuiteCellKey
 from .baseline import Baseline, Cell, cells_from_records, served_of
 from .outcome import DEFAULT_ALPHA, CellDiff, DiffReport, SuiteDiff
+from .passk_gate import evaluate as evaluate_gate
 from .verdicts import counts, decide, sampled, sampled_status, suite_hypotheses
 
 
@@ -223,7 +224,9 @@ def diff_suite(suite: Suite, baseline: Baseline | None, records: list[CallRecord
         limits = [a.max_drop for a in cases[case].asserts] if case in cases else []
         out.append(_diff_cell(suite, key, before_cells.get(key), after_cells.get(key), recs,
                               limits))
-    return _suite_diff(suite.name, baseline is not None, out, suite.spec.max_drop, not_run)
+    result = _suite_diff(suite.name, baseline is not None, out, suite.spec.max_drop, not_run)
+    evaluate_gate(suite.spec.gate, result)  # pass^k / pass@k thresholds and drops
+    return result
 
 
 def _diff_cell(suite: Suite, key: SuiteCellKey, before: Cell | None, after: Cell | None,

@@ -11,6 +11,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from ..errors import ExitCode
+from ..passk import Verdict
 from .baseline import Cell
 
 DEFAULT_ALPHA = 0.05  # the false-alarm rate a check allows, over all its comparisons
@@ -34,7 +35,7 @@ class Hypothesis:
         return self.before - self.after
 
     def describe(self) -> str:
-        pct = self.name == "pass rate"
+        pct = self.name == "pass rate" or self.name.startswith(("pass^", "pass@"))
         fmt = (lambda x: f"{x:.0%}") if pct else (lambda x: f"{x:.3f}")
         return (f"{self.name} {fmt(self.before)} -> {fmt(self.after)} "
                 f"(p={self.p_value:.3g}, adjusted {self.adjusted:.3g})")
@@ -94,6 +95,12 @@ class SuiteDiff:
     power: Power | None = None
     # 95% intervals of the compared cells' pass rates, before and after
     pass_rate_ci: tuple[tuple[float, float] | None, tuple[float, float] | None] = (None, None)
+    # the suite's `gate:` thresholds on pass^k / pass@k against this run (passk_gate.py)
+    gate: list[Verdict] = field(default_factory=list)
+
+    @property
+    def gate_failures(self) -> list[Verdict]:
+        return [v for v in self.gate if v.failed]
 
 
 @dataclass
@@ -118,7 +125,8 @@ class DiffReport:
 
     @property
     def exit_code(self) -> ExitCode:
-        if self.failing() or any(s.metric_regressions for s in self.suites):
+        if self.failing() or any(s.metric_regressions or s.gate_failures
+                                 for s in self.suites):
             return ExitCode.FAILED
         if self.counts()["error"]:
             return ExitCode.INFRA

@@ -78,6 +78,10 @@ def document(report: DiffReport, metadata: CaseMetadata | None = None,
             "tests": [{"name": h.name, "before": h.before, "after": h.after,
                        "p_value": h.p_value, "adjusted": h.adjusted,
                        "regression": h.regression} for h in s.hypotheses],
+            "gate": [{"measure": v.measure, "k": v.k, "threshold": v.threshold,
+                      "status": v.status, "reason": v.reason,
+                      **({} if v.estimate is None else v.estimate.to_dict())}
+                     for v in s.gate],
             "power": None if s.power is None else {
                 "cases": s.power.cases, "repeats": s.power.repeats,
                 "min_detectable_drop": s.power.min_drop, "text": s.power.describe()},
@@ -167,6 +171,9 @@ def markdown(report: DiffReport, metadata: CaseMetadata | None = None,
     for s in report.suites:
         for reg in s.metric_regressions:
             lines.append(f"\n**{md.text(s.suite)}**: {md.text(reg)}")
+        for v in s.gate:
+            name = f"**{md.text(s.suite)}**" if v.failed else md.text(s.suite)
+            lines.append(f"\n{name}: gate: {md.text(v.reason)}")
         for h in s.hypotheses:
             if not h.regression:
                 lines.append(f"\n{md.text(s.suite)}: {md.text(h.describe())}: "

@@ -361,6 +361,15 @@ def _header(data: ReportData) -> list[str]:
                    f"{mhi:.3f}</td><td>{n}</td></tr>"
                    for name, (mean, mlo, mhi, n) in metrics.items())
         out.append("</table>")
+    pass_k = s.pass_k()  # suites with repeats (run/passk.py)
+    if pass_k:
+        out.append('<table id="pass-k"><tr><th>suite</th><th>k</th><th>pass@k</th>'
+                   "<th>pass^k</th><th>cells</th></tr>")
+        out.extend(f'<tr data-suite="{_e(r.suite)}"><td>{_e(r.suite)}</td><td>{r.k}</td>'
+                   + "".join(f"<td>{e.mean:.1%} [{e.lo:.0%}, {e.hi:.0%}]</td>"
+                             for e in (r.at, r.hat))
+                   + f"<td>{r.at.cells}</td></tr>" for r in pass_k)
+        out.append("</table>")
     if data.diff is not None:
         out.append('<ul id="suites">')
         for suite in data.diff.suites:

@@ -24,7 +24,7 @@ def markdown(data: ReportData) -> str:
         from .diff_report import markdown as diff_markdown
 
         return diff_markdown(data.diff, data.case_metadata(), data.history) \
-            + review_section(data)
+            + pass_k_section(data) + review_section(data)
     s = data.summary
     lo, hi = s.pass_rate_interval()
     icon = "✅" if not s.failed and not s.errors else "❌" if s.failed else "⚠️"
@@ -38,6 +38,8 @@ def markdown(data: ReportData) -> str:
         lines += [f"| {md.text(name)} | {mean:.3f} | {mlo:.3f} – {mhi:.3f} |"
                   for name, (mean, mlo, mhi, _) in metrics.items()]
         lines.append("")
+    if s.pass_k():
+        lines += [pass_k_section(data).strip("\n"), ""]
     bad = [r for r in data.records if r.status != "pass"]
     if bad:
         tagged = any(r.metadata or r.tags for r in bad[:LIMIT])
@@ -59,6 +61,19 @@ def markdown(data: ReportData) -> str:
         if len(bad) > LIMIT:
             lines.append(f"\n… and {len(bad) - LIMIT} more")
     return "\n".join(lines) + "\n" + review_section(data)
+
+
+def pass_k_section(data: ReportData) -> str:
+    """Per suite with repeats, pass@k and pass^k with their 95% intervals over cells
+    (run/passk.py). Empty when no suite has repeats."""
+    rows = data.summary.pass_k()
+    if not rows:
+        return ""
+    lines = ["", "| suite | k | pass@k | pass^k | cells |", "| --- | --- | --- | --- | --- |"]
+    lines += [f"| {md.text(r.suite)} | {r.k} | {r.at.mean:.1%} [{r.at.lo:.0%}, {r.at.hi:.0%}] "
+              f"| {r.hat.mean:.1%} [{r.hat.lo:.0%}, {r.hat.hi:.0%}] | {r.at.cells} |"
+              for r in rows]
+    return "\n".join(lines) + "\n"
 
 
 def review_section(data: ReportData) -> str:

@@ -101,6 +101,9 @@ def _num(x: float | None) -> str:
     return "—" if x is None else f"{x:.2f}"
 
 
+GATE_STYLE = {"fail": "red", "below": "yellow", "none": "yellow"}
+
+
 def suite_line(s: SuiteDiff) -> Segments:
     text: Segments = [(f"{s.suite}: ", "bold")]
     if not s.has_baseline:
@@ -128,6 +131,8 @@ def suite_line(s: SuiteDiff) -> Segments:
             text.append((f"\n  {h.describe()}: not a significant drop", "dim"))
     for reg in s.metric_regressions:
         text.append((f"\n  {reg}", "red"))
+    for v in s.gate:  # pass^k / pass@k thresholds (gate/passk_gate.py)
+        text.append((f"\n  gate: {v.reason}", GATE_STYLE.get(v.status, "dim")))
     if s.power is not None:
         text.append((f"\n  power: {s.power.describe()}", "dim"))
     flaky = [c.case for c in s.cells if c.sample_counts and 0 < c.sample_counts[2]
@@ -151,6 +156,8 @@ def verdict(report: DiffReport) -> tuple[str, str]:
             drops = [h for s in report.suites for h in s.hypotheses if h.regression]
             parts.append("; ".join(f"{h.suite} {h.describe()}" for h in drops) or
                          f"{suite_level} metric drops beyond max_drop")
+        parts += [f"{s.suite} gate: {v.reason}" for s in report.suites
+                  for v in s.gate_failures]
         msg = "REGRESSED: " + "; ".join(parts)
         return msg, "bold red"
     if code == ExitCode.INFRA:

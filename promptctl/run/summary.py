@@ -1,7 +1,8 @@
 """Incremental run summary: counts per cell (suite, case, prompt, model), classes
 (stable pass, stable fail, flaky), the pass rate and every named metric with a 95%
-interval that treats the repeats of one case as one cluster; and, for the terminal, the
-snapshots hosted endpoints said they ran behind the model names asked for."""
+interval that treats the repeats of one case as one cluster, pass@k and pass^k per suite
+with repeats (run/passk.py); and, for the terminal, the snapshots hosted endpoints said
+they ran behind the model names asked for."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from typing import Any
 
 from .. import stats
 from ..results import CallRecord, CellKey
+from . import passk
 
 
 def cell_status(before: str | None, sample: str) -> str:
@@ -129,6 +131,10 @@ class Summary:
             out[name] = (mean, lo, hi, sum(len(c) for c in clusters))
         return out
 
+    def pass_k(self) -> list[passk.SuitePassK]:
+        """pass@k and pass^k of every suite with repeats (run/passk.py)."""
+        return passk.suites(self.outcomes)
+
     def to_dict(self) -> dict[str, Any]:
         lo, hi = self.pass_rate_interval()
         return {
@@ -147,4 +153,5 @@ class Summary:
             "metrics": {name: {"mean": round(mean, 4), "ci": [round(lo, 4), round(hi, 4)],
                                "n": n}
                         for name, (mean, lo, hi, n) in self.metric_intervals().items()},
+            "pass_k": passk.section(self.outcomes),  # suites with repeats only
         }
