@@ -30,6 +30,9 @@ def update(
     no_perturb: common.NoPerturbOpt = False,
     filter: common.FilterOpt = None,
     shard: common.ShardOpt = None,
+    max_cost: common.MaxCostOpt = None,
+    max_tokens: common.MaxTokensOpt = None,
+    dry_run: common.DryRunOpt = False,
     quiet: common.QuietOpt = False,
     config: common.ConfigOpt = None,
 ) -> None:
@@ -57,12 +60,21 @@ def update(
         partial = saved.filtered
     else:
         loaded = common.load_suites(project, suites, model)
+        if dry_run:
+            from .dryrun import dry_run as show_plan  # deferred: only for --dry-run
+
+            show_plan(project, suites, model, common.run_options(
+                model, repeat, concurrency, no_cache, filter, max_repeat, resample, shard,
+                no_perturb=no_perturb, max_cost=max_cost, max_tokens=max_tokens), None,
+                loaded=loaded)
+            raise typer.Exit(0)
         if filter is not None or shard is not None or no_perturb:
             # a partial update keeps the other cases of each file: read them first, so
             # that a broken one fails before any model time is spent
             load_baselines(project, loaded, allow_missing=True)
         options = common.run_options(model, repeat, concurrency, no_cache, filter,
-                                 max_repeat, resample, shard, no_perturb=no_perturb)
+                                 max_repeat, resample, shard, no_perturb=no_perturb,
+                                 max_cost=max_cost, max_tokens=max_tokens)
         start = time.perf_counter()
         with output.progress(not quiet) as (set_total, advance):
             result = run_suites(project, loaded, options, on_plan=set_total,

@@ -309,6 +309,10 @@ def show_results(result: RunResult, seconds: float, *, quiet: bool, verbose: boo
     parts = summary_parts(result.summary, seconds, result.run_id)
     if not _plain("".join(text for text, _ in parts)):
         __getattr__("out").print(_text(parts))
+    if result.budget is not None:  # the spend limits: spent, limit, calls not run
+        line = result.budget.describe()
+        if not _plain(line):
+            __getattr__("out").print(line, markup=False, highlight=False)
 
 
 def summary_line(summary: Summary, seconds: float, run_id: str | None) -> Text:

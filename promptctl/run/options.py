@@ -40,6 +40,10 @@ class RunOptions:
     only: set[CellKey] | None = None
     # --no-perturb: leave out the perturbed variants (Case.variant_of) of the suites
     perturb: bool = True
+    # --max-cost / --max-tokens (run/budget.py): how far the run may spend, not what it
+    # plans, so no PLAN_FLAG (a resume may raise them); meta.json records them
+    max_cost: float | None = None
+    max_tokens: int | None = None
 
 
 # (cell, its outcomes so far: True for a pass) -> draw another sample?

@@ -23,6 +23,7 @@ from ..errors import UserError
 from ..load.project import Project
 from ..load.suites import Suite
 from ..results import CallRecord, RecordKey, canonical
+from .budget import NOT_RUN
 from .meta import options_from_meta, read_meta, suites_from_meta
 from .options import RunOptions
 from .plan import Call, adaptive
@@ -59,6 +60,10 @@ class Target:
     def errors(self) -> int:
         return sum(r.error is not None for r in self.records)
 
+    def not_run(self) -> int:
+        """Calls the budget did not allow (budget.py): a resume makes them."""
+        return sum(r.error == NOT_RUN for r in self.records)
+
     def resume(self, retry_errors: bool = False) -> Resume:
         return Resume(self.run_dir, retry_errors=retry_errors)
 
@@ -80,14 +85,18 @@ def prepare(project: Project, run: str | None = None, *, concurrency: int | None
 
 def describe(target: Target, retry_errors: bool) -> str:
     """One line for stderr on what a resume is about to do."""
-    kept = len(target.records)
-    errors = target.errors()
+    skipped = target.not_run()
+    kept = len(target.records) - skipped
+    errors = target.errors() - skipped
     planned = target.meta.get("calls")
     of = f" of {planned} planned" if isinstance(planned, int) and not \
         target.options.auto_repeat else ""
     if retry_errors:
         return (f"retrying {errors} errored call{'s' * (errors != 1)} of run "
                 f"{target.run_id} ({kept - errors} kept{of})")
+    if skipped:
+        return (f"resuming run {target.run_id}: {kept}{of} calls recorded, {skipped} not "
+                "run by the budget: running the rest")
     if target.finished:
         return f"run {target.run_id} had finished: {kept} calls recorded, nothing left to run"
     return f"resuming run {target.run_id}: {kept}{of} calls recorded, running the rest"
