@@ -236,6 +236,18 @@ def ledger_for(project: Project, options: RunOptions) -> Ledger | None:
     return Ledger(limits) if limits else None
 
 
+def reserve_or_raise(ledger: Ledger, provider: Provider,
+                     messages: Sequence[dict[str, str]], params: dict[str, Any]) -> Ticket:
+    """A judge's call (services.py): its ticket, or the InfraError that leaves the
+    call under test without a verdict, as NOT_RUN."""
+    ticket = ledger.reserve(estimate(provider, messages, params))
+    if ticket is None:
+        from ..errors import InfraError  # base module: loaded already
+
+        raise InfraError(NOT_RUN)
+    return ticket
+
+
 def not_run(record: CallRecord) -> CallRecord:
     """The record of a call the budget did not allow: no verdict, resumable."""
     record.error = NOT_RUN
@@ -243,4 +255,6 @@ def not_run(record: CallRecord) -> CallRecord:
 
 
 def is_not_run(record: CallRecord) -> bool:
-    return record.error == NOT_RUN
+    """The budget left this call without a verdict: its own call, or a judge's call
+    its check needed ("llm-rubric: not run: budget reached")."""
+    return record.error is not None and record.error.endswith(NOT_RUN)

@@ -23,7 +23,7 @@ from ..errors import UserError
 from ..load.project import Project
 from ..load.suites import Suite
 from ..results import CallRecord, RecordKey, canonical
-from .budget import NOT_RUN
+from .budget import is_not_run
 from .meta import options_from_meta, read_meta, suites_from_meta
 from .options import RunOptions
 from .plan import Call, adaptive
@@ -62,7 +62,7 @@ class Target:
 
     def not_run(self) -> int:
         """Calls the budget did not allow (budget.py): a resume makes them."""
-        return sum(r.error == NOT_RUN for r in self.records)
+        return sum(map(is_not_run, self.records))
 
     def resume(self, retry_errors: bool = False) -> Resume:
         return Resume(self.run_dir, retry_errors=retry_errors)

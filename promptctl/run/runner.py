@@ -119,6 +119,7 @@ class Runner:
         self.services = Services(project, self.cache, self.provider)
         self._score_pool: ThreadPoolExecutor | None = None  # see aexecute
         self.budget = ledger_for(project, options)  # None: no limit, nothing to count
+        self.services.budget = self.budget
 
     def provider(self, alias: str) -> Provider:
         found = self._providers.get(alias)

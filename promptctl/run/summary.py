@@ -11,7 +11,7 @@ from typing import Any
 
 from .. import stats
 from ..results import CallRecord, CellKey
-from .budget import NOT_RUN
+from .budget import is_not_run
 
 
 def cell_status(before: str | None, sample: str) -> str:
@@ -70,7 +70,7 @@ class Summary:
         self.retries += rec.retries
         if rec.error is not None:
             self.error_samples += 1
-            self.not_run += rec.error == NOT_RUN
+            self.not_run += is_not_run(rec)
             return
         self.outcomes.setdefault(cell, []).append(1.0 if rec.passed else 0.0)
         self.passed_samples += rec.passed
