@@ -38,13 +38,6 @@ if TYPE_CHECKING:
 
 NOT_RUN = "not run: budget reached"
 
-# Token bound of a prompt, without a tokenizer: byte-level BPE (GPT, Llama 3, SmolLM,
-# Qwen...) never makes more tokens of a text than it has UTF-8 bytes; SentencePiece
-# with byte fallback at most one more. A chat template adds its role markers around
-# each message and a reply primer (and some add a default system prompt): the
-# overheads below cover the common templates with room to spare.
-PER_MESSAGE_TOKENS = 8
-PER_CALL_TOKENS = 64
 # The completion bound of a call whose params give no max_tokens. Not a bound the
 # endpoint keeps: documented (docs/budget.md) as the assumption, settled to the truth.
 DEFAULT_COMPLETION_TOKENS = 4096
@@ -85,19 +78,12 @@ def limits_of(project: Project, options: RunOptions) -> Limits:
     return Limits(cost, tokens)
 
 
-def prompt_bound(messages: Sequence[dict[str, str]]) -> int:
-    """An upper bound of the tokens the rendered messages take (see PER_CALL_TOKENS)."""
-    return PER_CALL_TOKENS + sum(
-        PER_MESSAGE_TOKENS + len(m.get("role", "").encode()) + len(m.get("content", "").encode())
-        for m in messages)
-
-
 def estimate(provider: Provider, messages: Sequence[dict[str, str]],
              params: dict[str, Any]) -> Estimate:
-    """The conservative estimate of one call: its prompt bound (the provider's own,
-    when it has one), `max_tokens` (else DEFAULT_COMPLETION_TOKENS) and their price."""
-    counted = getattr(provider, "prompt_tokens_bound", None)
-    prompt = int(counted(messages)) if callable(counted) else prompt_bound(messages)
+    """The conservative estimate of one call: its prompt bound (the provider's,
+    Provider.prompt_tokens_bound), `max_tokens` (else DEFAULT_COMPLETION_TOKENS) and
+    their price."""
+    prompt = int(provider.prompt_tokens_bound(list(messages)))
     completion = int(params.get("max_tokens") or DEFAULT_COMPLETION_TOKENS)
     return Estimate(prompt, completion, provider.price(prompt, completion))
 

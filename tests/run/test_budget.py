@@ -18,7 +18,8 @@ from pathlib import Path
 import pytest
 
 from promptctl import aio
-from promptctl.run.budget import NOT_RUN, Estimate, Ledger, Limits, prompt_bound
+from promptctl.providers.base import Provider
+from promptctl.run.budget import NOT_RUN, Estimate, Ledger, Limits
 from promptctl.run.store import final_records, resolve_run, runs_dir
 
 ECHO = "models:\n  e: {provider: echo, params: {max_tokens: 10}}\n"
@@ -102,6 +103,10 @@ def test_the_ledger_never_passes_the_limit_from_threads_and_coroutines_at_once()
     assert len(made) + ledger.refused == 400
     # the first refusal came when that call's estimate did not fit the settled spend
     assert all(room < 1e-9 for room in refused_with_room[:1])
+
+
+def prompt_bound(messages: list[dict[str, str]]) -> int:
+    return Provider.prompt_tokens_bound(None, messages)  # type: ignore[arg-type]
 
 
 def test_the_prompt_bound_covers_bytes_and_template_overhead():
