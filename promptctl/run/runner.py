@@ -118,8 +118,8 @@ class Runner:
         self.summary = Summary()
         self.services = Services(project, self.cache, self.provider)
         self._score_pool: ThreadPoolExecutor | None = None  # see aexecute
-        self.budget = ledger_for(project, options)  # None: no limit, nothing to count
-        self.services.budget = self.budget
+        # a run's spend limits (budget.py), set by run_suites: None, nothing counted
+        self.budget: Ledger | None = None
 
     def provider(self, alias: str) -> Provider:
         found = self._providers.get(alias)
@@ -438,6 +438,7 @@ def run_suites(project: Project, suites: Sequence[Suite], options: RunOptions, *
     else:
         started = now_iso()
     runner = Runner(project, options, on_record=on_record, writer=writer)
+    runner.budget = runner.services.budget = ledger_for(project, options)
     if resume is None and record_run:
         writer = _start_folder(runner, project, suites, calls, options, started, meta)
     replay = Replay(done)

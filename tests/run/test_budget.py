@@ -79,6 +79,8 @@ def test_the_ledger_never_passes_the_limit_from_threads_and_coroutines_at_once()
         est, share = plans[i]
         ticket = await ledger.areserve(Estimate(0, 0, est))
         if ticket is None:
+            with lock:
+                refused_with_room.append(limit - ledger.spent_cost - est)
             return
         await asyncio.sleep(0.001)
         ledger.settle(ticket, 0, spend(est, share))
@@ -101,8 +103,10 @@ def test_the_ledger_never_passes_the_limit_from_threads_and_coroutines_at_once()
     assert sum(made) <= limit + 1e-9
     assert abs(ledger.spent_cost - sum(made)) < 1e-9
     assert len(made) + ledger.refused == 400
-    # the first refusal came when that call's estimate did not fit the settled spend
-    assert all(room < 1e-9 for room in refused_with_room[:1])
+    # the budget stops only once a call's estimate does not fit the settled spend
+    # (nothing in flight), so the limit is used up to within one estimate (<= 0.05)
+    assert min(refused_with_room) < 1e-9
+    assert limit - ledger.spent_cost < 0.05
 
 
 def prompt_bound(messages: list[dict[str, str]]) -> int:
