@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 
+from ..errors import InfraError
 from . import common
 from .funnel import funnel
 from .params import App
@@ -80,6 +81,13 @@ def update(
             result = run_suites(project, loaded, options, on_plan=set_total,
                                 on_record=advance)
         output.show_results(result, time.perf_counter() - start, quiet=True, verbose=False)
+        if result.summary.not_run:  # the budget stopped the run: finish it, then update
+            n = result.summary.not_run
+            raise InfraError(f"{n} call{'s' * (n != 1)} not run: the budget was reached; "
+                             "no baseline written",
+                             hint=f"promptctl run --resume {result.run_id} with a higher "
+                                  "--max-cost/--max-tokens, then promptctl baseline update "
+                                  f"--run {result.run_id}")
         # --no-perturb updates the clean cases and keeps the variants' entries
         records = result.records
         partial = filter is not None or shard is not None or no_perturb

@@ -178,6 +178,8 @@ def test_check_and_baseline_update_stop_at_the_limit_with_exit_3(make_project, c
                          "suites/s.yaml": suite(3)})
     refused = cli("baseline", "update", "--max-tokens", "50")
     assert refused.exit_code == 3 and not (root / "baselines").exists(), refused.output
+    assert "not run: the budget was reached; no baseline written" in refused.stderr
+    assert "promptctl run --resume" in refused.stderr
     assert cli("baseline", "update").exit_code == 0
     checked = cli("check", "--no-cache", "--max-tokens", "99")  # 92, 4 + 92; not 8 + 92
     assert checked.exit_code == 3, checked.output
