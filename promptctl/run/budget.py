@@ -25,6 +25,7 @@ other caller that spends per call (a batch submission, a judge's call).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -135,8 +136,14 @@ class Ledger:
                 if got is not _WAIT:
                     return got  # type: ignore[return-value]
                 future: asyncio.Future[None] = loop.create_future()
-                self._waiters.append((loop, future))
-            await future
+                waiter = (loop, future)
+                self._waiters.append(waiter)
+            try:
+                await future
+            finally:  # cancelled (Ctrl-C): no settle is to wake it any more
+                with self._cond:
+                    if waiter in self._waiters:
+                        self._waiters.remove(waiter)
 
     def settle(self, ticket: Ticket, tokens: int, cost: float) -> None:
         """The call of `ticket` ended having spent `tokens` and `cost` (0 and 0.0 for a
@@ -154,7 +161,8 @@ class Ledger:
             self._cond.notify_all()
             waiters, self._waiters = self._waiters, []
         for loop, future in waiters:
-            loop.call_soon_threadsafe(_wake, future)
+            with contextlib.suppress(RuntimeError):  # a loop closed at exit: none waits
+                loop.call_soon_threadsafe(_wake, future)
 
     def settle_completion(self, ticket: Ticket, completion: Completion | None) -> None:
         if completion is None:
