@@ -276,3 +276,21 @@ def test_a_cost_limit_on_real_priced_calls(make_project, cli, llama_server, faul
     assert done.exit_code in (0, 1), done.output
     assert proxy.total == 6  # only the calls not run were made
     assert all(r.error is None for r in records(root))
+
+
+def test_a_judges_spend_counts_against_the_limit(make_project, cli, scripted):
+    """A judge's call that fits is made and its real usage settles in the ledger: the
+    spend the terminal reports is the call under test's plus the judge's (the
+    scripted judge stands in for a model only to count; its verdict is not tested)."""
+    scripted.default = '{"reason": "it says x", "pass": true, "score": 1}'
+    make_project({"promptctl.yaml": ECHO + "  grader: {provider: scripted, model: g}\n"
+                                           "judge: grader\n",
+                  "prompts/p.yaml": PROMPTS,
+                  "suites/s.yaml": "prompts: [p]\nmodels: [e]\ncases:\n  - {id: a, vars: "
+                                   "{word: x}, assert: [{type: llm-rubric, value: 'says x'}]}\n"})
+    result = cli("run", "--max-tokens", "5000")
+    assert result.exit_code == 0, result.output
+    (prompt, _), = scripted.calls
+    judge_tokens = len(prompt.split()) + len(scripted.default.split())
+    # echo: "Say x" is 2 words in, 2 out
+    assert f"budget: spent {4 + judge_tokens:,} of 5,000 tokens" in result.stdout
