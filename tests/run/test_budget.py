@@ -294,3 +294,22 @@ def test_a_judges_spend_counts_against_the_limit(make_project, cli, scripted):
     judge_tokens = len(prompt.split()) + len(scripted.default.split())
     # echo: "Say x" is 2 words in, 2 out
     assert f"budget: spent {4 + judge_tokens:,} of 5,000 tokens" in result.stdout
+
+
+@pytest.mark.slow
+def test_the_local_model_counts_its_prompt_exactly(make_project, cli):
+    """llama-cpp's estimate is its own tokenizer's count of the chat-templated prompt:
+    the dry run's prompt tokens are the ones the real call then reports."""
+    root = make_project({
+        "promptctl.yaml": "models:\n  m: {provider: llama-cpp, model: builtin:smollm2, "
+                          "params: {max_tokens: 2}}\n",
+        "prompts/p.yaml": "prompts:\n  p: {messages: [{role: system, content: Be brief.}, "
+                          "{role: user, content: 'Say {{ word }}, héllo'}]}\n",
+        "suites/s.yaml": suite(1, "m")})
+    assert cli("run", "--dry-run", "-o", "plan.json").exit_code == 0
+    planned = json.loads((root / "plan.json").read_text())["models"]["m"]
+    ran = cli("run", "--max-tokens", str(planned["prompt_tokens"] + 2))
+    assert ran.exit_code in (0, 1), ran.output  # the exact estimate fits exactly
+    (rec,) = records(root)
+    assert rec.tokens["prompt"] == planned["prompt_tokens"]
+    assert rec.tokens["prompt"] < prompt_bound(rec.messages)
