@@ -136,6 +136,6 @@ def describe(result: DryRun) -> list[str]:
                    f"{result.fit:,} of the {uncached:,} calls fit by the estimate; the "
                    "rest would be not run")
         lines.append(f"budget {limit}: {verdict}")
-    lines.append("prompt tokens are upper bounds (UTF-8 bytes + template overhead); the "
-                 "completion bound is max_tokens (docs/budget.md)")
+    lines.append("prompt tokens are upper bounds (UTF-8 bytes + template overhead; exact for "
+                 "llama-cpp); the completion bound is max_tokens (docs/budget.md)")
     return lines
