@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from ..errors import InfraError
+from ..errors import InfraError, UserError
 from . import common
 from .funnel import funnel
 from .params import App
@@ -49,6 +49,9 @@ def update(
     from ..run.runner import run_suites
     from . import output
 
+    if run is not None and dry_run:
+        raise UserError("--dry-run shows the plan of a new run; --run takes a saved one",
+                        hint="leave out one of them")
     project = common.project(config)
     common.check_state(project, "baselines")
     if run is None:

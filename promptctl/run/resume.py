@@ -85,18 +85,18 @@ def prepare(project: Project, run: str | None = None, *, concurrency: int | None
 
 def describe(target: Target, retry_errors: bool) -> str:
     """One line for stderr on what a resume is about to do."""
-    skipped = target.not_run()
-    kept = len(target.records) - skipped
-    errors = target.errors() - skipped
+    kept = len(target.records)
+    errors = target.errors()
     planned = target.meta.get("calls")
     of = f" of {planned} planned" if isinstance(planned, int) and not \
         target.options.auto_repeat else ""
     if retry_errors:
         return (f"retrying {errors} errored call{'s' * (errors != 1)} of run "
                 f"{target.run_id} ({kept - errors} kept{of})")
+    skipped = target.not_run()
     if skipped:
-        return (f"resuming run {target.run_id}: {kept}{of} calls recorded, {skipped} not "
-                "run by the budget: running the rest")
+        return (f"resuming run {target.run_id}: {kept - skipped}{of} calls recorded, "
+                f"{skipped} not run by the budget: running them and the rest")
     if target.finished:
         return f"run {target.run_id} had finished: {kept} calls recorded, nothing left to run"
     return f"resuming run {target.run_id}: {kept}{of} calls recorded, running the rest"

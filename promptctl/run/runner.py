@@ -218,19 +218,14 @@ class Runner:
         run_id = self.writer.run_id if self.writer else None
         if not self.keep_records and self._held is None:  # read back when asked for
             assert self.writer is not None
-            return self._budgeted(RunResult(run_id, started, now_iso(), None, self.summary,
-                                            run_dir=self.writer.dir, order=self.plan_order))
+            return RunResult(run_id, started, now_iso(), None, self.summary,
+                             run_dir=self.writer.dir, order=self.plan_order)
         if self._held is not None:  # what records.jsonl holds, as final_records reads it
             self.records = list(self._held.values())
         # report in plan order (the suite file's order), whatever order calls finished in
         order = self.plan_order()
         self.records.sort(key=lambda r: order.get(r.key, len(order)))
-        return self._budgeted(RunResult(run_id, started, now_iso(), self.records,
-                                        self.summary))
-
-    def _budgeted(self, result: RunResult) -> RunResult:
-        result.budget = self.budget
-        return result
+        return RunResult(run_id, started, now_iso(), self.records, self.summary)
 
     def close(self) -> None:
         for provider in self._providers.values():
@@ -452,6 +447,7 @@ def run_suites(project: Project, suites: Sequence[Suite], options: RunOptions, *
     finally:
         runner.close()
     result = runner.result(started)
+    result.budget = runner.budget
     if writer is not None:
         writer.finish({"run_id": writer.run_id, "started": result.started,
                        "finished": result.finished, "summary": result.summary.to_dict()})
