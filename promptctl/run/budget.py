@@ -117,14 +117,20 @@ class Ledger:
         self._waiters: list[tuple[asyncio.AbstractEventLoop, asyncio.Future[None]]] = []
 
     # -- the plain API ---------------------------------------------------------------
-    def reserve(self, estimate: Estimate) -> Ticket | None:
+    def reserve(self, estimate: Estimate, *, wait: bool = True) -> Ticket | None:
         """A ticket for a call of this estimate, or None: the budget is reached (the
-        call is not to be made). Blocks while calls in flight may still make room."""
+        call is not to be made). Blocks while calls in flight may still make room;
+        with wait=False (a caller that reserves many calls before any settles, as a
+        batch submission does) a call that does not fit now stops the ledger."""
         with self._cond:
             while True:
                 got = self._try(estimate)
                 if got is not _WAIT:
                     return got  # type: ignore[return-value]
+                if not wait:
+                    self.stopped = True
+                    self.refused += 1
+                    return None
                 self._cond.wait(1.0)
 
     async def areserve(self, estimate: Estimate) -> Ticket | None:

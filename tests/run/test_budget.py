@@ -109,6 +109,18 @@ def test_the_ledger_never_passes_the_limit_from_threads_and_coroutines_at_once()
     assert limit - ledger.spent_cost < 0.05
 
 
+def test_a_caller_that_reserves_many_before_settling_does_not_wait():
+    """A batch reserves its lines one after the other before any settles: the first
+    that does not fit stops the ledger instead of waiting for itself."""
+    ledger = Ledger(Limits(max_tokens=250))
+    tickets = [ledger.reserve(Estimate(50, 50, 0.0), wait=False) for _ in range(4)]
+    assert [t is not None for t in tickets] == [True, True, False, False]
+    for t in tickets[:2]:
+        ledger.settle(t, 30, 0.0)  # type: ignore[arg-type]
+    assert ledger.spent_tokens == 60 and ledger.refused == 2
+    assert ledger.reserve(Estimate(1, 1, 0.0)) is None  # stopped for good
+
+
 def prompt_bound(messages: list[dict[str, str]]) -> int:
     return Provider.prompt_tokens_bound(None, messages)  # type: ignore[arg-type]
 
