@@ -115,10 +115,18 @@ class MergedFrom(Shape):
     records: int
 
 
+class Budget(Shape):
+    """A run's spend limits (run/budget.py)."""
+
+    max_cost: float | None = None
+    max_tokens: int | None = None
+
+
 class Resumed(Shape):
     at: str
     kept: int
     retry_errors: bool
+    budget: Budget | None = None  # the limits this resume ran under
 
 
 class ImportedFrom(Shape):
@@ -146,6 +154,7 @@ class RunMeta(Shape):
     merged_from: list[MergedFrom] | None = None
     resumed: list[Resumed] | None = None
     imported_from: ImportedFrom | None = None
+    budget: Budget | None = None  # the limits a run started with (run/budget.py)
 
 
 class BatchCounts(Shape):

@@ -283,6 +283,13 @@ class Limits(Strict):
     max_prompt_chars: int = Field(1_000_000, ge=1)  # characters of one rendered prompt
 
 
+class Budget(Strict):
+    """A run's spend limits (run/budget.py); --max-cost / --max-tokens win over them."""
+
+    max_cost: float | None = Field(None, ge=0)  # dollars, priced by the models' `price`
+    max_tokens: int | None = Field(None, ge=0)  # prompt + completion tokens
+
+
 class ProjectConfig(Strict):
     description: str | None = None
     models: dict[NonBlank, ModelEntry] = Field(default_factory=dict)
@@ -292,6 +299,7 @@ class ProjectConfig(Strict):
     cache: CacheSettings = Field(default_factory=CacheSettings)
     limits: Limits = Field(default_factory=Limits)
     assert_sets: AssertSets = Field(default_factory=dict)  # NAME: [assertion, ...]
+    budget: Budget = Field(default_factory=Budget)
 
 
 Role = Literal["system", "user", "assistant"]

@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 
+from ..errors import InfraError, UserError
 from . import common
 from .funnel import funnel
 from .params import App
@@ -31,6 +32,9 @@ def update(
     batch: common.BatchOpt = False,
     filter: common.FilterOpt = None,
     shard: common.ShardOpt = None,
+    max_cost: common.MaxCostOpt = None,
+    max_tokens: common.MaxTokensOpt = None,
+    dry_run: common.DryRunOpt = False,
     quiet: common.QuietOpt = False,
     config: common.ConfigOpt = None,
 ) -> None:
@@ -46,6 +50,9 @@ def update(
     from ..run.runner import run_suites
     from . import output
 
+    if run is not None and dry_run:
+        raise UserError("--dry-run shows the plan of a new run; --run takes a saved one",
+                        hint="leave out one of them")
     project = common.project(config)
     common.check_state(project, "baselines")
     if run is None:
@@ -58,18 +65,34 @@ def update(
         partial = saved.filtered
     else:
         loaded = common.load_suites(project, suites, model)
+        if dry_run:
+            from .dryrun import dry_run as show_plan  # deferred: only for --dry-run
+
+            show_plan(project, suites, model, common.run_options(
+                model, repeat, concurrency, no_cache, filter, max_repeat, resample, shard,
+                no_perturb=no_perturb, max_cost=max_cost, max_tokens=max_tokens), None,
+                loaded=loaded)
+            raise typer.Exit(0)
         if filter is not None or shard is not None or no_perturb:
             # a partial update keeps the other cases of each file: read them first, so
             # that a broken one fails before any model time is spent
             load_baselines(project, loaded, allow_missing=True)
         options = common.run_options(model, repeat, concurrency, no_cache, filter,
                                  max_repeat, resample, shard, no_perturb=no_perturb,
-                                 batch=batch)
+                                 batch=batch,
+                                 max_cost=max_cost, max_tokens=max_tokens)
         start = time.perf_counter()
         with output.progress(not quiet) as (set_total, advance):
             result = run_suites(project, loaded, options, on_plan=set_total,
                                 on_record=advance)
         output.show_results(result, time.perf_counter() - start, quiet=True, verbose=False)
+        if result.summary.not_run:  # the budget stopped the run: finish it, then update
+            n = result.summary.not_run
+            raise InfraError(f"{n} call{'s' * (n != 1)} not run: the budget was reached; "
+                             "no baseline written",
+                             hint=f"promptctl run --resume {result.run_id} with a higher "
+                                  "--max-cost/--max-tokens, then promptctl baseline update "
+                                  f"--run {result.run_id}")
         # --no-perturb updates the clean cases and keeps the variants' entries
         records = result.records
         partial = filter is not None or shard is not None or no_perturb

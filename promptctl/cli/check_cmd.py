@@ -38,6 +38,9 @@ def check(
     batch: common.BatchOpt = False,
     filter: common.FilterOpt = None,
     shard: common.ShardOpt = None,
+    max_cost: common.MaxCostOpt = None,
+    max_tokens: common.MaxTokensOpt = None,
+    dry_run: common.DryRunOpt = False,
     strict: StrictOpt = False,
     allow_missing: AllowMissingOpt = False,
     alpha: AlphaOpt = 0.05,
@@ -65,7 +68,14 @@ def check(
     loaded = common.load_suites(project, suites, model)
     options = common.run_options(model, repeat, concurrency, no_cache, filter,
                                  max_repeat, resample, shard, no_perturb=no_perturb,
-                                 batch=batch)
+                                 batch=batch,
+                                 max_cost=max_cost, max_tokens=max_tokens)
+    if dry_run:
+        from .dryrun import dry_run as show_plan  # deferred: only for --dry-run
+
+        show_plan(project, suites, model, options, output_file,
+                  changed_since=changed_since, loaded=loaded)
+        raise typer.Exit(0)
     if not common.select_changed(project, loaded, options, changed_since):
         raise typer.Exit(0)
     plan(project, loaded, options)  # a template error comes before a missing baseline
@@ -85,4 +95,5 @@ def check(
     if not quiet:
         output.show_disagreements(data.labels)
     write_outputs(output_file, data, output.wrote)
-    raise typer.Exit(int(report.exit_code))
+    # calls the budget left not run: the run is unfinished, whatever the diff says
+    raise typer.Exit(3 if result.summary.not_run else int(report.exit_code))

@@ -71,6 +71,17 @@ ChangedSinceOpt = Annotated[str | None, typer.Option(
     "--changed-since", metavar="REF", help="Only the cases whose inputs (suite, case, "
     "data row, prompt, included templates, judge prompt, promptctl.yaml) differ from git "
     "REF, e.g. HEAD or main.", show_default=False)]
+MaxCostOpt = Annotated[float | None, typer.Option(
+    "--max-cost", metavar="DOLLARS", min=0.0, help="Stop making new calls before the "
+    "run's spend (priced by the models' `price`) would pass DOLLARS; the calls left are "
+    "recorded as 'not run: budget reached' (exit 3; finish with --resume and a higher "
+    "limit). Wins over `budget: max_cost` in promptctl.yaml.", show_default=False)]
+MaxTokensOpt = Annotated[int | None, typer.Option(
+    "--max-tokens", metavar="N", min=0, help="The same for the run's prompt + completion "
+    "tokens. Wins over `budget: max_tokens` in promptctl.yaml.", show_default=False)]
+DryRunOpt = Annotated[bool, typer.Option(
+    "--dry-run", help="Print the plan without calling any model: per model the calls, "
+    "how many are cached, the estimated tokens and cost; writes no run folder.")]
 VarOpt = Annotated[list[str] | None, typer.Option(
     "--var", help="A variable, KEY=VALUE; repeatable.", show_default=False)]
 
@@ -143,7 +154,9 @@ def load_suites(proj: Project, targets: list[str] | None, models: list[str] | No
 def run_options(model: list[str] | None, repeat: str | None, concurrency: int | None,
                 no_cache: bool, filter: list[str] | None, max_repeat: int = 5,
                 resample: bool = False, shard: str | None = None, *,
-                no_perturb: bool = False, batch: bool = False) -> RunOptions:
+                no_perturb: bool = False, batch: bool = False,
+                max_cost: float | None = None,
+                max_tokens: int | None = None) -> RunOptions:
     # deferred: keeps --help fast
     import secrets
 
@@ -164,7 +177,8 @@ def run_options(model: list[str] | None, repeat: str | None, concurrency: int | 
                       auto_repeat=repeat == "auto", max_repeat=max_repeat,
                       seed_offset=secrets.randbelow(2**31 - 1) + 1 if resample else 0,
                       shard=parse_shard(shard) if shard is not None else None,
-                      perturb=not no_perturb, batch=batch)
+                      perturb=not no_perturb, batch=batch, max_cost=max_cost,
+                      max_tokens=max_tokens)
 
 
 def parse_vars(pairs: list[str] | None) -> dict[str, Any]:

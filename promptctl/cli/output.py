@@ -340,6 +340,10 @@ def show_results(result: RunResult, seconds: float, *, quiet: bool, verbose: boo
     for line in result.summary.pass_k():  # suites with repeats (run/passk.py)
         if not _plain(f"  {line.describe()}"):
             __getattr__("out").print(f"  {line.describe()}", markup=False, highlight=False)
+    if result.budget is not None:  # the spend limits: spent, limit, calls not run
+        spent = result.budget.describe()
+        if not _plain(spent):
+            __getattr__("out").print(spent, markup=False, highlight=False)
 
 
 def summary_line(summary: Summary, seconds: float, run_id: str | None) -> Text:

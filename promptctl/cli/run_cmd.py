@@ -55,6 +55,9 @@ def run(
     batch: common.BatchOpt = False,
     filter: common.FilterOpt = None,
     shard: common.ShardOpt = None,
+    max_cost: common.MaxCostOpt = None,
+    max_tokens: common.MaxTokensOpt = None,
+    dry_run: common.DryRunOpt = False,
     resume: ResumeOpt = False,
     retry_errors: RetryErrorsOpt = False,
     changed_since: common.ChangedSinceOpt = None,
@@ -80,7 +83,14 @@ def run(
     common.check_state(project)
     options = common.run_options(model, repeat, concurrency, no_cache, filter,
                                  max_repeat, resample, shard, no_perturb=no_perturb,
-                                 batch=batch)
+                                 batch=batch,
+                                 max_cost=max_cost, max_tokens=max_tokens)
+    if dry_run:
+        from .dryrun import dry_run as show_plan  # deferred: only for --dry-run
+
+        show_plan(project, suites, model, options, output_file, resume=resume or retry_errors,
+                  changed_since=changed_since)
+        raise typer.Exit(0)
     if (resume or retry_errors) and (changed_since or watch):
         raise UserError("--resume and --retry-errors take the run's own cells",
                         hint="leave out --changed-since and --watch")
@@ -127,6 +137,9 @@ def _resume(ctx: typer.Context, project: Project, targets: list[str],
                         hint="promptctl run --resume [RUN]; start a new run to choose "
                              "suites")
     target = prepare(project, targets[0] if targets else None, concurrency=concurrency)
+    # the limits are this command's (flags, else promptctl.yaml), not the run's: a
+    # resume may raise them (run/budget.py)
+    target.options.max_cost, target.options.max_tokens = options.max_cost, options.max_tokens
     check_flags(target.run_id, target.options, options, explicit_flags(ctx))
     # --batch: a resume sends the calls no batch holds as the run did; --retry-errors
     # online, unless --batch is given again (run/batch.py collects listed batches anyway)

@@ -8,6 +8,14 @@ from ..errors import InfraError
 from ..results import Completion
 from ..schema import ModelEntry
 
+# A prompt's token bound without a tokenizer (prompt_tokens_bound): byte-level BPE
+# (GPT, Llama 3, SmolLM, Qwen...) never makes more tokens of a text than it has UTF-8
+# bytes; SentencePiece with byte fallback at most one more. A chat template adds its
+# role markers around each message and a reply primer (some a default system prompt):
+# these overheads cover the common templates with room to spare.
+PER_MESSAGE_TOKENS = 8
+PER_CALL_TOKENS = 64
+
 
 class ProviderError(InfraError):
     """A call failed after the provider's own retries: recorded as the call's error,
@@ -81,6 +89,14 @@ class Provider:
 
     def close(self) -> None:
         """Release what the provider holds; optional."""
+
+    def prompt_tokens_bound(self, messages: list[dict[str, str]]) -> int:
+        """An upper bound of the prompt tokens these messages take, for a spend limit's
+        estimate (run/budget.py): by default their UTF-8 bytes plus the template
+        overheads above. A provider that can count exactly may say so here."""
+        return PER_CALL_TOKENS + sum(
+            PER_MESSAGE_TOKENS + len(m.get("role", "").encode())
+            + len(m.get("content", "").encode()) for m in messages)
 
     def price(self, prompt_tokens: int, completion_tokens: int, *,
               batch: bool = False) -> float:

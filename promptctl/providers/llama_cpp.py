@@ -226,6 +226,19 @@ class LlamaCppProvider(Provider):
                                         bos_token=token_text(llm.token_bos()))
         return str(formatter(messages=messages).prompt)  # type: ignore[arg-type]
 
+    def prompt_tokens_bound(self, messages: list[dict[str, str]]) -> int:
+        """Exact, for a spend limit's estimate (run/budget.py): the GGUF's chat template
+        applied as create_chat_completion applies it, counted by the model's own
+        tokenizer (BOS included). The default bound when that cannot be done (no
+        template, a model that does not load: the call itself then says why)."""
+        try:
+            llm = self._llama()
+            prompt = self._chat_prompt(llm, messages)
+            with _CALL_LOCK:
+                return len(llm.tokenize(prompt.encode("utf-8"), add_bos=True, special=True))
+        except Exception:  # an estimate: the byte bound still holds
+            return super().prompt_tokens_bound(messages)
+
     def check(self) -> str:
         self._llama()
         size = self.path.stat().st_size / 2**20

@@ -35,6 +35,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from ..errors import InfraError, UserError
 from ..results import CallRecord, Completion, digest
+from .budget import Ticket, estimate, not_run
 from .store import now_iso, write_json_atomic
 
 if TYPE_CHECKING:
@@ -42,6 +43,7 @@ if TYPE_CHECKING:
     from ..providers import Provider
     from ..providers.openai import OpenAIProvider
     from ..providers.openai_batch import BatchClient
+    from .budget import Ledger as Budget
     from .options import RunOptions
     from .plan import Call
     from .store import RunWriter
@@ -55,6 +57,7 @@ class Host(Protocol):
 
     options: RunOptions
     writer: RunWriter | None
+    budget: Budget | None
 
     def provider(self, alias: str) -> Provider: ...
 
@@ -195,6 +198,7 @@ class _Pending:
     call: Call
     record: CallRecord
     key: str  # its cache key
+    ticket: Ticket | None = None  # its reservation in the run's spend limits (budget.py)
 
 
 class _Session:
@@ -260,8 +264,8 @@ class _Session:
         lines = []
         for cid in ids:
             p = self.pending[cid]
-            # a per-line budget check (--max-cost, --max-tokens) goes here: a line left
-            # out is recorded as not run, as the online path records it
+            if not self._reserve(provider, p):
+                continue  # over the spend limits: recorded as not run, as online
             lines.append((cid, request_line(cid, provider.body(p.record.messages,
                                                                p.call.params))))
         files, too_big = split(lines, limits.max_requests, limits.max_bytes)
@@ -341,7 +345,9 @@ class _Session:
                 self._finish_error(p, f"batch line failed: the body is no completion: "
                                       f"{str(line.body)[:120]!r}")
                 continue
-            self.host._finish(self.host._end(p.call, p.record, p.key, completion))
+            record = self.host._end(p.call, p.record, p.key, completion)
+            self._settle(p, completion)
+            self.host._finish(record)
         if self.host.writer is not None:
             self.host.writer.flush()
         entry["collected"] = True
@@ -349,12 +355,40 @@ class _Session:
         self.ledger.save()
         _tell("collected", entry)
 
+    def _reserve(self, provider: OpenAIProvider, p: _Pending) -> bool:
+        """A line's reservation at the batch price, before it is uploaded. A batch
+        reserves all its lines before any settles, so one that does not fit stops the
+        budget (wait=False) and is recorded as not run; the run's later calls are too."""
+        budget = self.host.budget
+        if budget is None:
+            return True
+        p.ticket = budget.reserve(estimate(provider, p.record.messages, p.call.params,
+                                           batch=True), wait=False)
+        if p.ticket is None:
+            del self.pending[custom_id(p.call)]
+            self.host._finish(not_run(p.record))
+            return False
+        return True
+
+    def _settle(self, p: _Pending, completion: Completion | None) -> None:
+        """A collected line's real usage into the spend limits: its reservation settled,
+        or, for a line a resumed run collects from an earlier process's batch, its
+        spend added as the records kept from that process are."""
+        budget = self.host.budget
+        if budget is None:
+            return
+        if p.ticket is not None:
+            budget.settle_completion(p.ticket, completion)
+        elif completion is not None:
+            budget.spent_before([p.record])
+
     def _error(self, cid: str, message: str) -> None:
         p = self.pending.pop(cid)
         self._finish_error(p, message)
 
     def _finish_error(self, p: _Pending, message: str | None) -> None:
         p.record.error = message or "batch line failed"
+        self._settle(p, None)
         self.host._finish(p.record)
 
     def _aio(self, coro: Any) -> Any:

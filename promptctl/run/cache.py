@@ -24,7 +24,7 @@ import sqlite3
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -291,3 +291,24 @@ def open_cache(project: Project) -> Cache:
     """The project's response cache in its state directory, capped as promptctl.yaml
     says."""
     return Cache(project.state_dir / "cache.sqlite", project.config.cache.max_mb)
+
+
+def cached_keys(project: Project, keys: Sequence[str]) -> set[str]:
+    """Which of `keys` the project's cache holds, read-only (a dry run): nothing is
+    created, counted or marked used; a cache that does not exist holds none."""
+    path = project.state_dir / "cache.sqlite"
+    if not path.is_file() or not keys:
+        return set()
+    found: set[str] = set()
+    conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=30)
+    try:
+        with Cache(path)._guard():
+            wanted = list(dict.fromkeys(keys))
+            for i in range(0, len(wanted), 500):  # SQLite's limit of bound parameters
+                chunk = wanted[i:i + 500]
+                rows = conn.execute("SELECT key FROM responses WHERE key IN "
+                                    f"({','.join('?' * len(chunk))})", chunk)
+                found.update(row[0] for row in rows)
+    finally:
+        conn.close()
+    return found

@@ -43,6 +43,10 @@ class RunOptions:
     # --batch: an openai model's uncached calls through the Batch API (run/batch.py);
     # how the calls are sent, not which: plan-neutral, not in PLAN_FLAGS
     batch: bool = False
+    # --max-cost / --max-tokens (run/budget.py): how far the run may spend, not what it
+    # plans, so no PLAN_FLAG (a resume may raise them); meta.json records them
+    max_cost: float | None = None
+    max_tokens: int | None = None
 
 
 # (cell, its outcomes so far: True for a pass) -> draw another sample?

@@ -23,6 +23,7 @@ from ..errors import UserError
 from ..load.project import Project
 from ..load.suites import Suite
 from ..results import CallRecord, RecordKey, canonical
+from .budget import is_not_run
 from .meta import options_from_meta, read_meta, suites_from_meta
 from .options import RunOptions
 from .plan import Call, adaptive
@@ -59,6 +60,10 @@ class Target:
     def errors(self) -> int:
         return sum(r.error is not None for r in self.records)
 
+    def not_run(self) -> int:
+        """Calls the budget did not allow (budget.py): a resume makes them."""
+        return sum(map(is_not_run, self.records))
+
     def resume(self, retry_errors: bool = False) -> Resume:
         return Resume(self.run_dir, retry_errors=retry_errors)
 
@@ -88,6 +93,10 @@ def describe(target: Target, retry_errors: bool) -> str:
     if retry_errors:
         return (f"retrying {errors} errored call{'s' * (errors != 1)} of run "
                 f"{target.run_id} ({kept - errors} kept{of})")
+    skipped = target.not_run()
+    if skipped:
+        return (f"resuming run {target.run_id}: {kept - skipped}{of} calls recorded, "
+                f"{skipped} not run by the budget: running them and the rest")
     if target.finished:
         return f"run {target.run_id} had finished: {kept} calls recorded, nothing left to run"
     return f"resuming run {target.run_id}: {kept}{of} calls recorded, running the rest"

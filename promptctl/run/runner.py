@@ -30,6 +30,7 @@ from ..load.suites import Suite, young_collections
 from ..providers import Provider
 from ..results import CallRecord, Completion, RecordKey
 from .batch import take as take_batches
+from .budget import Ledger, estimate, is_not_run, ledger_for, limits_of, not_run
 from .cache import cache_key, open_cache
 from .meta import new_meta, read_meta, write_meta
 from .options import MorePolicy, RunOptions, until_a_pass
@@ -54,6 +55,8 @@ class RunResult:
     """A finished run. When the run streamed more records to a run directory than it
     holds (HELD_BYTES), they are read back from there only if asked for, so a run's memory
     is bounded by the calls in flight and the incremental summary, not by the suite."""
+
+    budget: Ledger | None = None  # the spend limits' ledger (budget.py), when set
 
     def __init__(self, run_id: str | None, started: str, finished: str,
                  records: list[CallRecord] | None, summary: Summary, *,
@@ -81,8 +84,10 @@ class RunResult:
 
     @property
     def exit_code(self) -> ExitCode:
-        """1 when any case failed (a verdict), else 3 when errors left cases without
-        one, else 0."""
+        """3 when the budget left calls not run (the run is unfinished), else 1 when any
+        case failed (a verdict), else 3 when errors left cases without one, else 0."""
+        if self.summary.not_run:
+            return ExitCode.INFRA
         if self.summary.failed:
             return ExitCode.FAILED
         if self.summary.errors:
@@ -114,6 +119,8 @@ class Runner:
         self.summary = Summary()
         self.services = Services(project, self.cache, self.provider)
         self._score_pool: ThreadPoolExecutor | None = None  # see aexecute
+        # a run's spend limits (budget.py), set by run_suites: None, nothing counted
+        self.budget: Ledger | None = None
 
     def provider(self, alias: str) -> Provider:
         found = self._providers.get(alias)
@@ -186,6 +193,8 @@ class Runner:
 
     def keep(self, records: Sequence[CallRecord]) -> None:
         """Records a resumed run already has: counted and reported, not written again."""
+        if self.budget is not None:
+            self.budget.spent_before(records)  # the run's limit counts their spend too
         with self._lock:
             for rec in records:
                 if self.keep_records:
@@ -270,6 +279,11 @@ class Runner:
         provider = self.provider(call.model)
         record, key, completion = self._begin(call, provider)
         if completion is None:
+            ledger = self.budget  # the spend limits (budget.py): reserve, then settle
+            ticket = None if ledger is None else ledger.reserve(
+                estimate(provider, record.messages, call.params))
+            if ledger is not None and ticket is None:
+                return not_run(record)
             try:
                 completion = provider.complete(record.messages, call.params)
             except InfraError as exc:
@@ -278,6 +292,9 @@ class Runner:
                 if contain.escapes(exc):
                     raise
                 return _failed(record, _provider_broke(call.model, exc))
+            finally:
+                if ledger is not None and ticket is not None:
+                    ledger.settle_completion(ticket, completion)
         return self._end(call, record, key, completion)
 
     async def aexecute(self, call: Call) -> CallRecord:
@@ -286,6 +303,11 @@ class Runner:
         provider = self.provider(call.model)
         record, key, completion = self._begin(call, provider)
         if completion is None:
+            ledger = self.budget  # the spend limits (budget.py): reserve, then settle
+            ticket = None if ledger is None else await ledger.areserve(
+                estimate(provider, record.messages, call.params))
+            if ledger is not None and ticket is None:
+                return not_run(record)
             try:
                 completion = await provider.acomplete(record.messages, call.params)
             except InfraError as exc:
@@ -294,6 +316,9 @@ class Runner:
                 if contain.escapes(exc, on_loop=True):
                     raise
                 return _failed(record, _provider_broke(call.model, exc))
+            finally:
+                if ledger is not None and ticket is not None:
+                    ledger.settle_completion(ticket, completion)
         if assertions.runs_inline(call.case.asserts):
             return self._end(call, record, key, completion)
         if self._score_pool is None:
@@ -407,10 +432,12 @@ def run_suites(project: Project, suites: Sequence[Suite], options: RunOptions, *
     done: dict[RecordKey, CallRecord] = {}
     writer: RunWriter | None = None
     if resume is not None:
-        writer, started, done = _reopen(resume, calls, options)
+        writer, started, done = _reopen(resume, calls, options,
+                                        budget=limits_of(project, options).to_dict())
     else:
         started = now_iso()
     runner = Runner(project, options, on_record=on_record, writer=writer)
+    runner.budget = runner.services.budget = ledger_for(project, options)
     if resume is None and record_run:
         writer = _start_folder(runner, project, suites, calls, options, started, meta)
     replay = Replay(done)
@@ -424,6 +451,7 @@ def run_suites(project: Project, suites: Sequence[Suite], options: RunOptions, *
     finally:
         runner.close()
     result = runner.result(started)
+    result.budget = runner.budget
     if writer is not None:
         writer.finish({"run_id": writer.run_id, "started": result.started,
                        "finished": result.finished, "summary": result.summary.to_dict()})
@@ -459,7 +487,8 @@ def _plan_calls(project: Project, suites: Sequence[Suite], options: RunOptions
     return calls
 
 
-def _reopen(resume: Resume, calls: Sequence[Call], options: RunOptions
+def _reopen(resume: Resume, calls: Sequence[Call], options: RunOptions, *,
+            budget: dict[str, Any] | None = None
             ) -> tuple[RunWriter, str, dict[RecordKey, CallRecord]]:
     """Reopen a run to resume it: its writer, when it started, and the records it keeps
     (all but the errors, with retry_errors), checked to be this plan's. Its meta.json
@@ -471,6 +500,7 @@ def _reopen(resume: Resume, calls: Sequence[Call], options: RunOptions
         done = dedupe(read_records(resume.run_dir))
         if resume.retry_errors:
             done = {k: r for k, r in done.items() if r.error is None}
+        done = {k: r for k, r in done.items() if not is_not_run(r)}  # budget: not done
         planned = saved.get("calls")
         if isinstance(planned, int) and planned != len(calls) \
                 and "merged_from" not in saved:
@@ -482,7 +512,8 @@ def _reopen(resume: Resume, calls: Sequence[Call], options: RunOptions
         # running again: until it ends, the run is unfinished (merge refuses it)
         (resume.run_dir / "summary.json").unlink(missing_ok=True)
         saved.setdefault("resumed", []).append(
-            {"at": now_iso(), "kept": len(done), "retry_errors": resume.retry_errors})
+            {"at": now_iso(), "kept": len(done), "retry_errors": resume.retry_errors,
+             **({"budget": budget} if budget else {})})
         write_meta(resume.run_dir, saved)
     except BaseException:
         writer.close()
@@ -502,6 +533,8 @@ def _start_folder(runner: Runner, project: Project, suites: Sequence[Suite],
         raise
     writer = RunWriter(runs_dir(project))
     runner.attach(writer)
+    if runner.budget is not None:  # the limits it starts with
+        meta = {**(meta or {}), "budget": runner.budget.limits.to_dict()}
     write_meta(writer.dir, new_meta(writer.run_id, started, suites, len(calls), options,
                                     meta))
     return writer

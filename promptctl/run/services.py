@@ -16,6 +16,7 @@ from ..errors import InfraError
 from ..load.rendering import render_messages
 from ..providers import Provider
 from ..results import digest
+from .budget import Ledger, reserve_or_raise
 from .cache import Cache, cache_key
 
 if TYPE_CHECKING:
@@ -41,6 +42,7 @@ class Services:
         self.project = project
         self.cache = cache
         self.provider = provider
+        self.budget: Ledger | None = None  # the run's spend limits: a judge spends too
 
     # -- embeddings ------------------------------------------------------------
     def embed(self, texts: list[str], embedder: str | None = None) -> list[list[float]]:
@@ -107,7 +109,14 @@ class Services:
         completion = self.cache.get(key) if self.cache is not None else None
         fresh = completion is None
         if completion is None:
-            completion = provider.complete(messages, params)
+            ledger = self.budget
+            ticket = None if ledger is None else \
+                reserve_or_raise(ledger, provider, messages, params)
+            try:
+                completion = provider.complete(messages, params)
+            finally:
+                if ledger is not None and ticket is not None:
+                    ledger.settle_completion(ticket, completion)
         text = completion.text.strip()
         try:
             verdict = json.loads(text)

@@ -13,6 +13,7 @@ from typing import Any
 from .. import stats
 from ..results import CallRecord, CellKey
 from . import passk
+from .budget import is_not_run
 
 
 def cell_status(before: str | None, sample: str) -> str:
@@ -36,6 +37,7 @@ class Summary:
     tokens_completion: int = 0
     cost: float = 0.0
     latency_ms: float = 0.0
+    not_run: int = 0  # calls the budget did not allow (budget.py): errors, resumable
     metrics: dict[str, dict[CellKey, list[float]]] = field(default_factory=dict)
     # per model alias, the calls an endpoint answered as another model than the name
     # asked for (the snapshot behind an alias), by that model: for the terminal only
@@ -70,6 +72,7 @@ class Summary:
         self.retries += rec.retries
         if rec.error is not None:
             self.error_samples += 1
+            self.not_run += is_not_run(rec)
             return
         self.outcomes.setdefault(cell, []).append(1.0 if rec.passed else 0.0)
         self.passed_samples += rec.passed
@@ -150,6 +153,7 @@ class Summary:
             "retries": self.retries,
             "tokens": {"prompt": self.tokens_prompt, "completion": self.tokens_completion},
             "cost": round(self.cost, 6),
+            **({"not_run": self.not_run} if self.not_run else {}),
             "metrics": {name: {"mean": round(mean, 4), "ci": [round(lo, 4), round(hi, 4)],
                                "n": n}
                         for name, (mean, lo, hi, n) in self.metric_intervals().items()},

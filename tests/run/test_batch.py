@@ -339,3 +339,36 @@ def test_baseline_update_and_check_take_batch_too(tmp_path, monkeypatch, cli, ba
     checked = cli("check", "--batch", "-q")  # the same calls: cached, no batch
     assert checked.exit_code == 0, checked.output
     assert batch.batches_created == 1 and batch.forwarded == 3
+
+
+@pytest.mark.slow
+def test_a_spend_limit_reserves_each_line_at_the_batch_price_before_upload(
+        tmp_path, monkeypatch, cli, batch):
+    """--max-cost in batch mode: each line reserves its upper-bound estimate at the
+    batch price before the file is uploaded; the lines that do not fit are never sent,
+    are recorded as not run (exit 3), and a resume with a higher limit batches only them."""
+    from promptctl.providers.base import PER_CALL_TOKENS, PER_MESSAGE_TOKENS
+
+    root = project(tmp_path, batch.base_url)
+    monkeypatch.chdir(root)
+    bounds = [PER_CALL_TOKENS + PER_MESSAGE_TOKENS + len("user") + len(f"Say: {name}.")
+              for _, name in COUNTRIES]
+    at_batch = [b * PRICE["batch_input"] + 3 * PRICE["batch_output"] for b in bounds]
+    online_two = (bounds[0] + bounds[1]) * PRICE["input"] + 6 * PRICE["output"]
+    limit = sum(at_batch[:2]) + at_batch[2] / 2  # two lines fit at the batch price
+    assert limit < online_two  # ...and at the online price only one would
+    result = cli("run", "--batch", "--max-cost", f"{limit:.8f}", "-o", "out.json")
+    assert result.exit_code == 3, result.output
+    assert batch.batches_created == 1 and batch.forwarded == 2
+    recs = records(latest(root))
+    not_run = [c for c, r in recs.items() if r["error"] == "not run: budget reached"]
+    assert not_run == ["spain"]
+    assert all(recs[c]["error"] is None for c in ("france", "italy"))
+    assert "1 call not run" in result.stdout
+    assert json.loads((root / "out.json").read_text())["summary"]["cost"] <= limit
+
+    resumed = cli("run", "--resume", "--max-cost", "1", "-q")
+    assert resumed.exit_code in (0, 1), resumed.output
+    assert batch.batches_created == 2 and batch.forwarded == 3  # only the line left out
+    assert [len(e["custom_ids"]) for e in ledger(latest(root))] == [2, 1]
+    assert all(r["error"] is None for r in records(latest(root)).values())
