@@ -31,6 +31,8 @@ def update(
     filter: common.FilterOpt = None,
     shard: common.ShardOpt = None,
     quiet: common.QuietOpt = False,
+    trace: common.TraceOpt = False,
+    trace_contents: common.TraceContentsOpt = False,
     config: common.ConfigOpt = None,
 ) -> None:
     """Write baselines/<suite>.json: every case's outputs, assertion scores and
@@ -45,7 +47,8 @@ def update(
     from ..run.runner import run_suites
     from . import output
 
-    project = common.project(config)
+    timing = common.clock()
+    project = common.project(config, timing)
     common.check_state(project, "baselines")
     if run is None:
         common.check_state(project)
@@ -56,13 +59,14 @@ def update(
         records = [r for r in saved.records if r.suite in {s.name for s in loaded}]
         partial = saved.filtered
     else:
-        loaded = common.load_suites(project, suites, model)
+        loaded = common.load_suites(project, suites, model, timing)
         if filter is not None or shard is not None or no_perturb:
             # a partial update keeps the other cases of each file: read them first, so
             # that a broken one fails before any model time is spent
             load_baselines(project, loaded, allow_missing=True)
         options = common.run_options(model, repeat, concurrency, no_cache, filter,
                                  max_repeat, resample, shard, no_perturb=no_perturb)
+        common.traced(options, timing, trace, trace_contents)
         start = time.perf_counter()
         with output.progress(not quiet) as (set_total, advance):
             result = run_suites(project, loaded, options, on_plan=set_total,

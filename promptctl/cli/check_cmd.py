@@ -44,6 +44,8 @@ def check(
     output_file: DiffOutputOpt = None,
     quiet: common.QuietOpt = False,
     verbose: common.VerboseOpt = False,
+    trace: common.TraceOpt = False,
+    trace_contents: common.TraceContentsOpt = False,
     config: common.ConfigOpt = None,
 ) -> None:
     """Run the suites and compare every case with its baseline.
@@ -58,12 +60,14 @@ def check(
     from . import output
     from .diffview import recent_history, show_report, verdict_line
 
+    timing = common.clock()
     check_outputs(output_file)
-    project = common.project(config)
+    project = common.project(config, timing)
     common.check_state(project)
-    loaded = common.load_suites(project, suites, model)
+    loaded = common.load_suites(project, suites, model, timing)
     options = common.run_options(model, repeat, concurrency, no_cache, filter,
                                  max_repeat, resample, shard, no_perturb=no_perturb)
+    common.traced(options, timing, trace, trace_contents)
     if not common.select_changed(project, loaded, options, changed_since):
         raise typer.Exit(0)
     plan(project, loaded, options)  # a template error comes before a missing baseline

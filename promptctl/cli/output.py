@@ -309,6 +309,15 @@ def show_results(result: RunResult, seconds: float, *, quiet: bool, verbose: boo
     parts = summary_parts(result.summary, seconds, result.run_id)
     if not _plain("".join(text for text, _ in parts)):
         __getattr__("out").print(_text(parts))
+    if verbose and result.timing is not None:  # where the time went (run/timing.py)
+        from ..run.timing import words  # deferred: only with --verbose
+
+        line = words(result.timing.to_dict())
+        if not _plain(line):
+            __getattr__("out").print(line, markup=False)
+    for note in result.notes:  # e.g. a trace collector that did not answer
+        if not _plain(f"warning: {note}", stderr=True):
+            __getattr__("err").print(f"warning: {note}", markup=False)
 
 
 def summary_line(summary: Summary, seconds: float, run_id: str | None) -> Text:

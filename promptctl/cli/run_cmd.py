@@ -61,6 +61,8 @@ def run(
     output_file: common.OutputOpt = None,
     quiet: common.QuietOpt = False,
     verbose: common.VerboseOpt = False,
+    trace: common.TraceOpt = False,
+    trace_contents: common.TraceContentsOpt = False,
     config: common.ConfigOpt = None,
 ) -> None:
     """Run suites on their models and score every output.
@@ -74,11 +76,13 @@ def run(
     from ..reports import RUN_FORMATS, ReportData, check_outputs, write_outputs
     from . import output
 
+    timing = common.clock()
     check_outputs(output_file, RUN_FORMATS)
-    project = common.project(config)
+    project = common.project(config, timing)
     common.check_state(project)
     options = common.run_options(model, repeat, concurrency, no_cache, filter,
                                  max_repeat, resample, shard, no_perturb=no_perturb)
+    common.traced(options, timing, trace, trace_contents)
     if (resume or retry_errors) and (changed_since or watch):
         raise UserError("--resume and --retry-errors take the run's own cells",
                         hint="leave out --changed-since and --watch")
@@ -126,6 +130,9 @@ def _resume(ctx: typer.Context, project: Project, targets: list[str],
                              "suites")
     target = prepare(project, targets[0] if targets else None, concurrency=concurrency)
     check_flags(target.run_id, target.options, options, explicit_flags(ctx))
+    assert options.timing is not None
+    common.traced(target.options, options.timing, bool(options.trace),
+                  bool(options.trace_contents))
     if not quiet:
         output.err.print(describe(target, retry_errors), highlight=False, markup=False)
     with output.progress(not quiet) as (set_total, advance):
@@ -141,7 +148,7 @@ def _run_new(project: Project, suites: list[str] | None, model: list[str] | None
     from ..run.runner import run_suites
     from . import output
 
-    loaded = common.load_suites(project, suites, model)
+    loaded = common.load_suites(project, suites, model, options.timing)
     if not common.select_changed(project, loaded, options, changed_since):
         raise typer.Exit(0)
     with output.progress(not quiet) as (set_total, advance):
