@@ -188,9 +188,7 @@ class Tracer:
         self.settings = chosen
         self.timing = timing
         _quiet_sdk_logs()
-        from .. import __version__  # the package itself: loaded already
-
-        attributes = {"service.version": __version__}
+        attributes = {"service.version": _version()}
         if not os.environ.get("OTEL_SERVICE_NAME"):
             attributes["service.name"] = "promptctl"
         self._ids = ids_cls()
@@ -201,7 +199,7 @@ class Tracer:
                                       id_generator=self._ids, sampler=always_on)
         self._provider.add_span_processor(batch_cls(
             self._exporter, export_timeout_millis=int(EXPORT_TIMEOUT * 1000)))
-        self._tracer = self._provider.get_tracer("promptctl", __version__)
+        self._tracer = self._provider.get_tracer("promptctl", attributes["service.version"])
         self._lock = threading.Lock()  # given() may finish records from another thread
         self._run = _Parent("promptctl run", self._ids.new_span_id(), None, {},
                             timing.epoch_ns(timing.started_ns))
@@ -350,6 +348,15 @@ class Tracer:
                                                "a call ended in an error"))
         span.end(end_time=parent.end)
         self.spans += 1
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version  # deferred: tracing on
+
+    try:
+        return version("promptctl")
+    except PackageNotFoundError:  # a checkout that is not installed
+        return "unknown"
 
 
 def _quiet_sdk_logs() -> None:

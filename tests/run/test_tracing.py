@@ -135,7 +135,8 @@ def test_trace_contents_sends_prompts_outputs_and_explanations(make_project, cli
         {"type": "text", "content": "Say hello to Bob PRIVATE-PROMPT"}]}]
     output = json.loads(a["gen_ai.output.messages"])
     assert output[0]["parts"][0]["content"] == "Say hello to Bob PRIVATE-PROMPT"
-    (name, event), = calls[0].events
+    ((name, event),) = calls[0].events
+    assert name == "gen_ai.evaluation.result"
     assert "expected to contain 'zed'" in event["gen_ai.evaluation.explanation"]
 
 
