@@ -277,3 +277,28 @@ def test_a_hosted_call_traces_what_the_server_answered(make_project, cli, traced
     sent = b"".join(traced.raw)
     for secret in (b"sk-SECRET-KEY-42", b"pa55word", b"QSECRET"):
         assert secret not in sent
+
+
+def test_where_spans_go_the_environment_wins_over_the_file(monkeypatch):
+    from types import SimpleNamespace
+
+    from promptctl.run.options import RunOptions
+    from promptctl.run.tracing import settings
+    from promptctl.schema import Tracing
+
+    for var in ("OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"):
+        monkeypatch.delenv(var, raising=False)
+    bare = SimpleNamespace(config=SimpleNamespace(tracing=None))
+    filed = SimpleNamespace(config=SimpleNamespace(tracing=Tracing(
+        endpoint="http://collector:4318/", contents=True)))
+    assert settings(bare, RunOptions()) is None  # off: nothing asks for it
+    assert settings(bare, RunOptions(trace=True)).endpoint == \
+        "http://localhost:4318/v1/traces"
+    chosen = settings(filed, RunOptions())
+    assert (chosen.endpoint, chosen.contents) == ("http://collector:4318/v1/traces", True)
+    assert settings(filed, RunOptions(trace_contents=False)).contents is False
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", "http://env:4318")
+    assert settings(filed, RunOptions()).endpoint == "http://env:4318/v1/traces"
+    assert settings(bare, RunOptions()).contents is False  # the variable alone: no contents
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "http://env:9999/custom")
+    assert settings(bare, RunOptions()).endpoint == "http://env:9999/custom"
