@@ -206,6 +206,7 @@ class Tracer:
         self._suites: dict[str, _Parent] = {}
         self._cells: dict[tuple[str, str, str, str], _Parent] = {}
         self._parent_contexts: dict[int, Any] = {}
+        self._servers: dict[str, str] = {}  # base_url -> as shown (redacted)
         self.spans = 0
 
     def _context_of(self, parent: _Parent) -> Any:
@@ -261,8 +262,9 @@ class Tracer:
                 for a in record.assertions:
                     event = {"gen_ai.evaluation.name": a.metric or a.type,
                              "gen_ai.evaluation.score.value": float(a.score),
-                             "gen_ai.evaluation.score.label": "pass" if a.passed else "fail",
-                             "promptctl.assertion.type": a.type}
+                             "gen_ai.evaluation.score.label": "pass" if a.passed else "fail"}
+                    if a.metric:  # named by its metric: say which assertion it is
+                        event["promptctl.assertion.type"] = a.type
                     if contents:  # a reason quotes the output
                         event["gen_ai.evaluation.explanation"] = a.reason
                     span.add_event("gen_ai.evaluation.result", event, timestamp=end)
@@ -271,18 +273,22 @@ class Tracer:
 
     def _attributes(self, record: CallRecord, identity: Mapping[str, Any], model: str
                     ) -> dict[str, Any]:
+        # the suite, case, prompt and model alias are the parent cell's attributes: a
+        # call's span holds what differs between calls (every attribute is encoded
+        # once per span: bench/concurrency.py --tracing)
         attrs: dict[str, Any] = {
             "gen_ai.operation.name": "chat",
             "gen_ai.provider.name": str(identity.get("provider") or "unknown"),
             "gen_ai.request.model": model,
-            "promptctl.suite": record.suite, "promptctl.case": record.case,
-            "promptctl.prompt": record.prompt, "promptctl.model": record.model,
             "promptctl.repeat": record.repeat,
             "promptctl.retries": record.retries, "promptctl.cached": record.cached,
         }
         base_url = identity.get("base_url")
         if isinstance(base_url, str) and base_url:
-            attrs["server.address"] = redact_url(base_url)
+            shown = self._servers.get(base_url)
+            if shown is None:
+                shown = self._servers[base_url] = redact_url(base_url)
+            attrs["server.address"] = shown
         for name in REQUEST_PARAMS:
             value = record.params.get(name)
             if isinstance(value, (int, float)) and not isinstance(value, bool):

@@ -93,8 +93,10 @@ def test_a_run_exports_run_suite_cell_and_call_spans_with_genai_attributes(
     cells = {c.attributes["promptctl.case"]: c for c in kinds["cell"]}
     assert cells["ann"].attributes["promptctl.status"] == "pass"
     assert cells["bob"].attributes["promptctl.status"] == "fail"
+    by_id = {s.span_id: s for s in traced.spans}
     for call in kinds["call"]:
         a = call.attributes
+        case = by_id[call.parent_id].attributes["promptctl.case"]  # the cell's
         assert call.name == "chat echo"
         assert a["gen_ai.operation.name"] == "chat"
         assert a["gen_ai.provider.name"] == "echo"
@@ -106,7 +108,7 @@ def test_a_run_exports_run_suite_cell_and_call_spans_with_genai_attributes(
         assert call.status == 0  # a failing case is no error
         assert "gen_ai.input.messages" not in a and "gen_ai.output.messages" not in a
         events = [attrs for name, attrs in call.events if name == "gen_ai.evaluation.result"]
-        if a["promptctl.case"] == "ann":
+        if case == "ann":
             assert [(e["gen_ai.evaluation.name"], e["gen_ai.evaluation.score.label"],
                      e["gen_ai.evaluation.score.value"]) for e in events] == [
                 ("icontains", "pass", 1.0), ("contains", "pass", 1.0)]
