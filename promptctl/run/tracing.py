@@ -83,7 +83,26 @@ def start(project: Project, options: RunOptions, timing: Timing) -> Tracer | Non
     chosen = settings(project, options)
     if chosen is None:
         return None
+    _check_sdk()
     return Tracer(chosen, timing)
+
+
+SDK_MODULES = ("opentelemetry.sdk.trace", "opentelemetry.exporter.otlp.proto.http.trace_exporter")
+
+
+def _check_sdk() -> None:
+    """The SDK is installed (found, not imported yet), or a UserError naming the extra."""
+    import importlib.util  # deferred: tracing is on
+
+    for name in SDK_MODULES:
+        try:
+            found = importlib.util.find_spec(name)
+        except ImportError as exc:
+            raise UserError(f"tracing needs the OpenTelemetry SDK: {exc}",
+                            hint="pip install 'promptctl[otel]'") from None
+        if found is None:
+            raise UserError(f"tracing needs the OpenTelemetry SDK: no module {name}",
+                            hint="pip install 'promptctl[otel]'")
 
 
 def _sdk() -> Any:
@@ -182,11 +201,48 @@ class _Parent:
 
 
 class Tracer:
+    """The spans of one run. The SDK is imported and set up in a thread of its own
+    (about 0.2 s of imports, while the run loads its models and makes its first calls);
+    the first span waits for it."""
+
     def __init__(self, chosen: Settings, timing: Timing) -> None:
-        (self._context, self._trace, exporter_cls, resource_cls, provider_cls, batch_cls,
-         always_on, ids_cls, guarded_cls) = _sdk()
         self.settings = chosen
         self.timing = timing
+        self._lock = threading.Lock()  # given() may finish records from another thread
+        self._suites: dict[str, _Parent] = {}
+        self._cells: dict[tuple[str, str, str, str], _Parent] = {}
+        self._parent_contexts: dict[int, Any] = {}
+        self._servers: dict[str, str] = {}  # base_url -> as shown (redacted)
+        self.spans = 0
+        self._ready = False
+        self._problem: BaseException | None = None
+        self._setup_thread = threading.Thread(target=self._setup_aside, daemon=True,
+                                              name="pc-otel-setup")
+        self._setup_thread.start()
+
+    def _setup_aside(self) -> None:
+        try:
+            self._setup()
+        except BaseException as exc:  # seen by _wait, in the runner's thread
+            self._problem = exc
+
+    def _wait(self) -> bool:
+        """Whether the SDK is set up (waiting for its thread the first time)."""
+        if self._ready:
+            return True
+        self._setup_thread.join()
+        if not self._ready and self._problem is not None:
+            # e.g. an import that raced one of the run's own: once more, in this thread
+            try:
+                self._setup()
+            except Exception as exc:
+                self._problem = exc
+        return self._ready
+
+    def _setup(self) -> None:
+        (self._context, self._trace, exporter_cls, resource_cls, provider_cls, batch_cls,
+         always_on, ids_cls, guarded_cls) = _sdk()
+        chosen, timing = self.settings, self.timing
         _quiet_sdk_logs()
         attributes = {"service.version": _version()}
         if not os.environ.get("OTEL_SERVICE_NAME"):
@@ -200,14 +256,9 @@ class Tracer:
         self._provider.add_span_processor(batch_cls(
             self._exporter, export_timeout_millis=int(EXPORT_TIMEOUT * 1000)))
         self._tracer = self._provider.get_tracer("promptctl", attributes["service.version"])
-        self._lock = threading.Lock()  # given() may finish records from another thread
         self._run = _Parent("promptctl run", self._ids.new_span_id(), None, {},
                             timing.epoch_ns(timing.started_ns))
-        self._suites: dict[str, _Parent] = {}
-        self._cells: dict[tuple[str, str, str, str], _Parent] = {}
-        self._parent_contexts: dict[int, Any] = {}
-        self._servers: dict[str, str] = {}  # base_url -> as shown (redacted)
-        self.spans = 0
+        self._ready = True
 
     def _context_of(self, parent: _Parent) -> Any:
         ctx = self._parent_contexts.get(parent.span_id)
@@ -238,6 +289,8 @@ class Tracer:
 
     def call(self, record: CallRecord, marks: tuple[int, int] | None) -> None:
         """The span of one finished call (in the thread that finishes records)."""
+        if not self._ready and not self._wait():
+            return
         timing = self.timing
         if marks is None:  # no provider call was timed (a given output)
             start = end = timing.epoch_ns(timing.started_ns)
@@ -319,6 +372,8 @@ class Tracer:
               run_id: str | None) -> str | None:
         """End the cells, suites and run (their spans made now), flush, shut down.
         Returns a warning line when spans could not be delivered, else None."""
+        if not self._wait():
+            return f"tracing: the OpenTelemetry SDK did not start: {self._problem}"
         timing = self.timing
         run = self._run
         run.end = max(run.end, timing.epoch_ns(timing.ended_ns or timing.started_ns))

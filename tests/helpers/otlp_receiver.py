@@ -3,7 +3,10 @@ http.server on loopback, POST /v1/traces, the protobuf body (gzip when
 Content-Encoding says so) decoded with the official opentelemetry-proto package.
 
 `spans` holds every span received, flattened to plain values (`Span`), so a test can
-assert on names, the parent tree, attributes and events without protobuf types.
+assert on names, the parent tree, attributes and events without protobuf types. Each
+request is parsed before it is answered (a body that is not an
+ExportTraceServiceRequest fails it); the flattening waits until `spans` is read, so a
+benchmark's exporter does not wait for this file's Python.
 """
 
 from __future__ import annotations
@@ -48,7 +51,8 @@ class Receiver:
     OTEL_EXPORTER_OTLP_ENDPOINT."""
 
     def __init__(self) -> None:
-        self.spans: list[Span] = []
+        self._spans: list[Span] = []
+        self._pending: list[Any] = []  # parsed requests not yet flattened
         self.requests = 0
         self.raw: list[bytes] = []  # each decoded request body, to look for secrets
         self.headers: list[dict[str, str]] = []
@@ -90,6 +94,22 @@ class Receiver:
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
     def _take(self, request: Any, body: bytes, headers: dict[str, str]) -> None:
+        with self._lock:
+            self.requests += 1
+            self.raw.append(body)
+            self.headers.append(headers)
+            self._pending.append(request)
+
+    @property
+    def spans(self) -> list[Span]:
+        with self._lock:
+            pending, self._pending = self._pending, []
+            for request in pending:
+                self._spans.extend(self._flat(request))
+            return list(self._spans)
+
+    @staticmethod
+    def _flat(request: Any) -> list[Span]:
         spans = []
         for rs in request.resource_spans:
             resource = _attrs(rs.resource.attributes)
@@ -100,15 +120,12 @@ class Receiver:
                         s.start_time_unix_nano, s.end_time_unix_nano, s.status.code,
                         s.status.message, _attrs(s.attributes),
                         [(e.name, _attrs(e.attributes)) for e in s.events], resource))
-        with self._lock:
-            self.requests += 1
-            self.raw.append(body)
-            self.headers.append(headers)
-            self.spans.extend(spans)
+        return spans
 
     def clear(self) -> None:
         with self._lock:
-            self.spans.clear()
+            self._spans.clear()
+            self._pending.clear()
             self.raw.clear()
             self.headers.clear()
             self.requests = 0
