@@ -160,6 +160,14 @@ def bench_env(pycache: str) -> dict[str, str]:
     return env
 
 
+def child_cpu() -> float:
+    """CPU seconds (user + system) of the finished child processes so far."""
+    import resource
+
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
 def run_once(root: Path, endpoint: Endpoint, jobs: int, expected: int,
              env: dict[str, str]) -> tuple[float, float, float]:
     """(start-up, run seconds as the endpoint saw them, process wall seconds)."""
@@ -250,18 +258,25 @@ def tracing_overhead(args: argparse.Namespace) -> None:
                   f"{' '.join(f'{x:.2f}' for x in os.getloadavg())}")
             off: list[tuple[float, float, float]] = []
             on: list[tuple[float, float, float]] = []
+            cpu_off: list[float] = []
+            cpu_on: list[float] = []
             for i in range(args.runs):
+                cpu = child_cpu()
                 off.append(run_once(root, endpoint, args.jobs, args.requests, env))
+                cpu_off.append(child_cpu() - cpu)
                 receiver.clear()
+                cpu = child_cpu()
                 on.append(run_once(root, endpoint, args.jobs, args.requests, traced))
+                cpu_on.append(child_cpu() - cpu)
                 spans = len(receiver.spans)
                 want = 2 * args.requests + 2  # calls, cells, the suite, the run
                 if spans != want:
                     raise SystemExit(f"expected {want} spans, the receiver got {spans}")
-                for name, (start, run, wall) in (("off", off[-1]), ("on ", on[-1])):
+                for name, (start, run, wall), cpu in (("off", off[-1], cpu_off[-1]),
+                                                      ("on ", on[-1], cpu_on[-1])):
                     print(f"  run {i + 1} tracing {name}: start-up {start:.2f} s, run "
                           f"{run:.2f} s, wind-down {wall - start - run:.2f} s, process "
-                          f"{wall:.2f} s")
+                          f"{wall:.2f} s, CPU {cpu:.2f} s")
                 print(f"    the receiver decoded {spans} spans in {receiver.requests} "
                       f"requests")
     finally:
@@ -277,8 +292,13 @@ def tracing_overhead(args: argparse.Namespace) -> None:
           f"{wall_on - wall_off:+.2f} s = {extra:+.1%} "
           f"({'within' if extra < 0.05 else 'NOT within'} 5%); run phase "
           f"{run_off:.2f} s -> {run_on:.2f} s ({(run_on - run_off) / run_off:+.1%}); "
-          f"start-up {median(off, 0):.2f} s -> {median(on, 0):.2f} s; load average "
-          f"{' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+          f"start-up {median(off, 0):.2f} s -> {median(on, 0):.2f} s; wind-down "
+          f"{statistics.median(w - s - r for s, r, w in off):.2f} s -> "
+          f"{statistics.median(w - s - r for s, r, w in on):.2f} s")
+    cpu_a, cpu_b = statistics.median(cpu_off), statistics.median(cpu_on)
+    print(f"median CPU of the promptctl process {cpu_a:.2f} s off, {cpu_b:.2f} s on "
+          f"({(cpu_b - cpu_a) / cpu_a:+.1%}; {(cpu_b - cpu_a) / args.requests * 1e6:.0f} us "
+          f"per call); load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
 
 
 if __name__ == "__main__":

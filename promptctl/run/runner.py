@@ -14,6 +14,7 @@ call that made it); absent for providers that do not say (llama-cpp, echo).
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import dataclasses
 import gc
@@ -444,6 +445,8 @@ def run_suites(project: Project, suites: Sequence[Suite], options: RunOptions, *
         calls = _plan_calls(project, suites, options)
     timing.since("render", start)
     tracer = tracing.start(project, options, timing)  # before any call or run folder
+    if tracer is not None and not any(adaptive(s, options) for s in suites):
+        tracer.expect(collections.Counter(c.cell for c in calls))
     if on_plan is not None:
         on_plan(len(calls))
     done: dict[RecordKey, CallRecord] = {}

@@ -11,10 +11,11 @@ one per model call ("chat {model}", the GenAI semantic conventions' attributes) 
 `gen_ai.evaluation.result` event per assertion. Every span is made in the runner's
 finishing thread, after its call, from the call's own perf_counter marks (run/timing.py):
 the calls' hot path does no OTel work. A call's span is made when its record comes back
-and goes out at once (BatchSpanProcessor); its cell, suite and run spans are made at the
-end of the run, when their first start and last end are known, under span ids reserved
-when their first call came back (the ids generator hands them out): so every parent
-covers exactly its children.
+and goes out at once (BatchSpanProcessor). A parent's span is made once its first start
+and last end are known, under the span id reserved when its first call came back (the
+ids generator hands it out), so every parent covers exactly its children: a cell's as
+its last call comes back when the plan says how many it has (no adaptive rounds), else
+at the end of the run, as the suites' and the run's.
 
 Invariants: prompt and output contents (and the assertions' explanations, which quote
 outputs) go out only with `contents` on; never an API key, a header or the userinfo or
@@ -35,6 +36,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import UserError
 from ..redact import redact_url
+from .summary import cell_status
 
 if TYPE_CHECKING:
     from ..load.project import Project
@@ -180,7 +182,8 @@ def _sdk() -> Any:
 class _Parent:
     """A run, suite or cell span, made at the end under the id reserved now."""
 
-    __slots__ = ("attributes", "end", "error", "name", "parent", "span_id", "start")
+    __slots__ = ("attributes", "end", "error", "left", "name", "parent", "span_id", "start",
+                 "status")
 
     def __init__(self, name: str, span_id: int, parent: _Parent | None,
                  attributes: dict[str, Any], start: int) -> None:
@@ -191,6 +194,8 @@ class _Parent:
         self.start = start
         self.end = start
         self.error = False
+        self.status: str | None = None  # a cell's, as the summary counts it
+        self.left: int | None = None  # a cell's calls still to come, when known
 
     def cover(self, start: int, end: int, error: bool) -> None:
         self.start = min(self.start, start)
@@ -213,6 +218,7 @@ class Tracer:
         self._cells: dict[tuple[str, str, str, str], _Parent] = {}
         self._parent_contexts: dict[int, Any] = {}
         self._servers: dict[str, str] = {}  # base_url -> as shown (redacted)
+        self._expected: Mapping[tuple[str, str, str, str], int] = {}
         self.spans = 0
         self._ready = False
         self._problem: BaseException | None = None
@@ -260,6 +266,11 @@ class Tracer:
                             timing.epoch_ns(timing.started_ns))
         self._ready = True
 
+    def expect(self, calls: Mapping[tuple[str, str, str, str], int]) -> None:
+        """How many calls each cell has (a plan with no adaptive rounds): a cell's span
+        is made as its last call comes back, exported while the run goes on."""
+        self._expected = calls
+
     def _context_of(self, parent: _Parent) -> Any:
         ctx = self._parent_contexts.get(parent.span_id)
         if ctx is None:
@@ -285,6 +296,7 @@ class Tracer:
             f"cell {record.case}", self._ids.new_span_id(), suite,
             {"promptctl.suite": record.suite, "promptctl.case": record.case,
              "promptctl.prompt": record.prompt, "promptctl.model": record.model}, start)
+        cell.left = self._expected.get(key)
         return cell
 
     def call(self, record: CallRecord, marks: tuple[int, int] | None) -> None:
@@ -323,6 +335,13 @@ class Tracer:
                     span.add_event("gen_ai.evaluation.result", event, timestamp=end)
             span.end(end_time=end)
             self.spans += 1
+            cell.status = cell_status(cell.status, record.status)
+            if cell.left is not None:
+                cell.left -= 1
+                if cell.left <= 0:  # its last call: the cell's span now
+                    del self._cells[record.cell]
+                    cell.attributes["promptctl.status"] = cell.status
+                    self._end(cell)
 
     def _attributes(self, record: CallRecord, identity: Mapping[str, Any], model: str
                     ) -> dict[str, Any]:
@@ -382,8 +401,10 @@ class Tracer:
         try:
             with self._lock:
                 for key, cell in self._cells.items():
-                    cell.attributes["promptctl.status"] = statuses.get(key, "error")
+                    cell.attributes["promptctl.status"] = statuses.get(
+                        key, cell.status or "error")
                     self._end(cell)
+                self._cells.clear()
                 for suite in self._suites.values():
                     self._end(suite)
                 self._end(run)

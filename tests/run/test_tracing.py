@@ -304,3 +304,15 @@ def test_where_spans_go_the_environment_wins_over_the_file(monkeypatch):
     assert settings(bare, RunOptions()).contents is False  # the variable alone: no contents
     monkeypatch.setenv("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "http://env:9999/custom")
     assert settings(bare, RunOptions()).endpoint == "http://env:9999/custom"
+
+
+def test_adaptive_rounds_keep_each_cell_one_span_over_all_its_samples(make_project, cli,
+                                                                      traced):
+    make_project(PROJECT)
+    cli("run", "--repeat", "auto", "--max-repeat", "3")
+    kinds = tree(traced.spans)  # every call inside its cell's time
+    cells = {c.attributes["promptctl.case"]: c for c in kinds["cell"]}
+    assert sorted(cells) == ["ann", "bob"]  # one span per cell, however many rounds
+    under = {case: sum(s.parent_id == c.span_id for s in kinds["call"])
+             for case, c in cells.items()}
+    assert under == {"ann": 1, "bob": 3}  # a pass settles; a failure samples to the cap
