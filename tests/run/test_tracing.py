@@ -316,3 +316,26 @@ def test_adaptive_rounds_keep_each_cell_one_span_over_all_its_samples(make_proje
     under = {case: sum(s.parent_id == c.span_id for s in kinds["call"])
              for case, c in cells.items()}
     assert under == {"ann": 1, "bob": 3}  # a pass settles; a failure samples to the cap
+
+
+def test_check_and_baseline_update_take_trace_flags(make_project, cli, receiver,
+                                                    monkeypatch):
+    for var in ("OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"):
+        monkeypatch.delenv(var, raising=False)
+    make_project(PROJECT)
+    off = cli("baseline", "update", "-k", "ann")
+    assert off.exit_code == 0 and "tracing" not in off.output  # nothing asks for it
+    # the flag alone turns tracing on, to the default endpoint
+    with socket.socket() as probe:
+        if probe.connect_ex(("127.0.0.1", 4318)) == 0:
+            pytest.skip("something listens on localhost:4318")
+    flagged = cli("baseline", "update", "-k", "ann", "--trace")
+    assert flagged.exit_code == 0
+    assert "could not be exported to http://localhost:4318/v1/traces" in flagged.stderr
+    receiver.clear()
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", receiver.endpoint + "/v1/traces")
+    monkeypatch.setenv("OTEL_SERVICE_NAME", "my-evals")
+    assert cli("check", "-k", "ann", "--trace-contents").exit_code == 0
+    calls = tree(receiver.spans)["call"]
+    assert len(calls) == 2 and "gen_ai.input.messages" in calls[0].attributes
+    assert calls[0].resource["service.name"] == "my-evals"
