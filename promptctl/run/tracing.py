@@ -345,16 +345,17 @@ class Tracer:
 
     def _attributes(self, record: CallRecord, identity: Mapping[str, Any], model: str
                     ) -> dict[str, Any]:
-        # the suite, case, prompt and model alias are the parent cell's attributes: a
-        # call's span holds what differs between calls (every attribute is encoded
-        # once per span: bench/concurrency.py --tracing)
+        # the suite, case, prompt, model alias and verdict are the parent cell's
+        # attributes, the assertions' scores its events: a call's span holds only what
+        # differs between calls (every attribute costs per span: bench/concurrency.py)
         attrs: dict[str, Any] = {
             "gen_ai.operation.name": "chat",
             "gen_ai.provider.name": str(identity.get("provider") or "unknown"),
             "gen_ai.request.model": model,
-            "promptctl.repeat": record.repeat,
             "promptctl.retries": record.retries, "promptctl.cached": record.cached,
         }
+        if record.repeat:
+            attrs["promptctl.repeat"] = record.repeat
         base_url = identity.get("base_url")
         if isinstance(base_url, str) and base_url:
             shown = self._servers.get(base_url)
@@ -374,8 +375,6 @@ class Tracer:
             attrs["promptctl.system_fingerprint"] = str(served["system_fingerprint"])
         attrs["gen_ai.usage.input_tokens"] = int(record.tokens.get("prompt", 0))
         attrs["gen_ai.usage.output_tokens"] = int(record.tokens.get("completion", 0))
-        attrs["promptctl.passed"] = bool(record.passed)
-        attrs["promptctl.score"] = float(record.score)
         if self.settings.contents:
             attrs["gen_ai.input.messages"] = json.dumps(
                 [{"role": m.get("role", "user"),
