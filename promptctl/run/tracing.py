@@ -27,15 +27,14 @@ the run ends with one warning line, never an error.
 from __future__ import annotations
 
 import json
-import logging
 import os
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from ..errors import UserError
 from ..redact import redact_url
+from . import otel_sdk
 from .summary import cell_status
 
 if TYPE_CHECKING:
@@ -85,98 +84,8 @@ def start(project: Project, options: RunOptions, timing: Timing) -> Tracer | Non
     chosen = settings(project, options)
     if chosen is None:
         return None
-    _check_sdk()
+    otel_sdk.check()
     return Tracer(chosen, timing)
-
-
-SDK_MODULES = ("opentelemetry.sdk.trace", "opentelemetry.exporter.otlp.proto.http.trace_exporter")
-
-
-def _check_sdk() -> None:
-    """The SDK is installed (found, not imported yet), or a UserError naming the extra."""
-    import importlib.util  # deferred: tracing is on
-
-    for name in SDK_MODULES:
-        try:
-            found = importlib.util.find_spec(name)
-        except ImportError as exc:
-            raise UserError(f"tracing needs the OpenTelemetry SDK: {exc}",
-                            hint="pip install 'promptctl[otel]'") from None
-        if found is None:
-            raise UserError(f"tracing needs the OpenTelemetry SDK: no module {name}",
-                            hint="pip install 'promptctl[otel]'")
-
-
-def _sdk() -> Any:
-    """The OpenTelemetry modules, imported now: tracing is on."""
-    try:
-        # deferred: only a traced run pays for the SDK (and requests, protobuf)
-        from opentelemetry import context, trace
-        from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
-        from opentelemetry.sdk.resources import Resource
-        from opentelemetry.sdk.trace import TracerProvider
-        from opentelemetry.sdk.trace.export import (
-            BatchSpanProcessor,
-            SpanExporter,
-            SpanExportResult,
-        )
-        from opentelemetry.sdk.trace.id_generator import IdGenerator, RandomIdGenerator
-        from opentelemetry.sdk.trace.sampling import ALWAYS_ON
-    except ImportError as exc:
-        raise UserError(f"tracing needs the OpenTelemetry SDK: {exc}",
-                        hint="pip install 'promptctl[otel]'") from None
-
-    class Ids(IdGenerator):
-        """One trace id per run; the span id reserved for a parent when it is made."""
-
-        def __init__(self) -> None:
-            self._random = RandomIdGenerator()
-            self.trace_id = self._random.generate_trace_id()
-            self.reserved: int | None = None
-
-        def generate_trace_id(self) -> int:
-            return self.trace_id
-
-        def generate_span_id(self) -> int:
-            if self.reserved is not None:
-                span_id, self.reserved = self.reserved, None
-                return span_id
-            return self._random.generate_span_id()
-
-        def new_span_id(self) -> int:
-            return self._random.generate_span_id()
-
-    class Guarded(SpanExporter):
-        """The OTLP exporter, given up after its first failure: a dead collector
-        costs one export timeout, not one per batch."""
-
-        def __init__(self, inner: Any) -> None:
-            self.inner = inner
-            self.failed = 0  # spans not delivered
-            self.sent = 0
-
-        def export(self, spans: Sequence[Any]) -> Any:
-            if self.failed:
-                self.failed += len(spans)
-                return SpanExportResult.FAILURE
-            try:
-                result = self.inner.export(spans)
-            except Exception:  # the exporter's own bug: tracing must not end the run
-                result = SpanExportResult.FAILURE
-            if result is SpanExportResult.SUCCESS:
-                self.sent += len(spans)
-            else:
-                self.failed += len(spans)
-            return result
-
-        def shutdown(self) -> None:
-            self.inner.shutdown()
-
-        def force_flush(self, timeout_millis: int = 30000) -> bool:
-            return True
-
-    return (context, trace, OTLPSpanExporter, Resource, TracerProvider, BatchSpanProcessor,
-            ALWAYS_ON, Ids, Guarded)
 
 
 class _Parent:
@@ -247,10 +156,10 @@ class Tracer:
 
     def _setup(self) -> None:
         (self._context, self._trace, exporter_cls, resource_cls, provider_cls, batch_cls,
-         always_on, ids_cls, guarded_cls) = _sdk()
+         always_on, ids_cls, guarded_cls) = otel_sdk.load()
         chosen, timing = self.settings, self.timing
-        _quiet_sdk_logs()
-        attributes = {"service.version": _version()}
+        otel_sdk.quiet_logs()
+        attributes = {"service.version": otel_sdk.version()}
         if not os.environ.get("OTEL_SERVICE_NAME"):
             attributes["service.name"] = "promptctl"
         self._ids = ids_cls()
@@ -429,20 +338,3 @@ class Tracer:
                                                "a call ended in an error"))
         span.end(end_time=parent.end)
         self.spans += 1
-
-
-def _version() -> str:
-    from importlib.metadata import PackageNotFoundError, version  # deferred: tracing on
-
-    try:
-        return version("promptctl")
-    except PackageNotFoundError:  # a checkout that is not installed
-        return "unknown"
-
-
-def _quiet_sdk_logs() -> None:
-    """The SDK logs each failed export (a traceback on stderr); promptctl says it once."""
-    logger = logging.getLogger("opentelemetry")
-    if not any(isinstance(h, logging.NullHandler) for h in logger.handlers):
-        logger.addHandler(logging.NullHandler())
-    logger.propagate = False
