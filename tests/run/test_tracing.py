@@ -339,3 +339,21 @@ def test_check_and_baseline_update_take_trace_flags(make_project, cli, receiver,
     calls = tree(receiver.spans)["call"]
     assert len(calls) == 2 and "gen_ai.input.messages" in calls[0].attributes
     assert calls[0].resource["service.name"] == "my-evals"
+
+
+def test_a_failed_call_has_the_error_status(make_project, cli, traced, monkeypatch):
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
+    make_project({**PROJECT, "promptctl.yaml": f"""
+        models:
+          gone: {{provider: openai, model: m, base_url: 'http://127.0.0.1:{free_port()}/v1',
+                  max_retries: 0, timeout: 5}}
+        """})
+    result = cli("run", "-m", "gone", "-k", "ann", "-r", "1")
+    assert result.exit_code == 3, result.output  # an error, no verdict
+    kinds = tree(traced.spans)
+    (call,), (cell,) = kinds["call"], kinds["cell"]
+    assert call.status == 2 and call.attributes["error.type"] == "promptctl.call_error"
+    assert call.status_message  # the record's error, as the terminal shows it
+    assert call.events == []  # no assertion ran
+    assert cell.status == 2 and cell.attributes["promptctl.status"] == "error"
+    assert kinds["suite"][0].status == 2
