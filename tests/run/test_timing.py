@@ -120,3 +120,15 @@ def test_a_retried_call_waits_in_the_queue_not_in_the_model(make_project, cli,
     assert busy["queue_wait"] >= 0.5
     assert busy["model"] > 0
     assert busy["queue_wait"] + busy["model"] <= doc["timing"]["wall_seconds"]
+
+
+def test_checks_diff_document_has_the_timing_of_its_run_and_a_saved_diff_none(
+        make_project, cli):
+    make_project(PROJECT)
+    assert cli("baseline", "update", "-k", "n1").exit_code == 0
+    assert cli("check", "-k", "n1", "-o", "diff.json").exit_code == 0
+    timing = json.loads(Path("diff.json").read_text())["timing"]
+    assert set(timing["busy_seconds"]) == set(STAGES) and timing["wall_seconds"] > 0
+    # `diff` of a saved run ran nothing now: no timing in its document
+    assert cli("diff", "-o", "saved.json").exit_code == 0
+    assert "timing" not in json.loads(Path("saved.json").read_text())
