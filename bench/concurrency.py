@@ -19,7 +19,14 @@ promptctl does after its first run, as bench/startup.py does. PYTHONPATH is pass
 (resolved here: PYTHONPATH=. times the checkout). The load average is printed: on a
 shared machine the phases stretch with it.
 
+With --tracing, each run is made twice, without and with tracing on
+(OTEL_EXPORTER_OTLP_ENDPOINT pointing at the tests' OTLP/HTTP receiver,
+tests/helpers/otlp_receiver.py, which decodes every span), and the overhead of tracing
+is printed: the medians' difference in process time and in the run phase (goal: under
+5% of the process time).
+
 Usage: python bench/concurrency.py [--requests 1000] [-j 50] [--delay 0.2] [--runs 3]
+       [--tracing]
 """
 
 from __future__ import annotations
@@ -153,6 +160,14 @@ def bench_env(pycache: str) -> dict[str, str]:
     return env
 
 
+def child_cpu() -> float:
+    """CPU seconds (user + system) of the finished child processes so far."""
+    import resource
+
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
 def run_once(root: Path, endpoint: Endpoint, jobs: int, expected: int,
              env: dict[str, str]) -> tuple[float, float, float]:
     """(start-up, run seconds as the endpoint saw them, process wall seconds)."""
@@ -179,7 +194,12 @@ def main() -> None:
     parser.add_argument("-j", "--jobs", type=int, default=50)
     parser.add_argument("--delay", type=float, default=0.2)
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--tracing", action="store_true",
+                        help="each run also with tracing on: print its overhead")
     args = parser.parse_args()
+    if args.tracing:
+        tracing_overhead(args)
+        return
     ideal = args.requests * args.delay / args.jobs
     endpoint = Endpoint(args.delay).start()
     try:
@@ -213,6 +233,72 @@ def main() -> None:
           f"process {wall:.2f} s = {wall / ideal:.3f} x ideal ({whole} 10%; start-up "
           f"{statistics.median(starts):.2f} s, min {min(starts):.2f} s); load average "
           f"{' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+
+
+def tracing_overhead(args: argparse.Namespace) -> None:
+    """Runs without and with tracing, alternated; the overhead of tracing in medians."""
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+    from helpers.otlp_receiver import Receiver
+
+    ideal = args.requests * args.delay / args.jobs
+    endpoint = Endpoint(args.delay).start()
+    try:
+        with tempfile.TemporaryDirectory() as tmp, \
+                tempfile.TemporaryDirectory(prefix="concurrency-pycache-") as pycache, \
+                Receiver() as receiver:
+            root = Path(tmp)
+            env = bench_env(pycache)
+            env = {k: v for k, v in env.items() if not k.startswith("OTEL_")}
+            traced = {**env, "OTEL_EXPORTER_OTLP_ENDPOINT": receiver.endpoint}
+            make_project(root, f"http://127.0.0.1:{endpoint.port}/v1", args.requests,
+                         args.jobs)
+            run_once(root, endpoint, args.jobs, args.requests, traced)  # bytecode
+            print(f"{args.requests} requests, -j {args.jobs}, {args.delay * 1000:.0f} ms "
+                  f"each (ideal {ideal:.2f} s), without and with tracing; load average "
+                  f"{' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+            off: list[tuple[float, float, float]] = []
+            on: list[tuple[float, float, float]] = []
+            cpu_off: list[float] = []
+            cpu_on: list[float] = []
+            for i in range(args.runs):
+                cpu = child_cpu()
+                off.append(run_once(root, endpoint, args.jobs, args.requests, env))
+                cpu_off.append(child_cpu() - cpu)
+                receiver.clear()
+                cpu = child_cpu()
+                on.append(run_once(root, endpoint, args.jobs, args.requests, traced))
+                cpu_on.append(child_cpu() - cpu)
+                spans = len(receiver.spans)
+                want = 2 * args.requests + 2  # calls, cells, the suite, the run
+                if spans != want:
+                    raise SystemExit(f"expected {want} spans, the receiver got {spans}")
+                for name, (start, run, wall), cpu in (("off", off[-1], cpu_off[-1]),
+                                                      ("on ", on[-1], cpu_on[-1])):
+                    print(f"  run {i + 1} tracing {name}: start-up {start:.2f} s, run "
+                          f"{run:.2f} s, wind-down {wall - start - run:.2f} s, process "
+                          f"{wall:.2f} s, CPU {cpu:.2f} s")
+                print(f"    the receiver decoded {spans} spans in {receiver.requests} "
+                      f"requests")
+    finally:
+        endpoint.stop()
+
+    def median(runs: list[tuple[float, float, float]], i: int) -> float:
+        return statistics.median(r[i] for r in runs)
+
+    wall_off, wall_on = median(off, 2), median(on, 2)
+    run_off, run_on = median(off, 1), median(on, 1)
+    extra = (wall_on - wall_off) / wall_off
+    print(f"median process {wall_off:.2f} s off, {wall_on:.2f} s on: tracing costs "
+          f"{wall_on - wall_off:+.2f} s = {extra:+.1%} "
+          f"({'within' if extra < 0.05 else 'NOT within'} 5%); run phase "
+          f"{run_off:.2f} s -> {run_on:.2f} s ({(run_on - run_off) / run_off:+.1%}); "
+          f"start-up {median(off, 0):.2f} s -> {median(on, 0):.2f} s; wind-down "
+          f"{statistics.median(w - s - r for s, r, w in off):.2f} s -> "
+          f"{statistics.median(w - s - r for s, r, w in on):.2f} s")
+    cpu_a, cpu_b = statistics.median(cpu_off), statistics.median(cpu_on)
+    print(f"median CPU of the promptctl process {cpu_a:.2f} s off, {cpu_b:.2f} s on "
+          f"({(cpu_b - cpu_a) / cpu_a:+.1%}; {(cpu_b - cpu_a) / args.requests * 1e6:.0f} us "
+          f"per call); load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
 
 
 if __name__ == "__main__":

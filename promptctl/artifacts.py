@@ -193,6 +193,7 @@ class RunSummary(Shape):
     started: str
     finished: str
     summary: dict[str, Any]
+    timing: dict[str, Any] | None = None  # where the time went (run/timing.py)
 
 
 class RecordAssertion(Shape):

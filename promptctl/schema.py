@@ -288,6 +288,23 @@ class Budget(Strict):
 
     max_cost: float | None = Field(None, ge=0)  # dollars, priced by the models' `price`
     max_tokens: int | None = Field(None, ge=0)  # prompt + completion tokens
+class Tracing(Strict):
+    """`tracing:` in promptctl.yaml: every run exports its spans over OTLP/HTTP
+    (run/tracing.py, docs/tracing.md). OTEL_EXPORTER_OTLP_ENDPOINT wins over `endpoint`."""
+
+    endpoint: str | None = None  # http(s)://HOST:4318; /v1/traces is added
+    contents: bool = False  # prompts, outputs and assertion reasons in the spans
+    headers: dict[str, str] = Field(default_factory=dict)  # sent to the collector only
+
+    @field_validator("endpoint")
+    @classmethod
+    def _http(cls, value: str | None) -> str | None:
+        from .redact import is_http_url, redact_url  # deferred: only with `tracing:`
+
+        if value is not None and not is_http_url(value):
+            raise ValueError(f"tracing.endpoint {redact_url(value)!r} is not an http(s) "
+                             "URL (e.g. http://localhost:4318)")
+        return value
 
 
 class ProjectConfig(Strict):
@@ -300,6 +317,7 @@ class ProjectConfig(Strict):
     limits: Limits = Field(default_factory=Limits)
     assert_sets: AssertSets = Field(default_factory=dict)  # NAME: [assertion, ...]
     budget: Budget = Field(default_factory=Budget)
+    tracing: Tracing | None = None  # OTLP spans of every run (run/tracing.py)
 
 
 Role = Literal["system", "user", "assistant"]

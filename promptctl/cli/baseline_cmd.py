@@ -36,6 +36,8 @@ def update(
     max_tokens: common.MaxTokensOpt = None,
     dry_run: common.DryRunOpt = False,
     quiet: common.QuietOpt = False,
+    trace: common.TraceOpt = False,
+    trace_contents: common.TraceContentsOpt = False,
     config: common.ConfigOpt = None,
 ) -> None:
     """Write baselines/<suite>.json: every case's outputs, assertion scores and
@@ -53,7 +55,8 @@ def update(
     if run is not None and dry_run:
         raise UserError("--dry-run shows the plan of a new run; --run takes a saved one",
                         hint="leave out one of them")
-    project = common.project(config)
+    timing = common.clock()
+    project = common.project(config, timing)
     common.check_state(project, "baselines")
     if run is None:
         common.check_state(project)
@@ -64,7 +67,7 @@ def update(
         records = [r for r in saved.records if r.suite in {s.name for s in loaded}]
         partial = saved.filtered
     else:
-        loaded = common.load_suites(project, suites, model)
+        loaded = common.load_suites(project, suites, model, timing)
         if dry_run:
             from .dryrun import dry_run as show_plan  # deferred: only for --dry-run
 
@@ -81,6 +84,7 @@ def update(
                                  max_repeat, resample, shard, no_perturb=no_perturb,
                                  batch=batch,
                                  max_cost=max_cost, max_tokens=max_tokens)
+        common.traced(options, timing, trace, trace_contents)
         start = time.perf_counter()
         with output.progress(not quiet) as (set_total, advance):
             result = run_suites(project, loaded, options, on_plan=set_total,

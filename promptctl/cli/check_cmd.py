@@ -48,6 +48,8 @@ def check(
     output_file: DiffOutputOpt = None,
     quiet: common.QuietOpt = False,
     verbose: common.VerboseOpt = False,
+    trace: common.TraceOpt = False,
+    trace_contents: common.TraceContentsOpt = False,
     config: common.ConfigOpt = None,
 ) -> None:
     """Run the suites and compare every case with its baseline.
@@ -62,14 +64,16 @@ def check(
     from . import output
     from .diffview import recent_history, show_report, verdict_line
 
+    timing = common.clock()
     check_outputs(output_file)
-    project = common.project(config)
+    project = common.project(config, timing)
     common.check_state(project)
-    loaded = common.load_suites(project, suites, model)
+    loaded = common.load_suites(project, suites, model, timing)
     options = common.run_options(model, repeat, concurrency, no_cache, filter,
                                  max_repeat, resample, shard, no_perturb=no_perturb,
                                  batch=batch,
                                  max_cost=max_cost, max_tokens=max_tokens)
+    common.traced(options, timing, trace, trace_contents)
     if dry_run:
         from .dryrun import dry_run as show_plan  # deferred: only for --dry-run
 

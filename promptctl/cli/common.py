@@ -6,6 +6,7 @@ loaders and the runner are imported inside the helpers that use them."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -21,6 +22,7 @@ if TYPE_CHECKING:
     from ..results import CallRecord, RecordKey
     from ..run.meta import SavedRun
     from ..run.options import RunOptions
+    from ..run.timing import Timing
 
 SuitesArg = Annotated[list[str] | None, typer.Argument(
     help="Suite files, directories, or names in suites/ (default: all).",
@@ -82,14 +84,40 @@ MaxTokensOpt = Annotated[int | None, typer.Option(
 DryRunOpt = Annotated[bool, typer.Option(
     "--dry-run", help="Print the plan without calling any model: per model the calls, "
     "how many are cached, the estimated tokens and cost; writes no run folder.")]
+TraceOpt = Annotated[bool, typer.Option(
+    "--trace", help="Export the run's spans over OTLP/HTTP (OTEL_EXPORTER_OTLP_ENDPOINT, "
+    "`tracing.endpoint`, or http://localhost:4318); needs promptctl[otel].")]
+TraceContentsOpt = Annotated[bool, typer.Option(
+    "--trace-contents", help="Tracing with the prompts, outputs and assertion reasons in "
+    "the spans (they can be private); implies --trace.")]
 VarOpt = Annotated[list[str] | None, typer.Option(
     "--var", help="A variable, KEY=VALUE; repeatable.", show_default=False)]
 
 
-def project(config: Path | None) -> Project:
+def project(config: Path | None, timing: Timing | None = None) -> Project:
+    start = time.perf_counter_ns()  # load time: importing the loaders too
     from ..load.project import load_project  # deferred: keeps --help fast
 
-    return load_project(config=config)
+    loaded = load_project(config=config)
+    if timing is not None:
+        timing.add("load", time.perf_counter_ns() - start)
+    return loaded
+
+
+def clock() -> Timing:
+    """The run's clock (run/timing.py), started as the command starts."""
+    from ..run.timing import Timing  # deferred: keeps --help fast
+
+    return Timing()
+
+
+def traced(options: RunOptions, timing: Timing, trace: bool, trace_contents: bool
+           ) -> RunOptions:
+    """The command's clock, --trace and --trace-contents on the run's options."""
+    options.timing = timing
+    options.trace = True if trace or trace_contents else None
+    options.trace_contents = True if trace_contents else None
+    return options
 
 
 def check_state(proj: Project, key: str = "state") -> None:
@@ -125,8 +153,8 @@ def check_state(proj: Project, key: str = "state") -> None:
                     hint=f"remove or move it, or set paths.{key} in promptctl.yaml")
 
 
-def load_suites(proj: Project, targets: list[str] | None, models: list[str] | None
-                ) -> list[Suite]:
+def load_suites(proj: Project, targets: list[str] | None, models: list[str] | None,
+                timing: Timing | None = None) -> list[Suite]:
     """The suites named on the command line (default: all), with -m applied. A local
     model file that is missing is refused here, naming where it is written, before a
     run folder exists."""
@@ -134,7 +162,10 @@ def load_suites(proj: Project, targets: list[str] | None, models: list[str] | No
     from ..load.project import missing_model_file
     from ..load.suites import load_suite
 
+    start = time.perf_counter_ns()
     loaded = [load_suite(proj, p, models=models or []) for p in proj.suite_paths(targets or [])]
+    if timing is not None:
+        timing.add("load", time.perf_counter_ns() - start)
     for suite in loaded:
         for i, name in enumerate(suite.models):
             problem = missing_model_file(proj.root, proj.model(name))

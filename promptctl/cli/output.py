@@ -344,6 +344,15 @@ def show_results(result: RunResult, seconds: float, *, quiet: bool, verbose: boo
         spent = result.budget.describe()
         if not _plain(spent):
             __getattr__("out").print(spent, markup=False, highlight=False)
+    if verbose and result.timing is not None:  # where the time went (run/timing.py)
+        from ..run.timing import words  # deferred: only with --verbose
+
+        stages = words(result.timing.to_dict())
+        if not _plain(stages):
+            __getattr__("out").print(stages, markup=False)
+    for note in result.notes:  # e.g. a trace collector that did not answer
+        if not _plain(f"warning: {note}", stderr=True):
+            __getattr__("err").print(f"warning: {note}", markup=False)
 
 
 def summary_line(summary: Summary, seconds: float, run_id: str | None) -> Text:

@@ -65,6 +65,8 @@ def run(
     output_file: common.OutputOpt = None,
     quiet: common.QuietOpt = False,
     verbose: common.VerboseOpt = False,
+    trace: common.TraceOpt = False,
+    trace_contents: common.TraceContentsOpt = False,
     config: common.ConfigOpt = None,
 ) -> None:
     """Run suites on their models and score every output.
@@ -78,13 +80,15 @@ def run(
     from ..reports import RUN_FORMATS, ReportData, check_outputs, write_outputs
     from . import output
 
+    timing = common.clock()
     check_outputs(output_file, RUN_FORMATS)
-    project = common.project(config)
+    project = common.project(config, timing)
     common.check_state(project)
     options = common.run_options(model, repeat, concurrency, no_cache, filter,
                                  max_repeat, resample, shard, no_perturb=no_perturb,
                                  batch=batch,
                                  max_cost=max_cost, max_tokens=max_tokens)
+    common.traced(options, timing, trace, trace_contents)
     if dry_run:
         from .dryrun import dry_run as show_plan  # deferred: only for --dry-run
 
@@ -144,6 +148,9 @@ def _resume(ctx: typer.Context, project: Project, targets: list[str],
     # --batch: a resume sends the calls no batch holds as the run did; --retry-errors
     # online, unless --batch is given again (run/batch.py collects listed batches anyway)
     target.options.batch = options.batch or (target.options.batch and not retry_errors)
+    assert options.timing is not None
+    common.traced(target.options, options.timing, bool(options.trace),
+                  bool(options.trace_contents))
     if not quiet:
         output.err.print(describe(target, retry_errors), highlight=False, markup=False)
     with output.progress(not quiet) as (set_total, advance):
@@ -159,7 +166,7 @@ def _run_new(project: Project, suites: list[str] | None, model: list[str] | None
     from ..run.runner import run_suites
     from . import output
 
-    loaded = common.load_suites(project, suites, model)
+    loaded = common.load_suites(project, suites, model, options.timing)
     if not common.select_changed(project, loaded, options, changed_since):
         raise typer.Exit(0)
     with output.progress(not quiet) as (set_total, advance):

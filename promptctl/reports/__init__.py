@@ -34,7 +34,8 @@ def _write_json(path: Path, data: ReportData) -> None:
         # deferred: each writer's module only when it writes (start-up speed)
         from .diff_report import write_diff_json
 
-        write_diff_json(path, data.diff, data.case_metadata(), data.cell_labels())
+        write_diff_json(path, data.diff, data.case_metadata(), data.cell_labels(),
+                        data.timing)
     else:
         # deferred: each writer's module only when it writes (start-up speed)
         from .json_report import write_json

@@ -29,6 +29,8 @@ class ReportData:
     history: dict[str, str] = field(default_factory=dict)
     # the human labels of reviews/ on the records' outputs (gate.labels.label_views)
     labels: dict[RecordKey, LabelView] = field(default_factory=dict)
+    # where the run's time went (run/timing.Timing.to_dict); None for a saved run
+    timing: dict[str, Any] | None = None
 
     def cell_labels(self) -> dict[CellKey, LabelView]:
         """One label per cell, for the reports that show cells (gate.labels.cell_views)."""
@@ -47,5 +49,8 @@ class ReportData:
 
     @classmethod
     def of(cls, result: RunResult, diff: DiffReport | None = None) -> ReportData:
-        return cls(result.run_id, result.started, result.finished, result.records,
+        data = cls(result.run_id, result.started, result.finished, result.records,
                    result.summary, diff)
+        if result.timing is not None:
+            data.timing = result.timing.to_dict()
+        return data

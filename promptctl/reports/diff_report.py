@@ -204,5 +204,9 @@ def markdown(report: DiffReport, metadata: CaseMetadata | None = None,
 
 
 def write_diff_json(path: Path, report: DiffReport, metadata: CaseMetadata | None = None,
-                    labels: Mapping[CellKey, LabelView] | None = None) -> None:
-    write_json_atomic(path, document(report, metadata, labels))
+                    labels: Mapping[CellKey, LabelView] | None = None,
+                    timing: dict[str, Any] | None = None) -> None:
+    doc = document(report, metadata, labels)
+    if timing is not None:  # a check that ran now: where its time went (run/timing.py)
+        doc["timing"] = timing
+    write_json_atomic(path, doc)

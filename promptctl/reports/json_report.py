@@ -31,9 +31,12 @@ def document(result: ReportData) -> dict[str, Any]:
         if view is not None and view.label is not None:  # a reviewer's, from reviews/
             entry["label"] = view.to_dict()
         results.append(entry)
-    return {"version": VERSION, "run_id": result.run_id, "started": result.started,
-            "finished": result.finished, "summary": result.summary.to_dict(),
-            "results": results}
+    doc = {"version": VERSION, "run_id": result.run_id, "started": result.started,
+           "finished": result.finished, "summary": result.summary.to_dict(),
+           "results": results}
+    if result.timing is not None:  # a run made now: where its time went
+        doc["timing"] = result.timing
+    return doc
 
 
 def write_json(path: Path, result: ReportData) -> None:

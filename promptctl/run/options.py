@@ -47,6 +47,12 @@ class RunOptions:
     # plans, so no PLAN_FLAG (a resume may raise them); meta.json records them
     max_cost: float | None = None
     max_tokens: int | None = None
+    # how it runs, not what it plans (no PLAN_FLAGS entry): --trace / --trace-contents
+    # (None: promptctl.yaml's `tracing:` or OTEL_EXPORTER_OTLP_ENDPOINT decides,
+    # run/tracing.py), and the command's clock (run/timing.Timing, started before loading)
+    trace: bool | None = None
+    trace_contents: bool | None = None
+    timing: Any = field(default=None, compare=False, repr=False)
 
 
 # (cell, its outcomes so far: True for a pass) -> draw another sample?

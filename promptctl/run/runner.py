@@ -14,6 +14,7 @@ call that made it); absent for providers that do not say (llama-cpp, echo).
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import dataclasses
 import gc
@@ -29,6 +30,7 @@ from ..load.project import Project
 from ..load.suites import Suite, young_collections
 from ..providers import Provider
 from ..results import CallRecord, Completion, RecordKey
+from . import tracing
 from .batch import take as take_batches
 from .budget import Ledger, estimate, is_not_run, ledger_for, limits_of, not_run
 from .cache import cache_key, open_cache
@@ -40,9 +42,12 @@ from .scoring import prompt_digest, score_call
 from .services import Services
 from .store import RunWriter, dedupe, final_records, now_iso, read_records, runs_dir
 from .summary import Summary
+from .timing import Timing, now
 
 if TYPE_CHECKING:
     from concurrent.futures import ThreadPoolExecutor
+
+    from .tracing import Tracer
 
 # A fresh run keeps its records in memory beside records.jsonl while their lines there
 # take up to this many bytes, so that the reports of a small run need not read them back
@@ -70,6 +75,8 @@ class RunResult:
         self._records = records
         self._run_dir = run_dir
         self._order = order  # the plan order, or how to work it out
+        self.timing: Timing | None = None  # where the time went (run/timing.py)
+        self.notes: list[str] = []  # warnings for the terminal (a collector that is down)
 
     @property
     def records(self) -> list[CallRecord]:
@@ -121,6 +128,9 @@ class Runner:
         self._score_pool: ThreadPoolExecutor | None = None  # see aexecute
         # a run's spend limits (budget.py), set by run_suites: None, nothing counted
         self.budget: Ledger | None = None
+        self.timing: Timing = options.timing if options.timing is not None else Timing()
+        self.tracer: Tracer | None = None  # run/tracing.py, when the run is traced
+        self._marks: dict[int, tuple[int, int]] = {}  # id(record) -> its call, for its span
 
     def provider(self, alias: str) -> Provider:
         found = self._providers.get(alias)
@@ -209,7 +219,9 @@ class Runner:
                 self.records.append(record)
             self.summary.add(record)
             if self.writer is not None:
+                start = now()
                 size = self.writer.write(record, flush=flush)
+                self.timing.since("writing", start)
                 if self._held is not None:
                     self._held[record.key] = record  # the last per key, as final_records
                     self._held_bytes += size
@@ -217,6 +229,22 @@ class Runner:
                         self._held = None  # a big run: read back when asked for
             if self.on_record is not None:
                 self.on_record(record)
+        if self.tracer is not None:
+            self.tracer.call(record, self._marks.pop(id(record), None))
+
+    def _called(self, record: CallRecord, start: int, completion: Completion | None
+                ) -> None:
+        """A provider call (or cache lookup) from `start` to now: the answering attempt's
+        latency is model time, the rest of it queue wait (limiter, pauses, retries)."""
+        end = now()
+        spent = end - start
+        latency = int(completion.latency_ms * 1e6) if completion is not None else 0
+        model = min(spent, latency) if latency > 0 else spent
+        self.timing.add("model", model)
+        if spent > model:
+            self.timing.add("queue_wait", spent - model)
+        if self.tracer is not None:
+            self._marks[id(record)] = (start, end)
 
     def result(self, started: str) -> RunResult:
         run_id = self.writer.run_id if self.writer else None
@@ -284,17 +312,21 @@ class Runner:
                 estimate(provider, record.messages, call.params))
             if ledger is not None and ticket is None:
                 return not_run(record)
+            start = now()
             try:
                 completion = provider.complete(record.messages, call.params)
             except InfraError as exc:
+                self._called(record, start, None)
                 return _failed(record, exc)
             except BaseException as exc:  # a plugin's code: SystemExit too is an error
                 if contain.escapes(exc):
                     raise
+                self._called(record, start, None)
                 return _failed(record, _provider_broke(call.model, exc))
             finally:
                 if ledger is not None and ticket is not None:
                     ledger.settle_completion(ticket, completion)
+            self._called(record, start, completion)
         return self._end(call, record, key, completion)
 
     async def aexecute(self, call: Call) -> CallRecord:
@@ -308,17 +340,21 @@ class Runner:
                 estimate(provider, record.messages, call.params))
             if ledger is not None and ticket is None:
                 return not_run(record)
+            start = now()
             try:
                 completion = await provider.acomplete(record.messages, call.params)
             except InfraError as exc:
+                self._called(record, start, None)
                 return _failed(record, exc)
             except BaseException as exc:  # a plugin's code: SystemExit too is an error
                 if contain.escapes(exc, on_loop=True):
                     raise
+                self._called(record, start, None)
                 return _failed(record, _provider_broke(call.model, exc))
             finally:
                 if ledger is not None and ticket is not None:
                     ledger.settle_completion(ticket, completion)
+            self._called(record, start, completion)
         if assertions.runs_inline(call.case.asserts):
             return self._end(call, record, key, completion)
         if self._score_pool is None:
@@ -355,13 +391,16 @@ class Runner:
                ) -> tuple[CallRecord, str, Completion | None]:
         """The call's record (no result yet), its cache key and a cached completion."""
         identity = provider.identity()
+        start = now()
         record = new_record(call, identity)
+        start = self.timing.since("render", start)
         if self.cache is None:
             return record, "", None
         messages = record.messages
         key = cache_key(identity, messages, call.params, call.repeat)
         completion = self.cache.get(key)
         record.cached = completion is not None
+        self._called(record, start, None)  # a cached call's model time: its lookup
         return record, key, completion
 
     def _end(self, call: Call, record: CallRecord, key: str,
@@ -380,7 +419,9 @@ class Runner:
         if completion.served_model:  # a cached answer: the values of the call that made it
             record.fingerprint["served"] = {"model": completion.served_model,
                                             "system_fingerprint": completion.system_fingerprint}
+        start = now()
         score_call(record, call, completion, self.project, self.services)
+        self.timing.since("scoring", start)
         return record
 
 
@@ -425,8 +466,16 @@ def run_suites(project: Project, suites: Sequence[Suite], options: RunOptions, *
     the one an uninterrupted run would have given. `meta` adds keys to meta.json.
     """
     contain.watch_sigint()  # a Ctrl-C stops the run; user code raising one does not
+    if options.timing is None:  # not timed by a command: the run's clock starts here
+        options = dataclasses.replace(options, timing=Timing())
+    timing: Timing = options.timing
+    start = now()
     with young_collections():
         calls = _plan_calls(project, suites, options)
+    timing.since("render", start)
+    tracer = tracing.start(project, options, timing)  # before any call or run folder
+    if tracer is not None and not any(adaptive(s, options) for s in suites):
+        tracer.expect(collections.Counter(c.cell for c in calls))
     if on_plan is not None:
         on_plan(len(calls))
     done: dict[RecordKey, CallRecord] = {}
@@ -438,8 +487,14 @@ def run_suites(project: Project, suites: Sequence[Suite], options: RunOptions, *
         started = now_iso()
     runner = Runner(project, options, on_record=on_record, writer=writer)
     runner.budget = runner.services.budget = ledger_for(project, options)
+    runner.tracer = tracer
     if resume is None and record_run:
-        writer = _start_folder(runner, project, suites, calls, options, started, meta)
+        try:
+            writer = _start_folder(runner, project, suites, calls, options, started, meta)
+        except BaseException:
+            if tracer is not None:
+                tracer.close({}, None)
+            raise
     replay = Replay(done)
     try:
         with _frozen_heap():
@@ -447,14 +502,23 @@ def run_suites(project: Project, suites: Sequence[Suite], options: RunOptions, *
     except BaseException:
         if writer is not None:
             writer.close()
+        if tracer is not None:
+            tracer.close({}, None)  # the spans of the calls made, ended now
         raise
     finally:
         runner.close()
     result = runner.result(started)
     result.budget = runner.budget
+    timing.end()
+    result.timing = timing
     if writer is not None:
         writer.finish({"run_id": writer.run_id, "started": result.started,
-                       "finished": result.finished, "summary": result.summary.to_dict()})
+                       "finished": result.finished, "summary": result.summary.to_dict(),
+                       "timing": timing.to_dict()})
+    if tracer is not None:
+        note = tracer.close(result.summary.cells, result.run_id)
+        if note:
+            result.notes.append(note)
     return result
 
 
@@ -531,12 +595,14 @@ def _start_folder(runner: Runner, project: Project, suites: Sequence[Suite],
     except BaseException:
         runner.close()
         raise
+    start = now()
     writer = RunWriter(runs_dir(project))
     runner.attach(writer)
     if runner.budget is not None:  # the limits it starts with
         meta = {**(meta or {}), "budget": runner.budget.limits.to_dict()}
     write_meta(writer.dir, new_meta(writer.run_id, started, suites, len(calls), options,
                                     meta))
+    runner.timing.since("writing", start)
     return writer
 
 
