@@ -37,6 +37,7 @@ from ..errors import InfraError, UserError
 from ..results import CallRecord, Completion, digest
 from .budget import Ticket, estimate, not_run
 from .store import now_iso, write_json_atomic
+from .timing import now as _now
 
 if TYPE_CHECKING:
     from ..load.project import Project
@@ -47,6 +48,7 @@ if TYPE_CHECKING:
     from .options import RunOptions
     from .plan import Call
     from .store import RunWriter
+    from .timing import Timing
 
 LEDGER = "batches.json"
 VERSION = 1
@@ -58,8 +60,11 @@ class Host(Protocol):
     options: RunOptions
     writer: RunWriter | None
     budget: Budget | None
+    timing: Timing
 
     def provider(self, alias: str) -> Provider: ...
+
+    def batched(self, record: CallRecord, start: int) -> None: ...
 
     def _begin(self, call: Call, provider: Provider
                ) -> tuple[CallRecord, str, Completion | None]: ...
@@ -209,6 +214,7 @@ class _Session:
         self.ledger = ledger
         self.pending: dict[str, _Pending] = {}
         self.clients: dict[str, BatchClient] = {}
+        self.started = 0  # when the round's batch work began (perf_counter_ns)
 
     def client(self, alias: str) -> BatchClient:
         from ..providers.openai_batch import BatchClient  # deferred: see _is_openai
@@ -229,6 +235,13 @@ class _Session:
                 self.pending[custom_id(call)] = _Pending(call, record, key)
         if not self.pending:
             return
+        self.started = _now()
+        try:
+            self._run_pending()
+        finally:  # the round's wait on its batches: once, not summed per call
+            host.timing.add("batch", _now() - self.started)
+
+    def _run_pending(self) -> None:
         listed = self._listed()
         fresh: dict[str, list[str]] = {}
         for cid, p in self.pending.items():
@@ -347,6 +360,7 @@ class _Session:
                 continue
             record = self.host._end(p.call, p.record, p.key, completion)
             self._settle(p, completion)
+            self.host.batched(record, self.started)  # its span: submitted to collected
             self.host._finish(record)
         if self.host.writer is not None:
             self.host.writer.flush()
@@ -389,6 +403,7 @@ class _Session:
     def _finish_error(self, p: _Pending, message: str | None) -> None:
         p.record.error = message or "batch line failed"
         self._settle(p, None)
+        self.host.batched(p.record, self.started)
         self.host._finish(p.record)
 
     def _aio(self, coro: Any) -> Any:

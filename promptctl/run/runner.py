@@ -246,6 +246,12 @@ class Runner:
         if self.tracer is not None:
             self._marks[id(record)] = (start, end)
 
+    def batched(self, record: CallRecord, start: int) -> None:
+        """A batch line's record (run/batch.py): its span runs from the round's first
+        upload to its batch's collection; its time is the timing's `batch` stage."""
+        if self.tracer is not None:
+            self._marks[id(record)] = (start, now())
+
     def result(self, started: str) -> RunResult:
         run_id = self.writer.run_id if self.writer else None
         if not self.keep_records and self._held is None:  # read back when asked for

@@ -9,7 +9,10 @@ The stages, in the order a call meets them:
   (the call's time minus the latency the provider reports for the answering attempt);
 - model: the answering attempt (a cached call: its cache lookup, near zero);
 - scoring: the assertions and judges of a call;
-- writing: records.jsonl, meta.json, the run folder.
+- writing: records.jsonl, meta.json, the run folder;
+- batch: the wall time a round waited on its provider batches (run/batch.py: upload,
+  polling, download), counted once per round, not per call: a batch's lines are
+  answered by the provider in its own time, which no call of the run is busy with.
 
 Calls run concurrently, so the stages overlap: each stage's figure is the busy time
 summed over every call (ten calls of 1 s in flight together are 10 s of model time in
@@ -28,7 +31,7 @@ import threading
 import time
 from typing import Any
 
-STAGES = ("load", "render", "queue_wait", "model", "scoring", "writing")
+STAGES = ("load", "render", "queue_wait", "model", "scoring", "writing", "batch")
 
 now = time.perf_counter_ns  # the clock of every mark
 

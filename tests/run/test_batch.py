@@ -372,3 +372,33 @@ def test_a_spend_limit_reserves_each_line_at_the_batch_price_before_upload(
     assert batch.batches_created == 2 and batch.forwarded == 3  # only the line left out
     assert [len(e["custom_ids"]) for e in ledger(latest(root))] == [2, 1]
     assert all(r["error"] is None for r in records(latest(root)).values())
+
+
+@pytest.mark.slow
+def test_a_traced_batch_run_has_a_span_per_line_and_its_wait_in_the_batch_stage(
+        tmp_path, monkeypatch, cli, batch):
+    """--trace with --batch: each line's call span covers its batch from the upload to
+    the collection, with the real usage; the wait is the timing's `batch` stage, once,
+    not model time summed over the lines."""
+    from helpers.otlp_receiver import Receiver
+
+    root = project(tmp_path, batch.base_url)
+    monkeypatch.chdir(root)
+    with Receiver() as receiver:
+        monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", receiver.endpoint)
+        monkeypatch.delenv("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", raising=False)
+        result = cli("run", "--batch", "-o", "out.json")
+        assert result.exit_code in (0, 1), result.output
+        spans = receiver.spans
+    calls = [s for s in spans if s.name == "chat gpt-4o-mini"]
+    assert len(calls) == 3 and batch.batches_created == 1
+    recs = records(latest(root))
+    for span in calls:
+        assert span.end_ns - span.start_ns > 0
+        assert span.attributes["gen_ai.usage.output_tokens"] > 0
+    assert sum(s.attributes["gen_ai.usage.input_tokens"] for s in calls) == \
+        sum(r["tokens"]["prompt"] for r in recs.values())
+    busy = json.loads((root / "out.json").read_text())["timing"]["busy_seconds"]
+    wall = json.loads((root / "out.json").read_text())["timing"]["wall_seconds"]
+    assert 0 < busy["batch"] <= wall
+    assert busy["model"] < busy["batch"]  # the lines' wait is not model time per call
