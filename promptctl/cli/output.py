@@ -96,10 +96,16 @@ def write_raw(text: str, console: Console | None = None) -> None:
     stream.flush()
 
 
+def _say(text: str, *, stderr: bool = False, highlight: bool = True) -> None:
+    """One line as it is (no markup): plainly when _plain can, else through rich."""
+    if not _plain(text, stderr=stderr):
+        __getattr__("err" if stderr else "out").print(text, markup=False,
+                                                      highlight=highlight)
+
+
 def wrote(path: Path) -> None:
     """The line each written report gets on stderr (write_outputs' on_written)."""
-    if not _plain(f"wrote {path}", stderr=True):
-        __getattr__("err").print(f"wrote {path}", markup=False)
+    _say(f"wrote {path}", stderr=True)
 
 
 def short(text: str | None, width: int = 60) -> str:
@@ -160,9 +166,7 @@ def _batch_news(enabled: bool, show: Any) -> Iterator[None]:
         what = {"submitted": f"submitted, {e.total} request{'s' * (e.total != 1)} ({e.status})",
                 "collected": f"collected ({e.status}: {e.completed} answered, "
                              f"{e.failed} failed)"}.get(e.kind, f"{e.status}, {done}")
-        line = f"batch {e.batch_id} ({e.model}): {what}"
-        if not _plain(line, stderr=True):
-            __getattr__("err").print(line, markup=False, highlight=False)
+        _say(f"batch {e.batch_id} ({e.model}): {what}", stderr=True, highlight=False)
 
     with watching(told):
         yield
@@ -337,22 +341,16 @@ def show_results(result: RunResult, seconds: float, *, quiet: bool, verbose: boo
     parts = summary_parts(result.summary, seconds, result.run_id)
     if not _plain("".join(text for text, _ in parts)):
         __getattr__("out").print(_text(parts))
-    for line in result.summary.pass_k():  # suites with repeats (run/passk.py)
-        if not _plain(f"  {line.describe()}"):
-            __getattr__("out").print(f"  {line.describe()}", markup=False, highlight=False)
+    for suite in result.summary.pass_k():  # suites with repeats (run/passk.py)
+        _say(f"  {suite.describe()}", highlight=False)
     if result.budget is not None:  # the spend limits: spent, limit, calls not run
-        spent = result.budget.describe()
-        if not _plain(spent):
-            __getattr__("out").print(spent, markup=False, highlight=False)
+        _say(result.budget.describe(), highlight=False)
     if verbose and result.timing is not None:  # where the time went (run/timing.py)
         from ..run.timing import words  # deferred: only with --verbose
 
-        stages = words(result.timing.to_dict())
-        if not _plain(stages):
-            __getattr__("out").print(stages, markup=False)
+        _say(words(result.timing.to_dict()))
     for note in result.notes:  # e.g. a trace collector that did not answer
-        if not _plain(f"warning: {note}", stderr=True):
-            __getattr__("err").print(f"warning: {note}", markup=False)
+        _say(f"warning: {note}", stderr=True)
 
 
 def summary_line(summary: Summary, seconds: float, run_id: str | None) -> Text:
