@@ -32,7 +32,7 @@ from ..providers import Provider
 from ..results import CallRecord, Completion, RecordKey
 from . import tracing
 from .batch import take as take_batches
-from .budget import Ledger, estimate, is_not_run, ledger_for, limits_of, not_run
+from .budget import Ledger, Ticket, estimate, is_not_run, ledger_for, limits_of, not_run
 from .cache import cache_key, open_cache
 from .meta import new_meta, read_meta, write_meta
 from .options import MorePolicy, RunOptions, until_a_pass
@@ -61,8 +61,6 @@ class RunResult:
     holds (HELD_BYTES), they are read back from there only if asked for, so a run's memory
     is bounded by the calls in flight and the incremental summary, not by the suite."""
 
-    budget: Ledger | None = None  # the spend limits' ledger (budget.py), when set
-
     def __init__(self, run_id: str | None, started: str, finished: str,
                  records: list[CallRecord] | None, summary: Summary, *,
                  run_dir: Path | None = None,
@@ -75,6 +73,7 @@ class RunResult:
         self._records = records
         self._run_dir = run_dir
         self._order = order  # the plan order, or how to work it out
+        self.budget: Ledger | None = None  # the spend limits' ledger (budget.py), when set
         self.timing: Timing | None = None  # where the time went (run/timing.py)
         self.notes: list[str] = []  # warnings for the terminal (a collector that is down)
 
@@ -232,10 +231,13 @@ class Runner:
         if self.tracer is not None:
             self.tracer.call(record, self._marks.pop(id(record), None))
 
-    def _called(self, record: CallRecord, start: int, completion: Completion | None
-                ) -> None:
+    def _called(self, record: CallRecord, start: int, completion: Completion | None,
+                ticket: Ticket | None = None) -> None:
         """A provider call (or cache lookup) from `start` to now: the answering attempt's
-        latency is model time, the rest of it queue wait (limiter, pauses, retries)."""
+        latency is model time, the rest of it queue wait (limiter, pauses, retries); its
+        reservation in the spend limits (`ticket`) settled to what it spent."""
+        if ticket is not None and self.budget is not None:
+            self.budget.settle_completion(ticket, completion)
         end = now()
         spent = end - start
         latency = int(completion.latency_ms * 1e6) if completion is not None else 0
@@ -322,17 +324,13 @@ class Runner:
             try:
                 completion = provider.complete(record.messages, call.params)
             except InfraError as exc:
-                self._called(record, start, None)
                 return _failed(record, exc)
             except BaseException as exc:  # a plugin's code: SystemExit too is an error
                 if contain.escapes(exc):
                     raise
-                self._called(record, start, None)
                 return _failed(record, _provider_broke(call.model, exc))
-            finally:
-                if ledger is not None and ticket is not None:
-                    ledger.settle_completion(ticket, completion)
-            self._called(record, start, completion)
+            finally:  # answered or not: its time, and its spend settled
+                self._called(record, start, completion, ticket)
         return self._end(call, record, key, completion)
 
     async def aexecute(self, call: Call) -> CallRecord:
@@ -350,17 +348,13 @@ class Runner:
             try:
                 completion = await provider.acomplete(record.messages, call.params)
             except InfraError as exc:
-                self._called(record, start, None)
                 return _failed(record, exc)
             except BaseException as exc:  # a plugin's code: SystemExit too is an error
                 if contain.escapes(exc, on_loop=True):
                     raise
-                self._called(record, start, None)
                 return _failed(record, _provider_broke(call.model, exc))
-            finally:
-                if ledger is not None and ticket is not None:
-                    ledger.settle_completion(ticket, completion)
-            self._called(record, start, completion)
+            finally:  # answered or not: its time, and its spend settled
+                self._called(record, start, completion, ticket)
         if assertions.runs_inline(call.case.asserts):
             return self._end(call, record, key, completion)
         if self._score_pool is None:
