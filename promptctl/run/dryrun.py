@@ -11,13 +11,13 @@ depend on the answers).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from ..load.project import Project
 from ..load.suites import Suite
 from ..providers import Provider
-from .budget import Limits, estimate, limits_of
+from .budget import Ledger, Limits, estimate, limits_of
 from .cache import cache_key, cached_keys
 from .options import RunOptions
 from .plan import plan
@@ -46,7 +46,6 @@ class DryRun:
     limits: Limits
     adaptive: bool
     fit: int = 0  # uncached calls the limits allow, one after the other, by estimate
-    costs: list[float] = field(default_factory=list, repr=False)
 
     @property
     def total(self) -> ModelPlan:
@@ -92,7 +91,7 @@ def dry_run(project: Project, suites: Sequence[Suite], options: RunOptions) -> D
     limits = limits_of(project, options)
     result = DryRun(list(by_model.values()), limits,
                     adaptive=options.auto_repeat)
-    spent_cost, spent_tokens, stopped = 0.0, 0, False
+    ledger = Ledger(limits)  # the run's own rule of what fits, call after call
     for call, messages, key in keyed:
         entry = by_model[call.model]
         entry.calls += 1
@@ -103,12 +102,10 @@ def dry_run(project: Project, suites: Sequence[Suite], options: RunOptions) -> D
         entry.prompt_tokens += est.prompt_tokens
         entry.completion_tokens += est.completion_tokens
         entry.cost += est.cost
-        if not stopped:  # as the ledger would, one call after the other
-            spent_cost += est.cost
-            spent_tokens += est.tokens
-            stopped = ((limits.max_cost is not None and spent_cost > limits.max_cost + 1e-12)
-                       or (limits.max_tokens is not None and spent_tokens > limits.max_tokens))
-            result.fit += not stopped
+        ticket = ledger.reserve(est, wait=False)  # nothing in flight: never waits
+        if ticket is not None:  # spent as estimated, as if made before the next
+            ledger.settle(ticket, est.tokens, est.cost)
+            result.fit += 1
     return result
 
 
