@@ -20,6 +20,7 @@ class ScriptedProvider(Provider):
     calls: ClassVar[list[tuple[str, dict[str, Any]]]] = []
     in_flight: ClassVar[int] = 0
     max_in_flight: ClassVar[int] = 0
+    spans: ClassVar[list[tuple[float, float]]] = []  # (start, end) of each call
     delay: ClassVar[float] = 0.0
     default: ClassVar[str | None] = None  # the answer to any unscripted prompt
     _lock = threading.Lock()
@@ -34,6 +35,7 @@ class ScriptedProvider(Provider):
         cls.answers = dict(answers or {})
         cls.calls = []
         cls.in_flight = cls.max_in_flight = 0
+        cls.spans = []
         cls.delay = delay
         cls.default = None
 
@@ -43,6 +45,7 @@ class ScriptedProvider(Provider):
             type(self).calls.append((prompt, params))
             type(self).in_flight += 1
             type(self).max_in_flight = max(self.max_in_flight, self.in_flight)
+        start = time.monotonic()
         try:
             if self.delay:
                 time.sleep(self.delay)
@@ -57,3 +60,4 @@ class ScriptedProvider(Provider):
         finally:
             with self._lock:
                 type(self).in_flight -= 1
+                type(self).spans.append((start, time.monotonic()))

@@ -26,6 +26,7 @@ class Stub:
         self.requests = 0
         self.in_flight = 0
         self.peak = 0
+        self.spans: list[tuple[float, float]] = []  # (start, end) of each POST's wait
         self.lock = threading.Lock()
         stub = self
 
@@ -54,11 +55,13 @@ class Stub:
                     stub.requests += 1
                     stub.in_flight += 1
                     stub.peak = max(stub.peak, stub.in_flight)
+                start = time.monotonic()
                 try:
                     time.sleep(stub.delay)
                 finally:
                     with stub.lock:
                         stub.in_flight -= 1
+                        stub.spans.append((start, time.monotonic()))
                 text = body["messages"][-1]["content"]
                 if "HTTP-" in text:
                     status = int(text.split("HTTP-", 1)[1][:3])
