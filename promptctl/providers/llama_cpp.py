@@ -94,6 +94,17 @@ def runtime_version() -> str:
         return "missing"
 
 
+def usable_cpus() -> int:
+    """The CPUs this process may run on (its affinity: taskset, a container's cpuset,
+    a test worker pinned to one core), not all the machine has: llama.cpp's threads
+    wait for each other at every layer, so one thread more than there are cores to
+    run them slows every call down."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):  # macOS and Windows have no affinity call
+        return max(1, os.cpu_count() or 1)
+
+
 def _unload_all() -> None:
     """Free the loaded models at exit, while the interpreter is whole: left to module
     teardown, Llama.__del__ finds llama.cpp's bindings already gone and prints a
@@ -151,7 +162,7 @@ class LlamaCppProvider(Provider):
                     import llama_cpp  # deferred: loaded with the first model
                 except ImportError:
                     raise missing_extra("llama-cpp-python", "local") from None
-                threads = self.entry.n_threads or max(1, os.cpu_count() or 1)
+                threads = self.entry.n_threads or usable_cpus()
                 extra: dict[str, Any] = {}
                 if mode == "embed":
                     extra = {"embedding": True,

@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import subprocess
+import sys
 from importlib import metadata
 from pathlib import Path
 
@@ -129,3 +132,15 @@ def test_prompt_longer_than_context_window_is_a_provider_error():
         tiny.complete(long_prompt, {"temperature": 0, "max_tokens": 8})
     assert "n_ctx=64" in err.value.message
     assert err.value.exit_code == ExitCode.INFRA
+
+
+@pytest.mark.skipif(not hasattr(os, "sched_setaffinity"), reason="no CPU affinity here")
+def test_the_model_takes_as_many_threads_as_the_process_may_use():
+    # a process pinned to one core (taskset, a cpuset, a test worker) gets one thread,
+    # not one per core of the machine: extra threads would only wait on each other
+    code = ("import os; os.sched_setaffinity(0, {min(os.sched_getaffinity(0))}); "
+            "from promptctl.providers.llama_cpp import usable_cpus; print(usable_cpus())")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          check=True)
+    assert done.stdout.strip() == "1"
+    assert llama_cpp.usable_cpus() == len(os.sched_getaffinity(0))
