@@ -22,6 +22,23 @@ from typer.testing import CliRunner
 from promptctl.cli.main import app
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    """Under xdist (-n 2 on a 2-core machine), each worker keeps to a core of its own:
+    the embedded model takes as many threads as its process may use (llama_cpp.py's
+    usable_cpus), and two workers each running two threads on two cores make every
+    model call wait on another's thread. The model subprocesses tests start inherit it."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    if not worker.startswith("gw") or not hasattr(os, "sched_setaffinity"):
+        return
+    cpus = sorted(os.sched_getaffinity(0))
+    workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+    if len(cpus) < 2 or workers > len(cpus):
+        return
+    share = len(cpus) // workers
+    index = int(worker[2:])
+    os.sched_setaffinity(0, cpus[index * share:(index + 1) * share])
+
+
 @pytest.fixture(scope="session")
 def user_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The user cache directory of the whole session (XDG_CACHE_HOME): the lint cache
