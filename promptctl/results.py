@@ -31,8 +31,49 @@ def digest(value: Any) -> str:
 
 
 @dataclass
+class ToolCall:
+    """One function call a model asked for: the tool's name, its arguments parsed from
+    JSON (None when `raw` is not JSON: the model made them up badly) and as sent. `id`
+    is the provider's id for it; promptctl numbers it call_1, call_2... in a record so
+    that neither the cache key nor a baseline depends on a provider's random ids."""
+
+    name: str
+    arguments: Any = None
+    raw: str = ""
+    id: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "arguments": self.arguments, "raw": self.raw,
+                "id": self.id}
+
+    @classmethod
+    def from_dict(cls, data: Any) -> ToolCall:
+        data = data if isinstance(data, dict) else {}
+        return cls(name=str(data.get("name", "")), arguments=data.get("arguments"),
+                   raw=str(data.get("raw", "")), id=str(data.get("id", "")))
+
+    def message_call(self) -> dict[str, Any]:
+        """The call as an assistant message's `tool_calls` item (OpenAI's form)."""
+        return {"id": self.id, "type": "function",
+                "function": {"name": self.name, "arguments": self.raw}}
+
+
+def tool_call_of(name: str, raw: Any, call_id: str = "") -> ToolCall:
+    """A ToolCall from a provider's (name, arguments): arguments as a JSON text (the
+    API's form) or already parsed (a grammar-constrained reply)."""
+    if isinstance(raw, str):
+        try:
+            arguments = json.loads(raw) if raw.strip() else {}
+        except ValueError:
+            arguments = None
+        return ToolCall(name=name, arguments=arguments, raw=raw, id=call_id)
+    return ToolCall(name=name, arguments=raw, raw=canonical(raw), id=call_id)
+
+
+@dataclass
 class Completion:
-    """What a provider returns for one call."""
+    """What a provider returns for one call: its text, and the tool calls it asked
+    for (a reply may have both, or only calls and an empty text)."""
 
     text: str
     prompt_tokens: int = 0
@@ -46,6 +87,7 @@ class Completion:
     # behind an alias, and its `system_fingerprint`); None from providers that do not say
     served_model: str | None = None
     system_fingerprint: str | None = None
+    tool_calls: list[ToolCall] = field(default_factory=list)
 
 
 @dataclass
@@ -92,6 +134,12 @@ class CallRecord:
     # the case's, for reports and `-k` on a saved run; shared with the case, read-only
     metadata: dict[str, Any] = field(default_factory=dict)
     tags: tuple[str, ...] = ()
+    # the tool calls of the answer scored (ToolCall.to_dict()s): of the last turn in a
+    # conversation; [] when none (and then absent from records.jsonl)
+    tool_calls: list[dict[str, Any]] = field(default_factory=list)
+    # a conversation's turns (run/turns.py), each a Turn.to_dict(); None for one call.
+    # `messages` is then the whole transcript and `output` the last turn's text
+    turns: list[dict[str, Any]] | None = None
 
     @property
     def key(self) -> RecordKey:
@@ -118,6 +166,10 @@ class CallRecord:
             data["tags"] = list(self.tags)
         else:
             del data["tags"]
+        if not self.tool_calls:
+            del data["tool_calls"]
+        if self.turns is None:
+            del data["turns"]
         return data
 
     @classmethod
@@ -133,3 +185,22 @@ class CallRecord:
             data["tags"] = tuple(data["tags"])
         known = cls.__dataclass_fields__
         return cls(**{k: v for k, v in data.items() if k in known})
+
+
+@dataclass
+class Turn:
+    """One turn of a conversation as its record keeps it: the user message that opened
+    it (None for the prompt's own), the model's final text, every tool call it made in
+    the turn (answered by the case's canned `tool_results` or not) and what it took."""
+
+    input: str | None
+    output: str = ""
+    tool_calls: list[dict[str, Any]] = field(default_factory=list)
+    tokens: dict[str, int] = field(default_factory=lambda: {"prompt": 0, "completion": 0})
+    latency_ms: float = 0.0
+    cached: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"input": self.input, "output": self.output, "tool_calls": self.tool_calls,
+                "tokens": self.tokens, "latency_ms": self.latency_ms,
+                "cached": self.cached}

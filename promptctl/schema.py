@@ -335,6 +335,89 @@ class Example(Strict):
     assistant: str
 
 
+
+TOOL_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")  # what the OpenAI API accepts
+
+
+def _tool_shorthand(value: Any) -> Any:
+    """`{name, description, parameters}` is the short form of OpenAI's
+    `{type: function, function: {name, description, parameters}}`."""
+    if isinstance(value, dict) and "function" not in value and "name" in value:
+        return {"type": "function", "function": value}
+    return value
+
+
+def _json_schema(value: Any) -> Any:
+    """A tool's `parameters` must be a JSON Schema (jsonschema's own meta-schema check)
+    describing an object: the arguments are always an object."""
+    if not isinstance(value, dict):
+        raise ValueError("a tool's 'parameters' must be a JSON Schema mapping, e.g. "
+                         "{type: object, properties: {city: {type: string}}}")
+    from jsonschema import exceptions, validators  # deferred: only prompts with tools
+
+    try:
+        validators.validator_for(value).check_schema(value)
+    except exceptions.SchemaError as exc:
+        where = "/".join(str(p) for p in exc.path)
+        raise ValueError(f"'parameters' is not a valid JSON Schema"
+                         f"{' at ' + where if where else ''}: {exc.message}") from None
+    if value.get("type", "object") != "object":
+        raise ValueError("a tool's 'parameters' must describe an object "
+                         "(type: object): arguments are always named")
+    return value
+
+
+class ToolFunction(Strict):
+    name: str
+    description: str | None = None
+    parameters: Annotated[dict[str, Any], AfterValidator(_json_schema)] = Field(
+        default_factory=lambda: {"type": "object", "properties": {}})
+    strict: bool | None = None
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        if not TOOL_NAME.match(value):
+            raise ValueError(f"tool name {quote(value)} must be 1-64 letters, digits, "
+                             "'_' or '-'")
+        return value
+
+
+class ToolSpec(Strict):
+    """One function tool, as the OpenAI API takes it (the short form without
+    `type`/`function` is accepted). Its strings are templates of the case's vars."""
+
+    type: Literal["function"] = "function"
+    function: ToolFunction
+
+
+Tool = Annotated[ToolSpec, BeforeValidator(_tool_shorthand)]
+
+
+class ToolChoiceFunction(Strict):
+    name: str
+
+
+class ToolChoiceSpec(Strict):
+    type: Literal["function"] = "function"
+    function: ToolChoiceFunction
+
+
+def _tool_choice_shorthand(value: Any) -> Any:
+    """`{name: X}` (or `{function: X}`) is the short form of
+    `{type: function, function: {name: X}}`."""
+    if isinstance(value, dict) and "name" in value and "function" not in value:
+        return {"type": "function", "function": {"name": value["name"]},
+                **{k: v for k, v in value.items() if k not in ("name", "type")}}
+    if isinstance(value, dict) and isinstance(value.get("function"), str):
+        return {**value, "function": {"name": value["function"]}}
+    return value
+
+
+ToolChoice = Annotated[Literal["auto", "none", "required"] | ToolChoiceSpec,
+                       BeforeValidator(_tool_choice_shorthand)]
+
+
 BODY_KEYS = ("template", "messages", "template_file", "messages_file")
 
 
@@ -353,6 +436,23 @@ class Prompt(Strict):
     examples: list[Example] = Field(default_factory=list)
     vars: VarMap = Field(default_factory=dict)
     params: Params = Field(default_factory=Params)
+    tools: list[Tool] = Field(default_factory=list)  # function tools (docs/tools.md)
+    tool_choice: ToolChoice | None = None  # auto (the default with tools), none, ...
+
+    @model_validator(mode="after")
+    def _tools(self) -> Prompt:
+        names = [t.function.name for t in self.tools]
+        twice = sorted({n for n in names if names.count(n) > 1})
+        if twice:
+            raise ValueError(f"tool {quote(twice[0])} is declared twice: tool names "
+                             "must be unique within a prompt")
+        if self.tool_choice is not None and not self.tools:
+            raise ValueError("'tool_choice' without 'tools': declare the tools")
+        if isinstance(self.tool_choice, ToolChoiceSpec) and \
+                self.tool_choice.function.name not in names:
+            raise ValueError(f"tool_choice names {quote(self.tool_choice.function.name)}, "
+                             f"which is not one of the prompt's tools ({', '.join(names)})")
+        return self
 
     @model_validator(mode="after")
     def _one_body(self) -> Prompt:
@@ -392,6 +492,8 @@ class AssertionSpec(Model):
     transform: str | None = None
     max_drop: float | None = Field(None, ge=0, le=1)  # tolerated score drop vs the baseline
     timeout: float | None = Field(None, gt=0)  # seconds; default limits.check_timeout
+    # in a conversation: the turn it checks (1-based), every turn, or the last (None)
+    turn: Annotated[int, Field(ge=1, strict=True)] | Literal["each", "last"] | None = None
 
     @property
     def options(self) -> dict[str, Any]:
@@ -494,6 +596,9 @@ class PerturbSpec(BaseModel):
 PerturbList = list[Annotated[PerturbSpec, BeforeValidator(_perturb_item)]]
 
 
+ToolResults = dict[Annotated[str, Field(pattern=TOOL_NAME.pattern)], Any]
+
+
 class CaseDefaults(Strict):
     vars: VarMap = Field(default_factory=dict)
     assert_: AssertList = Field(default_factory=list, alias="assert")
@@ -503,6 +608,7 @@ class CaseDefaults(Strict):
     metadata: Metadata = Field(default_factory=dict)  # merged key by key under a case's
     tags: Tags = Field(default_factory=list)  # unioned with a case's
     perturb: PerturbList | None = None  # replaces the suite's
+    tool_results: ToolResults = Field(default_factory=dict)  # merged under a case's
 
 
 class CaseSpec(Strict):
@@ -520,6 +626,11 @@ class CaseSpec(Strict):
     metadata: Metadata = Field(default_factory=dict)  # with `from`: every row's
     tags: Tags = Field(default_factory=list)
     perturb: PerturbList | None = None  # replaces what it inherits; [] opts out
+    # a conversation (run/turns.py): user messages after the prompt's own, one a turn
+    turns: Annotated[list[str], Field(min_length=1)] | None = None
+    # canned answers to the model's tool calls: tool name -> a template (or a value,
+    # sent as JSON) of the case's vars and the call's `args`
+    tool_results: ToolResults = Field(default_factory=dict)
 
     @model_validator(mode="after")
     def _id_or_from(self) -> CaseSpec:

@@ -85,6 +85,15 @@ class AssertionContext:
     # the case's, for a python check's promptfoo-style context["test"]; read only
     description: str | None = None
     metadata: Mapping[str, Any] = field(default_factory=dict)
+    # the tool calls of the answer checked (results.ToolCall), in the order made
+    tool_calls: list[Any] = field(default_factory=list)
+    # the prompt's tools as sent (OpenAI's form, rendered): what tool-args-schema
+    # checks arguments against
+    tools: list[dict[str, Any]] = field(default_factory=list)
+    # the whole conversation as messages, the last answer included (for one call: the
+    # prompt's messages and the answer); what `scope: transcript` judges read
+    transcript: list[dict[str, Any]] = field(default_factory=list)
+    turn: int | None = None  # the 1-based turn checked, in a conversation; else None
 
 
 @dataclass(frozen=True)

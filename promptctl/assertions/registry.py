@@ -60,7 +60,7 @@ __all__ = ["AssertionContext", "AssertionSpecError", "Prepared", "evaluate", "na
            "register", "runs_inline", "shares_inputs", "validate_spec"]
 
 COMMON_KEYS = ("type", "value", "threshold", "weight", "metric", "transform", "max_drop",
-               "timeout")
+               "timeout", "turn")
 _CACHE_LIMIT = 50_000
 
 

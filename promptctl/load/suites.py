@@ -62,6 +62,10 @@ class Case:
     # the vars its assertions score with when they are not `vars`: a variant's clean
     # vars (its prompt renders with the perturbed ones)
     assert_vars: dict[str, Any] | None = None
+    # a conversation (run/turns.py): the user turns after the prompt's own messages
+    # (templates), and the canned tool results (tool name -> template or value)
+    turns: tuple[str, ...] | None = None
+    tool_results: dict[str, Any] = field(default_factory=dict)
 
     @property
     def check_vars(self) -> dict[str, Any]:
@@ -163,7 +167,13 @@ def _resolve_cases(project: Project, path: Path, spec: SuiteSpec, src: Source,
                 resolved, sets, path, spec, entry, feeds, perturbs)
         else:
             made = ((case, entry.perturb) for case in _entry_cases(resolved, spec, entry))
+        tool_results = ({**defaults.tool_results, **cspec.tool_results}
+                        if defaults.tool_results or cspec.tool_results else None)
         for case, in_effect in made:
+            if cspec.turns is not None:
+                case.turns = tuple(cspec.turns)
+            if tool_results is not None:
+                case.tool_results = tool_results  # shared by the entry's cases, read-only
             variants.check_clean_id(case.id, case.file, case.line)
             _check_unique(case, seen)
             cases.append(case)

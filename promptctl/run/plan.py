@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from ..load.project import Project, PromptRef
+from ..load import tools as tooling
 from ..load.rendering import render_messages
 from ..load.suites import Case, Suite, case_matches
 from ..results import CellKey, RecordKey
@@ -48,6 +49,26 @@ class Call:
         return render_messages(self.prompt, self.case.vars, file=self.case.file,
                                line=self.case.line, case=self.case.id)
 
+    @property
+    def is_conversation(self) -> bool:
+        """Played turn by turn (run/turns.py): the case gives `turns:`, or canned
+        tool results that answer the model's calls before it answers in words."""
+        return self.case.turns is not None or bool(self.case.tool_results)
+
+
+def call_params(project: Project, call: Call) -> dict[str, Any]:
+    """What the call is sent with: its params, and the prompt's tools rendered with
+    its case's vars (and its tool_choice). Also the params of its cache key."""
+    spec = call.prompt.spec
+    if not spec.tools:
+        return call.params
+    params = {**call.params, "tools": tooling.render_tools(
+        project, call.prompt, call.case.vars, case=call.case.id)}
+    choice = tooling.tool_choice(call.prompt)
+    if choice is not None:
+        params["tool_choice"] = choice
+    return params
+
 
 def plan(project: Project, suites: Sequence[Suite], options: RunOptions) -> list[Call]:
     calls: list[Call] = []
@@ -68,8 +89,10 @@ def plan(project: Project, suites: Sequence[Suite], options: RunOptions) -> list
                     continue
                 # rendered now so that a template error stops the run before its first
                 # call; rendered again when the call is made (Call.messages)
-                render_messages(prompt, case.vars, file=case.file, line=case.line,
-                                case=case.id)
+                messages = render_messages(prompt, case.vars, file=case.file,
+                                           line=case.line, case=case.id)
+                if prompt.spec.tools or case.turns is not None or case.tool_results:
+                    _check_tools(project, prompt, case, messages)
                 for model in models:
                     fixed = levels.get((p, model))
                     if fixed is None:
@@ -86,6 +109,17 @@ def plan(project: Project, suites: Sequence[Suite], options: RunOptions) -> list
     if options.shard is not None:
         calls = shard_calls(calls, *options.shard)
     return calls
+
+
+def _check_tools(project: Project, prompt: PromptRef, case: Case,
+                 messages: list[dict[str, str]]) -> None:
+    """The tools render, the case's tool results name them, its assertions' turns
+    exist, and every turn and canned result renders: all before the first call."""
+    tooling.render_tools(project, prompt, case.vars, case=case.id)
+    tooling.check_case(prompt, case, messages)
+    for n, text in enumerate(case.turns or (), start=2):
+        tooling.render_turn(project, prompt, text, case.vars, n, file=case.file,
+                            line=case.line, case=case.id)
 
 
 def adaptive(suite: Suite, options: RunOptions) -> bool:
