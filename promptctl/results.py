@@ -118,7 +118,7 @@ class CallRecord:
     prompt: str
     model: str
     repeat: int
-    messages: list[dict[str, str]]
+    messages: list[dict[str, Any]]  # text only, but for a conversation's tool calls
     params: dict[str, Any]
     output: str | None = None
     passed: bool = False

@@ -457,11 +457,18 @@ MODEL_OPTIONS = ("judge", "embedder")  # options that name a model alias
 def _is_static(spec: AssertionSpec) -> bool:
     """No text `_render_value` renders holds a template: it resolves to itself."""
     options = spec.options
-    for value in (spec.value, *(options[k] for k in RENDERED_OPTIONS if k in options)):
-        for text in (value if isinstance(value, list) else [value]):
-            if isinstance(text, str) and ("{{" in text or "{%" in text):
-                return False
-    return True
+    return not any(_has_template(value) for value in (
+        spec.value, *(options[k] for k in RENDERED_OPTIONS if k in options)))
+
+
+def _has_template(value: Any) -> bool:
+    if isinstance(value, str):
+        return "{{" in value or "{%" in value
+    if isinstance(value, list):
+        return any(_has_template(v) for v in value)
+    if isinstance(value, dict):  # a tool call's arguments (`tool-call`), nested
+        return any(_has_template(v) for v in value.values())
+    return False
 
 
 def _render_value(resolved: _Resolved, spec: AssertionSpec, vars_: dict[str, Any],
@@ -501,7 +508,9 @@ def _render_value(resolved: _Resolved, spec: AssertionSpec, vars_: dict[str, Any
         if isinstance(value, str):
             return render(value)
         if isinstance(value, list):
-            return [render(v) if isinstance(v, str) else v for v in value]
+            return [rendered(v) if isinstance(v, (str, dict)) else v for v in value]
+        if isinstance(value, dict):  # `tool-call`'s {name, arguments}: its strings
+            return {k: rendered(v) for k, v in value.items()}
         return value
 
     update = {"value": rendered(spec.value)}

@@ -33,7 +33,7 @@ from pydantic import TypeAdapter, ValidationError
 
 from ..errors import InfraError, UserError
 from ..load.project import Project
-from ..results import Completion, digest
+from ..results import Completion, ToolCall, digest
 from ..schema import plugins_off
 
 SCHEMA = """
@@ -132,7 +132,10 @@ class Cache:
         if value is None:
             return None
         known = Completion.__dataclass_fields__  # entries from other versions may differ
-        return Completion(**{k: v for k, v in value.items() if k in known})
+        completion = Completion(**{k: v for k, v in value.items() if k in known})
+        if completion.tool_calls:
+            completion.tool_calls = [ToolCall.from_dict(c) for c in completion.tool_calls]
+        return completion
 
     def put(self, key: str, identity: dict[str, Any], completion: Completion) -> None:
         self.put_value(key, identity, asdict(completion))
@@ -283,7 +286,9 @@ def _completion_shape() -> Any:
         # deferred: the pydantic shapes of artifacts.py are built on the first read
         from ..artifacts import Lenient, dataclass_shape
 
-        _COMPLETION.append(dataclass_shape(Completion, "CachedCompletion", base=Lenient))
+        _COMPLETION.append(dataclass_shape(Completion, "CachedCompletion",
+                                           {"tool_calls": list[dict[str, Any]]},
+                                           base=Lenient))
     return _COMPLETION[0]
 
 
