@@ -40,4 +40,8 @@ BUILTINS: dict[str, str] = {
     "cost": "usage",
     "tokens": "usage",
     "python": "custom",
+    "tool-call": "tools",
+    "tool-calls": "tools",
+    "no-tool-call": "tools",
+    "tool-args-schema": "tools",
 }

@@ -9,12 +9,17 @@ default model; it runs at temperature 0 with seed 0, and its reply is constraine
 JSON schema {reason, pass, score} and parsed strictly: a malformed judgement is an
 error (the case gets no verdict), never a silent pass. The output under test is fenced
 between <output> tags and the judge is told to treat it as data, so instructions inside
-it cannot steer the verdict. `judge_prompt: COLLECTION.PROMPT` replaces the built-in
-prompt with one from prompts/ (it receives output, rubric, reference, question, vars).
+it cannot steer the verdict. `scope: transcript` judges the whole conversation
+(ctx.transcript, one plain line per message: `user: ...`, `assistant called
+get_weather({"city":"Paris"})`, `tool get_weather: ...`) instead of the last answer,
+inside the same fence. `judge_prompt: COLLECTION.PROMPT` replaces the built-in prompt
+with one from prompts/ (it receives output, rubric, reference, question, vars and
+transcript; under `scope: transcript`, output is the transcript too).
 """
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -59,6 +64,12 @@ TASKS = {
 }
 
 
+SCOPES = ("output", "transcript")
+# under scope: transcript, what the built-in tasks say of the fenced text
+TRANSCRIPT_NOTE = ("The text between the tags is a whole conversation, one message per "
+                   "line; judge the assistant's part in it.\n\n")
+
+
 def fence(text: str) -> str:
     """The output as data: it cannot close the fence it is shown in."""
     return text.replace("</output>", "<\\/output>").replace("<output>", "<\\output>")
@@ -72,6 +83,55 @@ class Judged:
     prompt: str | None
     question: str | None
     threshold: float | None
+    scope: str = "output"
+
+
+def _content(content: Any) -> str:
+    """A message's content as text: a string, or the text of its parts."""
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        return " ".join(str(part.get("text", "")) for part in content
+                        if isinstance(part, dict) and part.get("type", "text") == "text")
+    return "" if content is None else str(content)
+
+
+def _arguments(raw: Any) -> str:
+    if isinstance(raw, str):
+        try:
+            raw = json.loads(raw)
+        except ValueError:
+            return raw
+    return json.dumps(raw, ensure_ascii=False, separators=(",", ":"))
+
+
+def transcript_text(messages: list[dict[str, Any]]) -> str:
+    """The conversation as plain lines, one per message (a message's own newlines
+    kept): `system: ...`, `user: ...`, `assistant: ...`, `assistant called
+    NAME(ARGUMENTS)` for each of its tool calls, `tool NAME: RESULT`."""
+    lines = []
+    for message in messages:
+        role = str(message.get("role", ""))
+        text = _content(message.get("content"))
+        if role == "tool":
+            lines.append(f"tool {message.get('name') or message.get('tool_call_id', '')}: "
+                         f"{text}")
+            continue
+        calls = (message.get("tool_calls") or []) if role == "assistant" else []
+        if text or not calls:
+            lines.append(f"{role}: {text}")
+        for call in calls:
+            fn = call.get("function", {}) if isinstance(call, dict) else {}
+            lines.append(f"assistant called {fn.get('name', '')}"
+                         f"({_arguments(fn.get('arguments', ''))})")
+    return "\n".join(lines)
+
+
+def _transcript(output: str, ctx: AssertionContext) -> str:
+    """ctx.transcript as text; outside the runner (no transcript), the messages and
+    the output."""
+    messages = ctx.transcript or [*ctx.messages, {"role": "assistant", "content": output}]
+    return transcript_text(messages)
 
 
 def _prep(p: Prepared) -> Judged:
@@ -93,22 +153,34 @@ def _prep(p: Prepared) -> Judged:
     if prompt is not None and not isinstance(prompt, str):
         raise AssertionSpecError("'judge_prompt' must be a prompt name, COLLECTION.PROMPT",
                                  key="judge_prompt")
+    scope = p.options.get("scope", "output")
+    if scope not in SCOPES:
+        raise AssertionSpecError(f"'scope' must be one of {', '.join(SCOPES)}, got "
+                                 f"{kind_of(scope)}", key="scope",
+                                 hint="scope: output (the answer, the default) or scope: "
+                                      "transcript (the whole conversation)")
     return Judged(p.name, value if isinstance(value, str) else None, _alias(p, "judge"),
-                  prompt, question, p.threshold)
+                  prompt, question, p.threshold, scope)
 
 
 def _judge(output: str, arg: Judged, ctx: AssertionContext) -> Any:
     services = _services(ctx)
     question = arg.question or next(
         (m["content"] for m in reversed(ctx.messages) if m["role"] == "user"), "")
-    fenced = fence(output)
+    # the transcript only when something reads it (the built-in prompts under scope:
+    # output do not)
+    transcript = fence(_transcript(output, ctx)) \
+        if arg.scope == "transcript" or arg.prompt is not None else ""
+    fenced = transcript if arg.scope == "transcript" else fence(output)
     if arg.prompt is not None:
         messages = services.judge_messages(arg.prompt, {
             "output": fenced, "rubric": arg.value, "reference": arg.value,
-            "question": question, "vars": ctx.vars})
+            "question": question, "vars": ctx.vars, "transcript": transcript})
     else:
         task = TASKS[arg.kind].format(rubric=arg.value, reference=arg.value,
                                       question=question, output=fenced)
+        if arg.scope == "transcript":
+            task = TRANSCRIPT_NOTE + task
         messages = [{"role": "system", "content": SYSTEM}, {"role": "user", "content": task}]
     verdict = services.judge(messages, SCHEMA, arg.judge)
     score = float(verdict["score"])
@@ -119,7 +191,7 @@ def _judge(output: str, arg: Judged, ctx: AssertionContext) -> Any:
     return passed, score, detail, f"{detail} (must not pass)"
 
 
-_OPTIONS = ("judge", "judge_prompt", "question", "min_kappa")
+_OPTIONS = ("judge", "judge_prompt", "question", "min_kappa", "scope")
 for _kind, _hint in (("llm-rubric", "value: the criterion the output must meet"),
                      ("factuality", "value: the reference answer"),
                      ("answer-relevance", "no value; question: defaults to the prompt's "

@@ -2,7 +2,12 @@
 in the immutable sandbox (it cannot change the case's vars) with undefined variables
 as errors, bounded in size as prompt templates are (render_bounds.py). jinja2 is
 imported on first use; plain filter chains (`output | trim | lower`) skip Jinja
-altogether."""
+altogether.
+
+Besides the case's vars, a transform reads CONTEXT_NAMES: `output` (the answer's
+text), `transcript` (the whole conversation: ctx.transcript, chat message dicts) and
+`tool_calls` (the answer's calls as [{name, arguments}], arguments None when they were
+not JSON). These shadow a case var of the same name."""
 
 from __future__ import annotations
 
@@ -14,6 +19,8 @@ from typing import Any
 
 from ..errors import quote
 from .base import AssertionContext, AssertionSpecError, to_text
+
+CONTEXT_NAMES = frozenset({"output", "transcript", "tool_calls"})
 
 _ENV: Any = None
 _ENV_LOCK = threading.Lock()
@@ -64,9 +71,17 @@ def compile_transform(src: str) -> Callable[[str, AssertionContext], str]:
     def transform(output: str, ctx: AssertionContext) -> str:
         variables = dict(ctx.vars)
         variables["output"] = output
+        variables["transcript"] = ctx.transcript
+        variables["tool_calls"] = [_call_dict(c) for c in ctx.tool_calls]
         return to_text(expr(variables))
 
     return transform
+
+
+def _call_dict(call: Any) -> dict[str, Any]:
+    if isinstance(call, dict):
+        return {"name": call.get("name"), "arguments": call.get("arguments")}
+    return {"name": call.name, "arguments": call.arguments}
 
 
 _FAST_FILTERS: dict[str, Callable[[str], str]] = {
