@@ -246,6 +246,9 @@ class ModelEntry(Strict):
     n_ctx: int | None = Field(None, ge=64)
     n_threads: int | None = Field(None, ge=1)
     n_gpu_layers: int | None = None
+    # llama-cpp: a llama-cpp-python chat handler instead of the GGUF's own template
+    # (e.g. chatml-function-calling: its function calling; docs/tools.md)
+    chat_format: NonBlank | None = None
     price: Price | None = None  # {input: $/token, output: $/token}, each >= 0
     # an openai model's uncached calls through the OpenAI Batch API (run/batch.py)
     batch: bool = False

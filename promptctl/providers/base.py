@@ -96,7 +96,8 @@ class Provider:
         overheads above. A provider that can count exactly may say so here."""
         return PER_CALL_TOKENS + sum(
             PER_MESSAGE_TOKENS + len(m.get("role", "").encode())
-            + len(m.get("content", "").encode()) for m in messages)
+            + len(str(m.get("content") or "").encode())
+            + len(str(m.get("tool_calls") or "").encode()) for m in messages)
 
     def price(self, prompt_tokens: int, completion_tokens: int, *,
               batch: bool = False) -> float:

@@ -19,6 +19,7 @@ from typing import Any
 
 from ..errors import UserError
 from ..results import Completion
+from . import llama_tools
 from .base import Provider, ProviderError
 from .registry import missing_extra
 
@@ -134,6 +135,8 @@ class LlamaCppProvider(Provider):
                 "sha256": file_digest(self.path),
                 "runtime": f"llama-cpp-python {runtime_version()}",
             }
+            if self.entry.chat_format:  # another template: other answers
+                self._identity["chat_format"] = self.entry.chat_format
         return self._identity
 
     @property
@@ -144,7 +147,7 @@ class LlamaCppProvider(Provider):
         """A prompt longer than the context window is a clear error, not whatever
         llama.cpp raises half-way through (with n_ctx < 256 it even over-runs a
         buffer). The messages' own tokens are a lower bound of the templated prompt."""
-        text = "\n".join(m["content"] for m in messages)
+        text = "\n".join(str(m.get("content") or "") for m in messages)
         tokens = len(llm.tokenize(text.encode("utf-8"), add_bos=False, special=False))
         if tokens >= self.n_ctx:
             raise ProviderError(f"the prompt is at least {tokens} tokens, more than the "
@@ -155,7 +158,7 @@ class LlamaCppProvider(Provider):
         """The shared Llama for this GGUF: `generate` (chat completions), `embed`
         (mean-pooled embeddings) or `score` (logits for every token, for logprobs)."""
         key = (mode, str(self.path), self.n_ctx, self.entry.n_threads,
-               self.entry.n_gpu_layers)
+               self.entry.n_gpu_layers, self.entry.chat_format)
         with _LOAD_LOCK:
             if key not in _LOADED:
                 try:
@@ -178,7 +181,8 @@ class LlamaCppProvider(Provider):
                         _LOADED[key] = llama_cpp.Llama(
                             model_path=str(self.path), n_ctx=self.n_ctx,
                             n_threads=threads, n_gpu_layers=self.entry.n_gpu_layers or 0,
-                            seed=0, verbose=False, logits_all=mode == "score", **extra,
+                            seed=0, verbose=False, logits_all=mode == "score",
+                            chat_format=self.entry.chat_format, **extra,
                         )
                 except (ValueError, RuntimeError) as exc:
                     raise ProviderError(f"cannot load {self.path.name}: {exc}") from None
@@ -255,7 +259,10 @@ class LlamaCppProvider(Provider):
         size = self.path.stat().st_size / 2**20
         return f"loaded {self.path.name} ({size:.0f} MiB)"
 
-    def complete(self, messages: list[dict[str, str]], params: dict[str, Any]) -> Completion:
+    def complete(self, messages: list[dict[str, Any]], params: dict[str, Any]) -> Completion:
+        """One chat completion. With tools (and a tool_choice other than none): through
+        llama-cpp-python's function-calling handler when the entry names a
+        `chat_format` that has one, else through llama_tools' grammar-constrained JSON."""
         llm = self._llama()
         kwargs: dict[str, Any] = {
             "messages": messages,
@@ -270,8 +277,20 @@ class LlamaCppProvider(Provider):
             kwargs["response_format"] = (
                 {"type": "json_object", "schema": fmt["schema"]}
                 if fmt.get("type") == "json_schema" else {"type": "json_object"})
+        tools = params.get("tools") or []
+        choice = params.get("tool_choice") or "auto"
+        grammar_tools = bool(tools) and choice != "none" and not self.entry.chat_format
+        if grammar_tools:
+            allowed, may_answer = llama_tools.chosen(tools, choice)
+            kwargs["messages"] = llama_tools.messages_with_tools(messages, allowed, may_answer)
+            kwargs["response_format"] = {
+                "type": "json_object", "schema": llama_tools.reply_schema(allowed, may_answer)}
+        elif tools and self.entry.chat_format:
+            kwargs["tools"], kwargs["tool_choice"] = tools, choice
+        elif any(m.get("role") == "tool" or m.get("tool_calls") for m in messages):
+            kwargs["messages"] = llama_tools.plain_messages(messages)
         with _CALL_LOCK:
-            self._check_fits(llm, messages)
+            self._check_fits(llm, kwargs["messages"])
             start = time.perf_counter()
             try:
                 reply = llm.create_chat_completion(**kwargs)
@@ -279,12 +298,17 @@ class LlamaCppProvider(Provider):
                 raise ProviderError(f"llama.cpp rejected the call (n_ctx={self.n_ctx}): "
                                     f"{exc}") from None
             latency = (time.perf_counter() - start) * 1000
-        choice = reply["choices"][0]
+        choice_ = reply["choices"][0]
         usage = reply.get("usage") or {}
+        text = choice_["message"].get("content") or ""
+        calls = llama_tools.handler_calls(choice_["message"])
+        if grammar_tools:
+            text, calls = llama_tools.parse_reply(text)
         return Completion(
-            text=choice["message"].get("content") or "",
+            text=text,
             prompt_tokens=int(usage.get("prompt_tokens", 0)),
             completion_tokens=int(usage.get("completion_tokens", 0)),
             latency_ms=latency,
-            finish_reason=choice.get("finish_reason"),
+            finish_reason="tool_calls" if calls else choice_.get("finish_reason"),
+            tool_calls=calls,
         )

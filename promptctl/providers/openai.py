@@ -28,7 +28,7 @@ from typing import Any, TypeVar
 from .. import aio
 from ..errors import UserError
 from ..redact import is_http_url, redact_url, scrub, split_url
-from ..results import Completion
+from ..results import Completion, tool_call_of
 from . import retry
 from .base import Provider, ProviderError
 from .registry import missing_extra
@@ -207,6 +207,13 @@ class OpenAIProvider(Provider):
                 body[key] = params[key]  # top_k: not OpenAI's, but most local servers'
         if params.get("logprobs"):
             body["logprobs"] = True
+        if params.get("tools"):
+            body["tools"] = params["tools"]
+            if params.get("tool_choice") is not None:
+                body["tool_choice"] = params["tool_choice"]
+            if any(m.get("tool_calls") for m in messages):  # the API's form: no ""
+                body["messages"] = [{**m, "content": m.get("content") or None}
+                                    if m.get("tool_calls") else m for m in messages]
         fmt = params.get("response_format")
         if fmt and fmt.get("type") != "json_schema":
             body["response_format"] = {"type": "json_object"}
@@ -257,8 +264,12 @@ class OpenAIProvider(Provider):
         prompt_tokens = int(usage.get("prompt_tokens") or 0)
         completion_tokens = int(usage.get("completion_tokens") or 0)
         content = (choice.get("logprobs") or {}).get("content")
+        calls = [tool_call_of(str(c["function"]["name"]), c["function"].get("arguments") or "",
+                              str(c.get("id") or ""))
+                 for c in choice["message"].get("tool_calls") or ()]
         return Completion(
             text=choice["message"].get("content") or "",
+            tool_calls=calls,
             prompt_tokens=prompt_tokens,
             completion_tokens=completion_tokens,
             latency_ms=latency,

@@ -67,6 +67,8 @@ class Host(Protocol):
 
     def batched(self, record: CallRecord, start: int) -> None: ...
 
+    def _params(self, call: Call) -> dict[str, Any]: ...
+
     def _begin(self, call: Call, provider: Provider
                ) -> tuple[CallRecord, str, Completion | None]: ...
 
@@ -166,6 +168,9 @@ def take(host: Host, calls: Sequence[Call]) -> list[Call]:
     mine: list[Call] = []
     decided: dict[str, tuple[bool, set[str]]] = {}  # alias -> (batching, open ids)
     for call in calls:
+        if call.is_conversation:  # each turn waits for the last: online only
+            rest.append(call)
+            continue
         if call.model not in decided:
             provider = host.provider(call.model)
             if not _is_openai(provider):
@@ -281,7 +286,7 @@ class _Session:
             if not self._reserve(provider, p):
                 continue  # over the spend limits: recorded as not run, as online
             lines.append((cid, request_line(cid, provider.body(p.record.messages,
-                                                               p.call.params))))
+                                                               self.host._params(p.call)))))
         files, too_big = split(lines, limits.max_requests, limits.max_bytes)
         for cid in too_big:
             self._error(cid, f"the request is over the batch input file limit of "
@@ -377,7 +382,7 @@ class _Session:
         budget = self.host.budget
         if budget is None:
             return True
-        p.ticket = budget.reserve(estimate(provider, p.record.messages, p.call.params,
+        p.ticket = budget.reserve(estimate(provider, p.record.messages, self.host._params(p.call),
                                            batch=True), wait=False)
         if p.ticket is None:
             del self.pending[custom_id(p.call)]

@@ -31,6 +31,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from ..results import canonical
+
 if TYPE_CHECKING:
     from ..load.project import Project
     from ..providers import Provider
@@ -85,6 +87,8 @@ def estimate(provider: Provider, messages: Sequence[dict[str, str]],
     Provider.prompt_tokens_bound), `max_tokens` (else DEFAULT_COMPLETION_TOKENS) and
     their price (a batch line's at the entry's batch price, run/batch.py)."""
     prompt = int(provider.prompt_tokens_bound(list(messages)))
+    if params.get("tools"):  # the tools' definitions are prompt tokens too
+        prompt += len(canonical(params["tools"]).encode())
     completion = int(params.get("max_tokens") or DEFAULT_COMPLETION_TOKENS)
     price = provider.price(prompt, completion, batch=True) if batch \
         else provider.price(prompt, completion)

@@ -129,13 +129,7 @@ class Cache:
 
     def get(self, key: str) -> Completion | None:
         value = self.get_value(key, _completion_shape())
-        if value is None:
-            return None
-        known = Completion.__dataclass_fields__  # entries from other versions may differ
-        completion = Completion(**{k: v for k, v in value.items() if k in known})
-        if completion.tool_calls:
-            completion.tool_calls = [ToolCall.from_dict(c) for c in completion.tool_calls]
-        return completion
+        return None if value is None else _completion(value)
 
     def put(self, key: str, identity: dict[str, Any], completion: Completion) -> None:
         self.put_value(key, identity, asdict(completion))
@@ -290,6 +284,24 @@ def _completion_shape() -> Any:
                                            {"tool_calls": list[dict[str, Any]]},
                                            base=Lenient))
     return _COMPLETION[0]
+
+
+def _completion(value: dict[str, Any]) -> Completion:
+    known = Completion.__dataclass_fields__  # entries from other versions may differ
+    completion = Completion(**{k: v for k, v in value.items() if k in known})
+    if completion.tool_calls:
+        completion.tool_calls = [ToolCall.from_dict(c) for c in completion.tool_calls]
+    return completion
+
+
+def completion_of(data: Any) -> Completion | None:
+    """A stored completion (a cache entry's, a run's steps.jsonl line's) checked to be
+    one; None when it is not."""
+    try:
+        _adapter(_completion_shape()).validate_python(data)
+    except (ValueError, TypeError, RecursionError, ValidationError):
+        return None
+    return _completion(data)
 
 
 def open_cache(project: Project) -> Cache:

@@ -20,7 +20,7 @@ from ..providers import Provider
 from .budget import Ledger, Limits, estimate, limits_of
 from .cache import cache_key, cached_keys
 from .options import RunOptions
-from .plan import plan
+from .plan import call_params, plan
 
 
 @dataclass
@@ -82,23 +82,24 @@ def dry_run(project: Project, suites: Sequence[Suite], options: RunOptions) -> D
             provider = providers[call.model] = project.provider(call.model)
             by_model[call.model] = ModelPlan(call.model, priced=bool(provider.entry.price))
         messages = call.messages
-        key = cache_key(provider.identity(), messages, call.params, call.repeat) \
+        params = call_params(project, call)
+        key = cache_key(provider.identity(), messages, params, call.repeat) \
             if options.use_cache else ""
-        keyed.append((call, messages, key))
+        keyed.append((call, messages, key, params))
     for provider in providers.values():
         provider.close()  # made for identities and prices only: no call was made
-    found = cached_keys(project, [k for _, _, k in keyed if k])
+    found = cached_keys(project, [k for _, _, k, _ in keyed if k])
     limits = limits_of(project, options)
     result = DryRun(list(by_model.values()), limits,
                     adaptive=options.auto_repeat)
     ledger = Ledger(limits)  # the run's own rule of what fits, call after call
-    for call, messages, key in keyed:
+    for call, messages, key, params in keyed:
         entry = by_model[call.model]
         entry.calls += 1
         if key and key in found:
             entry.cached += 1
             continue
-        est = estimate(providers[call.model], messages, call.params)
+        est = estimate(providers[call.model], messages, params)
         entry.prompt_tokens += est.prompt_tokens
         entry.completion_tokens += est.completion_tokens
         entry.cost += est.cost

@@ -17,6 +17,7 @@ from __future__ import annotations
 import collections
 import contextlib
 import dataclasses
+import functools
 import gc
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -29,20 +30,29 @@ from ..load import filters
 from ..load.project import Project
 from ..load.suites import Suite, young_collections
 from ..providers import Provider
-from ..results import CallRecord, Completion, RecordKey
+from ..results import CallRecord, Completion, RecordKey, digest
 from . import tracing
 from .batch import take as take_batches
 from .budget import Ledger, Ticket, estimate, is_not_run, ledger_for, limits_of, not_run
 from .cache import cache_key, open_cache
 from .meta import new_meta, read_meta, write_meta
 from .options import MorePolicy, RunOptions, until_a_pass
-from .plan import Call, adaptive, plan, repeat_call
+from .plan import Call, adaptive, call_params, plan, repeat_call
 from .resume import Replay, Resume, check_resumable
 from .scoring import prompt_digest, score_call
 from .services import Services
-from .store import RunWriter, dedupe, final_records, now_iso, read_records, runs_dir
+from .store import (
+    RunWriter,
+    dedupe,
+    final_records,
+    now_iso,
+    read_records,
+    read_steps,
+    runs_dir,
+)
 from .summary import Summary
 from .timing import Timing, now
+from .turns import Conversation, number_calls
 
 if TYPE_CHECKING:
     from concurrent.futures import ThreadPoolExecutor
@@ -130,6 +140,8 @@ class Runner:
         self.timing: Timing = options.timing if options.timing is not None else Timing()
         self.tracer: Tracer | None = None  # run/tracing.py, when the run is traced
         self._marks: dict[int, tuple[int, int]] = {}  # id(record) -> its call, for its span
+        # a resumed run's finished conversation steps (its steps.jsonl), by cache key
+        self.steps: dict[str, Completion] = {}
 
     def provider(self, alias: str) -> Provider:
         found = self._providers.get(alias)
@@ -311,52 +323,37 @@ class Runner:
             raise
 
     def execute(self, call: Call) -> CallRecord:
-        """Make one call (or find it in the cache) and score it."""
+        """Make one call (or find it in the cache) and score it; a conversation's
+        case is played turn by turn (run/turns.py)."""
         provider = self.provider(call.model)
+        if call.is_conversation:
+            return self._converse(call, provider)
         record, key, completion = self._begin(call, provider)
         if completion is None:
-            ledger = self.budget  # the spend limits (budget.py): reserve, then settle
-            ticket = None if ledger is None else ledger.reserve(
-                estimate(provider, record.messages, call.params))
-            if ledger is not None and ticket is None:
-                return not_run(record)
-            start = now()
-            try:
-                completion = provider.complete(record.messages, call.params)
-            except InfraError as exc:
-                return _failed(record, exc)
-            except BaseException as exc:  # a plugin's code: SystemExit too is an error
-                if contain.escapes(exc):
-                    raise
-                return _failed(record, _provider_broke(call.model, exc))
-            finally:  # answered or not: its time, and its spend settled
-                self._called(record, start, completion, ticket)
+            completion = self._ask(record, call.model, provider, record.messages,
+                                   self._params(call))
+            if completion is None:
+                return record
         return self._end(call, record, key, completion)
 
     async def aexecute(self, call: Call) -> CallRecord:
         """execute() for an asynchronous provider, on the engine loop. Checks that may
         block (a judge, an embedding, user code) are scored in a worker thread."""
         provider = self.provider(call.model)
+        if call.is_conversation:
+            return await self._aconverse(call, provider)
         record, key, completion = self._begin(call, provider)
         if completion is None:
-            ledger = self.budget  # the spend limits (budget.py): reserve, then settle
-            ticket = None if ledger is None else await ledger.areserve(
-                estimate(provider, record.messages, call.params))
-            if ledger is not None and ticket is None:
-                return not_run(record)
-            start = now()
-            try:
-                completion = await provider.acomplete(record.messages, call.params)
-            except InfraError as exc:
-                return _failed(record, exc)
-            except BaseException as exc:  # a plugin's code: SystemExit too is an error
-                if contain.escapes(exc, on_loop=True):
-                    raise
-                return _failed(record, _provider_broke(call.model, exc))
-            finally:  # answered or not: its time, and its spend settled
-                self._called(record, start, completion, ticket)
+            completion = await self._aask(record, call.model, provider, record.messages,
+                                          self._params(call))
+            if completion is None:
+                return record
+        return await self._ascore(call, record, key, completion)
+
+    async def _ascore(self, call: Call, record: CallRecord, key: str,
+                      completion: Completion, *, cache: bool = True) -> CallRecord:
         if assertions.runs_inline(call.case.asserts):
-            return self._end(call, record, key, completion)
+            return self._end(call, record, key, completion, cache=cache)
         if self._score_pool is None:
             from concurrent.futures import ThreadPoolExecutor  # see _run_lanes
 
@@ -365,7 +362,139 @@ class Runner:
         import asyncio  # loaded already: this runs on the engine's loop
 
         return await asyncio.get_running_loop().run_in_executor(
-            self._score_pool, self._end, call, record, key, completion)
+            self._score_pool, functools.partial(self._end, cache=cache), call, record, key,
+            completion)
+
+    def _params(self, call: Call) -> dict[str, Any]:
+        return call_params(self.project, call)
+
+    def _ask(self, record: CallRecord, alias: str, provider: Provider,
+             messages: list[dict[str, Any]], params: dict[str, Any]) -> Completion | None:
+        """One request to the provider within the spend limits; None when it failed
+        or the budget left it out (the record then says why)."""
+        ledger = self.budget  # the spend limits (budget.py): reserve, then settle
+        ticket = None if ledger is None else ledger.reserve(
+            estimate(provider, messages, params))
+        if ledger is not None and ticket is None:
+            not_run(record)
+            return None
+        start = now()
+        completion = None
+        try:
+            completion = provider.complete(messages, params)
+        except InfraError as exc:
+            _failed(record, exc)
+        except BaseException as exc:  # a plugin's code: SystemExit too is an error
+            if contain.escapes(exc):
+                raise
+            _failed(record, _provider_broke(alias, exc))
+        finally:  # answered or not: its time, and its spend settled
+            self._called(record, start, completion, ticket)
+        return completion
+
+    async def _aask(self, record: CallRecord, alias: str, provider: Provider,
+                    messages: list[dict[str, Any]], params: dict[str, Any]
+                    ) -> Completion | None:
+        """_ask() for an asynchronous provider, on the engine loop."""
+        ledger = self.budget
+        ticket = None if ledger is None else await ledger.areserve(
+            estimate(provider, messages, params))
+        if ledger is not None and ticket is None:
+            not_run(record)
+            return None
+        start = now()
+        completion = None
+        try:
+            completion = await provider.acomplete(messages, params)
+        except InfraError as exc:
+            _failed(record, exc)
+        except BaseException as exc:  # a plugin's code: SystemExit too is an error
+            if contain.escapes(exc, on_loop=True):
+                raise
+            _failed(record, _provider_broke(alias, exc))
+        finally:  # answered or not: its time, and its spend settled
+            self._called(record, start, completion, ticket)
+        return completion
+
+    # ------------------------------------------------------------ conversations
+
+    def _converse(self, call: Call, provider: Provider) -> CallRecord:
+        record, conversation = self._opening(call, provider)
+        steps = conversation.play()
+        request = next(steps)
+        while True:
+            completion, key = self._cached_step(record, provider, request)
+            if completion is None:
+                completion = self._ask(record, call.model, provider, *request)
+                if completion is None:
+                    return self._broken(record, conversation)
+                self._store_step(record, key, completion)
+            try:
+                request = steps.send(completion)
+            except StopIteration:
+                break
+        return self._end(call, *self._spoken(record, conversation), cache=False)
+
+    async def _aconverse(self, call: Call, provider: Provider) -> CallRecord:
+        record, conversation = self._opening(call, provider)
+        steps = conversation.play()
+        request = next(steps)
+        while True:
+            completion, key = self._cached_step(record, provider, request)
+            if completion is None:
+                completion = await self._aask(record, call.model, provider, *request)
+                if completion is None:
+                    return self._broken(record, conversation)
+                self._store_step(record, key, completion)
+            try:
+                request = steps.send(completion)
+            except StopIteration:
+                break
+        return await self._ascore(call, *self._spoken(record, conversation), cache=False)
+
+    def _opening(self, call: Call, provider: Provider) -> tuple[CallRecord, Conversation]:
+        start = now()
+        record = new_record(call, provider.identity(), self._params(call))
+        self.timing.since("render", start)
+        record.cached = True  # until a turn is asked of the model
+        return record, Conversation(self.project, call, self._params(call),
+                                    record.messages)
+
+    def _cached_step(self, record: CallRecord, provider: Provider,
+                     request: tuple[list[dict[str, Any]], dict[str, Any]]
+                     ) -> tuple[Completion | None, str]:
+        """A request's answer from an earlier run: this run's own step log (a resumed
+        conversation), else the cache; keyed by everything before it."""
+        key = cache_key(provider.identity(), request[0], request[1], record.repeat)
+        found = self.steps.get(key) if self.steps else None
+        if found is None and self.cache is not None:
+            start = now()
+            found = self.cache.get(key)
+            self._called(record, start, None)
+        if found is None:
+            record.cached = False
+        return found, key
+
+    def _store_step(self, record: CallRecord, key: str, completion: Completion) -> None:
+        if self.cache is not None:
+            self.cache.put(key, record.fingerprint["model"], completion)
+        if self.writer is not None:
+            self.writer.write_step(record.key, key, completion)
+
+    def _broken(self, record: CallRecord, conversation: Conversation) -> CallRecord:
+        """A conversation whose request failed: an error, with the turns it had."""
+        record.messages = conversation.messages
+        record.turns = [t.to_dict() for t in conversation.turns]
+        record.cached = False
+        return record
+
+    def _spoken(self, record: CallRecord, conversation: Conversation
+                ) -> tuple[CallRecord, str, Completion]:
+        record.messages = conversation.messages
+        record.turns = [t.to_dict() for t in conversation.turns]
+        for turn, done in zip(record.turns, conversation.turns, strict=True):
+            turn["cached"] = done.cached
+        return record, "", conversation.total()
 
     def given(self, call: Call, identity: dict[str, Any], completion: Completion | None,
               error: str | None = None) -> None:
@@ -392,12 +521,13 @@ class Runner:
         """The call's record (no result yet), its cache key and a cached completion."""
         identity = provider.identity()
         start = now()
-        record = new_record(call, identity)
+        params = self._params(call)
+        record = new_record(call, identity, params)
         start = self.timing.since("render", start)
         if self.cache is None:
             return record, "", None
         messages = record.messages
-        key = cache_key(identity, messages, call.params, call.repeat)
+        key = cache_key(identity, messages, params, call.repeat)
         completion = self.cache.get(key)
         record.cached = completion is not None
         self._called(record, start, None)  # a cached call's model time: its lookup
@@ -412,6 +542,9 @@ class Runner:
             if self.cache is not None and cache:
                 self.cache.put(key, record.fingerprint["model"], completion)
         record.output = completion.text
+        if completion.tool_calls and record.turns is None:  # promptctl's ids (turns.py)
+            completion.tool_calls = number_calls(completion.tool_calls)
+            record.tool_calls = [c.to_dict() for c in completion.tool_calls]
         record.latency_ms = round(completion.latency_ms, 1)
         record.tokens = {"prompt": completion.prompt_tokens,
                          "completion": completion.completion_tokens}
@@ -425,16 +558,21 @@ class Runner:
         return record
 
 
-def new_record(call: Call, identity: dict[str, Any]) -> CallRecord:
+def new_record(call: Call, identity: dict[str, Any],
+               request: dict[str, Any] | None = None) -> CallRecord:
     """A call's record before its result: what was asked, of which model."""
     messages = call.messages  # rendered once per call, here
-    return CallRecord(
+    record = CallRecord(
         suite=call.suite.name, case=call.case.id, prompt=call.prompt.id, model=call.model,
         repeat=call.repeat, messages=messages, params=call.params,
         metadata=call.case.metadata, tags=call.case.tags,
         fingerprint={"prompt_sha256": prompt_digest(messages), "model": identity,
                      "params": call.params},
     )
+    if request is not None and "tools" in request:  # what the model was offered
+        record.fingerprint["tools_sha256"] = digest(
+            {"tools": request["tools"], "tool_choice": request.get("tool_choice")})
+    return record
 
 
 def _provider_broke(alias: str, exc: BaseException) -> InfraError:
@@ -486,6 +624,8 @@ def run_suites(project: Project, suites: Sequence[Suite], options: RunOptions, *
     else:
         started = now_iso()
     runner = Runner(project, options, on_record=on_record, writer=writer)
+    if resume is not None:
+        runner.steps = read_steps(resume.run_dir)  # a conversation's finished turns
     runner.budget = runner.services.budget = ledger_for(project, options)
     runner.tracer = tracer
     if resume is None and record_run:

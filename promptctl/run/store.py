@@ -9,6 +9,7 @@ name a run folder of this runs directory (a path, `..`, a link) is exit 2 naming
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import secrets
@@ -23,7 +24,7 @@ import orjson
 from ..boundary import display_path
 from ..errors import UserError
 from ..load.project import Project
-from ..results import CallRecord, RecordKey
+from ..results import CallRecord, Completion, RecordKey
 
 try:  # advisory locks: a run being written cannot be resumed by a second process
     import fcntl
@@ -32,6 +33,7 @@ except ImportError:  # pragma: no cover - Windows
 
 LATEST = "latest"
 RECORDS = "records.jsonl"
+STEPS = "steps.jsonl"  # a conversation's finished requests (RunWriter.write_step)
 
 
 def runs_dir(project: Project) -> Path:
@@ -97,6 +99,7 @@ class RunWriter:
         if append:
             truncate_torn_tail(self.dir / RECORDS)
         self._lock = threading.Lock()
+        self._steps: Any = None  # steps.jsonl, opened by the first conversation step
         # replaced, never written through: a `latest` that is a link stays harmless
         write_text_atomic(runs_dir / LATEST, self.run_id + "\n")
 
@@ -141,6 +144,17 @@ class RunWriter:
                 raise OSError(f"{RECORDS}: the write took nothing")
             view = view[written:]
 
+    def write_step(self, key: RecordKey, step: str, completion: Completion) -> None:
+        """A finished request of a conversation (run/turns.py), by its cache key, in
+        steps.jsonl: a resumed run takes its answers back and goes on from the turn
+        it was killed in, with or without the response cache."""
+        line = record_line({"record": list(key), "step": step,
+                            "completion": dataclasses.asdict(completion)})
+        with self._lock:
+            if self._steps is None:
+                self._steps = (self.dir / STEPS).open("ab", buffering=0)
+            self._steps.write(line)
+
     def write_all(self, records: Iterable[CallRecord]) -> None:
         for record in records:
             self.write(record)
@@ -157,6 +171,8 @@ class RunWriter:
                         self._write(self._take_pending())
                 finally:
                     self._fh.close()  # releases the lock too
+                    if self._steps is not None:
+                        self._steps.close()
 
 
 _PENDING_MAX = 65536  # bytes of unflushed lines written before the batch's flush()
@@ -298,6 +314,30 @@ def resolve_run(runs_dir: Path, run: str | None = None) -> Path:
         return matches[0]
     raise UserError(f"no run '{run}'" + (" (ambiguous prefix)" if matches else ""),
                     hint=f"run ids are the folder names in {runs_dir}")
+
+
+def read_steps(run_dir: Path) -> dict[str, Completion]:
+    """A run's finished conversation steps (RunWriter.write_step), by cache key. A line
+    that is not one (torn by a kill, or not promptctl's) is skipped: its request is
+    only made again."""
+    from .cache import completion_of  # deferred: the cache's completion shape
+
+    found: dict[str, Completion] = {}
+    try:
+        data = (run_dir / STEPS).read_bytes()
+    except OSError:
+        return found
+    for raw in data.splitlines(keepends=True):
+        if not raw.endswith(b"\n"):
+            continue  # a torn last line
+        try:
+            line = json.loads(raw)
+            completion = completion_of(line["completion"])
+        except (ValueError, TypeError, KeyError):
+            continue
+        if completion is not None and isinstance(line.get("step"), str):
+            found[line["step"]] = completion
+    return found
 
 
 def read_records(run_dir: Path) -> Iterator[CallRecord]:
