@@ -342,7 +342,7 @@ def test_not_tool_args_schema():
 # ------------------------------------------------------------------------ transforms
 
 
-TRANSCRIPT = [
+TRANSCRIPT: list[dict[str, Any]] = [
     {"role": "user", "content": "Weather in Paris?"},
     {"role": "assistant", "content": None, "tool_calls": [PARIS.message_call()]},
     {"role": "tool", "tool_call_id": "call_1", "name": "get_weather", "content": "sunny"},

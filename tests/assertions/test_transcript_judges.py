@@ -18,7 +18,7 @@ from promptctl.run.runner import run_suites
 from promptctl.schema import AssertionSpec
 
 CALL = tool_call_of("get_weather", '{"city": "Paris"}', "call_1")
-TRANSCRIPT = [
+TRANSCRIPT: list[dict[str, Any]] = [
     {"role": "system", "content": "You are a weather assistant."},
     {"role": "user", "content": "Weather in Paris?"},
     {"role": "assistant", "content": None, "tool_calls": [CALL.message_call()]},
@@ -71,7 +71,7 @@ def fenced_part(text: str) -> str:
 
 def test_the_transcript_renders_as_plain_lines():
     assert transcript_text(TRANSCRIPT) == LINES
-    parts = [{"role": "user", "content": [{"type": "text", "text": "look"},
+    parts: list[dict[str, Any]] = [{"role": "user", "content": [{"type": "text", "text": "look"},
                                           {"type": "image_url", "image_url": {}}]},
              {"role": "assistant", "content": "ok", "tool_calls": [
                  {"function": {"name": "f", "arguments": "not json"}}]}]
