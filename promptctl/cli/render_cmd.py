@@ -12,7 +12,8 @@ from . import common
 from .funnel import funnel
 
 if TYPE_CHECKING:
-    from ..load.project import PromptRef
+    from ..load.project import Project, PromptRef
+    from ..load.suites import Case
 
 
 @funnel
@@ -33,12 +34,14 @@ def render(
     # deferred: keeps --help fast
     import json
 
+    from ..load import tools as tooling
     from ..load.rendering import render_messages
 
     project = common.project(config)
     ref = project.prompt(prompt)
     variables: dict = {}
     where: dict = {}  # the case's id and place, for error messages
+    found = None
     if case is not None:
         suite_name, sep, case_id = case.rpartition(":")
         if not sep or not suite_name or not case_id:
@@ -63,14 +66,41 @@ def render(
                    as_json=as_json)
         return
     messages = render_messages(ref, variables, **where)
+    tools, later = _first_turn(project, ref, found, variables, messages)
     if as_json:
-        print(json.dumps(messages, indent=2, ensure_ascii=False))
+        if tools or later:  # the messages, what else the model is offered, what follows
+            print(json.dumps({"messages": messages, "tools": tools,
+                              "tool_choice": ref.spec.tool_choice and tooling.tool_choice(ref),
+                              "later_turns": later}, indent=2, ensure_ascii=False))
+        else:
+            print(json.dumps(messages, indent=2, ensure_ascii=False))
         return
     from .output import out, write_raw  # deferred: keeps --help fast
 
     for msg in messages:
         out.print(msg["role"], style="bold cyan", markup=False)
         write_raw(msg["content"] + "\n\n")  # what the model sees, as it is
+    if tools:
+        out.print("tools", style="bold cyan", markup=False)
+        write_raw(json.dumps(tools, indent=2, ensure_ascii=False) + "\n\n")
+    if later:
+        out.print(f"then {later} more turn{'s' if later != 1 else ''}: each depends on "
+                  "the model's answers, so only a run shows them", style="dim", markup=False)
+
+
+def _first_turn(project: "Project", ref: "PromptRef", case: "Case | None", variables: dict,
+                messages: list) -> tuple[list, int]:
+    """The prompt's rendered tools, and how many turns follow the first; a conversation
+    whose prompt ends without a user message gets its first turn's appended here."""
+    from ..load import tools as tooling  # deferred: keeps --help fast
+
+    tools = tooling.render_tools(project, ref, variables) if ref.spec.tools else []
+    turns = list(case.turns or ()) if case is not None else []
+    if turns and not tooling.count_turns(messages, ()):
+        messages.append({"role": "user", "content": tooling.render_turn(
+            project, ref, turns.pop(0), variables, 1, file=case.file, line=case.line,
+            case=case.id)})
+    return tools, len(turns)
 
 
 def _as_lines(messages: list[dict[str, str]]) -> list[str]:

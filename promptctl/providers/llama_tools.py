@@ -69,7 +69,7 @@ def messages_with_tools(messages: list[dict[str, Any]], tools: list[dict[str, An
     text = INSTRUCTIONS.format(tools="\n".join(_describe(t) for t in tools))
     if may_answer:
         text += AUTO_INSTRUCTIONS
-    out = plain_messages(messages)
+    out = plain_messages(messages, answers=may_answer)
     if out and out[0]["role"] == "system":
         out[0] = {"role": "system", "content": f"{out[0]['content']}\n\n{text}"}
     else:
@@ -77,8 +77,11 @@ def messages_with_tools(messages: list[dict[str, Any]], tools: list[dict[str, An
     return out
 
 
-def plain_messages(messages: list[dict[str, Any]]) -> list[dict[str, str]]:
-    """A conversation's tool calls and tool results as text messages."""
+def plain_messages(messages: list[dict[str, Any]], *,
+                   answers: bool = False) -> list[dict[str, str]]:
+    """A conversation's tool calls and tool results as text messages; with `answers`,
+    the assistant's earlier words in the reply form it may use again ({"answer": ...}),
+    so that the examples the model sees follow the form it is held to."""
     out: list[dict[str, str]] = []
     for m in messages:
         role = m.get("role", "user")
@@ -91,6 +94,9 @@ def plain_messages(messages: list[dict[str, Any]]) -> list[dict[str, str]]:
             said += [json.dumps({"tool": c.get("name"), "arguments": _loaded(c)},
                                 ensure_ascii=False) for c in calls]
             out.append({"role": "assistant", "content": "\n".join(said)})
+        elif role == "assistant" and answers:
+            out.append({"role": "assistant", "content": json.dumps(
+                {"answer": str(m.get("content") or "")}, ensure_ascii=False)})
         else:
             out.append({"role": role, "content": str(m.get("content") or "")})
     return out

@@ -424,6 +424,7 @@ class Runner:
         request = next(steps)
         while True:
             completion, key = self._cached_step(record, provider, request)
+            conversation.reused = completion is not None
             if completion is None:
                 completion = self._ask(record, call.model, provider, *request)
                 if completion is None:
@@ -441,6 +442,7 @@ class Runner:
         request = next(steps)
         while True:
             completion, key = self._cached_step(record, provider, request)
+            conversation.reused = completion is not None
             if completion is None:
                 completion = await self._aask(record, call.model, provider, *request)
                 if completion is None:
@@ -492,8 +494,6 @@ class Runner:
                 ) -> tuple[CallRecord, str, Completion]:
         record.messages = conversation.messages
         record.turns = [t.to_dict() for t in conversation.turns]
-        for turn, done in zip(record.turns, conversation.turns, strict=True):
-            turn["cached"] = done.cached
         return record, "", conversation.total()
 
     def given(self, call: Call, identity: dict[str, Any], completion: Completion | None,

@@ -47,6 +47,9 @@ class Conversation:
     messages: list[dict[str, Any]] = field(default_factory=list)  # the transcript so far
     turns: list[Turn] = field(default_factory=list)
     completions: list[Completion] = field(default_factory=list)  # every answer
+    # set by the runner before it sends an answer: it came from the cache or the run's
+    # steps.jsonl, not from the model (a turn is `cached` when all its answers were)
+    reused: bool = False
     _ids: int = 0
 
     def inputs(self) -> list[str | None]:
@@ -65,7 +68,7 @@ class Conversation:
             if text is not None:
                 self._answer_dangling()
                 self.messages.append({"role": "user", "content": text})
-            turn = Turn(input=text)
+            turn = Turn(input=text, cached=True)
             self.turns.append(turn)
             params = self.params
             for rounds in range(MAX_TOOL_ROUNDS + 1):
@@ -85,6 +88,7 @@ class Conversation:
 
     def _took(self, turn: Turn, completion: Completion) -> None:
         self.completions.append(completion)
+        turn.cached = turn.cached and self.reused
         turn.tokens = {"prompt": turn.tokens["prompt"] + completion.prompt_tokens,
                        "completion": turn.tokens["completion"] + completion.completion_tokens}
         turn.latency_ms = round(turn.latency_ms + completion.latency_ms, 1)
