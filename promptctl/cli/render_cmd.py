@@ -96,7 +96,7 @@ def _first_turn(project: "Project", ref: "PromptRef", case: "Case | None", varia
 
     tools = tooling.render_tools(project, ref, variables) if ref.spec.tools else []
     turns = list(case.turns or ()) if case is not None else []
-    if turns and not tooling.count_turns(messages, ()):
+    if case is not None and turns and not tooling.count_turns(messages, ()):
         messages.append({"role": "user", "content": tooling.render_turn(
             project, ref, turns.pop(0), variables, 1, file=case.file, line=case.line,
             case=case.id)})

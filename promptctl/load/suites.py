@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from .. import assertions, render_bounds
+from ..assertions.transforms import CONTEXT_NAMES
 from ..boundary import display_path
 from ..errors import UserError
 from ..schema import AssertionSpec, CaseSpec, PerturbSpec, SuiteSpec
@@ -542,15 +543,17 @@ def _check_references(project: Project, spec: AssertionSpec, file: str,
 
 def _check_transform(spec: AssertionSpec, vars_: dict[str, Any], case_id: str, file: str,
                      line: int | None) -> None:
-    """A transform sees `output` and the case's vars: any other name is undefined in
-    every case, so it is refused here rather than failing each output."""
+    """A transform sees `output`, `transcript`, `tool_calls` and the case's vars: any
+    other name is undefined in every case, so it is refused here rather than failing
+    each output."""
     if not spec.transform:
         return
-    unknown = sorted(_transform_names(spec.transform) - {"output"} - set(vars_))
+    unknown = sorted(_transform_names(spec.transform) - CONTEXT_NAMES - set(vars_))
     if unknown:
         raise UserError(f"case '{case_id}': transform {spec.transform!r} uses undefined "
                         f"name '{unknown[0]}'", file=file, line=line,
-                        hint="a transform sees 'output' and the case's vars")
+                        hint="a transform sees 'output', 'transcript', 'tool_calls' and the "
+                             "case's vars")
 
 
 @functools.lru_cache(maxsize=256)

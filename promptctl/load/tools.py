@@ -37,7 +37,7 @@ def _render(env: Any, text: str, values: dict[str, Any], *, what: str,
     key = (id(env), text)
     tpl = _COMPILED.get(key)
     if tpl is None:
-        tpl = templates.compile_template(env, text, file=file, line=line, what=what)
+        tpl = templates.compile_template(env, text, file=file or "", line=line, what=what)
         if len(_COMPILED) >= _COMPILED_LIMIT:
             _COMPILED.clear()
         _COMPILED[key] = tpl

@@ -11,8 +11,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from ..load.project import Project, PromptRef
 from ..load import tools as tooling
+from ..load.project import Project, PromptRef
 from ..load.rendering import render_messages
 from ..load.suites import Case, Suite, case_matches
 from ..results import CellKey, RecordKey

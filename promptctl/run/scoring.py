@@ -89,10 +89,10 @@ def _on_turn(spec: Any, turns: list[dict[str, Any]], n: int,
              ctx: assertions.AssertionContext) -> AssertionResult:
     """The assertion on turn n's answer: its text and its tool calls (1-based; the
     plan refused a turn the case does not have)."""
-    turn = turns[n - 1] if n <= len(turns) else {"output": "", "tool_calls": []}
+    turn = turns[n - 1] if n <= len(turns) else {}
     at = dataclasses.replace(ctx, turn=n, tool_calls=[ToolCall.from_dict(c)
-                                                      for c in turn["tool_calls"]])
-    return assertions.evaluate(spec, turn["output"], at)
+                                                      for c in turn.get("tool_calls", ())])
+    return assertions.evaluate(spec, str(turn.get("output") or ""), at)
 
 
 def _every_turn(spec: Any, turns: list[dict[str, Any]],
