@@ -13,7 +13,8 @@ own syntax errors carry their line already. A UTF-8 BOM is accepted (editors on
 Windows add one), CRLF line ends are JSON whitespace anyway.
 
 Compatibility: the models accept every file promptctl has written (the baselines'
-`latency_ms` is optional: newer baselines leave timings to the run records).
+`latency_ms` is optional: newer baselines leave timings to the run records; a sample's
+`tool_calls` and `turns` are optional: older baselines have none).
 """
 
 from __future__ import annotations
@@ -54,6 +55,19 @@ class BaselineAssertion(Shape):
     metric: str | None = None
 
 
+class BaselineToolCall(Shape):
+    """What a baseline keeps of a tool call (gate/calls.kept_call)."""
+
+    name: str
+    arguments: Any = None
+    raw: str | None = None  # only for arguments that were not JSON
+
+
+class BaselineTurn(Shape):
+    output: str
+    tool_calls: list[BaselineToolCall] = Field(default_factory=list)
+
+
 class BaselineSample(Shape):
     output: str
     passed: bool
@@ -61,6 +75,9 @@ class BaselineSample(Shape):
     assertions: list[BaselineAssertion]
     tokens: dict[str, int] = Field(default_factory=dict)
     latency_ms: float | None = None  # written by earlier versions; not read
+    # absent without tools or turns (and in baselines written before them)
+    tool_calls: list[BaselineToolCall] = Field(default_factory=list)
+    turns: list[BaselineTurn] | None = None
 
 
 class BaselineCell(Shape):

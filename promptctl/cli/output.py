@@ -8,7 +8,11 @@ every console; markup stays for promptctl's own styling only.
 Start-up: rich is imported when a console is first needed (`out` and `err` are made on
 first use). A line that rich would print exactly as its text (off a terminal, no
 colour forced, printable characters only, within the width) is written without it
-(`_plain`): `run -q` in CI or a script prints its summary line and imports no rich."""
+(`_plain`): `run -q` in CI or a script prints its summary line and imports no rich.
+
+A result's output shows its tool calls, `get_weather({"city":"Paris"})`, beside its
+text, and a conversation one line per turn, `turn 2: input → calls / text`
+(gate/calls.py), each cut as an output is."""
 
 from __future__ import annotations
 
@@ -254,7 +258,7 @@ def results_table(records: Sequence[CallRecord], *, verbose: bool,
                 cells.append(Text(str(getattr(r, name))))
         if tally is not None:
             cells.append(tally)
-        cells.append(Text(short(r.output) + (" (cached)" if r.cached else "")))
+        cells.append(Text(said(r) + (" (cached)" if r.cached else "")))
         cells.append(Text(_why(r, verbose)))
         if marks:
             view = marks.get(r.key)
@@ -263,6 +267,17 @@ def results_table(records: Sequence[CallRecord], *, verbose: bool,
                          if view is not None else Text(""))
         table.add_row(*cells)
     return table, hidden
+
+
+def said(r: CallRecord, width: int = 60) -> str:
+    """A record's output as a table cell shows it: its text, its tool calls before it,
+    a conversation's turns one a line; each line cut to `width`."""
+    if not r.tool_calls and r.turns is None:
+        return short(r.output, width)
+    from ..gate.calls import ARGUMENTS_LIMIT, shown  # deferred: only for tool calls
+
+    return "\n".join(short(line, width) for line in
+                     shown(r.output, r.tool_calls, r.turns, ARGUMENTS_LIMIT).split("\n"))
 
 
 def _cell_rows(records: Sequence[CallRecord]) -> list[tuple[str, CallRecord, str | None]]:

@@ -10,6 +10,13 @@ line) so a pull request shows a readable diff, and it is written atomically so a
 interrupted update never leaves half a file. Baselines written before, with a
 `latency_ms` per sample, are still read.
 
+A sample that called tools keeps its `tool_calls` (name and arguments: gate/calls.py
+says what of a call is kept), a conversation its `turns` (each turn's text and calls);
+both keys are absent when there are none, so a suite without tools writes the bytes it
+always wrote, and a baseline written before tools existed reads as having none. A
+cell's `outputs` are what its samples said as a review reads it (calls and turns
+included), so a changed tool call is a changed output exactly as a changed text is.
+
 A cell's fingerprint is its first sample's, but for `served` (what a hosted endpoint
 said it ran), which speaks for all its samples (served_of). A baseline written before
 promptctl recorded `served` has none: a check then reports no change of it.
@@ -27,6 +34,7 @@ from ..boundary import display_path
 from ..errors import UserError
 from ..results import CallRecord, SuiteCellKey
 from ..run.store import write_json_atomic
+from .calls import kept_call, kept_turn, shown
 
 VERSION = 1
 
@@ -39,11 +47,25 @@ class Sample:
     assertions: list[dict[str, Any]]
     tokens: dict[str, int] = field(default_factory=dict)
     latency_ms: float = 0.0  # read from baselines written before; never written
+    # kept_call()s of the reply scored (the last turn's in a conversation)
+    tool_calls: list[dict[str, Any]] = field(default_factory=list)
+    turns: list[dict[str, Any]] | None = None  # kept_turn()s of a conversation
+
+    @property
+    def shown(self) -> str:
+        """What the sample said as one text: its text, calls and turns (calls.shown)."""
+        return shown(self.output, self.tool_calls, self.turns)
 
     def to_dict(self) -> dict[str, Any]:
         """What the baseline file keeps: behaviour only (no latency: timing noise)."""
-        return {"output": self.output, "passed": self.passed, "score": round(self.score, 6),
-                "assertions": self.assertions, "tokens": self.tokens}
+        data: dict[str, Any] = {"output": self.output, "passed": self.passed,
+                                "score": round(self.score, 6),
+                                "assertions": self.assertions, "tokens": self.tokens}
+        if self.tool_calls:
+            data["tool_calls"] = self.tool_calls
+        if self.turns is not None:
+            data["turns"] = self.turns
+        return data
 
 
 @dataclass
@@ -67,7 +89,9 @@ class Cell:
 
     @property
     def outputs(self) -> list[str]:
-        return [s.output for s in self.samples]
+        """What each sample said, as a review reads it (Sample.shown): the text alone
+        for a sample without tool calls or turns."""
+        return [s.shown for s in self.samples]
 
     def assertion_scores(self) -> dict[int, tuple[str, float, bool, str | None]]:
         """Per assertion index: (type, mean score, passed in every sample, metric)."""
@@ -109,7 +133,9 @@ def sample_from_record(rec: CallRecord) -> Sample:
             item["metric"] = a.metric
         assertions.append(item)
     return Sample(output=rec.output or "", passed=rec.passed, score=rec.score,
-                  assertions=assertions, tokens=dict(rec.tokens))
+                  assertions=assertions, tokens=dict(rec.tokens),
+                  tool_calls=[kept_call(c) for c in rec.tool_calls],
+                  turns=None if rec.turns is None else [kept_turn(t) for t in rec.turns])
 
 
 def cells_from_records(records: Iterable[CallRecord]) -> dict[str, dict[SuiteCellKey, Cell]]:
@@ -223,7 +249,11 @@ def parse_baseline(data: bytes, name: str, hint: str) -> Baseline:
                 samples = [Sample(output=s.output, passed=s.passed, score=s.score,
                                   assertions=[a.model_dump(exclude_none=True)
                                               for a in s.assertions],
-                                  tokens=dict(s.tokens))
+                                  tokens=dict(s.tokens),
+                                  tool_calls=[kept_call(c.model_dump())
+                                              for c in s.tool_calls],
+                                  turns=None if s.turns is None else
+                                  [kept_turn(t.model_dump()) for t in s.turns])
                            for s in cell.samples]
                 cells[(case, prompt, model)] = Cell(cell.fingerprint, samples)
     return Baseline(suite=doc.suite, cells=cells)

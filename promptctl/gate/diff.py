@@ -3,7 +3,11 @@
 Per (case, prompt, model): fixed, broken (a regression), tolerated (pass -> fail within
 `max_drop`), still failing, changed (output differs, still passing), unchanged, new,
 removed, error; plus what changed in the fingerprint, in words (a hosted endpoint that
-now serves another model behind the same name: served_change). Per suite: pass rate and every
+now serves another model behind the same name: served_change; the prompt's tools
+edited: `tools_sha256`). A changed tool call, in any turn, is a changed output (the
+cells' outputs hold them: baseline.Cell.outputs), and an exact cell's note says what
+changed in words (tool_changes: `tool call 1 get_weather: city "Paris" -> "London"`).
+Per suite: pass rate and every
 named metric, before -> after. A case that already failed in the baseline is never a
 regression (a ratchet).
 """
@@ -20,6 +24,7 @@ from ..load.suites import Suite
 from ..redact import redact_url
 from ..results import CallRecord, SuiteCellKey
 from .baseline import Baseline, Cell, cells_from_records, served_of
+from .calls import sample_changes
 from .outcome import DEFAULT_ALPHA, CellDiff, DiffReport, SuiteDiff
 from .passk_gate import evaluate as evaluate_gate
 from .verdicts import counts, decide, sampled, sampled_status, suite_hypotheses
@@ -58,6 +63,8 @@ def fingerprint_changes(before: dict[str, Any], after: dict[str, Any]) -> list[s
             name = ".".join(str(p) for p in path[1:])
             if head == "prompt_sha256":
                 changes.append("prompt edited (rendered messages differ)")
+            elif head == "tools_sha256":
+                changes.append("tools edited (the prompt's tool definitions differ)")
             elif head == "model":
                 old = "absent" if kind == "dictionary_item_added" else item.t1
                 new = "absent" if kind == "dictionary_item_removed" else item.t2
@@ -249,12 +256,32 @@ def _diff_cell(suite: Suite, key: SuiteCellKey, before: Cell | None, after: Cell
         diff.status = sampled_status(k0, n0, k1, n1)
     else:
         diff.status = _exact_status(before, after, limits, suite.spec.max_drop)
+        notes = tool_changes(before, after)
         if len(before.samples) != len(after.samples):
-            diff.note = f"repeats {len(before.samples)} -> {len(after.samples)}"
+            notes.insert(0, f"repeats {len(before.samples)} -> {len(after.samples)}")
+        diff.note = "; ".join(notes)
     if before is not None and recs:
         now = after.fingerprint if after is not None else recs[0].fingerprint
         diff.fingerprint = fingerprint_changes(before.fingerprint, now)
     return diff
+
+
+NOTED_CHANGES = 4  # tool-call changes a cell's note lists before "and N more"
+
+
+def tool_changes(before: Cell, after: Cell, limit: int | None = NOTED_CHANGES
+                 ) -> list[str]:
+    """What changed in the tool calls and turns of two cells' samples, repeat by repeat
+    (prefixed "repeat N: " when a cell has more than one), cut to `limit` lines and
+    "… and N more"."""
+    many = max(len(before.samples), len(after.samples)) > 1
+    out: list[str] = []
+    for i, (b, a) in enumerate(zip(before.samples, after.samples, strict=False)):
+        lines = sample_changes(b.tool_calls, b.turns, a.tool_calls, a.turns)
+        out += [f"repeat {i}: {line}" if many else line for line in lines]
+    if limit is not None and len(out) > limit:
+        out = [*out[:limit], f"… and {len(out) - limit} more"]
+    return out
 
 
 def _exact_status(before: Cell, after: Cell, limits: list[float | None],

@@ -2,7 +2,11 @@
 JSON (for scripts). Every value from the project or a model enters the Markdown through
 reports/md.py: only the markup written here is Markdown. A fingerprint change every
 case of a suite (or of one of its models) has is said once, under the suite table
-(reports/wording.shared_lines), not in each row."""
+(reports/wording.shared_lines), not in each row. A case's output is what it said as a
+review reads it: its tool calls (`get_weather({"city":"Paris"})`) and a conversation's
+turns included (gate/calls.py), and what changed in its calls is said in words in its
+row (gate/diff.tool_changes); the JSON keeps each sample's text (`outputs`), calls
+(`tool_calls`) and turns (`turns`, when a conversation) apart."""
 
 from __future__ import annotations
 
@@ -12,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import ExitCode
 from ..gate.baseline import Cell
-from ..gate.diff import word_diff
+from ..gate.diff import tool_changes, word_diff
 from ..gate.outcome import CellDiff, DiffReport
 from ..run.store import write_json_atomic
 from . import md, wording
@@ -35,9 +39,22 @@ SECTIONS = [("broken", "Broken (regressions)"), ("error", "Errors"),
 def _cell(cell: Cell | None) -> dict[str, Any] | None:
     if cell is None:
         return None
-    return {"passed": cell.passed, "score": round(cell.score, 4),
-            "pass_count": cell.pass_count, "samples": len(cell.samples),
-            "outputs": cell.outputs}
+    data: dict[str, Any] = {"passed": cell.passed, "score": round(cell.score, 4),
+                            "pass_count": cell.pass_count, "samples": len(cell.samples),
+                            "outputs": [s.output for s in cell.samples]}
+    if any(s.tool_calls for s in cell.samples):
+        data["tool_calls"] = [s.tool_calls for s in cell.samples]
+    if any(s.turns is not None for s in cell.samples):
+        data["turns"] = [s.turns for s in cell.samples]
+    return data
+
+
+def _changes(c: CellDiff, limit: int | None = None) -> list[str]:
+    """What changed in an exact cell's tool calls and turns (sampled cells differ by
+    chance: none)."""
+    if c.before is None or c.after is None or c.sample_counts is not None:
+        return []
+    return tool_changes(c.before, c.after, limit)
 
 
 CaseMetadata = Mapping[tuple[str, str], tuple[dict[str, Any], tuple[str, ...]]]
@@ -89,7 +106,9 @@ def document(report: DiffReport, metadata: CaseMetadata | None = None,
                        "status": c.status, "fingerprint": c.fingerprint,
                        "reasons": c.reasons, "before": _cell(c.before),
                        "after": _cell(c.after), "p_value": c.p_value,
-                       "adjusted": c.adjusted, **case_meta(s.suite, c.case),
+                       "adjusted": c.adjusted,
+                       **({"tool_changes": changes} if (changes := _changes(c)) else {}),
+                       **case_meta(s.suite, c.case),
                        **label(s.suite, c)}
                       for c in s.cells],
         } for s in report.suites],
@@ -126,7 +145,8 @@ def _md_row(c: CellDiff, metadata: CaseMetadata | None = None,
     else:
         cell = c.after or c.before
         output = md.text(cell.outputs[0], OUTPUT_LIMIT) if cell else ""
-    why = "; ".join([*c.reasons[:3], *(shared.left(c) if shared else c.fingerprint)])
+    why = "; ".join([*c.reasons[:3], *_changes(c, 4),
+                     *(shared.left(c) if shared else c.fingerprint)])
     if c.sample_counts is not None:
         k0, n0, k1, n1 = c.sample_counts
         rates = f"{k0}/{n0} → {k1}/{n1}"

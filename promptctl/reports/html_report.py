@@ -9,18 +9,25 @@ variant shows its clean case too), a search of case ids and metadata and
 expand/collapse. The filter state lives in the URL fragment:
 `report.html#filter=failures&q=parcel&expand=1`.
 
-Everything taken from the data is escaped; a Content-Security-Policy built from hashes
-of the page's own script and style keeps anything else from running or loading."""
+A record's tool calls show as `get_weather({"city":"Paris"})` before its text, a
+conversation as its turns (`turn 2: input → calls / text`), and the prompt's messages
+with the calls an assistant made and the tool results it was given (gate/calls.py).
+
+Everything taken from the data is escaped (a tool's name and arguments too); a
+Content-Security-Policy built from hashes of the page's own script and style keeps
+anything else from running or loading."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from ..gate.calls import call_text, reply_text, turn_lines
 from ..gate.diff import word_diff
 from ..gate.labels import DISAGREEMENTS
 from ..gate.outcome import CellDiff
 from ..load.filters import as_terms
+from ..results import tool_call_of
 from .diff_report import VERDICT
 from .page import THEME, esc, head
 from .report_charts import CSS as SECTION_CSS
@@ -300,7 +307,12 @@ def _record_html(rec: CallRecord) -> str:
     out = [f"<h4>repeat {rec.repeat}</h4><p>{' &middot; '.join(facts)}</p>"]
     if rec.error is not None:
         out.append(f'<p class="c-error">error: {_e(rec.error)}</p>')
-    if rec.output is not None:
+    if rec.turns is not None:
+        out.append('<pre class="turns">' + "\n".join(_e(line) for line in turn_lines(rec.turns))
+                   + "</pre>")
+    elif rec.tool_calls:
+        out.append(f'<pre class="calls">{_e(reply_text(rec.output, rec.tool_calls))}</pre>')
+    elif rec.output is not None:
         out.append(f"<pre>{_e(rec.output)}</pre>")
     if rec.assertions:
         out.append("<table><tr><th>assertion</th><th>pass</th><th>score</th><th>reason</th></tr>")
@@ -314,6 +326,30 @@ def _record_html(rec: CallRecord) -> str:
     return "".join(out)
 
 
+def _message_html(m: dict[str, object]) -> str:
+    """One chat message: its role (a tool result's with the tool's name), its text and
+    the tool calls an assistant made in it."""
+    role = str(m.get("role", ""))
+    if role == "tool" and m.get("name"):
+        role += f" {m['name']}"
+    content = m.get("content")
+    text = "" if content is None else str(content)
+    calls = m.get("tool_calls")
+    if isinstance(calls, list) and calls:
+        shown = [call_text(_called(c)) for c in calls]
+        text = "\n".join([*shown, *([text] if text else [])])
+    return f'<div><span class="role">{_e(role)}</span><pre>{_e(text)}</pre></div>'
+
+
+def _called(call: object) -> dict[str, object]:
+    """An assistant message's `tool_calls` item (OpenAI's form) as a call to show."""
+    fn = call.get("function") if isinstance(call, dict) else None
+    if not isinstance(fn, dict):
+        return {"name": "?", "arguments": None, "raw": ""}
+    raw = fn.get("arguments")
+    return tool_call_of(str(fn.get("name", "")), raw if raw is not None else "").to_dict()
+
+
 def _cell_html(cell: _Cell | None) -> str:
     if cell is None:
         return '<td class="c-none">&mdash;</td>'
@@ -325,8 +361,7 @@ def _cell_html(cell: _Cell | None) -> str:
         body.append(_review_html(cell.view))
     if cell.records:
         body.append("<h4>prompt</h4>" + "".join(
-            f'<div><span class="role">{_e(m.get("role", ""))}</span>'
-            f'<pre>{_e(m.get("content", ""))}</pre></div>' for m in cell.records[0].messages))
+            _message_html(m) for m in cell.records[0].messages))
         body.extend(_record_html(r) for r in cell.records)
     return (f'<td class="c-{cell.state}"><details><summary>{_e(cell.label())}{badge}'
             f'</summary><div class="body">{"".join(body)}</div></details></td>')

@@ -1,4 +1,7 @@
-"""`-o FILE.json`: the one document scripts rely on (additions fine, renames not)."""
+"""`-o FILE.json`: the one document scripts rely on (additions fine, renames not).
+
+Each result carries its `tool_calls` ([] when none: CallRecord.tool_calls) and its
+`turns` (null but for a conversation: CallRecord.turns)."""
 
 from __future__ import annotations
 
@@ -25,6 +28,8 @@ def document(result: ReportData) -> dict[str, Any]:
         entry["messages"] = data["messages"]
         entry["params"] = data["params"]
         entry["fingerprint"] = data["fingerprint"]
+        entry["tool_calls"] = rec.tool_calls
+        entry["turns"] = rec.turns
         entry["metadata"] = rec.metadata  # the case's ({} when it has none)
         entry["tags"] = list(rec.tags)
         view = result.labels.get(rec.key)

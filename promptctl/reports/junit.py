@@ -7,6 +7,9 @@ repeats, a cell's testcase covers all its samples. A case's metadata and tags ar
 testcase's <properties> (`metadata.KEY`, one `tag` each), as pytest's record_property
 writes them; so is a reviewer's label from reviews/ (`review.verdict`, `review.state`,
 `review.by`, `review.note`, and `review.disagreement`: gap or strict).
+
+A record's tool calls are part of its output: `get_weather({"city":"Paris"})` in its
+<system-out> and failure text, a conversation one line per turn (gate/calls.py).
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ import xml.etree.ElementTree as ET
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from ..gate.calls import shown
 from ..load.filters import rendered
 
 if TYPE_CHECKING:
@@ -54,6 +58,11 @@ def _failure_text(records: list[CallRecord]) -> tuple[str, str]:
         reasons.extend(failing)
         if failing or not r.passed:
             lines.append(f"repeat {r.repeat}: output: {r.output!r}")
+            if r.turns is not None:
+                lines.extend(f"  {line}" for line in shown(r.output, r.tool_calls,
+                                                           r.turns).split("\n"))
+            elif r.tool_calls:
+                lines.append(f"  tool calls: {shown(None, r.tool_calls, None)}")
             lines.extend(f"  {x}" for x in failing)
     unique = list(dict.fromkeys(reasons))
     message = unique[0] if len(unique) == 1 else \
@@ -154,7 +163,7 @@ def _testcase(element: ET.Element, key: CellKey, records: list[CallRecord],
         child.text = _clean(text) if text else None
     if records:
         out = ET.SubElement(tc, "system-out")
-        out.text = _clean("\n".join(r.output or "" for r in records))
+        out.text = _clean("\n".join(shown(r.output, r.tool_calls, r.turns) for r in records))
     return outcome[0] if outcome is not None else None
 
 

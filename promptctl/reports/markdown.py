@@ -3,16 +3,20 @@ a run, a summary and the failing cases, for a job summary or a chat message.
 
 Every value from the project or a model goes through reports/md.py: only the markup
 written here is Markdown. A case's metadata and tags show as the -k terms that select
-it (`owner=alice, tag:smoke`), in a column of their own when any listed case has them."""
+it (`owner=alice, tag:smoke`), in a column of their own when any listed case has them.
+A case's output shows its tool calls (`get_weather({"city":"Paris"})`) and a
+conversation's turns (gate/calls.py), cut as a text is."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from ..gate.calls import ARGUMENTS_LIMIT, shown
 from ..gate.labels import DISAGREEMENTS
 from . import md
 
 if TYPE_CHECKING:
+    from ..results import CallRecord
     from .data import ReportData
 
 LIMIT = 50
@@ -57,10 +61,15 @@ def markdown(data: ReportData) -> str:
             review = f" {md.text(view.words() if view else '')} |" if labelled else ""
             lines.append(f"| {r.status} | {md.text(r.suite)} | {md.code(r.case)} | {meta}"
                          f"{md.text(r.prompt)} | {md.text(r.model)} | {r.repeat} | "
-                         f"{md.text(r.output, 120)} | {md.text(why, 200)} |{review}")
+                         f"{md.text(_said(r), 120)} | {md.text(why, 200)} |{review}")
         if len(bad) > LIMIT:
             lines.append(f"\n… and {len(bad) - LIMIT} more")
     return "\n".join(lines) + "\n" + review_section(data)
+
+
+def _said(r: CallRecord) -> str:
+    """A record's output as a row shows it: calls and turns included."""
+    return shown(r.output, r.tool_calls, r.turns, ARGUMENTS_LIMIT)
 
 
 def pass_k_section(data: ReportData) -> str:
