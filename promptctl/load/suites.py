@@ -23,7 +23,7 @@ from typing import Any
 from .. import assertions, render_bounds
 from ..assertions.transforms import CONTEXT_NAMES
 from ..boundary import display_path
-from ..errors import UserError
+from ..errors import UserError, quote
 from ..schema import AssertionSpec, CaseSpec, PerturbSpec, SuiteSpec
 from . import expand, rendering, templates, variants
 from .filters import case_matches as case_matches  # -k: callers import it from here
@@ -115,12 +115,32 @@ def _load_suite(project: Project, path: Path, models: Sequence[str]) -> Suite:
         project.model(name, file=file if not models else None,
                       line=src.line(("models", i)) if not models else None)
 
+    _check_tool_results(spec, src, prompts)
     perturbs = variants.Perturbations(project, spec, src, prompts, path.stem)
     cases = _resolve_cases(project, path, spec, src, perturbs)
     return Suite(name=path.stem, path=path, file=file, spec=spec, source=src,
                  prompts=prompts, models=model_names, cases=cases,
                  perturbations=list(perturbs.used.values()),
                  perturb_places=dict(perturbs.places))
+
+
+def _check_tool_results(spec: SuiteSpec, src: Source, prompts: list[PromptRef]) -> None:
+    """Every canned tool result answers a tool each of the suite's prompts declares
+    (the loader's check, so `lint` sees it too), at the result's own line."""
+    entries = [(("defaults", "tool_results"), spec.defaults.tool_results)] + [
+        (("cases", i, "tool_results"), c.tool_results) for i, c in enumerate(spec.cases)]
+    for loc, results in entries:
+        for name in results:
+            for ref in prompts:
+                names = [t.function.name for t in ref.spec.tools]
+                if name not in names:
+                    have = f"it declares {', '.join(names)}" if names else \
+                        "it declares no tools"
+                    raise UserError(f"tool_results names tool {quote(name)}, which prompt "
+                                    f"'{ref.id}' does not declare ({have})", file=src.file,
+                                    line=src.line((*loc, name), key=True),
+                                    hint="name one of the prompt's tools, or add it to the "
+                                         "prompt's `tools:`")
 
 
 @contextlib.contextmanager
