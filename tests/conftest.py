@@ -143,6 +143,16 @@ def llama_server(smollm2_path: Path, tmp_path_factory: pytest.TempPathFactory
 
 
 @pytest.fixture(scope="session")
+def tools_server(smollm2_path: Path, tmp_path_factory: pytest.TempPathFactory
+                 ) -> Iterator[str]:
+    """The chat server with llama-cpp-python's chatml-function-calling handler (SmolLM2
+    speaks ChatML), which serves `tools`; yields its /v1 base URL."""
+    with serve(smollm2_path, tmp_path_factory.mktemp("tools") / "server.log",
+               "--chat_format", "chatml-function-calling") as base:
+        yield base
+
+
+@pytest.fixture(scope="session")
 def embedding_server(smollm2_path: Path, tmp_path_factory: pytest.TempPathFactory
                      ) -> Iterator[str]:
     """A server with /v1/embeddings turned on (it answers chat completions too)."""

@@ -209,11 +209,11 @@ class OpenAIProvider(Provider):
             body["logprobs"] = True
         if params.get("tools"):
             body["tools"] = params["tools"]
-            if params.get("tool_choice") is not None:
-                body["tool_choice"] = params["tool_choice"]
-            if any(m.get("tool_calls") for m in messages):  # the API's form: no ""
-                body["messages"] = [{**m, "content": m.get("content") or None}
-                                    if m.get("tool_calls") else m for m in messages]
+            # auto is the API's default, said out loud: llama-cpp-python's server
+            # ignores the tools of a request that names no choice
+            body["tool_choice"] = params.get("tool_choice") or "auto"
+            if any(m.get("role") == "tool" for m in messages):
+                body["messages"] = [_api_message(m) for m in messages]
         fmt = params.get("response_format")
         if fmt and fmt.get("type") != "json_schema":
             body["response_format"] = {"type": "json_object"}
@@ -471,6 +471,16 @@ def _model_ids(reply: Any) -> list[str]:
         raise _NotModels(_one_line(f"the server's /models answer is not a model list: "
                                    f"{shown[:120]!r}"))
     return [str(m["id"]) for m in data if isinstance(m, dict) and "id" in m]
+
+
+def _api_message(message: dict[str, Any]) -> dict[str, Any]:
+    """A transcript's message as the API takes it: a tool result without the tool's
+    `name` (the transcript's, for reading; the API knows it by `tool_call_id`). An
+    assistant's tool calls keep their `content` of "": llama-cpp-python's server
+    refuses null, and its chatml-function-calling template a missing one."""
+    if message.get("role") == "tool":
+        return {k: v for k, v in message.items() if k != "name"}
+    return message
 
 
 def _request_path(exc: Any) -> str:
