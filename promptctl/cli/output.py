@@ -269,15 +269,20 @@ def results_table(records: Sequence[CallRecord], *, verbose: bool,
     return table, hidden
 
 
+TURN_WIDTH = 80  # characters of a conversation's turn line ("turn N: input → ...")
+
+
 def said(r: CallRecord, width: int = 60) -> str:
     """A record's output as a table cell shows it: its text, its tool calls before it,
-    a conversation's turns one a line; each line cut to `width`."""
+    cut to `width`; a conversation's turns one a line, each cut to TURN_WIDTH."""
     if not r.tool_calls and r.turns is None:
         return short(r.output, width)
     from ..gate.calls import ARGUMENTS_LIMIT, shown  # deferred: only for tool calls
 
-    return "\n".join(short(line, width) for line in
-                     shown(r.output, r.tool_calls, r.turns, ARGUMENTS_LIMIT).split("\n"))
+    text = shown(r.output, r.tool_calls, r.turns, ARGUMENTS_LIMIT)
+    if r.turns is None:
+        return short(text, width)
+    return "\n".join(short(line, TURN_WIDTH) for line in text.split("\n"))
 
 
 def _cell_rows(records: Sequence[CallRecord]) -> list[tuple[str, CallRecord, str | None]]:
