@@ -55,7 +55,10 @@ def test_repo_suites_pass_on_the_embedded_model_then_come_from_the_cache(repo_co
     assert {"triage", "extract", "qa", "summarize"} <= suites
     # the cases that fail are the ones the baselines say fail, no more
     assert doc["summary"]["failed"] == failing and doc["summary"]["errors"] == 0
-    assert not any(r["cached"] for r in doc["results"])
+    # one request is asked twice in the run: the conversation's first turn asks what
+    # tools.yaml's time-tokyo asks (same messages and tools), so the later one is a hit
+    twice = {("tools", "time-tokyo"), ("conversation", "trip")}
+    assert not any(r["cached"] for r in doc["results"] if (r["suite"], r["case"]) not in twice)
     assert all(r["tokens"]["completion"] > 0 for r in doc["results"])
 
     second = run_subprocess("run", "-o", "second.json", cwd=repo_copy)

@@ -190,8 +190,9 @@ def test_the_committed_baselines_read_and_write_back_byte_for_byte(path):
     baseline = parse_baseline(path.read_bytes(), path.name, "hint")
     again = json.dumps(baseline.to_dict(), indent=2, sort_keys=True, ensure_ascii=False)
     assert again + "\n" == path.read_text(encoding="utf-8")
-    assert all(s.tool_calls == [] and s.turns is None
-               for c in baseline.cells.values() for s in c.samples)
+    if path.stem not in ("tools", "conversation"):  # the suites without tools: none
+        assert all(s.tool_calls == [] and s.turns is None
+                   for c in baseline.cells.values() for s in c.samples)
 
 
 def test_edited_tools_are_a_fingerprint_change_in_words(cli, root):
