@@ -74,6 +74,9 @@ class PromptRef:
     # how rendering.py may skip Jinja for its templates: worked out on first render
     _shapes: Any = field(default=None, repr=False, compare=False)
     _texts: list[PromptText] | None = field(default=None, repr=False, compare=False)
+    # its tools as the API takes them, when no string in them is a template: the same
+    # for every case (load/tools.py), so made once
+    _static_tools: Any = field(default=None, repr=False, compare=False)
 
     @property
     def line(self) -> int | None:

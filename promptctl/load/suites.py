@@ -23,9 +23,10 @@ from typing import Any
 from .. import assertions, render_bounds
 from ..assertions.transforms import CONTEXT_NAMES
 from ..boundary import display_path
-from ..errors import UserError, quote
+from ..errors import UserError
 from ..schema import AssertionSpec, CaseSpec, PerturbSpec, SuiteSpec
 from . import expand, rendering, templates, variants
+from . import tools as tooling
 from .filters import case_matches as case_matches  # -k: callers import it from here
 from .project import Project, PromptRef
 
@@ -132,15 +133,8 @@ def _check_tool_results(spec: SuiteSpec, src: Source, prompts: list[PromptRef]) 
     for loc, results in entries:
         for name in results:
             for ref in prompts:
-                names = [t.function.name for t in ref.spec.tools]
-                if name not in names:
-                    have = f"it declares {', '.join(names)}" if names else \
-                        "it declares no tools"
-                    raise UserError(f"tool_results names tool {quote(name)}, which prompt "
-                                    f"'{ref.id}' does not declare ({have})", file=src.file,
-                                    line=src.line((*loc, name), key=True),
-                                    hint="name one of the prompt's tools, or add it to the "
-                                         "prompt's `tools:`")
+                tooling.check_tool_result(ref, name, file=src.file,
+                                          line=src.line((*loc, name), key=True))
 
 
 @contextlib.contextmanager

@@ -73,14 +73,26 @@ def render_tools(project: Project, ref: PromptRef, case_vars: dict[str, Any], *,
     """The prompt's tools as the API takes them, rendered with the case's vars."""
     if not ref.spec.tools:
         return []
+    if ref._static_tools is not None:  # shared by every call: read, never changed
+        return list(ref._static_tools)
+    data = [tool.model_dump(exclude_none=True) for tool in ref.spec.tools]
+    if not _has_template(data):
+        ref._static_tools = data
+        return list(data)
     values = prompt_vars(ref, case_vars)
     what = f"prompt '{ref.id}' tools" + (f" (case '{case}')" if case else "")
-    out = []
-    for tool in ref.spec.tools:
-        data = tool.model_dump(exclude_none=True)
-        rendered = _deep(project.env, data, values, what=what, file=ref.file, line=ref.line)
-        out.append(rendered)
-    return out
+    return [_deep(project.env, tool, values, what=what, file=ref.file, line=ref.line)
+            for tool in data]
+
+
+def _has_template(value: Any) -> bool:
+    if isinstance(value, str):
+        return _is_template(value)
+    if isinstance(value, list):
+        return any(_has_template(v) for v in value)
+    if isinstance(value, dict):
+        return any(_has_template(v) for v in value.values())
+    return False
 
 
 def tool_choice(ref: PromptRef) -> Any:
@@ -112,6 +124,20 @@ def render_tool_result(project: Project, ref: PromptRef, value: Any,
     return json.dumps(rendered, ensure_ascii=False, sort_keys=True)
 
 
+def check_tool_result(ref: PromptRef, name: str, *, file: str | None,
+                      line: int | None, case: str | None = None) -> None:
+    """A canned result must answer a tool the prompt declares: exit 2 at its line."""
+    names = declared(ref)
+    if name in names:
+        return
+    have = f"it declares {', '.join(names)}" if names else "it declares no tools"
+    raise UserError(f"{f'case {quote(case)}: ' if case else ''}tool_results names tool "
+                    f"{quote(name)}, which prompt '{ref.id}' does not declare ({have})",
+                    file=file, line=line,
+                    hint="name one of the prompt's tools, or add it to the prompt's "
+                         "`tools:`")
+
+
 def count_turns(messages: list[dict[str, Any]], turns: tuple[str, ...] | None) -> int:
     """How many times the model answers in a case: once per `turns:` entry, and once
     more for the prompt's own messages when they end with a user message."""
@@ -121,15 +147,9 @@ def count_turns(messages: list[dict[str, Any]], turns: tuple[str, ...] | None) -
 
 def check_case(ref: PromptRef, case: Any, messages: list[dict[str, Any]]) -> None:
     """Refuse, before any call, a case its prompt cannot play (see the module doc)."""
-    names = declared(ref)
     for name in case.tool_results:
-        if name not in names:
-            have = f"it declares {', '.join(names)}" if names else "it declares no tools"
-            raise UserError(f"case '{case.id}': tool_results names tool {quote(name)}, "
-                            f"which prompt '{ref.id}' does not declare ({have})",
-                            file=case.file, line=case.line,
-                            hint="name one of the prompt's tools, or add it to the "
-                                 "prompt's `tools:`")
+        check_tool_result(ref, name, file=case.file, line=case.line,
+                          case=case.id)
     # one call when the case is no conversation, whatever the prompt ends with
     total = 1 if case.turns is None else count_turns(messages, case.turns)
     for spec, at in zip(case.asserts, case.assert_lines, strict=False):

@@ -328,10 +328,10 @@ class Runner:
         provider = self.provider(call.model)
         if call.is_conversation:
             return self._converse(call, provider)
-        record, key, completion = self._begin(call, provider)
+        params = self._params(call)
+        record, key, completion = self._begin(call, provider, params)
         if completion is None:
-            completion = self._ask(record, call.model, provider, record.messages,
-                                   self._params(call))
+            completion = self._ask(record, call.model, provider, record.messages, params)
             if completion is None:
                 return record
         return self._end(call, record, key, completion)
@@ -342,10 +342,11 @@ class Runner:
         provider = self.provider(call.model)
         if call.is_conversation:
             return await self._aconverse(call, provider)
-        record, key, completion = self._begin(call, provider)
+        params = self._params(call)
+        record, key, completion = self._begin(call, provider, params)
         if completion is None:
             completion = await self._aask(record, call.model, provider, record.messages,
-                                          self._params(call))
+                                          params)
             if completion is None:
                 return record
         return await self._ascore(call, record, key, completion)
@@ -456,11 +457,11 @@ class Runner:
 
     def _opening(self, call: Call, provider: Provider) -> tuple[CallRecord, Conversation]:
         start = now()
-        record = new_record(call, provider.identity(), self._params(call))
+        params = self._params(call)
+        record = new_record(call, provider.identity(), params)
         self.timing.since("render", start)
         record.cached = True  # until a turn is asked of the model
-        return record, Conversation(self.project, call, self._params(call),
-                                    record.messages)
+        return record, Conversation(self.project, call, params, record.messages)
 
     def _cached_step(self, record: CallRecord, provider: Provider,
                      request: tuple[list[dict[str, Any]], dict[str, Any]]
@@ -516,12 +517,14 @@ class Runner:
         a production log's lines, run/logscore.py)."""
         return self._end(call, new_record(call, identity), "", completion, cache=False)
 
-    def _begin(self, call: Call, provider: Provider
+    def _begin(self, call: Call, provider: Provider, params: dict[str, Any] | None = None
                ) -> tuple[CallRecord, str, Completion | None]:
-        """The call's record (no result yet), its cache key and a cached completion."""
+        """The call's record (no result yet), its cache key and a cached completion;
+        `params`: the call's request params when the caller has them already."""
         identity = provider.identity()
         start = now()
-        params = self._params(call)
+        if params is None:
+            params = self._params(call)
         record = new_record(call, identity, params)
         start = self.timing.since("render", start)
         if self.cache is None:

@@ -94,11 +94,8 @@ class Conversation:
         turn.latency_ms = round(turn.latency_ms + completion.latency_ms, 1)
 
     def _numbered(self, calls: list[ToolCall]) -> list[ToolCall]:
-        out = []
-        for c in calls:
-            self._ids += 1
-            out.append(ToolCall(name=c.name, arguments=c.arguments, raw=c.raw,
-                                id=f"call_{self._ids}"))
+        out = number_calls(calls, start=self._ids + 1)  # numbered over the conversation
+        self._ids += len(out)
         return out
 
     def _result(self, call: ToolCall) -> dict[str, Any] | None:
@@ -156,10 +153,10 @@ def _assistant(text: str, calls: list[ToolCall]) -> dict[str, Any]:
     return message
 
 
-def number_calls(calls: list[ToolCall]) -> list[ToolCall]:
-    """One answer's tool calls with promptctl's ids (call_1, call_2...)."""
+def number_calls(calls: list[ToolCall], start: int = 1) -> list[ToolCall]:
+    """Tool calls with promptctl's ids (call_1, call_2..., from `start`)."""
     return [ToolCall(name=c.name, arguments=c.arguments, raw=c.raw, id=f"call_{i}")
-            for i, c in enumerate(calls, start=1)]
+            for i, c in enumerate(calls, start=start)]
 
 
 def transcript(messages: list[dict[str, Any]], completion: Completion) -> list[dict[str, Any]]:
